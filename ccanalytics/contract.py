@@ -1,0 +1,330 @@
+"""The store's data contract: tables, column types, the rules a row must keep.
+
+This module is the single place that knows ``../shared/spec/data-contract.md``.
+Readers (``store``), writers (``demo``, ``ingest``) and tests all use it.
+
+A table's rows reach polars *clean*: every column has the contract's dtype, and
+a value of the wrong type arrives as ``null`` (or ``NaN`` for ``latency_ms``,
+where ``null`` is a legal value).  The rules below then only compare values,
+so the same rules serve rows read from SQLite and rows read from a CSV file.
+Each bad row is reported under the **first** rule it breaks, so the counts of
+``data_issues`` add up to the number of rows left out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "DDL",
+    "SETTING_DEFAULTS",
+    "TABLES",
+    "Column",
+    "Table",
+    "create_store",
+    "first_broken_rule",
+]
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS calls (
+    request_id    TEXT PRIMARY KEY NOT NULL,
+    ts_ms         INTEGER NOT NULL,
+    role          TEXT NOT NULL,
+    api_id        TEXT NOT NULL,
+    api_name      TEXT,
+    status_code   INTEGER NOT NULL,
+    latency_ms    REAL,
+    price_micro   INTEGER NOT NULL DEFAULT 0,
+    revenue_micro INTEGER NOT NULL DEFAULT 0,
+    demo          INTEGER NOT NULL DEFAULT 0,
+    tx_hash       TEXT,
+    delivery      TEXT,
+    consumer      TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms    INTEGER NOT NULL,
+    type     TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS apis (
+    api_id        TEXT PRIMARY KEY NOT NULL,
+    name          TEXT NOT NULL,
+    price_micro   INTEGER NOT NULL,
+    registered_ms INTEGER NOT NULL,
+    active        INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS balance_snapshots (
+    ts_ms      INTEGER NOT NULL,
+    usdc_micro INTEGER NOT NULL,
+    eth_wei    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backups (
+    ts_ms      INTEGER NOT NULL,
+    file       TEXT,
+    size_bytes INTEGER
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT
+);
+"""
+
+
+def create_store(path: str | Path, *, wal: bool = True) -> None:
+    """Create an empty store with the contract's schema (tables that exist are kept).
+
+    Examples
+    --------
+    >>> import tempfile, os, sqlite3
+    >>> path = os.path.join(tempfile.mkdtemp(), "store.db")
+    >>> create_store(path)
+    >>> sorted(r[0] for r in sqlite3.connect(path).execute(
+    ...     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+    ['apis', 'backups', 'balance_snapshots', 'calls', 'events', 'settings']
+    """
+    con = sqlite3.connect(path)
+    try:
+        if wal:
+            con.execute("PRAGMA journal_mode=WAL")
+        con.executescript(DDL)
+        con.commit()
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: its polars dtype and how SQLite values are cleaned.
+
+    ``sqlite_types`` are the ``typeof()`` results the column accepts; a value of
+    any other type is read as ``bad``: ``NULL``, or for a column where null is
+    legal a negative sentinel that breaks the column's rule.
+    ``default`` is used when a store lacks an optional column altogether.
+    """
+
+    name: str
+    dtype: pl.DataType
+    sqlite_types: tuple[str, ...]
+    required: bool = True
+    default: object = None
+    bad: str = "NULL"
+
+    def select_sql(self, present: bool) -> str:
+        """The SQL select item that yields this column's clean value."""
+        q = f'"{self.name}"'
+        if not present:
+            return f"{_sql_literal(self.default)} AS {q}"
+        accepted = ", ".join(f"'{t}'" for t in self.sqlite_types)
+        return (
+            f"CASE WHEN {q} IS NULL THEN NULL "
+            f"WHEN typeof({q}) IN ({accepted}) THEN CAST({q} AS {_SQL_TYPE[self.dtype]}) "
+            f"ELSE {self.bad} END AS {q}"
+        )
+
+
+_SQL_TYPE = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+_TEXT = ("text",)
+_INT = ("integer",)
+_NUM = ("integer", "real")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A contract table: its columns and its rules, in the order they are checked."""
+
+    name: str
+    columns: tuple[Column, ...]
+    rules: tuple[tuple[str, pl.Expr], ...]
+    has_ts: bool = True
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+def _missing_text(name: str) -> pl.Expr:
+    col = pl.col(name)
+    return col.is_null() | (col == "")
+
+
+def _not_amount(name: str) -> pl.Expr:
+    col = pl.col(name)
+    return col.is_null() | (col < 0)
+
+
+def _not_flag(name: str) -> pl.Expr:
+    return ~pl.col(name).is_in([0, 1]).fill_null(False)
+
+
+CALLS = Table(
+    "calls",
+    (
+        Column("request_id", pl.String, _TEXT),
+        Column("ts_ms", pl.Int64, _INT),
+        Column("role", pl.String, _TEXT),
+        Column("api_id", pl.String, _TEXT),
+        Column("api_name", pl.String, _TEXT, required=False),
+        Column("status_code", pl.Int64, _INT),
+        Column("latency_ms", pl.Float64, _NUM, required=False, bad="-1"),
+        Column("price_micro", pl.Int64, _INT, required=False, default=0),
+        Column("revenue_micro", pl.Int64, _INT, required=False, default=0),
+        Column("demo", pl.Int64, _INT, required=False, default=0),
+    ),
+    (
+        ("request_id is missing", _missing_text("request_id")),
+        ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
+        ("role is not buyer or seller", ~pl.col("role").is_in(["buyer", "seller"]).fill_null(False)),
+        ("api_id is missing", _missing_text("api_id")),
+        ("status_code outside 100..599", ~pl.col("status_code").is_between(100, 599).fill_null(False)),
+        (
+            "latency_ms is negative or not a number",
+            (pl.col("latency_ms") < 0) | pl.col("latency_ms").is_nan() | pl.col("latency_ms").is_infinite(),
+        ),
+        ("price_micro is negative or not an integer", _not_amount("price_micro")),
+        ("revenue_micro is negative or not an integer", _not_amount("revenue_micro")),
+        ("demo is not 0 or 1", _not_flag("demo")),
+    ),
+)
+
+EVENTS = Table(
+    "events",
+    (
+        Column("id", pl.Int64, _INT),
+        Column("ts_ms", pl.Int64, _INT),
+        Column("type", pl.String, _TEXT),
+        Column("severity", pl.String, _TEXT),
+        Column("message", pl.String, _TEXT),
+    ),
+    (
+        ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
+        ("type is missing", _missing_text("type")),
+        (
+            "severity is not info, warning or error",
+            ~pl.col("severity").is_in(["info", "warning", "error"]).fill_null(False),
+        ),
+        ("message is missing", pl.col("message").is_null()),
+    ),
+)
+
+APIS = Table(
+    "apis",
+    (
+        Column("api_id", pl.String, _TEXT),
+        Column("name", pl.String, _TEXT),
+        Column("price_micro", pl.Int64, _INT),
+        Column("registered_ms", pl.Int64, _INT),
+        Column("active", pl.Int64, _INT, required=False, default=1),
+    ),
+    (
+        ("api_id is missing", _missing_text("api_id")),
+        ("name is missing", pl.col("name").is_null()),
+        ("price_micro is negative or not an integer", _not_amount("price_micro")),
+        ("registered_ms is not an integer", pl.col("registered_ms").is_null()),
+        ("active is not 0 or 1", _not_flag("active")),
+    ),
+    has_ts=False,
+)
+
+BALANCE_SNAPSHOTS = Table(
+    "balance_snapshots",
+    (
+        Column("ts_ms", pl.Int64, _INT),
+        Column("usdc_micro", pl.Int64, _INT),
+        # ETH can exceed 64 bits: kept as its decimal digits.
+        Column("eth_wei", pl.String, ("text", "integer")),
+    ),
+    (
+        ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
+        ("usdc_micro is negative or not an integer", _not_amount("usdc_micro")),
+        (
+            "eth_wei is not a decimal number",
+            ~pl.col("eth_wei").cast(pl.String).str.contains(r"^[0-9]{1,78}$").fill_null(False),
+        ),
+    ),
+)
+
+BACKUPS = Table(
+    "backups",
+    (
+        Column("ts_ms", pl.Int64, _INT),
+        Column("file", pl.String, _TEXT, required=False),
+        Column("size_bytes", pl.Int64, _INT, required=False, bad="-1"),
+    ),
+    (
+        ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
+        ("size_bytes is negative or not an integer", pl.col("size_bytes") < 0),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (CALLS, EVENTS, APIS, BALANCE_SNAPSHOTS, BACKUPS)}
+
+
+def first_broken_rule(table: Table) -> pl.Expr:
+    """An expression naming the first rule a row breaks, ``null`` for a good row.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame(
+    ...     {"ts_ms": [1, None, 3], "usdc_micro": [5, 5, -1], "eth_wei": ["1", "2", "x"]}
+    ... )
+    >>> frame.select(first_broken_rule(BALANCE_SNAPSHOTS).alias("rule"))
+    shape: (3, 1)
+    ┌────────────────────────────────────────┐
+    │ rule                                   │
+    │ ---                                    │
+    │ str                                    │
+    ╞════════════════════════════════════════╡
+    │ null                                   │
+    │ ts_ms is not an integer                │
+    │ usdc_micro is negative or not an integer │
+    └────────────────────────────────────────┘
+    """
+    expr = pl.lit(None, dtype=pl.String)
+    for text, broken in reversed(table.rules):
+        expr = pl.when(broken.fill_null(False)).then(pl.lit(text)).otherwise(expr)
+    return expr
+
+
+# -- settings ---------------------------------------------------------------
+
+USDC_BY_CHAIN = {
+    8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+}
+
+SETTING_DEFAULTS: dict[str, str | None] = {
+    "wallet_address": None,
+    "chain_id": "8453",
+    "rpc_url": None,
+    "usdc_address": None,  # by chain, see USDC_BY_CHAIN
+    "low_usdc_threshold_micro": "1000000",
+    "low_gas_threshold_wei": "500000000000000",
+    "auto_pause_enabled": "1",
+    "timezone": "UTC",
+    "panel_url": "https://localhost:3002/panel",
+}
