@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DDL",
-    "SETTING_DEFAULTS",
     "TABLES",
+    "USDC_BY_CHAIN",
     "Column",
     "Table",
     "create_store",
@@ -221,6 +221,7 @@ EVENTS = Table(
         Column("message", pl.String, _TEXT),
     ),
     (
+        ("id is not an integer", pl.col("id").is_null()),
         ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
         ("type is missing", _missing_text("type")),
         (
@@ -292,17 +293,8 @@ def first_broken_rule(table: Table) -> pl.Expr:
     >>> frame = pl.DataFrame(
     ...     {"ts_ms": [1, None, 3], "usdc_micro": [5, 5, -1], "eth_wei": ["1", "2", "x"]}
     ... )
-    >>> frame.select(first_broken_rule(BALANCE_SNAPSHOTS).alias("rule"))
-    shape: (3, 1)
-    ┌────────────────────────────────────────┐
-    │ rule                                   │
-    │ ---                                    │
-    │ str                                    │
-    ╞════════════════════════════════════════╡
-    │ null                                   │
-    │ ts_ms is not an integer                │
-    │ usdc_micro is negative or not an integer │
-    └────────────────────────────────────────┘
+    >>> frame.select(first_broken_rule(BALANCE_SNAPSHOTS)).to_series().to_list()
+    [None, 'ts_ms is not an integer', 'usdc_micro is negative or not an integer']
     """
     expr = pl.lit(None, dtype=pl.String)
     for text, broken in reversed(table.rules):
@@ -315,16 +307,4 @@ def first_broken_rule(table: Table) -> pl.Expr:
 USDC_BY_CHAIN = {
     8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
     84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
-}
-
-SETTING_DEFAULTS: dict[str, str | None] = {
-    "wallet_address": None,
-    "chain_id": "8453",
-    "rpc_url": None,
-    "usdc_address": None,  # by chain, see USDC_BY_CHAIN
-    "low_usdc_threshold_micro": "1000000",
-    "low_gas_threshold_wei": "500000000000000",
-    "auto_pause_enabled": "1",
-    "timezone": "UTC",
-    "panel_url": "https://localhost:3002/panel",
 }

@@ -1,0 +1,274 @@
+"""Every number of the Dashboard, as pure polars: frames in, frames out, no I/O.
+
+The definitions are those of ``../shared/spec/metrics.md``.  Inputs are the
+*clean* rows of the store (see ``contract``) that keep the contract; choosing
+which rows exist at ``now`` is part of each function, so a caller cannot
+forget it.
+
+Tallies (``tally``) are mergeable: the tally of two sets of calls is the sum
+of their tallies, which is what lets the store keep old history as a few
+hundred rows instead of millions (``ledger``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from ccanalytics.units import HOUR_MS
+
+__all__ = [
+    "CHART_HOURS",
+    "breakdown",
+    "call_rate",
+    "existing",
+    "last_bucket_start",
+    "latest_names",
+    "merge_tallies",
+    "recent_events",
+    "succeeded",
+    "tally",
+    "window",
+]
+
+CHART_HOURS = 48
+TALLY_KEYS = ("role", "api_id")
+_TALLY_SCHEMA = {
+    "role": pl.String,
+    "api_id": pl.String,
+    "calls": pl.Int64,
+    "success": pl.Int64,
+    "latency_sum": pl.Float64,
+    "latency_n": pl.Int64,
+    "price_micro": pl.Int64,
+    "revenue_micro": pl.Int64,
+}
+_TALLY_SUMS = tuple(c for c in _TALLY_SCHEMA if c not in TALLY_KEYS)
+_NAMES_SCHEMA = {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String}
+
+
+def succeeded() -> pl.Expr:
+    """True for a call whose status is 2xx."""
+    return pl.col("status_code").is_between(200, 299)
+
+
+def existing(frame: pl.LazyFrame, now: int) -> pl.LazyFrame:
+    """The rows that exist at ``now``: those with ``ts_ms < now``.
+
+    Examples
+    --------
+    >>> frame = pl.LazyFrame({"ts_ms": [999, 1000, 1001]})
+    >>> existing(frame, now=1000).collect()["ts_ms"].to_list()
+    [999]
+    """
+    return frame.filter(pl.col("ts_ms") < now)
+
+
+def window(calls: pl.LazyFrame, start: int, end: int) -> pl.LazyFrame:
+    """Calls in the half-open window ``[start, end)``.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"ts_ms": [0, 1, 2]})
+    >>> window(calls, 1, 2).collect()["ts_ms"].to_list()
+    [1]
+    """
+    return calls.filter(pl.col("ts_ms").is_between(start, end, closed="left"))
+
+
+def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame:
+    """Counts and sums of calls per group: the mergeable unit of every figure.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({
+    ...     "role": ["buyer", "buyer", "seller"], "api_id": ["a", "a", "a"],
+    ...     "status_code": [200, 502, 200], "latency_ms": [100.0, None, 50.0],
+    ...     "price_micro": [1000, 0, 2000], "revenue_micro": [0, 0, 1900],
+    ... })
+    >>> tally(calls).sort("role").collect()
+    shape: (2, 8)
+    ┌────────┬────────┬───────┬─────────┬─────────────┬───────────┬─────────────┬───────────────┐
+    │ role   ┆ api_id ┆ calls ┆ success ┆ latency_sum ┆ latency_n ┆ price_micro ┆ revenue_micro │
+    │ ---    ┆ ---    ┆ ---   ┆ ---     ┆ ---         ┆ ---       ┆ ---         ┆ ---           │
+    │ str    ┆ str    ┆ i64   ┆ i64     ┆ f64         ┆ i64       ┆ i64         ┆ i64           │
+    ╞════════╪════════╪═══════╪═════════╪═════════════╪═══════════╪═════════════╪═══════════════╡
+    │ buyer  ┆ a      ┆ 2     ┆ 1       ┆ 100.0       ┆ 1         ┆ 1000        ┆ 0             │
+    │ seller ┆ a      ┆ 1     ┆ 1       ┆ 50.0        ┆ 1         ┆ 2000        ┆ 1900          │
+    └────────┴────────┴───────┴─────────┴─────────────┴───────────┴─────────────┴───────────────┘
+    """
+    return calls.group_by(*by).agg(
+        calls=pl.len().cast(pl.Int64),
+        success=succeeded().sum().cast(pl.Int64),
+        latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
+        latency_n=pl.col("latency_ms").count().cast(pl.Int64),
+        price_micro=pl.col("price_micro").sum().cast(pl.Int64),
+        revenue_micro=pl.col("revenue_micro").sum().cast(pl.Int64),
+    )
+
+
+def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame:
+    """The tally of the union of the tallied calls.
+
+    Examples
+    --------
+    >>> a = tally(pl.LazyFrame({"role": ["buyer"], "api_id": ["x"], "status_code": [200],
+    ...     "latency_ms": [10.0], "price_micro": [5], "revenue_micro": [0]}))
+    >>> merge_tallies(a, a).collect()[["calls", "latency_sum", "price_micro"]].row(0)
+    (2, 20.0, 10)
+    """
+    frames = [t.select(*by, *_TALLY_SUMS) for t in tallies]
+    return pl.concat(frames).group_by(*by).agg(pl.exclude(*by).sum())
+
+
+def empty_tally() -> pl.LazyFrame:
+    """A tally of no calls."""
+    return pl.LazyFrame(schema=_TALLY_SCHEMA)
+
+
+def latest_names(calls: pl.LazyFrame) -> pl.LazyFrame:
+    """Per ``api_id``, the ``api_name`` of its latest call that has one.
+
+    Latest by ``ts_ms``, ties broken by the greater ``request_id``.  The result
+    keeps ``ts_ms`` and ``request_id`` so that results can be merged by
+    applying this function to their concatenation.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"api_id": ["a", "a", "a"], "ts_ms": [1, 2, 2],
+    ...     "request_id": ["r1", "r3", "r2"], "api_name": ["Old", "New", "Tie"]})
+    >>> latest_names(calls).collect()[["api_id", "api_name"]].rows()
+    [('a', 'New')]
+    """
+    return (
+        calls.select(*_NAMES_SCHEMA)
+        .filter(pl.col("api_name").is_not_null())
+        .sort("ts_ms", "request_id")
+        .group_by("api_id")
+        .agg(pl.all().last())
+    )
+
+
+def empty_names() -> pl.LazyFrame:
+    """Names of no calls."""
+    return pl.LazyFrame(schema=_NAMES_SCHEMA)
+
+
+def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, role: str) -> pl.LazyFrame:
+    """The all-time API breakdown of one role, in the dashboard's order.
+
+    ``tallies`` are per (role, api_id); ``names`` come from ``latest_names``;
+    ``apis`` are the valid rows of the ``apis`` table.  ``usdc`` is micro-USDC:
+    spent (buyer) or earned (seller).
+
+    Examples
+    --------
+    >>> tallies = pl.LazyFrame({"role": ["buyer"] * 2, "api_id": ["b", "a"], "calls": [2, 2],
+    ...     "success": [1, 2], "latency_sum": [30.0, 0.0], "latency_n": [2, 0],
+    ...     "price_micro": [20, 10], "revenue_micro": [0, 0]})
+    >>> apis = pl.LazyFrame({"api_id": ["b"], "name": ["Bee"]})
+    >>> breakdown(tallies, empty_names(), apis, "buyer").collect()
+    shape: (2, 7)
+    ┌────────┬──────────┬───────┬─────────┬────────┬──────┬────────────────┐
+    │ api_id ┆ api_name ┆ calls ┆ success ┆ errors ┆ usdc ┆ avg_latency_ms │
+    │ ---    ┆ ---      ┆ ---   ┆ ---     ┆ ---    ┆ ---  ┆ ---            │
+    │ str    ┆ str      ┆ i64   ┆ i64     ┆ i64    ┆ i64  ┆ f64            │
+    ╞════════╪══════════╪═══════╪═════════╪════════╪══════╪════════════════╡
+    │ a      ┆ a        ┆ 2     ┆ 2       ┆ 0      ┆ 10   ┆ null           │
+    │ b      ┆ Bee      ┆ 2     ┆ 1       ┆ 1      ┆ 20   ┆ 15.0           │
+    └────────┴──────────┴───────┴─────────┴────────┴──────┴────────────────┘
+    """
+    money = "price_micro" if role == "buyer" else "revenue_micro"
+    last = (
+        _ratio("latency_sum", "latency_n").alias("avg_latency_ms")
+        if role == "buyer"
+        else _ratio("success", "calls").alias("success_rate")
+    )
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    called = names.select("api_id", called_name="api_name")
+    return (
+        tallies.filter(pl.col("role") == role)
+        .join(registered, on="api_id", how="left")
+        .join(called, on="api_id", how="left")
+        .select(
+            "api_id",
+            api_name=pl.coalesce("registered_name", "called_name", "api_id"),
+            calls="calls",
+            success="success",
+            errors=pl.col("calls") - pl.col("success"),
+            usdc=money,
+            **{last.meta.output_name(): last},
+        )
+        .sort(["calls", "api_id"], descending=[True, False])
+    )
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    """numerator / denominator, null when the denominator is 0."""
+    return (
+        pl.when(pl.col(denominator) > 0)
+        .then(pl.col(numerator) / pl.col(denominator))
+        .otherwise(None)
+        .cast(pl.Float64)
+    )
+
+
+def last_bucket_start(now: int, timezone: str) -> int:
+    """Start of the chart's last bucket: ``now`` floored to the hour in ``timezone``.
+
+    Examples
+    --------
+    >>> now = 1795608000000 + 30 * 60_000          # 2026-11-25T12:30:00Z
+    >>> last_bucket_start(now, "UTC") == 1795608000000
+    True
+    >>> (last_bucket_start(now, "Asia/Kathmandu") - 1795608000000) // 60_000   # +05:45
+    15
+    """
+    moment = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(ZoneInfo(timezone))
+    offset = moment.utcoffset() or timedelta(0)
+    offset_ms = offset // timedelta(milliseconds=1)
+    return now - (now + offset_ms) % HOUR_MS
+
+
+def call_rate(calls: pl.LazyFrame, role: str, now: int, timezone: str) -> pl.LazyFrame:
+    """The 48 hourly buckets of one role: ``hour`` (bucket start, epoch ms), ``success``, ``error``.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"ts_ms": [0, 3_600_000, 3_600_001, 7_200_000], "role": ["buyer"] * 4,
+    ...     "status_code": [200, 200, 500, 200]})
+    >>> rate = call_rate(calls, "buyer", now=7_200_000, timezone="UTC").collect()
+    >>> rate.height, rate.tail(3).rows()     # the last bucket is the hour so far
+    (48, [(0, 1, 0), (3600000, 1, 1), (7200000, 0, 0)])
+    """
+    first = last_bucket_start(now, timezone) - (CHART_HOURS - 1) * HOUR_MS
+    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(CHART_HOURS)]})
+    counts = (
+        window(calls.filter(pl.col("role") == role), first, now)
+        .group_by(hour=first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
+        .agg(success=succeeded().sum().cast(pl.Int64), error=(~succeeded()).sum().cast(pl.Int64))
+    )
+    return (
+        hours.join(counts, on="hour", how="left")
+        .with_columns(pl.col("success", "error").fill_null(0))
+        .sort("hour")
+    )
+
+
+def recent_events(events: pl.LazyFrame, now: int, n: int) -> pl.LazyFrame:
+    """The latest ``n`` events before ``now``, newest first; equal times: higher ``id`` first.
+
+    Examples
+    --------
+    >>> events = pl.LazyFrame({"id": [1, 2, 3], "ts_ms": [5, 5, 9], "type": ["a", "b", "c"]})
+    >>> recent_events(events, now=9, n=5).collect()["id"].to_list()
+    [2, 1]
+    """
+    return existing(events, now).sort("ts_ms", "id", descending=True).head(n)
+
+
+def latest_time(frame: pl.LazyFrame, now: int) -> pl.LazyFrame:
+    """One row, one column ``ts_ms``: the latest time before ``now`` (null when none)."""
+    return existing(frame, now).select(pl.col("ts_ms").max())

@@ -1,0 +1,89 @@
+"""The store's settings: key/value text turned into typed values with defaults.
+
+An invalid value never breaks the dashboard: the default applies and the
+value is reported as a data issue of the ``settings`` table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ccanalytics.contract import USDC_BY_CHAIN
+
+__all__ = ["Settings", "parse_settings"]
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_UINT = re.compile(r"^[0-9]+$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings of one store (data-contract.md, settings)."""
+
+    wallet_address: str | None = None
+    chain_id: int = 8453
+    rpc_url: str | None = None
+    usdc_address: str | None = USDC_BY_CHAIN[8453]
+    low_usdc_threshold_micro: int = 1_000_000
+    low_gas_threshold_wei: int = 500_000_000_000_000
+    auto_pause_enabled: bool = True
+    timezone: str = "UTC"
+    panel_url: str = "https://localhost:3002/panel"
+
+
+def _is_zone(name: str) -> bool:
+    if not name or name != name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+# key -> (rule text when invalid, validity check, conversion)
+_PARSERS = {  # in the order their issues are reported
+    "chain_id": ("chain_id is not an integer", lambda v: _UINT.match(v) and int(v) > 0, int),
+    "low_usdc_threshold_micro": ("low_usdc_threshold_micro is not a non-negative integer", _UINT.match, int),
+    "low_gas_threshold_wei": ("low_gas_threshold_wei is not a non-negative integer", _UINT.match, int),
+    "auto_pause_enabled": ("auto_pause_enabled is not 0 or 1", lambda v: v in ("0", "1"), lambda v: v == "1"),
+    "timezone": ("timezone is not a known time zone", _is_zone, str),
+    "wallet_address": ("wallet_address is not an address", _ADDRESS.match, str),
+    "usdc_address": ("usdc_address is not an address", _ADDRESS.match, str),
+    "panel_url": (
+        "panel_url is not an http(s) URL",
+        lambda v: v.startswith(("http://", "https://")),
+        str,
+    ),
+    "rpc_url": ("", lambda v: True, lambda v: v or None),
+}
+
+
+def parse_settings(pairs: dict[str, str | None]) -> tuple[Settings, list[str]]:
+    """Typed settings from the raw key/value pairs, and the rules invalid values broke.
+
+    Unknown keys are ignored; a ``None`` value counts as absent.
+
+    Examples
+    --------
+    >>> settings, issues = parse_settings({"chain_id": "84532", "timezone": "Mars/Base"})
+    >>> settings.chain_id, settings.usdc_address, settings.timezone
+    (84532, '0x036CbD53842c5426634e7929541eC2318f3dCF7e', 'UTC')
+    >>> issues
+    ['timezone is not a known time zone']
+    """
+    values: dict[str, object] = {}
+    issues: list[str] = []
+    for key, (rule, valid, convert) in _PARSERS.items():
+        raw = pairs.get(key)
+        if raw is None:
+            continue
+        if valid(raw):
+            values[key] = convert(raw)
+        else:
+            issues.append(rule)
+    if "usdc_address" not in values:
+        values["usdc_address"] = USDC_BY_CHAIN.get(values.get("chain_id", 8453))  # type: ignore[arg-type]
+    return Settings(**values), issues  # type: ignore[arg-type]

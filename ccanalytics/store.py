@@ -1,0 +1,260 @@
+"""A store: one control center's SQLite file, followed incrementally.
+
+``open_store(path)`` checks the file and opens it read-only.  Each
+``snapshot()`` first catches up with the file — reading only rows added since
+the last call (SQLite rowids), re-reading everything when rows were deleted
+or replaced or the file itself was swapped — then computes the numbers from
+the ledger (old calls tallied, recent calls as rows).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from ccanalytics.contract import TABLES, first_broken_rule
+from ccanalytics.ledger import Ledger
+from ccanalytics.settings import parse_settings
+from ccanalytics.snapshot import DataIssue, Snapshot, compute
+from ccanalytics.sqlite import RID, Source
+from ccanalytics.units import DAY_MS, WEEK_MS, parse_now
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterator
+    from datetime import datetime
+
+__all__ = ["Store", "open_store"]
+
+SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
+# How far behind `now - WEEK` the horizon may fall before old rows are folded.
+_SETTLE_SLACK_MS = 2 * DAY_MS
+
+
+def open_store(path: str | os.PathLike[str]) -> Store:
+    """Open a store read-only; a file that is not a store raises ``StoreError`` (one line).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from ccanalytics.contract import create_store
+    >>> path = os.path.join(tempfile.mkdtemp(), "store.db")
+    >>> create_store(path)
+    >>> store = open_store(path)
+    >>> store.snapshot(now=1795608000000).to_dict()["banners"]["empty_state"]
+    True
+    >>> store.calls.collect().height
+    0
+    """
+    return Store(path)
+
+
+@dataclass
+class _Cursor:
+    """How far a table has been read: the greatest rowid, and how many rows up to it."""
+
+    top: int = 0
+    rows: int = 0
+
+
+def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(rule=first_broken_rule(TABLES[table]))
+
+
+class Store:
+    """One store, read-only.  Thread-safe; snapshots are incremental."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._source = Source(self.path)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._version: int | None = None
+        self._cursors = {table: _Cursor() for table in TABLES}
+        self._frames: dict[str, pl.DataFrame] = {}
+        self._shape_issues: dict[str, DataIssue] = {}
+        self._settings_raw: dict[str, str | None] = {}
+        self._ledger: Ledger | None = None
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {str(self.path)!r}>"
+
+    # -- the snapshot -------------------------------------------------------
+
+    def snapshot(self, now: int | datetime | str | None = None, events: int = 50) -> Snapshot:
+        """Every number of the Dashboard at ``now`` (default: the current time).
+
+        ``now`` is a timezone-aware ``datetime``, epoch milliseconds or ISO-8601
+        text; ``events`` is how many events to list.
+        """
+        now_ms = parse_now(now)
+        if events < 0:
+            raise ValueError("events must be 0 or more")
+        with self._lock:
+            self._catch_up(now_ms)
+            settings, setting_issues = parse_settings(self._settings_raw)
+            assert self._ledger is not None
+            return compute(
+                now=now_ms,
+                events_limit=events,
+                settings=settings,
+                ledger=self._ledger,
+                tables=self._frames,
+                shape_issues=self._shape_issues,
+                setting_issues=setting_issues,
+            )
+
+    # -- following the file -------------------------------------------------
+
+    def _catch_up(self, now: int) -> None:
+        if self._source.replaced():
+            self._source.close()
+            self._source = Source(self.path)
+            self._reset()
+        source = self._source
+        with source.transaction():
+            version = source.data_version()
+            if version != self._version or self._ledger is None or not self._ledger.covers(now):
+                for table in SMALL_TABLES:
+                    self._follow_small(table)
+                self._settings_raw = source.settings()
+                self._follow_calls(now)
+                self._version = version
+        ledger = self._ledger
+        assert ledger is not None
+        if now - WEEK_MS - ledger.horizon > _SETTLE_SLACK_MS:
+            self._ledger = ledger.settle(now - WEEK_MS - DAY_MS)
+
+    def _new_rows(self, table: str) -> tuple[bool, pl.DataFrame]:
+        """Rows added since the last read, or (True, all rows) when history changed."""
+        source, cursor = self._source, self._cursors[table]
+        if source.shapes[table].has_rowid and (cursor.top or cursor.rows):
+            new = source.read(table, after_rowid=cursor.top)
+            if cursor.rows + new.height == source.count(table):
+                return False, new
+        return True, source.read(table)
+
+    def _advance(self, table: str, rows: pl.DataFrame, reset: bool) -> None:
+        cursor = self._cursors[table]
+        if reset:
+            cursor.top = cursor.rows = 0
+        if rows.height:
+            cursor.top = max(cursor.top, rows[RID].max() or 0)  # type: ignore[arg-type]
+            cursor.rows += rows.height
+
+    def _follow_small(self, table: str) -> None:
+        shape = self._source.shapes[table]
+        if not shape.usable:
+            self._frames[table] = _judged(table, pl.DataFrame(schema={RID: pl.Int64, **TABLES[table].schema}))
+            if shape.exists:
+                rows = self._source.count(table)
+                self._shape_issues[table] = DataIssue(table, f"lacks column {shape.missing[0]}", rows)
+            return
+        reset, rows = self._new_rows(table)
+        rows = _judged(table, rows)
+        self._advance(table, rows, reset)
+        if reset or table not in self._frames:
+            self._frames[table] = rows
+        else:
+            self._frames[table] = pl.concat([self._frames[table], rows])
+
+    def _follow_calls(self, now: int) -> None:
+        ledger = self._ledger
+        if ledger is not None and ledger.covers(now):
+            reset, rows = self._new_rows("calls")
+            if not reset:
+                self._advance("calls", rows, reset=False)
+                self._ledger = ledger.add(_judged("calls", rows))
+                return
+        # First read, a history that changed, or a `now` before the horizon.
+        ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
+        self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
+        for chunk in self._source.read_chunks("calls"):
+            self._advance("calls", chunk, reset=False)
+            ledger = ledger.add(_judged("calls", chunk))
+        self._ledger = ledger
+
+    # -- the tables, for ad-hoc queries -------------------------------------
+
+    def _scan(self, table: str) -> pl.LazyFrame:
+        """A lazy scan of a table's valid rows (those that keep the contract)."""
+        schema = TABLES[table].schema
+        path = self.path
+
+        def rows(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            source = Source(path)
+            try:
+                if not source.shapes[table].usable:
+                    return
+                left = n_rows
+                for chunk in source.read_chunks(table, chunk_rows=max(batch_size or 0, 250_000)):
+                    valid = chunk.filter(first_broken_rule(TABLES[table]).is_null()).select(schema)
+                    if predicate is not None:
+                        valid = valid.filter(predicate)
+                    if with_columns is not None:
+                        valid = valid.select(with_columns)
+                    if left is not None:
+                        valid = valid.head(left)
+                        left -= valid.height
+                    yield valid
+                    if left is not None and left <= 0:
+                        return
+            finally:
+                source.close()
+
+        return register_io_source(rows, schema=schema, explain_name=f"ccanalytics {table}")
+
+    @property
+    def calls(self) -> pl.LazyFrame:
+        """The valid rows of ``calls`` (future rows included), as a lazy scan."""
+        return self._scan("calls")
+
+    @property
+    def events(self) -> pl.LazyFrame:
+        """The valid rows of ``events``, as a lazy scan."""
+        return self._scan("events")
+
+    @property
+    def apis(self) -> pl.LazyFrame:
+        """The valid rows of ``apis``, as a lazy scan."""
+        return self._scan("apis")
+
+    @property
+    def balance_snapshots(self) -> pl.LazyFrame:
+        """The valid rows of ``balance_snapshots``, as a lazy scan."""
+        return self._scan("balance_snapshots")
+
+    @property
+    def backups(self) -> pl.LazyFrame:
+        """The valid rows of ``backups``, as a lazy scan."""
+        return self._scan("backups")
+
+    @property
+    def settings(self) -> pl.LazyFrame:
+        """The ``settings`` key/value pairs as stored (values as text)."""
+        with self._lock:
+            pairs = self._source.settings()
+        return pl.LazyFrame(
+            {"key": list(pairs), "value": list(pairs.values())}, schema={"key": pl.String, "value": pl.String}
+        )

@@ -1,0 +1,133 @@
+"""Time and money units: epoch milliseconds, micro-USDC, wei, and their text forms.
+
+Money stays an integer until one of these functions turns it into text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "BACKUP_OVERDUE_MS",
+    "DAY_MS",
+    "HOUR_MS",
+    "WEEK_MS",
+    "eth_text",
+    "iso_utc",
+    "now_ms",
+    "parse_now",
+    "usdc_text",
+]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
+BACKUP_OVERDUE_MS = 30 * DAY_MS
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return (datetime.now(UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def iso_utc(ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO-8601 UTC with ``Z``; milliseconds only when not zero.
+
+    Examples
+    --------
+    >>> iso_utc(1764072000000)
+    '2025-11-25T12:00:00Z'
+    >>> iso_utc(1764072000123)
+    '2025-11-25T12:00:00.123Z'
+    >>> iso_utc(None) is None
+    True
+    """
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+def _fixed(amount: int | None, decimals: int) -> str | None:
+    if amount is None:
+        return None
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+def usdc_text(micro: int | None) -> str | None:
+    """Micro-USDC as a string with exactly 6 decimals.
+
+    Examples
+    --------
+    >>> usdc_text(1000), usdc_text(12_500_000), usdc_text(0), usdc_text(None)
+    ('0.001000', '12.500000', '0.000000', None)
+    """
+    return _fixed(amount=micro, decimals=6)
+
+
+def eth_text(wei: int | None) -> str | None:
+    """Wei as an ETH string with exactly 18 decimals.
+
+    Examples
+    --------
+    >>> eth_text(4_200_000_000_000_000)
+    '0.004200000000000000'
+    >>> eth_text(10**40)
+    '10000000000000000000000.000000000000000000'
+    """
+    return _fixed(amount=wei, decimals=18)
+
+
+_EPOCH_MS = re.compile(r"^-?\d+$")
+
+
+def parse_now(value: str | int | datetime | None) -> int:
+    """A moment given as epoch ms, ISO-8601 text or an aware datetime, as epoch ms.
+
+    ``None`` is the current time.  Text without an offset is refused rather than
+    guessed: a replayed dashboard must say which moment it shows.
+
+    Examples
+    --------
+    >>> parse_now("2026-11-25T12:00:00Z")
+    1795608000000
+    >>> parse_now("2026-11-25T13:00:00.5+01:00")
+    1795608000500
+    >>> parse_now("1795608000000")
+    1795608000000
+    >>> parse_now("yesterday")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: now must be ISO-8601 with a time zone (...) or epoch milliseconds, not 'yesterday'
+    """
+    if value is None:
+        return now_ms()
+    if isinstance(value, bool):
+        raise TypeError("now must be a datetime, epoch milliseconds or ISO-8601 text")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("now must be a timezone-aware datetime")
+        return (value - _EPOCH) // timedelta(milliseconds=1)
+    if isinstance(value, str):
+        text = value.strip()
+        if _EPOCH_MS.match(text):
+            return int(text)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.utcoffset() is not None:
+            return (moment - _EPOCH) // timedelta(milliseconds=1)
+        raise ValueError(
+            "now must be ISO-8601 with a time zone (2026-11-25T12:00:00Z) "
+            f"or epoch milliseconds, not {value!r}"
+        )
+    raise TypeError("now must be a datetime, epoch milliseconds or ISO-8601 text")
