@@ -189,6 +189,11 @@ class Source:
         schema = {RID: pl.Int64, **TABLES[table].schema}
         return pl.DataFrame(self._query(sql, params), schema=schema, orient="row")
 
+    def row_at(self, table: str, rowid: int) -> tuple | None:
+        """The clean values of the row with this rowid (None when there is none)."""
+        rows = self._query(f"{self.select_sql(table)} WHERE rowid = ?", (rowid,))
+        return rows[0] if rows else None
+
     def read_chunks(self, table: str, chunk_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
         """All clean rows of a big table, a bounded chunk at a time (via ADBC, into Arrow)."""
         import adbc_driver_sqlite.dbapi as adbc
