@@ -142,13 +142,12 @@ def latest_names(calls: pl.LazyFrame) -> pl.LazyFrame:
     >>> latest_names(calls).collect()[["api_id", "api_name"]].rows()
     [('a', 'New')]
     """
-    return (
-        calls.select(*_NAMES_SCHEMA)
-        .filter(pl.col("api_name").is_not_null())
-        .sort("ts_ms", "request_id")
-        .group_by("api_id")
-        .agg(pl.all().last())
-    )
+    named = calls.select(*_NAMES_SCHEMA).filter(pl.col("api_name").is_not_null())
+    # Two window maxima instead of a sort: the latest time per API, then the
+    # greatest request_id among the calls at that time.
+    latest = named.filter(pl.col("ts_ms") == pl.col("ts_ms").max().over("api_id"))
+    latest = latest.filter(pl.col("request_id") == pl.col("request_id").max().over("api_id"))
+    return latest.unique("api_id", keep="any")
 
 
 def empty_names() -> pl.LazyFrame:
