@@ -95,9 +95,7 @@ class Source:
         _check_file(self.path)
         self.identity = self._stat_identity()
         try:
-            self.con = sqlite3.connect(
-                _uri(self.path), uri=True, check_same_thread=False, isolation_level=None
-            )
+            self.con = sqlite3.connect(_uri(self.path), uri=True, check_same_thread=False, isolation_level=None)
             self.con.execute("PRAGMA busy_timeout = 5000")
             self.shapes = self._read_shapes()
         except sqlite3.DatabaseError as exc:
@@ -220,9 +218,10 @@ class Source:
         """The raw key/value pairs of the settings table (values as text)."""
         if not self.shapes["settings"].usable:
             return {}
+        # A blob is a value, but never a valid one: it reads as text no check accepts.
         rows = self._query(
-            "SELECT CAST(\"key\" AS TEXT), CASE WHEN typeof(\"value\") IN ('text', 'integer', 'real') "
-            'THEN CAST("value" AS TEXT) END FROM settings'
+            """SELECT CAST("key" AS TEXT), CASE typeof("value") WHEN 'blob' THEN char(0) || 'blob'
+            ELSE CAST("value" AS TEXT) END FROM settings"""
         )
         return {key: value for key, value in rows if key is not None}
 

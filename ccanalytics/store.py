@@ -171,8 +171,9 @@ class Store:
         shape = self._source.shapes[table]
         if not shape.usable:
             self._frames[table] = _judged(table, pl.DataFrame(schema={RID: pl.Int64, **TABLES[table].schema}))
-            if shape.exists:
-                rows = self._source.count(table)
+            rows = self._source.count(table) if shape.exists else 0
+            self._shape_issues.pop(table, None)
+            if rows:
                 self._shape_issues[table] = DataIssue(table, f"lacks column {shape.missing[0]}", rows)
             return
         reset, rows = self._new_rows(table)
