@@ -189,7 +189,7 @@ def balances_from_snapshots(balance_snapshots: pl.DataFrame, now: int, note: str
     latest = (
         metrics.existing(balance_snapshots.lazy(), now)
         .filter(pl.col("rule").is_null())
-        .sort("ts_ms", "_rid")
+        .sort("ts_ms", "_rid", maintain_order=True)  # no rowid (a view): scan order breaks ties
         .tail(1)
         .collect()
     )
@@ -281,9 +281,7 @@ def compute(
         seller=views["seller"],
         events=results["events"].select("id", "ts_ms", "type", "severity", "message"),
         auto_pause=(
-            settings.auto_pause_enabled
-            and balances.known
-            and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
+            settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
         ),
         backup_overdue=last_backup is None or now - last_backup > BACKUP_OVERDUE_MS,
         empty_state=no_calls and no_money,
