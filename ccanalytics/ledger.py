@@ -2,9 +2,14 @@
 
 Every window the dashboard shows (24 h, 7 d, the 48 chart hours) lies within
 the last week, and every all-time figure is a sum.  So calls older than the
-``horizon`` are folded into tallies per (role, api_id) — a few hundred rows
-however long the history — and only calls since the horizon are kept as rows.
-A ledger answers for any ``now`` with ``now - WEEK >= horizon``.
+``horizon`` are folded into ``Totals`` — tallies per (role, api_id), the
+latest name of each API, bad-row counts: a few hundred rows however long the
+history — and only calls since the horizon are kept as rows.  A ledger answers
+for any ``now`` with ``now - WEEK >= horizon``.
+
+The all-time totals at ``now`` are kept too (``present``, as of ``upto``): a
+later ``now`` only adds the few rows whose time it passes, and new rows are
+added to them directly, so a refresh costs the new rows, not the week.
 
 Pure polars, no I/O: the store feeds it the clean rows it reads.
 """
@@ -18,7 +23,7 @@ import polars as pl
 from ccanalytics import metrics
 from ccanalytics.units import WEEK_MS
 
-__all__ = ["Ledger"]
+__all__ = ["RECENT_SCHEMA", "Ledger", "Totals"]
 
 RECENT_SCHEMA = {
     "ts_ms": pl.Int64,
@@ -33,36 +38,60 @@ RECENT_SCHEMA = {
     "rule": pl.String,
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
+_MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 
 
-def issue_counts(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Bad rows per broken rule (``rule``, ``rows``)."""
-    return rows.filter(pl.col("rule").is_not_null()).group_by("rule").agg(rows=pl.len().cast(pl.Int64))
+@dataclass(frozen=True)
+class Totals:
+    """All-time aggregates of a set of calls: mergeable by addition."""
 
+    tallies: pl.DataFrame  # per (role, api_id), valid calls
+    names: pl.DataFrame  # per api_id, the latest named valid call
+    issues: pl.DataFrame  # per rule, bad rows
 
-def _merge_issues(*counts: pl.LazyFrame) -> pl.LazyFrame:
-    return pl.concat(counts).group_by("rule").agg(pl.col("rows").sum())
+    @classmethod
+    def empty(cls) -> Totals:
+        return cls(
+            tallies=metrics.empty_tally().collect(),
+            names=metrics.empty_names().collect(),
+            issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
+        )
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame) -> Totals:
+        """The totals of clean call rows (every row given counts: filter by time first)."""
+        return cls.empty().plus(rows)
+
+    def plus(self, rows: pl.DataFrame) -> Totals:
+        """These totals with more rows counted."""
+        if rows.is_empty():
+            return self
+        good = rows.lazy().filter(pl.col("rule").is_null())
+        tallies, names, issues = pl.collect_all(
+            [
+                metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
+                metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
+                pl.concat([self.issues.lazy(), metrics.issue_counts(rows.lazy())])
+                .group_by("rule")
+                .agg(pl.col("rows").sum()),
+            ]
+        )
+        return Totals(tallies, names, issues)
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """Calls before ``horizon`` as tallies, names and issue counts; later calls as rows."""
+    """Calls before ``horizon`` as totals; later calls as rows; the totals at ``upto``."""
 
     horizon: int
-    tallies: pl.DataFrame
-    names: pl.DataFrame
-    issues: pl.DataFrame
+    settled: Totals
     recent: pl.DataFrame
+    upto: int | None = None
+    present: Totals | None = None  # settled + recent rows with ts_ms < upto
 
     @classmethod
     def empty(cls, horizon: int) -> Ledger:
-        return cls(
-            horizon=horizon,
-            tallies=metrics.empty_tally().collect(),
-            names=metrics.empty_names().collect(),
-            issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
-            recent=pl.DataFrame(schema=RECENT_SCHEMA),
-        )
+        return cls(horizon=horizon, settled=Totals.empty(), recent=pl.DataFrame(schema=RECENT_SCHEMA))
 
     def covers(self, now: int) -> bool:
         """Whether every window of a snapshot at ``now`` lies after the horizon."""
@@ -76,37 +105,42 @@ class Ledger:
         ts = pl.col("ts_ms")
         rows = rows.select(*RECENT_SCHEMA)
         old = rows.filter(ts.is_null() | (ts < self.horizon))
-        return replace(
-            self._fold(old),
-            recent=pl.concat([self.recent, rows.filter(ts >= self.horizon)]),
-        )
+        new = rows.filter(ts >= self.horizon)
+        recent = pl.concat([self.recent, new])
+        if recent.n_chunks() > _MAX_CHUNKS:
+            recent = recent.rechunk()
+        present = self.present
+        if present is not None and self.upto is not None:
+            present = present.plus(old).plus(new.filter(ts < self.upto))
+        return replace(self, settled=self.settled.plus(old), recent=recent, present=present)
 
     def settle(self, horizon: int) -> Ledger:
-        """The same calls, with those before a later ``horizon`` folded into tallies."""
+        """The same calls, with those before a later ``horizon`` folded into the settled totals."""
         if horizon <= self.horizon:
             return self
         ts = pl.col("ts_ms")
-        moved = self.recent.filter(ts < horizon)
-        return replace(self._fold(moved), horizon=horizon, recent=self.recent.filter(ts >= horizon))
-
-    def _fold(self, old: pl.DataFrame) -> Ledger:
-        if old.is_empty():
-            return self
-        good = old.lazy().filter(pl.col("rule").is_null())
-        tallies, names, issues = pl.collect_all(
-            [
-                metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
-                metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
-                _merge_issues(self.issues.lazy(), issue_counts(old.lazy())),
-            ]
+        # `present` counts the rows before `upto`; it stays right only if none of
+        # the rows leaving `recent` lie after it.
+        keep = self.upto is not None and self.upto >= horizon
+        return replace(
+            self,
+            horizon=horizon,
+            settled=self.settled.plus(self.recent.filter(ts < horizon)),
+            recent=self.recent.filter(ts >= horizon),
+            upto=self.upto if keep else None,
+            present=self.present if keep else None,
         )
-        return replace(self, tallies=tallies, names=names, issues=issues)
 
-    def at(self, now: int) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
-        """What exists at ``now``: valid recent calls, all-time tallies and names, issue counts."""
-        present = metrics.existing(self.recent.lazy(), now)
-        good = present.filter(pl.col("rule").is_null())
-        tallies = metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good))
-        names = metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)]))
-        issues = _merge_issues(self.issues.lazy(), issue_counts(present))
-        return good, tallies, names, issues
+    def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
+        """The valid recent calls that exist at ``now`` and the all-time totals at ``now``.
+
+        Returns the ledger with its ``present`` totals moved to ``now`` as well,
+        so that the next call pays only for what changed in between.
+        """
+        ts = pl.col("ts_ms")
+        if self.present is not None and self.upto is not None and now >= self.upto:
+            present = self.present.plus(self.recent.filter(ts.is_between(self.upto, now, closed="left")))
+        else:
+            present = self.settled.plus(self.recent.filter(ts < now))
+        calls = metrics.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
+        return replace(self, upto=now, present=present), calls, present

@@ -24,6 +24,7 @@ __all__ = [
     "breakdown",
     "call_rate",
     "existing",
+    "issue_counts",
     "last_bucket_start",
     "latest_names",
     "merge_tallies",
@@ -207,10 +208,7 @@ def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, ro
 def _ratio(numerator: str, denominator: str) -> pl.Expr:
     """numerator / denominator, null when the denominator is 0."""
     return (
-        pl.when(pl.col(denominator) > 0)
-        .then(pl.col(numerator) / pl.col(denominator))
-        .otherwise(None)
-        .cast(pl.Float64)
+        pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator)).otherwise(None).cast(pl.Float64)
     )
 
 
@@ -249,11 +247,7 @@ def call_rate(calls: pl.LazyFrame, role: str, now: int, timezone: str) -> pl.Laz
         .group_by(hour=first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
         .agg(success=succeeded().sum().cast(pl.Int64), error=(~succeeded()).sum().cast(pl.Int64))
     )
-    return (
-        hours.join(counts, on="hour", how="left")
-        .with_columns(pl.col("success", "error").fill_null(0))
-        .sort("hour")
-    )
+    return hours.join(counts, on="hour", how="left").with_columns(pl.col("success", "error").fill_null(0)).sort("hour")
 
 
 def recent_events(events: pl.LazyFrame, now: int, n: int) -> pl.LazyFrame:
@@ -266,6 +260,18 @@ def recent_events(events: pl.LazyFrame, now: int, n: int) -> pl.LazyFrame:
     [2, 1]
     """
     return existing(events, now).sort("ts_ms", "id", descending=True).head(n)
+
+
+def issue_counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Bad rows per broken rule: ``rule``, ``rows`` (rows whose ``rule`` is null are good).
+
+    Examples
+    --------
+    >>> rows = pl.LazyFrame({"rule": [None, "role is not buyer or seller", "role is not buyer or seller"]})
+    >>> issue_counts(rows).collect().rows()
+    [('role is not buyer or seller', 2)]
+    """
+    return rows.filter(pl.col("rule").is_not_null()).group_by("rule").agg(rows=pl.len().cast(pl.Int64))
 
 
 def latest_time(frame: pl.LazyFrame, now: int) -> pl.LazyFrame:

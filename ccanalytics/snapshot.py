@@ -28,7 +28,7 @@ from ccanalytics.units import (
 if TYPE_CHECKING:
     import argparse
 
-    from ccanalytics.ledger import Ledger
+    from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
 __all__ = ["Balances", "DataIssue", "RoleView", "Snapshot", "compute"]
@@ -204,7 +204,7 @@ def table_issues(table: str, frame: pl.DataFrame, now: int) -> pl.LazyFrame:
     rows = frame.lazy()
     if TABLES[table].has_ts:
         rows = rows.filter(pl.col("ts_ms").is_null() | (pl.col("ts_ms") < now))
-    return rows.filter(pl.col("rule").is_not_null()).group_by("rule").agg(rows=pl.len().cast(pl.Int64))
+    return metrics.issue_counts(rows)
 
 
 def _ordered_issues(table: str, counts: pl.DataFrame) -> list[DataIssue]:
@@ -218,7 +218,8 @@ def compute(
     now: int,
     events_limit: int,
     settings: Settings,
-    ledger: Ledger,
+    calls: pl.LazyFrame,
+    totals: Totals,
     tables: dict[str, pl.DataFrame],
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
@@ -226,11 +227,13 @@ def compute(
 ) -> Snapshot:
     """Every number of the Dashboard at ``now`` from the store's clean rows.
 
-    ``tables`` holds the clean rows (with ``rule``) of events, apis,
-    balance_snapshots and backups; ``balances`` are live balances when the
-    chain answered (else they come from ``balance_snapshots``).
+    ``calls`` are the valid calls of the last week (at least) that exist at
+    ``now``; ``totals`` the all-time totals of calls at ``now``.  ``tables``
+    holds the clean rows (with ``rule``) of events, apis, balance_snapshots and
+    backups; ``balances`` are live balances when the chain answered (else they
+    come from ``balance_snapshots``).
     """
-    calls, tallies, names, call_issues = ledger.at(now)
+    tallies, names = totals.tallies.lazy(), totals.names.lazy()
     good = {name: frame.lazy().filter(pl.col("rule").is_null()) for name, frame in tables.items()}
     tz = settings.timezone
     by_role = ("role",)
@@ -241,7 +244,6 @@ def compute(
         "events": metrics.recent_events(good["events"], now, events_limit),
         "startup": metrics.latest_time(good["events"].filter(pl.col("type") == "startup"), now),
         "backup": metrics.latest_time(good["backups"], now),
-        "call_issues": call_issues,
         **{f"rate_{r}": metrics.call_rate(calls, r, now, tz) for r in ROLES},
         **{f"breakdown_{r}": metrics.breakdown(tallies, names, good["apis"], r) for r in ROLES},
         **{f"issues_{t}": table_issues(t, f, now) for t, f in tables.items()},
@@ -265,7 +267,7 @@ def compute(
         if table in shape_issues:
             issues.append(shape_issues[table])
         elif table == "calls":
-            issues += _ordered_issues("calls", results["call_issues"])
+            issues += _ordered_issues("calls", totals.issues)
         elif table == "settings":
             issues += [DataIssue("settings", rule, 1) for rule in setting_issues]
         else:

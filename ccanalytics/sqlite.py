@@ -136,12 +136,12 @@ class Source:
         return self._query("PRAGMA data_version")[0][0]
 
     def _read_shapes(self) -> dict[str, TableShape]:
-        found = {
-            name: (kind, sql or "")
-            for name, kind, sql in self.con.execute(
-                "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view')"
-            )
-        }
+        rows = self.con.execute(
+            "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+        ).fetchall()
+        found = {name: (kind, sql or "") for name, kind, sql in rows}
+        # What a cache was built from: another schema, another cache.
+        self.schema_sql = "\n".join(sql for _, _, sql in rows if sql)
         shapes = {}
         for name in [*TABLES, "settings"]:
             if name not in found:
@@ -165,6 +165,10 @@ class Source:
 
     def count(self, table: str) -> int:
         return self._query(f'SELECT count(*) FROM "{table}"')[0][0]
+
+    def count_after(self, table: str, rowid: int) -> int:
+        """Rows with a rowid above ``rowid`` (cheap: a range of the table's b-tree)."""
+        return self._query(f'SELECT count(*) FROM "{table}" WHERE rowid > ?', (rowid,))[0][0]
 
     def max_rowid(self, table: str) -> int:
         return self._query(f'SELECT coalesce(max(rowid), 0) FROM "{table}"')[0][0]

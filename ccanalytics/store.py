@@ -10,6 +10,7 @@ the ledger (old calls tallied, recent calls as rows).
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,12 +18,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from ccanalytics import cache as ledger_cache
 from ccanalytics.contract import TABLES, first_broken_rule
+from ccanalytics.errors import StoreError
 from ccanalytics.ledger import Ledger
 from ccanalytics.settings import parse_settings
 from ccanalytics.snapshot import DataIssue, Snapshot, compute
 from ccanalytics.sqlite import RID, Source
-from ccanalytics.units import DAY_MS, WEEK_MS, parse_now
+from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_now
 
 if TYPE_CHECKING:
     import os
@@ -34,10 +37,18 @@ __all__ = ["Store", "open_store"]
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
 # How far behind `now - WEEK` the horizon may fall before old rows are folded.
 _SETTLE_SLACK_MS = 2 * DAY_MS
+# Up to this many calls, a change is checked against the row count at once
+# (a few ms); beyond, the count runs off the refresh path (see _Verifier).
+SYNC_CHECK_ROWS = 200_000
+# A cache of the ledger is written after a full read, then at most this often.
+_CACHE_EVERY_MS = 5 * 60_000
 
 
-def open_store(path: str | os.PathLike[str]) -> Store:
+def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
     """Open a store read-only; a file that is not a store raises ``StoreError`` (one line).
+
+    With ``cache`` (the default) what was learnt about a big store is kept in
+    the user's cache directory, so that opening it again is fast (see ``ccanalytics.cache``).
 
     Examples
     --------
@@ -51,7 +62,7 @@ def open_store(path: str | os.PathLike[str]) -> Store:
     >>> store.calls.collect().height
     0
     """
-    return Store(path)
+    return Store(path, cache=cache)
 
 
 @dataclass
@@ -67,13 +78,57 @@ def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(rule=first_broken_rule(TABLES[table]))
 
 
+class _Verifier:
+    """Counts a big table's rows in a background thread, off the refresh path.
+
+    Appends are seen at once; a row deleted (or replaced) in the middle of a
+    big history only changes the count, and counting ten million rows takes
+    longer than a whole refresh may.  So the count runs here, after a refresh,
+    and the next refresh rebuilds when it disagreed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccanalytics-verify")
+        self._pending: Future[bool] | None = None
+
+    def start(self, table: str, cursor: _Cursor) -> None:
+        if self._pending is None or self._pending.done():
+            top, rows, last = cursor.top, cursor.rows, cursor.last
+            self._pending = self._pool.submit(self._check, table, top, rows, last)
+
+    def _check(self, table: str, top: int, rows: int, last: tuple | None) -> bool:
+        source = Source(self._path)
+        try:
+            with source.transaction():
+                below = source.count(table) - source.count_after(table, top)
+                return below == rows and (last is None or source.row_at(table, top) == last)
+        except StoreError:
+            return False
+        finally:
+            source.close()
+
+    def disagreed(self) -> bool:
+        """Whether a finished count disagreed with what had been read (the answer is used once)."""
+        pending = self._pending
+        if pending is None or not pending.done():
+            return False
+        self._pending = None
+        return not pending.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class Store:
     """One store, read-only.  Thread-safe; snapshots are incremental."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, cache: bool = True) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._source = Source(self.path)
+        self._cache = cache
+        self._verifier = _Verifier(self.path)
         self._reset()
 
     def _reset(self) -> None:
@@ -83,8 +138,10 @@ class Store:
         self._shape_issues: dict[str, DataIssue] = {}
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
+        self._cached_at = 0
 
     def close(self) -> None:
+        self._verifier.close()
         self._source.close()
 
     def __enter__(self) -> Store:
@@ -111,15 +168,41 @@ class Store:
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
             assert self._ledger is not None
-            return compute(
+            self._ledger, calls, totals = self._ledger.at(now_ms)
+            snapshot = compute(
                 now=now_ms,
                 events_limit=events,
                 settings=settings,
-                ledger=self._ledger,
+                calls=calls,
+                totals=totals,
                 tables=self._frames,
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
             )
+            calls_cursor = self._cursors["calls"]
+            if calls_cursor.rows > SYNC_CHECK_ROWS:
+                self._verifier.start("calls", calls_cursor)
+            return snapshot
+
+    def verify(self) -> bool:
+        """Check now that every row read is still in the store; re-read it when not.
+
+        Returns whether nothing had changed underneath.  Snapshots do this by
+        themselves (at once for small stores, in the background for big ones).
+        """
+        with self._lock:
+            if self._ledger is None:
+                return True
+            cursor = self._cursors["calls"]
+            with self._source.transaction():
+                below = self._source.count("calls") - self._source.count_after("calls", cursor.top)
+                intact = below == cursor.rows and (
+                    cursor.last is None or self._source.row_at("calls", cursor.top) == cursor.last
+                )
+            if not intact:
+                self._ledger = None
+                self._version = None
+            return intact
 
     # -- following the file -------------------------------------------------
 
@@ -128,6 +211,8 @@ class Store:
             self._source.close()
             self._source = Source(self.path)
             self._reset()
+        if self._verifier.disagreed():
+            self._ledger = None
         source = self._source
         with source.transaction():
             version = source.data_version()
@@ -142,18 +227,17 @@ class Store:
         if now - WEEK_MS - ledger.horizon > _SETTLE_SLACK_MS:
             self._ledger = ledger.settle(now - WEEK_MS - DAY_MS)
 
-    def _new_rows(self, table: str) -> tuple[bool, pl.DataFrame]:
+    def _new_rows(self, table: str, count: bool = True) -> tuple[bool, pl.DataFrame]:
         """Rows added since the last read, or (True, all rows) when history changed."""
         source, cursor = self._source, self._cursors[table]
         # Appends leave the row count explained by the new rows and the last row
         # read as it was (SQLite reuses the greatest rowid once its row is gone).
         # Deletes, replaced rows and a swapped table fail one of these checks.
-        # An UPDATE in place of an old row passes both: see docs/design.md.
+        # An UPDATE in place of an older row passes both: see docs/design.md.
         if source.shapes[table].has_rowid and (cursor.top or cursor.rows):
             new = source.read(table, after_rowid=cursor.top)
-            if cursor.rows + new.height == source.count(table) and (
-                cursor.last is None or source.row_at(table, cursor.top) == cursor.last
-            ):
+            counted = not count or cursor.rows + new.height == source.count(table)
+            if counted and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last):
                 return False, new
         return True, source.read(table)
 
@@ -185,12 +269,16 @@ class Store:
             self._frames[table] = pl.concat([self._frames[table], rows])
 
     def _follow_calls(self, now: int) -> None:
+        if self._ledger is None and self._cache:
+            self._adopt_cache(now)
         ledger = self._ledger
         if ledger is not None and ledger.covers(now):
-            reset, rows = self._new_rows("calls")
+            big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
+            reset, rows = self._new_rows("calls", count=not big)
             if not reset:
                 self._advance("calls", rows, reset=False)
                 self._ledger = ledger.add(_judged("calls", rows))
+                self._maybe_save()
                 return
         # First read, a history that changed, or a `now` before the horizon.
         ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
@@ -199,6 +287,49 @@ class Store:
             self._advance("calls", chunk, reset=False)
             ledger = ledger.add(_judged("calls", chunk))
         self._ledger = ledger
+        self._maybe_save(force=True)
+
+    # -- the cache between processes ----------------------------------------
+
+    def _adopt_cache(self, now: int) -> None:
+        """Start from the cached ledger when it was made from this very store."""
+        cached = ledger_cache.load(self.path)
+        source = self._source
+        if (
+            cached is None
+            or tuple(cached.identity) != source.identity
+            or cached.schema != source.schema_sql
+            or not cached.ledger.covers(now)
+        ):
+            return
+        cursor = self._cursors["calls"]
+        cursor.top, cursor.rows = cached.top, cached.rows
+        cursor.last = tuple(cached.last) if cached.last is not None else None
+        # Checked at once, however big: a cache may be days old.
+        below = source.count("calls") - source.count_after("calls", cursor.top)
+        if below == cursor.rows and (cursor.last is None or source.row_at("calls", cursor.top) == cursor.last):
+            self._ledger = cached.ledger
+        else:
+            self._cursors["calls"] = _Cursor()
+
+    def _maybe_save(self, force: bool = False) -> None:
+        if not self._cache or self._ledger is None:
+            return
+        cursor = self._cursors["calls"]
+        moment = now_ms()
+        # Small stores are read from scratch in milliseconds: not worth a file.
+        if cursor.rows <= SYNC_CHECK_ROWS or (not force and moment - self._cached_at < _CACHE_EVERY_MS):
+            return
+        cached = ledger_cache.CachedLedger(
+            ledger=self._ledger,
+            identity=list(self._source.identity),
+            schema=self._source.schema_sql,
+            top=cursor.top,
+            rows=cursor.rows,
+            last=list(cursor.last) if cursor.last is not None else None,
+        )
+        ledger_cache.save(self.path, cached)
+        self._cached_at = moment
 
     # -- the tables, for ad-hoc queries -------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 
 import polars as pl
 import pytest
@@ -31,7 +32,8 @@ def add_calls(path, rows, *, replace=False):
 
 def fresh(path):
     """The snapshot a newly opened store computes: the from-scratch answer."""
-    return cc.open_store(path).snapshot(now=NOW).to_dict()
+    with cc.open_store(path, cache=False) as store:
+        return store.snapshot(now=NOW).to_dict()
 
 
 @pytest.fixture
@@ -100,9 +102,7 @@ def test_a_swapped_file_is_read_anew(tmp_path, store_path):
     other = tmp_path / "other.db"
     create_store(other)
     add_calls(other, [("z", NOW - 1, "seller", 200, 1)])
-    os.replace(other, store_path)
-    for suffix in ("-wal", "-shm"):
-        other.with_name(other.name + suffix).unlink(missing_ok=True)
+    _swap_in(other, store_path)
     assert store.snapshot(now=NOW).seller.total_calls == 1
     assert store.snapshot(now=NOW).buyer.total_calls == 0
 
@@ -125,14 +125,10 @@ def test_tables_are_lazy_frames_of_valid_rows(store_path):
     calls = store.calls
     assert isinstance(calls, pl.LazyFrame)
     assert calls.select(pl.len()).collect().item() == 39  # the bad row is left out
-    top = (
-        calls.filter(pl.col("ts_ms") >= NOW - 3 * HOUR).select("request_id", "ts_ms").sort("ts_ms").collect()
-    )
+    top = calls.filter(pl.col("ts_ms") >= NOW - 3 * HOUR).select("request_id", "ts_ms").sort("ts_ms").collect()
     assert_frame_equal(
         top,
-        pl.DataFrame(
-            {"request_id": ["r3", "r2", "r1"], "ts_ms": [NOW - 3 * HOUR, NOW - 2 * HOUR, NOW - HOUR]}
-        ),
+        pl.DataFrame({"request_id": ["r3", "r2", "r1"], "ts_ms": [NOW - 3 * HOUR, NOW - 2 * HOUR, NOW - HOUR]}),
     )
     assert calls.head(5).collect().height == 5
     assert store.events.collect().height == 0
@@ -142,13 +138,9 @@ def test_tables_are_lazy_frames_of_valid_rows(store_path):
 def test_optional_columns_and_tables_may_be_absent(tmp_path):
     path = tmp_path / "minimal.db"
     con = sqlite3.connect(path)
-    con.execute(
-        "CREATE TABLE calls (request_id TEXT, ts_ms INTEGER, role TEXT, api_id TEXT, status_code INTEGER)"
-    )
+    con.execute("CREATE TABLE calls (request_id TEXT, ts_ms INTEGER, role TEXT, api_id TEXT, status_code INTEGER)")
     con.execute("INSERT INTO calls VALUES ('r1', ?, 'buyer', 'a', 200)", (NOW - 1,))
-    con.execute(
-        "CREATE TABLE events (id INTEGER PRIMARY KEY, ts_ms INTEGER)"
-    )  # lacks type, severity, message
+    con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, ts_ms INTEGER)")  # lacks type, severity, message
     con.execute("INSERT INTO events (ts_ms) VALUES (1)")
     con.commit()
     con.close()
@@ -180,3 +172,89 @@ def test_tables_without_rowids_are_read_whole(tmp_path, kind):
     con.close()
     assert store.snapshot(now=NOW).buyer.calls_24h == 2
     assert store.calls.collect().height == 2
+
+
+@pytest.fixture
+def big(monkeypatch):
+    """Treat every store as big: counts run in the background and ledgers are cached."""
+    import ccanalytics.store
+
+    monkeypatch.setattr(ccanalytics.store, "SYNC_CHECK_ROWS", 0)
+
+
+def test_a_delete_in_a_big_store_is_caught_by_the_background_count(store_path, big):
+    store = cc.open_store(store_path)
+    store.snapshot(now=NOW)
+    con = sqlite3.connect(store_path)
+    con.execute("DELETE FROM calls WHERE request_id = 'r7'")
+    con.commit()
+    con.close()
+    expected = fresh(store_path)
+    deadline = time.monotonic() + 10
+    while store.snapshot(now=NOW).to_dict() != expected:
+        assert time.monotonic() < deadline, "the deleted call is still counted after 10 s"
+        time.sleep(0.05)
+    store.close()
+
+
+def test_verify_catches_a_delete_at_once(store_path, big):
+    store = cc.open_store(store_path)
+    store.snapshot(now=NOW)
+    con = sqlite3.connect(store_path)
+    con.execute("DELETE FROM calls WHERE request_id = 'r7'")
+    con.commit()
+    con.close()
+    assert store.verify() is False
+    assert store.snapshot(now=NOW).to_dict() == fresh(store_path)
+    assert store.verify() is True
+
+
+def _beside(path):
+    """Files beside a store, but for SQLite's own -wal and -shm."""
+    return sorted(p.name for p in path.parent.iterdir() if not p.name.endswith(("-wal", "-shm")))
+
+
+def test_a_second_process_starts_from_the_cache(store_path, big, monkeypatch, tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(cache_dir))
+    before = _beside(store_path)
+    first = cc.open_store(store_path).snapshot(now=NOW).to_dict()
+    assert len(list(cache_dir.iterdir())) == 1
+    assert _beside(store_path) == before  # nothing written beside the store
+    add_calls(store_path, [("late", NOW - 5, "buyer", 200, 3)])
+
+    from ccanalytics.sqlite import Source
+
+    def no_full_read(*args, **kwargs):
+        raise AssertionError("the store was read in full although a valid cache exists")
+
+    with monkeypatch.context() as m:
+        m.setattr(Source, "read_chunks", no_full_read)
+        second = cc.open_store(store_path).snapshot(now=NOW).to_dict()
+    assert second["buyer"]["total_calls"] == first["buyer"]["total_calls"] + 1
+    assert second == fresh(store_path)
+
+
+def _swap_in(new, path):
+    """Put another store in place, as a restore from a backup does (no stale WAL left)."""
+    os.replace(new, path)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def test_a_cache_of_a_changed_store_is_not_used(store_path, big, monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    with cc.open_store(store_path) as store:
+        store.snapshot(now=NOW)
+    con = sqlite3.connect(store_path)
+    con.execute("DELETE FROM calls WHERE request_id = 'r3'")
+    con.commit()
+    con.close()
+    with cc.open_store(store_path) as store:
+        assert store.snapshot(now=NOW).to_dict() == fresh(store_path)
+    other = store_path.with_name("other.db")
+    create_store(other)
+    add_calls(other, [("z", NOW - 1, "buyer", 200, 1)])
+    _swap_in(other, store_path)
+    with cc.open_store(store_path) as store:
+        assert store.snapshot(now=NOW).buyer.total_calls == 1

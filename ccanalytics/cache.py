@@ -1,0 +1,121 @@
+"""A ledger kept on disk between processes, so a big store opens fast the second time.
+
+The cache lives in the user's cache directory (``$CCANALYTICS_CACHE_DIR``, else
+``$XDG_CACHE_HOME/ccanalytics``, else ``~/.cache/ccanalytics``) — never in or
+beside the store, which a dashboard must not change.  One file per store,
+named by a hash of the store's absolute path, replaced atomically, so many
+dashboard kernels can share it.  The file is a line of JSON (what it is for:
+the store's identity, how far it was read, the ledger's horizon) followed by
+the ledger's frames in Arrow IPC; nothing in it is executed when it is read.
+
+Whether the cached rows still match the store is the store's business
+(``store.Store``): it checks the row count and the last row read, like after
+any change, and rebuilds when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ccanalytics.ledger import Ledger, Totals
+
+__all__ = ["CachedLedger", "cache_dir", "load", "save"]
+
+FORMAT = 1
+_FRAMES = ("settled_tallies", "settled_names", "settled_issues", "recent")
+
+
+def cache_dir() -> Path | None:
+    """Where caches live; None when caching is switched off (``CCANALYTICS_CACHE_DIR=''``)."""
+    configured = os.environ.get("CCANALYTICS_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ccanalytics"
+
+
+def _file_for(store: Path) -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    key = hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:32]
+    return folder / f"{key}.ledger"
+
+
+@dataclass(frozen=True)
+class CachedLedger:
+    """A ledger and where reading the store had got to when it was saved."""
+
+    ledger: Ledger
+    identity: list[int]  # the store file's (st_dev, st_ino)
+    schema: str  # the store's CREATE statements: another schema, another cache
+    top: int  # the greatest calls rowid read
+    rows: int  # calls rows read
+    last: list | None  # the clean values of the row at `top`
+
+
+def save(store: Path, cached: CachedLedger) -> None:
+    """Write the cache file for a store (silently skipped when it cannot be written)."""
+    target = _file_for(store)
+    if target is None:
+        return
+    ledger = cached.ledger
+    frames = {
+        "settled_tallies": ledger.settled.tallies,
+        "settled_names": ledger.settled.names,
+        "settled_issues": ledger.settled.issues,
+        "recent": ledger.recent,
+    }
+    blobs = []
+    for name in _FRAMES:
+        buffer = io.BytesIO()
+        frames[name].write_ipc(buffer, compression="lz4")
+        blobs.append(buffer.getvalue())
+    meta = {
+        "format": FORMAT,
+        "store": str(store.resolve()),
+        "identity": cached.identity,
+        "schema": cached.schema,
+        "top": cached.top,
+        "rows": cached.rows,
+        "last": cached.last,
+        "horizon": ledger.horizon,
+        "sizes": [len(b) for b in blobs],
+    }
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".ledger-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(meta).encode() + b"\n")
+            for blob in blobs:
+                f.write(blob)
+        os.replace(temp, target)
+    except OSError:
+        return
+
+
+def load(store: Path) -> CachedLedger | None:
+    """The cache file of a store, or None when there is none or it cannot be read."""
+    target = _file_for(store)
+    if target is None or not target.is_file():
+        return None
+    try:
+        with target.open("rb") as f:
+            meta = json.loads(f.readline())
+            if meta.get("format") != FORMAT or meta.get("store") != str(store.resolve()):
+                return None
+            sizes = zip(_FRAMES, meta["sizes"], strict=True)
+            frames = {name: pl.read_ipc(io.BytesIO(f.read(size))) for name, size in sizes}
+    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
+        return None
+    settled = Totals(frames["settled_tallies"], frames["settled_names"], frames["settled_issues"])
+    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"])
+    return CachedLedger(ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"])
