@@ -19,6 +19,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ccanalytics import cache as ledger_cache
+from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
 from ccanalytics.ledger import Ledger
@@ -129,6 +130,7 @@ class Store:
         self._source = Source(self.path)
         self._cache = cache
         self._verifier = _Verifier(self.path)
+        self._live = LiveBalances()
         self._reset()
 
     def _reset(self) -> None:
@@ -141,6 +143,7 @@ class Store:
         self._cached_at = 0
 
     def close(self) -> None:
+        self._live.close()
         self._verifier.close()
         self._source.close()
 
@@ -155,11 +158,18 @@ class Store:
 
     # -- the snapshot -------------------------------------------------------
 
-    def snapshot(self, now: int | datetime | str | None = None, events: int = 50) -> Snapshot:
+    def snapshot(
+        self, now: int | datetime | str | None = None, events: int = 50, *, chain_wait_s: float | None = None
+    ) -> Snapshot:
         """Every number of the Dashboard at ``now`` (default: the current time).
 
         ``now`` is a timezone-aware ``datetime``, epoch milliseconds or ISO-8601
-        text; ``events`` is how many events to list.
+        text; ``events`` is how many events to list.  When the store names an
+        RPC endpoint, balances are read live from the chain; the read gives up
+        after 5 s, and ``chain_wait_s`` waits less (a dashboard's refresh then
+        shows the last answer and the next refresh the new one).  Without an
+        answer, balances come from the store's snapshots and
+        ``balances.note`` says why.
         """
         now_ms = parse_now(now)
         if events < 0:
@@ -167,6 +177,9 @@ class Store:
         with self._lock:
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
+            balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
+            if mismatch:
+                setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
             snapshot = compute(
@@ -178,6 +191,7 @@ class Store:
                 tables=self._frames,
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
+                balances=balances,
             )
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:
