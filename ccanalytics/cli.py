@@ -41,9 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="add calls from CSV, NDJSON or Parquet files to a store")
     ingest.add_argument("--db", required=True, help="the store (created when missing)")
-    ingest.add_argument(
-        "files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)"
-    )
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)")
     return parser
 
 

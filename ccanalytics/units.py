@@ -127,7 +127,6 @@ def parse_now(value: str | int | datetime | None) -> int:
         if moment is not None and moment.utcoffset() is not None:
             return (moment - _EPOCH) // timedelta(milliseconds=1)
         raise ValueError(
-            "now must be ISO-8601 with a time zone (2026-11-25T12:00:00Z) "
-            f"or epoch milliseconds, not {value!r}"
+            f"now must be ISO-8601 with a time zone (2026-11-25T12:00:00Z) or epoch milliseconds, not {value!r}"
         )
     raise TypeError("now must be a datetime, epoch milliseconds or ISO-8601 text")
