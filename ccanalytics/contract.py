@@ -120,11 +120,13 @@ class Column:
     default: object = None
     bad: str = "NULL"
 
-    def select_sql(self, present: bool) -> str:
-        """The SQL select item that yields this column's clean value."""
+    def select_sql(self, present: bool, *, clean: bool = True) -> str:
+        """The SQL select item that yields this column's clean value (or its raw one)."""
         q = f'"{self.name}"'
         if not present:
             return f"{_sql_literal(self.default)} AS {q}"
+        if not clean:
+            return q
         accepted = ", ".join(f"'{t}'" for t in self.sqlite_types)
         return (
             f"CASE WHEN {q} IS NULL THEN NULL "

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import closing, contextmanager
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -143,12 +146,15 @@ class Source:
         # What a cache was built from: another schema, another cache.
         self.schema_sql = "\n".join(sql for _, _, sql in rows if sql)
         shapes = {}
+        self.declared: dict[str, dict[str, str]] = {}
         for name in [*TABLES, "settings"]:
             if name not in found:
                 shapes[name] = TableShape(name, False, frozenset(), False, ())
                 continue
             kind, sql = found[name]
-            columns = frozenset(r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")'))
+            info = self.con.execute(f'PRAGMA table_info("{name}")').fetchall()
+            self.declared[name] = {r[1]: r[2] or "" for r in info}
+            columns = frozenset(self.declared[name])
             required = TABLES[name].required if name in TABLES else ("key", "value")
             has_rowid = kind == "table" and "WITHOUT ROWID" not in sql.upper()
             missing = tuple(c for c in required if c not in columns)
@@ -173,12 +179,12 @@ class Source:
     def max_rowid(self, table: str) -> int:
         return self._query(f'SELECT coalesce(max(rowid), 0) FROM "{table}"')[0][0]
 
-    def select_sql(self, table: str) -> str:
-        """The query that yields a table's clean rows (see ``contract``)."""
+    def select_sql(self, table: str, *, clean: bool = True) -> str:
+        """The query that yields a table's clean rows (see ``contract``), or its raw values."""
         shape = self.shapes[table]
         rid = "rowid" if shape.has_rowid else "NULL"
         items = [f"{rid} AS {RID}"]
-        items += [c.select_sql(c.name in shape.columns) for c in TABLES[table].columns]
+        items += [c.select_sql(c.name in shape.columns, clean=clean) for c in TABLES[table].columns]
         return f'SELECT {", ".join(items)} FROM "{table}"'
 
     def read(self, table: str, after_rowid: int | None = None) -> pl.DataFrame:
@@ -196,27 +202,54 @@ class Source:
         rows = self._query(f"{self.select_sql(table)} WHERE rowid = ?", (rowid,))
         return rows[0] if rows else None
 
-    def read_chunks(self, table: str, chunk_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
-        """All clean rows of a big table, a bounded chunk at a time (via ADBC, into Arrow)."""
-        import adbc_driver_sqlite.dbapi as adbc
+    def conforms(self, table: str) -> bool:
+        """Whether every contract column present is declared with the contract's affinity.
 
-        schema = {RID: pl.Int64, **TABLES[table].schema}
-        # ADBC fixes each column's type from the first rows it sees, and a run of
-        # NULLs would fix it wrongly: lead with one row of the right types.
-        types = " , ".join(f'{_TYPE_LITERAL[dtype]} AS "{name}"' for name, dtype in schema.items())
-        base = f"SELECT {types} UNION ALL {self.select_sql(table)}"
+        Then SQLite itself keeps each value's storage class in line, and a wrong
+        one can only show as a column that no longer reads as the contract's
+        type: rows can be read raw, and judged again only where that happens.
+        """
+        declared = self.declared[table]
+        return all(
+            _affinity(declared[c.name]) in _AFFINITIES[c.dtype] for c in TABLES[table].columns if c.name in declared
+        )
+
+    def read_chunks(self, table: str, chunk_rows: int = 250_000, workers: int = 2) -> Iterator[pl.DataFrame]:
+        """All clean rows of a big table, in rowid ranges read by ``workers`` threads (ADBC, into Arrow)."""
+        from adbc_driver_manager import Error as AdbcError
+
         if not self.shapes[table].has_rowid:
             yield self.read(table)
             return
+        schema = {RID: pl.Int64, **TABLES[table].schema}
+        # ADBC fixes each column's type from the first rows it sees, and a run of
+        # NULLs would fix it wrongly: lead with one row of the right types.
+        types = ", ".join(f'{_TYPE_LITERAL[dtype]} AS "{name}"' for name, dtype in schema.items())
+        clean = f"SELECT {types} UNION ALL {self.select_sql(table)}"
+        raw = f"SELECT {types} UNION ALL {self.select_sql(table, clean=False)}" if self.conforms(table) else None
+        uri = _uri(self.path)
+
+        def chunk(low: int) -> pl.DataFrame:
+            where = f" WHERE rowid > {int(low)} AND rowid <= {int(low + chunk_rows)}"
+            if raw is not None:
+                frame = _adbc_frame(uri, raw + where)
+                if all(frame.schema[name] == dtype for name, dtype in schema.items()):
+                    return frame.slice(1)
+            return _conform(_adbc_frame(uri, clean + where), schema).slice(1)
+
         top = self.max_rowid(table)
+        starts = iter(range(0, top, chunk_rows))
         try:
-            with closing(adbc.connect(_uri(self.path))) as con, closing(con.cursor()) as cur:
-                for low in range(0, top, chunk_rows):
-                    cur.execute(f"{base} WHERE rowid > ? AND rowid <= ?", (low, low + chunk_rows))
-                    arrow = cur.fetch_arrow_table()
-                    yield _conform(pl.from_arrow(arrow), schema).slice(1)
-        except adbc.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot read the store ({exc})") from None
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccanalytics-read") as pool:
+                # At most `workers` chunks in flight: memory stays bounded however big the table.
+                pending = deque(pool.submit(chunk, low) for low in islice(starts, workers))
+                while pending:
+                    frame = pending.popleft().result()
+                    for low in islice(starts, 1):
+                        pending.append(pool.submit(chunk, low))
+                    yield frame
+        except AdbcError as exc:
+            raise StoreError(f"{self.path}: cannot read the store ({str(exc).splitlines()[0]})") from None
 
     def settings(self) -> dict[str, str | None]:
         """The raw key/value pairs of the settings table (values as text)."""
@@ -231,6 +264,38 @@ class Source:
 
 
 _TYPE_LITERAL = {pl.Int64: "0", pl.Float64: "0.5", pl.String: "''"}
+_AFFINITIES = {pl.Int64: ("INTEGER",), pl.String: ("TEXT",), pl.Float64: ("REAL", "NUMERIC")}
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's column affinity for a declared type (https://sqlite.org/datatype3.html, 3.1)."""
+    kind = declared.upper()
+    if "INT" in kind:
+        return "INTEGER"
+    if any(word in kind for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in kind or not kind:
+        return "BLOB"
+    if any(word in kind for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def _adbc_frame(uri: str, sql: str) -> pl.DataFrame:
+    """One query through ADBC's SQLite driver, straight into polars (no pyarrow, no pandas)."""
+    import adbc_driver_manager._lib as adbc
+    import adbc_driver_sqlite
+
+    with (
+        adbc_driver_sqlite.connect(uri) as database,
+        adbc.AdbcConnection(database) as connection,
+        adbc.AdbcStatement(connection) as statement,
+    ):
+        statement.set_sql_query("PRAGMA busy_timeout = 5000")
+        statement.execute_update()
+        statement.set_sql_query(sql)
+        stream, _ = statement.execute_query()
+        return pl.DataFrame(stream)
 
 
 def _conform(frame: pl.DataFrame | pl.Series, schema: dict[str, pl.DataType]) -> pl.DataFrame:
