@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from ccanalytics.units import HOUR_MS
+from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
 
 __all__ = [
     "CHART_HOURS",
@@ -32,9 +32,11 @@ __all__ = [
     "succeeded",
     "tally",
     "window",
+    "windows",
 ]
 
 CHART_HOURS = 48
+ROLES = ("buyer", "seller")
 TALLY_KEYS = ("role", "api_id")
 _TALLY_SCHEMA = {
     "role": pl.String,
@@ -229,25 +231,70 @@ def last_bucket_start(now: int, timezone: str) -> int:
     return now - (now + offset_ms) % HOUR_MS
 
 
-def call_rate(calls: pl.LazyFrame, role: str, now: int, timezone: str) -> pl.LazyFrame:
-    """The 48 hourly buckets of one role: ``hour`` (bucket start, epoch ms), ``success``, ``error``.
+def call_rate(calls: pl.LazyFrame, now: int, timezone: str, roles: tuple[str, ...] = ROLES) -> pl.LazyFrame:
+    """The 48 hourly buckets of each role: ``role``, ``hour`` (bucket start, epoch ms), ``success``, ``error``.
 
     Examples
     --------
     >>> calls = pl.LazyFrame({"ts_ms": [0, 3_600_000, 3_600_001, 7_200_000], "role": ["buyer"] * 4,
     ...     "status_code": [200, 200, 500, 200]})
-    >>> rate = call_rate(calls, "buyer", now=7_200_000, timezone="UTC").collect()
-    >>> rate.height, rate.tail(3).rows()     # the last bucket is the hour so far
+    >>> rate = call_rate(calls, now=7_200_000, timezone="UTC", roles=("buyer",)).collect()
+    >>> rate.height, rate.tail(3).drop("role").rows()     # the last bucket is the hour so far
     (48, [(0, 1, 0), (3600000, 1, 1), (7200000, 0, 0)])
     """
     first = last_bucket_start(now, timezone) - (CHART_HOURS - 1) * HOUR_MS
-    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(CHART_HOURS)]})
+    buckets = pl.LazyFrame({"role": roles}).join(
+        pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(CHART_HOURS)]}), how="cross"
+    )
     counts = (
-        window(calls.filter(pl.col("role") == role), first, now)
-        .group_by(hour=first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
+        window(calls, first, now)
+        .group_by("role", hour=first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
         .agg(success=succeeded().sum().cast(pl.Int64), error=(~succeeded()).sum().cast(pl.Int64))
     )
-    return hours.join(counts, on="hour", how="left").with_columns(pl.col("success", "error").fill_null(0)).sort("hour")
+    return (
+        buckets.join(counts, on=["role", "hour"], how="left")
+        .with_columns(pl.col("success", "error").fill_null(0))
+        .sort("role", "hour")
+    )
+
+
+def windows(calls: pl.LazyFrame, now: int) -> pl.LazyFrame:
+    """Per role, the figures of the 24 h and 7 d windows before ``now``, in one pass.
+
+    Columns: ``calls``, ``success``, ``latency_sum``, ``latency_n``,
+    ``price_micro``, ``revenue_micro`` (each with a ``_24h`` suffix) and
+    ``calls_7d``, ``price_micro_7d``, ``revenue_micro_7d``.
+
+    Examples
+    --------
+    >>> day = 86_400_000
+    >>> calls = pl.LazyFrame({"ts_ms": [0, day, 2 * day - 1, 2 * day], "role": ["seller"] * 4,
+    ...     "status_code": [200, 200, 502, 200], "latency_ms": [1.0, 2.0, None, 4.0],
+    ...     "price_micro": [10, 10, 10, 10], "revenue_micro": [9, 9, 9, 9]})
+    >>> windows(calls, now=2 * day).select("calls_24h", "success_24h", "calls_7d", "revenue_micro_7d").collect().row(0)
+    (2, 1, 3, 27)
+    """
+    ts = pl.col("ts_ms")
+    day = ts >= now - DAY_MS
+
+    def in_day(name: str) -> pl.Expr:
+        return pl.col(name).filter(day)
+
+    return (
+        window(calls, now - WEEK_MS, now)
+        .group_by("role")
+        .agg(
+            calls_24h=day.sum().cast(pl.Int64),
+            success_24h=(day & succeeded()).sum().cast(pl.Int64),
+            latency_sum_24h=in_day("latency_ms").sum().cast(pl.Float64),
+            latency_n_24h=in_day("latency_ms").count().cast(pl.Int64),
+            price_micro_24h=in_day("price_micro").sum().cast(pl.Int64),
+            revenue_micro_24h=in_day("revenue_micro").sum().cast(pl.Int64),
+            calls_7d=pl.len().cast(pl.Int64),
+            price_micro_7d=pl.col("price_micro").sum().cast(pl.Int64),
+            revenue_micro_7d=pl.col("revenue_micro").sum().cast(pl.Int64),
+        )
+    )
 
 
 def recent_events(events: pl.LazyFrame, now: int, n: int) -> pl.LazyFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -17,8 +17,6 @@ from ccanalytics import metrics
 from ccanalytics.contract import TABLES
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
-    DAY_MS,
-    WEEK_MS,
     eth_text,
     iso_utc,
     parse_now,
@@ -31,9 +29,9 @@ if TYPE_CHECKING:
     from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
-__all__ = ["Balances", "DataIssue", "RoleView", "Snapshot", "compute"]
+__all__ = ["Balances", "DataIssue", "RoleView", "Snapshot", "TableFacts", "compute", "role_views", "table_facts"]
 
-ROLES = ("buyer", "seller")
+ROLES = metrics.ROLES
 ISSUE_TABLES = (*TABLES, "settings")
 
 
@@ -184,19 +182,14 @@ def _seller_dict(v: RoleView) -> dict[str, Any]:
 # -- computing ------------------------------------------------------------
 
 
-def balances_from_snapshots(balance_snapshots: pl.DataFrame, now: int, note: str | None = None) -> Balances:
-    """The latest balance snapshot before ``now`` (ties: the later row), or no balances."""
-    latest = (
-        metrics.existing(balance_snapshots.lazy(), now)
-        .filter(pl.col("rule").is_null())
+def _latest_balance(balance_snapshots: pl.LazyFrame, now: int) -> pl.LazyFrame:
+    """The latest valid balance snapshot before ``now`` (ties: the later row)."""
+    return (
+        metrics.existing(balance_snapshots, now)
         .sort("ts_ms", "_rid", maintain_order=True)  # no rowid (a view): scan order breaks ties
         .tail(1)
-        .collect()
+        .select("ts_ms", "usdc_micro", "eth_wei")
     )
-    if latest.is_empty():
-        return Balances(note=note)
-    ts, usdc, eth = latest.select("ts_ms", "usdc_micro", "eth_wei").row(0)
-    return Balances(usdc_micro=usdc, eth_wei=int(eth), source="snapshot", as_of_ms=ts, note=note)
 
 
 def table_issues(table: str, frame: pl.DataFrame, now: int) -> pl.LazyFrame:
@@ -213,54 +206,116 @@ def _ordered_issues(table: str, counts: pl.DataFrame) -> list[DataIssue]:
     return [DataIssue(table, rule, found[rule]) for rule in sorted(found, key=lambda r: order.get(r, -1))]
 
 
+@dataclass(frozen=True)
+class TableFacts:
+    """What the small tables say at one moment; unchanged until ``valid_until_ms``.
+
+    Between refreshes the small tables rarely change, and ``now`` matters to
+    them only when it passes the time of one of their rows: a store can keep
+    these facts while its tables and that horizon hold.
+    """
+
+    events: pl.DataFrame
+    startup_ms: int | None
+    last_backup_ms: int | None
+    balance: Balances
+    has_apis: bool
+    issues: dict[str, list[DataIssue]]
+    valid_from_ms: int
+    valid_until_ms: int | None  # the next row time at or after `now`; None: no such row
+
+
+def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) -> TableFacts:
+    """Facts of the small tables (events, apis, balance_snapshots, backups) at ``now``."""
+    good = {name: frame.lazy().filter(pl.col("rule").is_null()) for name, frame in tables.items()}
+    timed = [tables[t].lazy().select("ts_ms") for t in ("events", "balance_snapshots", "backups")]
+    queries = {
+        "events": metrics.recent_events(good["events"], now, events_limit),
+        "startup": metrics.latest_time(good["events"].filter(pl.col("type") == "startup"), now),
+        "backup": metrics.latest_time(good["backups"], now),
+        "balance": _latest_balance(good["balance_snapshots"], now),
+        "apis": good["apis"].select(pl.len()),
+        "next": pl.concat(timed).filter(pl.col("ts_ms") >= now).select(pl.col("ts_ms").min()),
+        **{f"issues_{t}": table_issues(t, f, now) for t, f in tables.items()},
+    }
+    results = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+    balance = Balances()
+    if results["balance"].height:
+        ts, usdc, eth = results["balance"].row(0)
+        balance = Balances(usdc_micro=usdc, eth_wei=int(eth), source="snapshot", as_of_ms=ts)
+    return TableFacts(
+        events=results["events"].select("id", "ts_ms", "type", "severity", "message"),
+        startup_ms=results["startup"].item(),
+        last_backup_ms=results["backup"].item(),
+        balance=balance,
+        has_apis=results["apis"].item() > 0,
+        issues={t: _ordered_issues(t, results[f"issues_{t}"]) for t in tables},
+        valid_from_ms=now,
+        valid_until_ms=results["next"].item(),
+    )
+
+
+def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
+    """The figures of both roles: windows, call rates and breakdowns, in one collect."""
+    tallies, names = totals.tallies.lazy(), totals.names.lazy()
+    queries = [
+        metrics.windows(calls, now),
+        metrics.merge_tallies(tallies, by=("role",)),
+        metrics.call_rate(calls, now, timezone),
+        *(metrics.breakdown(tallies, names, apis, role) for role in ROLES),
+    ]
+    windows, everything, rates, *breakdowns = pl.collect_all(queries)
+    views = {}
+    for role, breakdown in zip(ROLES, breakdowns, strict=True):
+        money = "price_micro" if role == "buyer" else "revenue_micro"
+        window, total = _row(windows, role), _row(everything, role)
+        views[role] = RoleView(
+            calls_24h=window.get("calls_24h", 0),
+            success_24h=window.get("success_24h", 0),
+            latency_sum_24h=window.get("latency_sum_24h", 0.0),
+            latency_n_24h=window.get("latency_n_24h", 0),
+            money_24h=window.get(f"{money}_24h", 0),
+            calls_7d=window.get("calls_7d", 0),
+            money_7d=window.get(f"{money}_7d", 0),
+            total_calls=total.get("calls", 0),
+            total_money=total.get(money, 0),
+            call_rate=rates.filter(pl.col("role") == role).drop("role"),
+            breakdown=breakdown,
+        )
+    return views
+
+
+def _row(frame: pl.DataFrame, role: str) -> dict[str, Any]:
+    rows = frame.filter(pl.col("role") == role).to_dicts()
+    return rows[0] if rows else {}
+
+
 def compute(
     *,
     now: int,
-    events_limit: int,
     settings: Settings,
     calls: pl.LazyFrame,
     totals: Totals,
-    tables: dict[str, pl.DataFrame],
+    facts: TableFacts,
+    apis: pl.DataFrame,
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
 ) -> Snapshot:
-    """Every number of the Dashboard at ``now`` from the store's clean rows.
+    """Every number of the Dashboard at ``now``.
 
     ``calls`` are the valid calls of the last week (at least) that exist at
-    ``now``; ``totals`` the all-time totals of calls at ``now``.  ``tables``
-    holds the clean rows (with ``rule``) of events, apis, balance_snapshots and
-    backups; ``balances`` are live balances when the chain answered (else they
-    come from ``balance_snapshots``).
+    ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
+    those of the small tables (``table_facts``) and ``apis`` the clean rows of
+    the apis table; ``balances`` are live balances when the chain answered
+    (else they come from the latest balance snapshot).
     """
-    tallies, names = totals.tallies.lazy(), totals.names.lazy()
-    good = {name: frame.lazy().filter(pl.col("rule").is_null()) for name, frame in tables.items()}
-    tz = settings.timezone
-    by_role = ("role",)
-    queries = {
-        "day": metrics.tally(metrics.window(calls, now - DAY_MS, now), by=by_role),
-        "week": metrics.tally(metrics.window(calls, now - WEEK_MS, now), by=by_role),
-        "all": metrics.merge_tallies(tallies, by=by_role),
-        "events": metrics.recent_events(good["events"], now, events_limit),
-        "startup": metrics.latest_time(good["events"].filter(pl.col("type") == "startup"), now),
-        "backup": metrics.latest_time(good["backups"], now),
-        **{f"rate_{r}": metrics.call_rate(calls, r, now, tz) for r in ROLES},
-        **{f"breakdown_{r}": metrics.breakdown(tallies, names, good["apis"], r) for r in ROLES},
-        **{f"issues_{t}": table_issues(t, f, now) for t, f in tables.items()},
-    }
-    results = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
-
-    views = {r: _role_view(r, results) for r in ROLES}
+    good_apis = apis.lazy().filter(pl.col("rule").is_null())
+    views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
-        balances = balances_from_snapshots(tables["balance_snapshots"], now)
+        balances = facts.balance
     elif not balances.known:
-        balances = balances_from_snapshots(tables["balance_snapshots"], now, note=balances.note)
-
-    startup = results["startup"].item()
-    last_backup = results["backup"].item()
-    no_calls = views["buyer"].total_calls == 0 and views["seller"].total_calls == 0
-    no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
-    has_apis = good["apis"].select(pl.len()).collect().item() > 0
+        balances = replace(facts.balance, note=balances.note)
 
     issues: list[DataIssue] = []
     for table in ISSUE_TABLES:
@@ -271,17 +326,20 @@ def compute(
         elif table == "settings":
             issues += [DataIssue("settings", rule, 1) for rule in setting_issues]
         else:
-            issues += _ordered_issues(table, results[f"issues_{table}"])
+            issues += facts.issues[table]
 
+    no_calls = views["buyer"].total_calls == 0 and views["seller"].total_calls == 0
+    no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
+    last_backup = facts.last_backup_ms
     return Snapshot(
         now_ms=now,
-        timezone=tz,
-        mode="seller" if has_apis and views["seller"].total_calls > 0 else "buyer",
-        uptime_s=None if startup is None else (now - startup) // 1000,
+        timezone=settings.timezone,
+        mode="seller" if facts.has_apis and views["seller"].total_calls > 0 else "buyer",
+        uptime_s=None if facts.startup_ms is None else (now - facts.startup_ms) // 1000,
         balances=balances,
         buyer=views["buyer"],
         seller=views["seller"],
-        events=results["events"].select("id", "ts_ms", "type", "severity", "message"),
+        events=facts.events,
         auto_pause=(
             settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
         ),
@@ -291,29 +349,6 @@ def compute(
         last_backup_ms=last_backup,
         panel_url=settings.panel_url,
         data_issues=tuple(issues),
-    )
-
-
-def _row(frame: pl.DataFrame, role: str) -> dict[str, Any]:
-    rows = frame.filter(pl.col("role") == role).to_dicts()
-    return rows[0] if rows else {}
-
-
-def _role_view(role: str, results: dict[str, pl.DataFrame]) -> RoleView:
-    money = "price_micro" if role == "buyer" else "revenue_micro"
-    day, week, total = (_row(results[k], role) for k in ("day", "week", "all"))
-    return RoleView(
-        calls_24h=day.get("calls", 0),
-        success_24h=day.get("success", 0),
-        latency_sum_24h=day.get("latency_sum", 0.0),
-        latency_n_24h=day.get("latency_n", 0),
-        money_24h=day.get(money, 0),
-        calls_7d=week.get("calls", 0),
-        money_7d=week.get(money, 0),
-        total_calls=total.get("calls", 0),
-        total_money=total.get(money, 0),
-        call_rate=results[f"rate_{role}"],
-        breakdown=results[f"breakdown_{role}"],
     )
 
 

@@ -172,6 +172,27 @@ class Source:
     def count(self, table: str) -> int:
         return self._query(f'SELECT count(*) FROM "{table}"')[0][0]
 
+    def states(self, tables: tuple[str, ...]) -> dict[str, tuple | None]:
+        """For each table, in one query: its row count, greatest rowid and last row as text.
+
+        Equal states mean nothing was added, deleted or rewritten at the end;
+        None for a table without rowids (or one not usable), which is read whole.
+        """
+        parts, named = [], []
+        for table in tables:
+            shape = self.shapes[table]
+            if not (shape.usable and shape.has_rowid):
+                continue
+            last = " || ',' || ".join(f'quote("{c}")' for c in sorted(shape.columns))
+            parts.append(
+                f'(SELECT count(*) FROM "{table}"), (SELECT max(rowid) FROM "{table}"), '
+                f'(SELECT {last} FROM "{table}" WHERE rowid = (SELECT max(rowid) FROM "{table}"))'
+            )
+            named.append(table)
+        values = self._query("SELECT " + ", ".join(parts))[0] if parts else ()
+        found = {table: tuple(values[3 * i : 3 * i + 3]) for i, table in enumerate(named)}
+        return {table: found.get(table) for table in tables}
+
     def count_after(self, table: str, rowid: int) -> int:
         """Rows with a rowid above ``rowid`` (cheap: a range of the table's b-tree)."""
         return self._query(f'SELECT count(*) FROM "{table}" WHERE rowid > ?', (rowid,))[0][0]
@@ -195,7 +216,10 @@ class Source:
             sql += " WHERE rowid > ?"
             params = (after_rowid,)
         schema = {RID: pl.Int64, **TABLES[table].schema}
-        return pl.DataFrame(self._query(sql, params), schema=schema, orient="row")
+        rows = self._query(sql, params)
+        # Column by column: three times faster than handing polars the rows.
+        columns = zip(*rows, strict=True) if rows else ([] for _ in schema)
+        return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
 
     def row_at(self, table: str, rowid: int) -> tuple | None:
         """The clean values of the row with this rowid (None when there is none)."""

@@ -24,7 +24,7 @@ from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
 from ccanalytics.ledger import Ledger
 from ccanalytics.settings import parse_settings
-from ccanalytics.snapshot import DataIssue, Snapshot, compute
+from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
 from ccanalytics.sqlite import RID, Source
 from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_now
 
@@ -141,6 +141,10 @@ class Store:
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
         self._cached_at = 0
+        self._table_facts: TableFacts | None = None
+        self._facts_key: tuple | None = None
+        self._states: dict[str, tuple | None] = {}
+        self._small_generation = 0
 
     def close(self) -> None:
         self._live.close()
@@ -184,11 +188,11 @@ class Store:
             self._ledger, calls, totals = self._ledger.at(now_ms)
             snapshot = compute(
                 now=now_ms,
-                events_limit=events,
                 settings=settings,
                 calls=calls,
                 totals=totals,
-                tables=self._frames,
+                facts=self._facts(now_ms, events),
+                apis=self._frames["apis"],
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
@@ -197,6 +201,21 @@ class Store:
             if calls_cursor.rows > SYNC_CHECK_ROWS:
                 self._verifier.start("calls", calls_cursor)
             return snapshot
+
+    def _facts(self, now: int, events: int) -> TableFacts:
+        """The small tables' facts, reused while neither they nor the rows `now` passes change."""
+        facts, key = self._table_facts, (self._small_generation, events)
+        if (
+            facts is None
+            or self._facts_key != key
+            or now < facts.valid_from_ms
+            or (facts.valid_until_ms is not None and now > facts.valid_until_ms)
+        ):
+            facts = self._table_facts = table_facts(
+                {t: self._frames[t] for t in SMALL_TABLES}, now, events_limit=events
+            )
+            self._facts_key = key
+        return facts
 
     def verify(self) -> bool:
         """Check now that every row read is still in the store; re-read it when not.
@@ -231,8 +250,12 @@ class Store:
         with source.transaction():
             version = source.data_version()
             if version != self._version or self._ledger is None or not self._ledger.covers(now):
+                states = source.states(SMALL_TABLES)
                 for table in SMALL_TABLES:
-                    self._follow_small(table)
+                    if states[table] is None or states[table] != self._states.get(table):
+                        self._follow_small(table)
+                        self._small_generation += 1
+                self._states = states
                 self._settings_raw = source.settings()
                 self._follow_calls(now)
                 self._version = version

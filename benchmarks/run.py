@@ -1,0 +1,194 @@
+"""ccanalytics against the SQL peer, side by side in one run, on one store.
+
+    python benchmarks/generate.py --calls 10000000 benchmarks/data/10m.db
+    python benchmarks/run.py benchmarks/data/10m.db
+
+Figures (quality.md): the peer's refresh (every panel one SQL query); a warm
+refresh after 1 000 new calls; the first snapshot in a new process with the
+cache built and with no cache; the resident memory of one process that opens
+the store and refreshes.  Times are medians of ``--repeat`` runs; ratios are
+what the budgets are about, since these machines are noisy.  Each "new
+process" figure runs in its own Python process and is timed inside it, from
+``open_store`` to the snapshot, so the interpreter's start is not counted.
+
+The benchmark first checks that both sides compute the same snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from generate import END_MS  # noqa: E402
+from peer import peer_refresh  # noqa: E402
+
+NEW_CALLS = 1_000
+
+# One process: open the store, take one snapshot, report the time and peak RSS.
+_FIRST = """
+import json, resource, sys, time
+t = time.perf_counter()
+import ccanalytics as cc
+store = cc.open_store(sys.argv[1])
+store.snapshot(now=int(sys.argv[2]))
+print(json.dumps({"s": time.perf_counter() - t,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+# One process: a dashboard's life — open, then refresh after each batch of new calls.
+_WARM = """
+import json, resource, sqlite3, sys, time, uuid
+import ccanalytics as cc
+path, now, rounds, new = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+store = cc.open_store(path)
+store.snapshot(now=now)
+writer = sqlite3.connect(path)
+times = []
+for r in range(rounds):
+    now += 30_000
+    writer.executemany(
+        "INSERT INTO calls (request_id, ts_ms, role, api_id, api_name, status_code, latency_ms, price_micro,"
+        " revenue_micro) VALUES (?, ?, 'seller', 'bb-graphql', 'BB GraphQL Gateway', 200, 150.0, 2000, 1900)",
+        [(str(uuid.uuid4()), now - 30_000 + i * 30) for i in range(new)],
+    )
+    writer.commit()
+    time.sleep(0.3)  # a refresh interval: the background count of the previous refresh finishes
+    t = time.perf_counter()
+    store.snapshot(now=now)
+    times.append(time.perf_counter() - t)
+print(json.dumps({"times": times, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _python(code: str, *args: object, env: dict[str, str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, check=False
+    )
+    if result.returncode:
+        raise SystemExit(result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _calls(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return con.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+
+def _agree(path: Path, now: int) -> None:
+    import ccanalytics as cc
+
+    with cc.open_store(path, cache=False) as store:
+        ours = store.snapshot(now=now).to_dict()
+    peer = peer_refresh(str(path), now)
+    for key in ("mode", "uptime_s", "buyer", "seller", "events"):
+        if ours[key] != peer[key]:
+            raise SystemExit(f"ccanalytics and the peer disagree on {key!r}: the benchmark would compare nothing")
+
+
+def run(path: Path, repeat: int, rounds: int) -> dict:
+    now = END_MS
+    _agree(path, now)
+    peer = [_timed(peer_refresh, str(path), now) for _ in range(repeat)]
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "CCANALYTICS_CACHE_DIR": cache}
+        cold = []
+        for _ in range(repeat):
+            for stale in Path(cache).iterdir():
+                stale.unlink()
+            cold.append(_python(_FIRST, path, now, env=env))
+        cached = [_python(_FIRST, path, now, env=env) for _ in range(repeat)]
+        # The warm process appends to the store: work on a copy.
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / path.name
+            _copy_store(path, copy)
+            warm = _python(_WARM, copy, now, rounds, NEW_CALLS, env={**env, "CCANALYTICS_CACHE_DIR": ""})
+    return {
+        "calls": _calls(path),
+        "size_gb": path.stat().st_size / 1e9,
+        "peer_s": statistics.median(peer),
+        "first_s": statistics.median(r["s"] for r in cold),
+        "cached_s": statistics.median(r["s"] for r in cached),
+        "warm_s": statistics.median(warm["times"]),
+        "warm_max_s": max(warm["times"]),
+        "rss_mb": max(warm["rss_mb"], *(r["rss_mb"] for r in cold)),
+    }
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    with sqlite3.connect(target) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+
+
+def _timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def table(figures: dict) -> str:
+    """The markdown table of one run: figures, the peer, ratios and budgets."""
+    f = figures
+    ms = 1000
+    rows = [
+        ("peer refresh (every panel one SQL query)", f"{f['peer_s']:.2f} s", "", ""),
+        (
+            f"warm refresh after {NEW_CALLS:,} new calls",
+            f"{f['warm_s'] * ms:.0f} ms (max {f['warm_max_s'] * ms:.0f} ms)",
+            f"{f['peer_s'] / f['warm_s']:.0f}× faster",
+            "≥ 200× and < 50 ms",
+        ),
+        (
+            "first snapshot, new process, cache built",
+            f"{f['cached_s']:.2f} s",
+            f"{f['peer_s'] / f['cached_s']:.0f}× faster",
+            "≥ 10×",
+        ),
+        (
+            "first snapshot ever (no cache)",
+            f"{f['first_s']:.2f} s",
+            f"{f['first_s'] / f['peer_s']:.2f}× the peer",
+            "≤ 1.5× the peer",
+        ),
+        ("peak resident memory of one process", f"{f['rss_mb']:.0f} MB", "", "< 300 MB"),
+    ]
+    lines = [
+        f"Store: {f['calls']:,} calls, {f['size_gb']:.2f} GB. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}.",
+        "",
+        "| figure | ccanalytics | vs the peer | budget |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timed figure (default 3)")
+    parser.add_argument("--rounds", type=int, default=20, help="warm refreshes (default 20)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    figures = run(args.store, args.repeat, args.rounds)
+    print(table(figures))
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
