@@ -40,8 +40,8 @@ NEW_CALLS = 1_000
 # One process: open the store, take one snapshot, report the time and peak RSS.
 _FIRST = """
 import json, resource, sys, time
-t = time.perf_counter()
 import ccanalytics as cc
+t = time.perf_counter()
 store = cc.open_store(sys.argv[1])
 store.snapshot(now=int(sys.argv[2]))
 print(json.dumps({"s": time.perf_counter() - t,
@@ -123,7 +123,9 @@ def run(path: Path, repeat: int, rounds: int) -> dict:
         "cached_s": statistics.median(r["s"] for r in cached),
         "warm_s": statistics.median(warm["times"]),
         "warm_max_s": max(warm["times"]),
-        "rss_mb": max(warm["rss_mb"], *(r["rss_mb"] for r in cold)),
+        "rounds": rounds,
+        "rss_first_mb": max(r["rss_mb"] for r in cold),
+        "rss_warm_mb": warm["rss_mb"],
     }
 
 
@@ -164,7 +166,8 @@ def table(figures: dict) -> str:
             f"{f['first_s'] / f['peer_s']:.2f}× the peer",
             "≤ 1.5× the peer",
         ),
-        ("peak resident memory of one process", f"{f['rss_mb']:.0f} MB", "", "< 300 MB"),
+        ("peak resident memory, first snapshot ever", f"{f['rss_first_mb']:.0f} MB", "", "< 300 MB"),
+        (f"peak resident memory, {f['rounds']} warm refreshes", f"{f['rss_warm_mb']:.0f} MB", "", "< 300 MB"),
     ]
     lines = [
         f"Store: {f['calls']:,} calls, {f['size_gb']:.2f} GB. Machine: {platform.machine()}, "

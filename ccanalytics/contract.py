@@ -120,18 +120,18 @@ class Column:
     default: object = None
     bad: str = "NULL"
 
-    def select_sql(self, present: bool, *, clean: bool = True) -> str:
-        """The SQL select item that yields this column's clean value (or its raw one)."""
+    def expression(self, present: bool, *, clean: bool = True) -> str:
+        """The SQL expression of this column's clean value (or its raw one)."""
         q = f'"{self.name}"'
         if not present:
-            return f"{_sql_literal(self.default)} AS {q}"
+            return _sql_literal(self.default)
         if not clean:
             return q
         accepted = ", ".join(f"'{t}'" for t in self.sqlite_types)
         return (
             f"CASE WHEN {q} IS NULL THEN NULL "
             f"WHEN typeof({q}) IN ({accepted}) THEN CAST({q} AS {_SQL_TYPE[self.dtype]}) "
-            f"ELSE {self.bad} END AS {q}"
+            f"ELSE {self.bad} END"
         )
 
 

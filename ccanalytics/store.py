@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ccanalytics import cache as ledger_cache
+from ccanalytics import metrics
 from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
@@ -77,6 +78,16 @@ class _Cursor:
 
 def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(rule=first_broken_rule(TABLES[table]))
+
+
+def _latest_named(calls: pl.LazyFrame) -> pl.LazyFrame:
+    """The rowids of the valid named calls at each API's latest named time (ties kept)."""
+    named = calls.filter(pl.col("rule").is_null() & pl.col("api_name").is_not_null())
+    return _at_latest_time(named.select("api_id", "ts_ms", RID))
+
+
+def _at_latest_time(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return rows.filter(pl.col("ts_ms") == pl.col("ts_ms").max().over("api_id"))
 
 
 class _Verifier:
@@ -318,13 +329,31 @@ class Store:
                 self._maybe_save()
                 return
         # First read, a history that changed, or a `now` before the horizon.
+        self._read_history(now)
+        self._maybe_save(force=True)
+
+    def _read_history(self, now: int) -> None:
+        """Read all calls: those before the horizon into totals, the others as rows.
+
+        The long texts of old calls are not read (``texts_from``): of them only
+        each API's latest name matters, and those few rows are fetched whole at
+        the end.  That keeps a first read of ten million calls within memory.
+        """
         ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
-        for chunk in self._source.read_chunks("calls"):
+        named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
+        for chunk in self._source.read_chunks("calls", texts_from=ledger.horizon):
             self._advance("calls", chunk, reset=False)
-            ledger = ledger.add(_judged("calls", chunk))
-        self._ledger = ledger
-        self._maybe_save(force=True)
+            rows = _judged("calls", chunk)
+            ledger = ledger.add(rows)
+            # Collected now: a lazy frame would keep the whole chunk alive until the end.
+            named.append(_latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect().lazy())
+        latest = _at_latest_time(pl.concat(named)).collect()
+        names = metrics.latest_names(self._source.read_rowids("calls", latest[RID].to_list()).lazy()).collect()
+        self._ledger = replace(ledger, settled=replace(ledger.settled, names=names))
+        cursor = self._cursors["calls"]
+        if cursor.top:
+            cursor.last = self._source.row_at("calls", cursor.top)  # with its real texts
 
     # -- the cache between processes ----------------------------------------
 
