@@ -10,7 +10,9 @@ the ledger's frames in Arrow IPC; nothing in it is executed when it is read.
 
 Whether the cached rows still match the store is the store's business
 (``store.Store``): it checks the row count and the last row read, like after
-any change, and rebuilds when they differ.
+any change, and rebuilds when they differ — or when the store was last read
+in full more than a day ago, so that what no cheap check sees (an update in
+place of an old row) is never older than that.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class CachedLedger:
     top: int  # the greatest calls rowid read
     rows: int  # calls rows read
     last: list | None  # the clean values of the row at `top`
+    built_ms: int  # when the store was last read in full
 
 
 def save(store: Path, cached: CachedLedger) -> None:
@@ -88,6 +91,7 @@ def save(store: Path, cached: CachedLedger) -> None:
         "rows": cached.rows,
         "last": cached.last,
         "horizon": ledger.horizon,
+        "built_ms": cached.built_ms,
         "sizes": [len(b) for b in blobs],
     }
     try:
@@ -118,4 +122,6 @@ def load(store: Path) -> CachedLedger | None:
         return None
     settled = Totals(frames["settled_tallies"], frames["settled_names"], frames["settled_issues"])
     ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"])
-    return CachedLedger(ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"])
+    return CachedLedger(
+        ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"], meta["built_ms"]
+    )

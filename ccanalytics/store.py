@@ -42,8 +42,10 @@ _SETTLE_SLACK_MS = 2 * DAY_MS
 # Up to this many calls, a change is checked against the row count at once
 # (a few ms); beyond, the count runs off the refresh path (see _Verifier).
 SYNC_CHECK_ROWS = 200_000
-# A cache of the ledger is written after a full read, then at most this often.
+# A cache of the ledger is written after a full read, then at most this often;
+# it is used for a day after that full read (see ``ccanalytics.cache``).
 _CACHE_EVERY_MS = 5 * 60_000
+CACHE_MAX_AGE_MS = DAY_MS
 
 
 def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
@@ -152,6 +154,7 @@ class Store:
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
         self._cached_at = 0
+        self._built_ms = 0
         self._table_facts: TableFacts | None = None
         self._facts_key: tuple | None = None
         self._states: dict[str, tuple | None] = {}
@@ -340,6 +343,7 @@ class Store:
         the end.  That keeps a first read of ten million calls within memory.
         """
         ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
+        self._built_ms = now_ms()
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
         named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
         for chunk in self._source.read_chunks("calls", texts_from=ledger.horizon):
@@ -366,6 +370,7 @@ class Store:
             or tuple(cached.identity) != source.identity
             or cached.schema != source.schema_sql
             or not cached.ledger.covers(now)
+            or now_ms() - cached.built_ms > CACHE_MAX_AGE_MS
         ):
             return
         cursor = self._cursors["calls"]
@@ -374,7 +379,7 @@ class Store:
         # Checked at once, however big: a cache may be days old.
         below = source.count("calls") - source.count_after("calls", cursor.top)
         if below == cursor.rows and (cursor.last is None or source.row_at("calls", cursor.top) == cursor.last):
-            self._ledger = cached.ledger
+            self._ledger, self._built_ms = cached.ledger, cached.built_ms
         else:
             self._cursors["calls"] = _Cursor()
 
@@ -393,6 +398,7 @@ class Store:
             top=cursor.top,
             rows=cursor.rows,
             last=list(cursor.last) if cursor.last is not None else None,
+            built_ms=self._built_ms,
         )
         ledger_cache.save(self.path, cached)
         self._cached_at = moment

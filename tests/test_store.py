@@ -258,3 +258,20 @@ def test_a_cache_of_a_changed_store_is_not_used(store_path, big, monkeypatch, tm
     _swap_in(other, store_path)
     with cc.open_store(store_path) as store:
         assert store.snapshot(now=NOW).buyer.total_calls == 1
+
+
+def test_a_cache_older_than_a_day_is_read_afresh(store_path, big, monkeypatch, tmp_path_factory):
+    import ccanalytics.store
+
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    with cc.open_store(store_path) as store:
+        store.snapshot(now=NOW)
+    con = sqlite3.connect(store_path)
+    con.execute("UPDATE calls SET status_code = 500 WHERE request_id = 'r2'")  # in place: no cheap check sees it
+    con.commit()
+    con.close()
+    with cc.open_store(store_path) as store:
+        assert store.snapshot(now=NOW).buyer.success_24h == 24  # the day-old cache still answers
+    monkeypatch.setattr(ccanalytics.store, "CACHE_MAX_AGE_MS", -1)
+    with cc.open_store(store_path) as store:
+        assert store.snapshot(now=NOW).buyer.success_24h == 23
