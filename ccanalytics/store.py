@@ -88,6 +88,16 @@ def _latest_named(calls: pl.LazyFrame) -> pl.LazyFrame:
     return _at_latest_time(named.select("api_id", "ts_ms", RID))
 
 
+def _detached(small: pl.DataFrame) -> pl.DataFrame:
+    """A copy of a few rows that owns its memory.
+
+    A frame filtered from a big one can keep the big one's buffers alive (its
+    strings are views into them): kept for the whole read, a few rows per
+    chunk held every chunk (7 MB each).
+    """
+    return pl.DataFrame(small.to_dict(as_series=False), schema=small.schema)
+
+
 def _at_latest_time(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.filter(pl.col("ts_ms") == pl.col("ts_ms").max().over("api_id"))
 
@@ -350,8 +360,8 @@ class Store:
             self._advance("calls", chunk, reset=False)
             rows = _judged("calls", chunk)
             ledger = ledger.add(rows)
-            # Collected now: a lazy frame would keep the whole chunk alive until the end.
-            named.append(_latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect().lazy())
+            latest = _latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect()
+            named.append(_detached(latest).lazy())
         latest = _at_latest_time(pl.concat(named)).collect()
         names = metrics.latest_names(self._source.read_rowids("calls", latest[RID].to_list()).lazy()).collect()
         self._ledger = replace(ledger, settled=replace(ledger.settled, names=names))
