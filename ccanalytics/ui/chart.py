@@ -1,0 +1,192 @@
+"""The 48-hour call-rate chart: stacked bars, successes (green) under errors (red).
+
+The figure is built once and its data replaced in place on refresh, with
+animations off, so a refresh never rebuilds or flickers it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+import ipywidgets as widgets
+
+from ccanalytics.ui import format as fmt
+from ccanalytics.ui.markup import esc
+
+with warnings.catch_warnings():
+    # bqscales (bqplot's scales) passes trait metadata the pre-traitlets-4.1 way when it is
+    # imported; harmless, but fatal under the test suite's filterwarnings = error.
+    warnings.filterwarnings("ignore", "metadata .* was set from the constructor", DeprecationWarning)
+    import bqplot
+
+__all__ = ["ERROR_COLOR", "SUCCESS_COLOR", "CallRateChart", "HourBar", "hour_bars", "y_ticks"]
+
+SUCCESS_COLOR = "#16a34a"
+ERROR_COLOR = "#dc2626"
+
+# Label every sixth hour: eight labels fit under 48 bars at any sensible width.
+_LABEL_EVERY_H = 6
+
+
+@dataclass(frozen=True)
+class HourBar:
+    """One bucket ready to draw."""
+
+    key: str
+    label: str
+    tooltip: str
+    success: int
+    error: int
+
+
+def _count(value: object) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return max(number, 0)
+
+
+def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[HourBar]:
+    """The snapshot's ``call_rate`` as bars with unique keys, axis labels and tooltips.
+
+    Keys are the buckets' UTC start times, unique even across a daylight-saving
+    change (when a local hour repeats); labels are local times in the store's
+    zone, shown every sixth hour and empty otherwise.
+
+    Examples
+    --------
+    >>> bars = hour_bars([{"hour": "2026-11-25T05:00:00Z", "success": 3, "error": 1},
+    ...                   {"hour": "2026-11-25T06:00:00Z", "success": 0, "error": 0}],
+    ...                  fmt.store_zone("Europe/Berlin"))
+    >>> [(b.key, b.label, b.success, b.error) for b in bars]
+    [('2026-11-25T05:00:00Z', 'Wed 06:00', 3, 1), ('2026-11-25T06:00:00Z', '', 0, 0)]
+    """
+    bars: list[HourBar] = []
+    seen: set[str] = set()
+    last = len(call_rate) - 1
+    for index, bucket in enumerate(call_rate):
+        start = fmt.parse_time(bucket.get("hour"))
+        key = str(bucket.get("hour"))
+        if key in seen:
+            # Two buckets with one key would be merged into one bar by the ordinal scale.
+            key = f"{key} #{index}"
+        seen.add(key)
+        success, error = _count(bucket.get("success")), _count(bucket.get("error"))
+        if start is None:
+            label, when = "", fmt.UNKNOWN
+        else:
+            local = start.astimezone(zone)
+            stamp = f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
+            label = stamp if local.minute == 0 and local.hour % _LABEL_EVERY_H == 0 else ""
+            until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
+            when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
+        tooltip = (
+            f'<div class="cc-tip-hour">{esc(when)}</div>'
+            f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-success"></span>'
+            f"{esc(fmt.count(success))} success</div>"
+            f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-error"></span>'
+            f"{esc(fmt.count(error))} {'error' if error == 1 else 'errors'}</div>"
+        )
+        bars.append(HourBar(key, label, tooltip, success, error))
+    return bars
+
+
+def y_ticks(peak: int) -> list[int]:
+    """Whole-number ticks from 0 to at least ``peak``, at most five steps of 1, 2 or 5 × 10ⁿ.
+
+    Examples
+    --------
+    >>> y_ticks(0), y_ticks(7), y_ticks(120)
+    ([0, 1], [0, 2, 4, 6, 8], [0, 50, 100, 150])
+    """
+    if peak <= 0:
+        return [0, 1]
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            if -(-peak // step) <= 5:
+                return list(range(0, step * (-(-peak // step)) + 1, step))
+        magnitude *= 10
+
+
+class CallRateChart:
+    """The call-rate panel: a title with its own legend, and the bqplot figure.
+
+    The legend is plain HTML above the plot so it never covers a bar; the
+    tooltip is an HTML widget filled from the hovered bar's index.
+    """
+
+    def __init__(self) -> None:
+        self._x = bqplot.OrdinalScale()
+        self._y = bqplot.LinearScale(min=0.0, max=1.0)
+        self.tooltip = widgets.HTML()
+        self.tooltip.add_class("cc-call-rate-tip")
+        self.bars = bqplot.Bars(
+            x=[],
+            y=[[], []],
+            scales={"x": self._x, "y": self._y},
+            type="stacked",
+            colors=[SUCCESS_COLOR, ERROR_COLOR],
+            labels=["Success", "Errors"],
+            padding=0.25,
+            tooltip=self.tooltip,
+        )
+        self.bars.on_hover(self._on_hover)
+        self._x_axis = bqplot.Axis(scale=self._x, grid_lines="none", tick_labels={}, color="#94a3b8")
+        self._y_axis = bqplot.Axis(
+            scale=self._y,
+            side="left",
+            tick_format="d",
+            tick_values=[0, 1],
+            grid_lines="solid",
+            grid_color="#eef2f7",
+            color="#94a3b8",
+        )
+        self.figure = bqplot.Figure(
+            marks=[self.bars],
+            axes=[self._x_axis, self._y_axis],
+            animation_duration=0,
+            display_toolbar=False,
+            fig_margin={"top": 10, "bottom": 28, "left": 44, "right": 28},
+            layout=widgets.Layout(width="100%", height="260px"),
+        )
+        self.figure.add_class("cc-call-rate")
+        self.title = widgets.HTML()
+        self.title.add_class("cc-panel-title")
+        self.widget = widgets.VBox([self.title, self.figure])
+        self.widget.add_class("cc-panel")
+        self._tooltips: list[str] = []
+
+    def update(self, call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: str) -> None:
+        """Replace the bars' data in place (one message per widget, no redraw of the figure)."""
+        bars = hour_bars(call_rate, zone)
+        success = [bar.success for bar in bars]
+        error = [bar.error for bar in bars]
+        ticks = y_ticks(max((s + e for s, e in zip(success, error, strict=True)), default=0))
+        self._tooltips = [bar.tooltip for bar in bars]
+        self.title.value = (
+            '<div class="cc-panel-head"><span class="cc-panel-name">Call rate</span>'
+            f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
+            '<span class="cc-legend"><span class="cc-swatch cc-swatch-success"></span>Success'
+            '<span class="cc-swatch cc-swatch-error"></span>Errors</span></div>'
+        )
+        with contextlib.ExitStack() as stack:
+            for widget in (self.bars, self._x_axis, self._y, self._y_axis):
+                stack.enter_context(widget.hold_sync())
+            self.bars.x = [bar.key for bar in bars]
+            self.bars.y = [success, error]
+            self._x_axis.tick_labels = {bar.key: bar.label for bar in bars}
+            self._y.max = float(ticks[-1])
+            self._y_axis.tick_values = ticks
+
+    def _on_hover(self, _mark: object, event: Mapping[str, Any]) -> None:
+        data = event.get("data")
+        index = data.get("index") if isinstance(data, Mapping) else None
+        if isinstance(index, int) and 0 <= index < len(self._tooltips):
+            self.tooltip.value = self._tooltips[index]

@@ -1,0 +1,226 @@
+"""The Dashboard page: header, banners, KPI cards, chart, breakdown, event log, empty state.
+
+A one-way pipe: :meth:`Dashboard.update` takes a snapshot dict (metrics.md,
+"The snapshot JSON") and sets the values of widgets built once; it never
+rebuilds the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as widgets
+
+from ccanalytics.ui import format as fmt
+from ccanalytics.ui.banners import Banners
+from ccanalytics.ui.cards import KpiRow
+from ccanalytics.ui.chart import CallRateChart
+from ccanalytics.ui.heartbeat import Heartbeat
+from ccanalytics.ui.markup import esc, link, panel_link
+from ccanalytics.ui.style import style_widget
+from ccanalytics.ui.tables import BreakdownTable, EventLog
+
+__all__ = ["FRESHNESS_LEVELS", "Dashboard", "roles_with_calls"]
+
+ROLES = ("buyer", "seller")
+FRESHNESS_LEVELS = ("ok", "warn", "error", "idle")
+
+_EMPTY_ICON = (
+    '<svg viewBox="0 0 48 48" width="48" height="48" aria-hidden="true"><rect x="6" y="26" width="8" height="14" '
+    'rx="2" fill="#cbd5e1"/><rect x="20" y="16" width="8" height="24" rx="2" fill="#94a3b8"/><rect x="34" y="8" '
+    'width="8" height="32" rx="2" fill="#cbd5e1"/></svg>'
+)
+
+
+def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = snapshot.get(name)
+    return section if isinstance(section, Mapping) else {}
+
+
+def _rows(section: Mapping[str, Any], key: str) -> list[Any]:
+    rows = section.get(key)
+    return list(rows) if isinstance(rows, list | tuple) else []
+
+
+def roles_with_calls(snapshot: Mapping[str, Any]) -> tuple[str, ...]:
+    """The roles that have calls in the store (their all-time breakdown is not empty).
+
+    Examples
+    --------
+    >>> roles_with_calls({"buyer": {"breakdown": [{"api_id": "a"}]}, "seller": {"breakdown": []}})
+    ('buyer',)
+    """
+    return tuple(role for role in ROLES if _rows(_section(snapshot, role), "breakdown"))
+
+
+def _empty_html(panel_url: object) -> str:
+    url = panel_link(panel_url, "")
+    open_panel = link(url, "Open the control center →") if url else ""
+    return (
+        f'<div class="cc-empty-body">{_EMPTY_ICON}'
+        '<div class="cc-empty-title">No API activity yet</div>'
+        '<div class="cc-empty-text">Browse the <strong>Catalog</strong> to discover APIs to call, or register '
+        "your own API in <strong>API Management</strong> to start earning USDC.</div>"
+        f"{open_panel}</div>"
+    )
+
+
+class Dashboard:
+    """The dashboard page, built once from widgets and updated in place from snapshot dicts.
+
+    Parameters
+    ----------
+    snapshot
+        A snapshot dict to show at once; ``None`` shows an empty page until :meth:`update`.
+
+    Notes
+    -----
+    The role shown is the snapshot's ``mode`` until the user picks the other
+    role with the mode switch (offered when the store has calls of both
+    roles); that choice then survives refreshes. Display a ``Dashboard`` like
+    any widget (it is the last expression of a cell in the Voila notebook).
+    """
+
+    def __init__(self, snapshot: Mapping[str, Any] | None = None) -> None:
+        self.title = widgets.HTML(
+            '<div class="cc-title">Dashboard</div>'
+            '<div class="cc-subtitle">Your at-a-glance overview of activity, balances, and system health.</div>'
+        )
+        self.mode_switch = widgets.ToggleButtons(
+            options=[("Buyer", "buyer"), ("Seller", "seller")],
+            value="buyer",
+            tooltips=["Calls this node made", "Calls this node served"],
+        )
+        self.mode_switch.add_class("cc-mode-switch")
+        self.mode_switch.observe(self._on_mode_switch, names="value")
+        self.mode_badge = widgets.HTML()
+        self.mode_badge.add_class("cc-mode-badge")
+        self.mode = widgets.HBox()
+        self.mode.add_class("cc-mode")
+        self.freshness = widgets.HTML()
+        self.freshness.add_class("cc-updated")
+        self.refresh_button = widgets.Button(description="↻ Refresh now", tooltip="Refresh the dashboard now")
+        self.refresh_button.add_class("cc-refresh")
+        self.uptime = widgets.HTML()
+        self.uptime.add_class("cc-uptime")
+        self.heartbeat = Heartbeat()
+
+        left = widgets.HBox([self.title, self.mode])
+        left.add_class("cc-header-left")
+        right = widgets.HBox([self.freshness, self.refresh_button, self.uptime, self.heartbeat])
+        right.add_class("cc-header-right")
+        self.header = widgets.HBox([left, right])
+        self.header.add_class("cc-header")
+
+        self.banners = Banners()
+        self.kpis = KpiRow()
+        self.chart = CallRateChart()
+        self.breakdown = BreakdownTable()
+        self.events = EventLog()
+        self.empty = widgets.HTML()
+        self.empty.add_class("cc-empty")
+        self.main = widgets.VBox()
+        self.main.add_class("cc-main")
+
+        self.widget = widgets.VBox([style_widget(), self.header, self.banners.widget, self.main, self.events.widget])
+        self.widget.add_class("cc-dashboard")
+
+        self._snapshot: Mapping[str, Any] = {}
+        self._chosen_role: str | None = None
+        self._syncing_switch = False
+        # Set by ccanalytics.ui.refresh.live_dashboard: the page keeps its refresh loop alive.
+        self.refresher: object | None = None
+        self.update(snapshot if snapshot is not None else {})
+        # What a page without a refresh loop can truthfully say; a Refresher replaces it.
+        as_of = fmt.short_time(self._snapshot.get("now"), fmt.store_zone(self._snapshot.get("timezone")))
+        self.show_freshness("Waiting for data…" if as_of == fmt.UNKNOWN else f"As of {as_of}", "idle")
+
+    # -- display -----------------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- state -------------------------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> Mapping[str, Any]:
+        """The snapshot on screen."""
+        return self._snapshot
+
+    @property
+    def role(self) -> str:
+        """The role on screen: the user's pick when both roles have calls, else the snapshot's mode."""
+        if self._chosen_role is not None and len(roles_with_calls(self._snapshot)) == len(ROLES):
+            return self._chosen_role
+        mode = self._snapshot.get("mode")
+        return mode if mode in ROLES else "buyer"
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the page shows the empty state instead of cards, chart and breakdown."""
+        return _section(self._snapshot, "banners").get("empty_state") is True
+
+    # -- updates -----------------------------------------------------------------------------------------
+
+    def update(self, snapshot: Mapping[str, Any]) -> None:
+        """Show ``snapshot``: set every widget's value in place.
+
+        Parameters
+        ----------
+        snapshot
+            The dict of metrics.md "The snapshot JSON" (``Snapshot.to_dict()``), with
+            ``panel_url``, ``last_backup``, ``banners.low_gas`` and ``balances.note``.
+        """
+        self._snapshot = snapshot
+        uptime = fmt.uptime(snapshot.get("uptime_s"))
+        badge = "cc-badge-unknown" if uptime.startswith("Uptime") else "cc-badge-up"
+        self.uptime.value = (
+            f'<span class="cc-badge {badge}" title="Control center uptime since its last start">{esc(uptime)}</span>'
+        )
+        self.banners.update(snapshot)
+        self._show_role()
+        zone_name = self._zone_name()
+        self.events.update(_rows(snapshot, "events"), fmt.store_zone(zone_name), zone_name)
+
+    def _zone_name(self) -> str:
+        zone = fmt.store_zone(self._snapshot.get("timezone"))
+        return str(getattr(zone, "key", "UTC"))
+
+    def _show_role(self) -> None:
+        role = self.role
+        both = len(roles_with_calls(self._snapshot)) == len(ROLES)
+        self._syncing_switch = True
+        try:
+            self.mode_switch.value = role
+        finally:
+            self._syncing_switch = False
+        self.mode_badge.value = f'<span class="cc-badge cc-badge-mode">{esc(role.capitalize())} mode</span>'
+        mode_children = (self.mode_switch,) if both else (self.mode_badge,)
+        if self.mode.children != mode_children:
+            self.mode.children = mode_children
+
+        if self.is_empty:
+            self.empty.value = _empty_html(self._snapshot.get("panel_url"))
+            main_children: tuple[widgets.Widget, ...] = (self.empty,)
+        else:
+            section = _section(self._snapshot, role)
+            zone_name = self._zone_name()
+            self.kpis.show(role, self._snapshot)
+            self.chart.update(_rows(section, "call_rate"), fmt.store_zone(zone_name), zone_name)
+            self.breakdown.update(_rows(section, "breakdown"), role)
+            main_children = (self.kpis.widget, self.chart.widget, self.breakdown.widget)
+        if self.main.children != main_children:
+            self.main.children = main_children
+
+    def _on_mode_switch(self, change: Mapping[str, Any]) -> None:
+        if self._syncing_switch:
+            return
+        self._chosen_role = change["new"]
+        self._show_role()
+
+    def show_freshness(self, text: str, level: str, detail: str = "") -> None:
+        """Set the freshness pill: ``text`` at ``level`` (ok, warn, error or idle), ``detail`` on hover."""
+        level = level if level in FRESHNESS_LEVELS else "idle"
+        title = f' title="{esc(detail)}"' if detail else ""
+        self.freshness.value = f'<span class="cc-pill cc-pill-{level}"{title}>{esc(text)}</span>'
