@@ -1,0 +1,225 @@
+"""``ccanalytics serve``: the dashboard notebook under Voila, on a store or on the embedded demo.
+
+Voila runs as a child process; this process checks the arguments and the
+store first (one clear line instead of a server that fails later), and, for
+the embedded demo, owns the demo store, the in-process chain and the live
+traffic, since every Voila tab runs its own kernel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ccanalytics.errors import CCError
+from ccanalytics.units import now_ms
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ccanalytics.demochain import DemoChain
+
+__all__ = ["NOTEBOOK", "EmbeddedDemo", "run", "voila_command"]
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
+# Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
+SHARE = Path(__file__).resolve().parent / "share"
+TRAFFIC_EVERY_S = 2.0
+TRAFFIC_SCALE = 20.0  # the demo node is busier than the history's rhythm, so the page visibly lives
+# Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
+# (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
+CULL_IDLE_S = 120
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class EmbeddedDemo:
+    """A fresh demo store, an in-process chain holding its wallet, and live traffic."""
+
+    def __init__(self, folder: Path, chain: DemoChain, seed: int = 0) -> None:
+        from ccanalytics.demo import write_demo
+
+        self.path = folder / "demo.db"
+        self.chain = chain
+        self._since = now_ms()
+        write_demo(
+            self.path,
+            seed=seed,
+            now_ms=self._since,
+            wallet_address=chain.wallet_address,
+            chain_id=chain.chain_id,
+            rpc_url=chain.rpc_url,
+            usdc_address=chain.usdc_address,
+        )
+        self._rng = random.Random(seed + 1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._traffic, name="ccanalytics-demo-traffic", daemon=True)
+
+    def start(self) -> EmbeddedDemo:
+        self._thread.start()
+        return self
+
+    def _traffic(self) -> None:
+        from ccanalytics.demo import append_traffic
+
+        while not self._stop.wait(TRAFFIC_EVERY_S):
+            moment = now_ms()
+            try:
+                append_traffic(
+                    self.path,
+                    now_ms=moment,
+                    since_ms=self._since,
+                    rng=self._rng,
+                    scale=TRAFFIC_SCALE,
+                    on_paid_calls=lambda _count, total: self.chain.pay(total),
+                    on_deposit=lambda amount: self.chain.deposit(usdc_micro=amount),
+                )
+            except CCError:
+                continue  # a busy store or a wallet too poor to pay: the next tick tries again
+            self._since = moment
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
+    """The Voila command line: no browser, no port hopping, no tracebacks to visitors, culling on.
+
+    One kernel is kept warm (preheated), so a new tab shows its cards without
+    waiting for a kernel to start.  A kernel whose page stopped beating goes
+    idle and is culled, even if its socket is still open (a browser asleep).
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={host}",
+        "--Voila.port_retries=0",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
+        f"--MappingKernelManager.cull_interval={max(1, cull_idle_s // 4)}",
+        "--MappingKernelManager.cull_connected=True",
+        "--preheat_kernel=True",
+        "--pool_size=1",
+        # Kernels talk over Unix sockets: no TCP ports other local users could reach.
+        "--KernelManager.transport=ipc",
+        "--Voila.log_level=WARN",
+        "--template=ccanalytics",
+    ]
+    if token:
+        command.append(f"--token={token}")
+    return command
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CCError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the dashboard until interrupted."""
+    from ccanalytics.store import open_store
+
+    if not _is_loopback(args.host) and not args.token:
+        raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
+    if not 0 < args.port < 65536:
+        raise CCError(f"--port must be 1..65535, not {args.port}")
+    if not NOTEBOOK.is_file():
+        raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
+    _check_port(args.host, args.port)
+    _trust(NOTEBOOK)
+    cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
+    db = args.db or os.environ.get("CCANALYTICS_DB")
+
+    with ExitStack() as stack:
+        if db:
+            # A bad store: one line now, not a broken page later.  A big one is read
+            # here once, so every tab's kernel starts from its cache.
+            with open_store(db) as store:
+                store.snapshot(chain_wait_s=0)
+            shown = db
+        else:
+            from ccanalytics.demochain import DemoChain
+
+            folder = Path(tempfile.mkdtemp(prefix="ccanalytics-demo-"))
+            stack.callback(shutil.rmtree, folder, True)
+            chain = DemoChain.start()
+            stack.callback(chain.stop)
+            demo = EmbeddedDemo(folder, chain).start()
+            stack.callback(demo.stop)
+            db, shown = str(demo.path), "the embedded demo"
+        jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
+        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path}
+        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+        stack.callback(_stop, voila)
+        url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
+        print(f"ccanalytics: serving {shown} at {url}" + (" (with your token)" if args.token else ""), flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
+        try:
+            return voila.wait()
+        except KeyboardInterrupt:
+            return 0
+
+
+def _trust(notebook: Path) -> None:
+    """Mark our own notebook trusted, as `jupyter trust` does, so Voila does not warn about it."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    try:
+        NotebookNotary().sign(nbformat.read(notebook, as_version=4))
+    except Exception:  # a read-only home, say: Voila then only warns
+        return
+
+
+def _positive_env(name: str, default: float, kind: type) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise CCError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
