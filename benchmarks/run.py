@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sqlite3
@@ -87,6 +88,17 @@ def _calls(path: Path) -> int:
         return con.execute("SELECT count(*) FROM calls").fetchone()[0]
 
 
+def _same(a: object, b: object) -> bool:
+    """Equal, floats within a relative 1e-9 (SQLite and polars add in different orders)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
 def _agree(path: Path, now: int) -> None:
     import ccanalytics as cc
 
@@ -94,7 +106,7 @@ def _agree(path: Path, now: int) -> None:
         ours = store.snapshot(now=now).to_dict()
     peer = peer_refresh(str(path), now)
     for key in ("mode", "uptime_s", "buyer", "seller", "events"):
-        if ours[key] != peer[key]:
+        if not _same(ours[key], peer[key]):
             raise SystemExit(f"ccanalytics and the peer disagree on {key!r}: the benchmark would compare nothing")
 
 

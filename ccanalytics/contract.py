@@ -159,10 +159,17 @@ class Table:
     columns: tuple[Column, ...]
     rules: tuple[tuple[str, pl.Expr], ...]
     has_ts: bool = True
+    # Columns no number depends on and no rule judges: read only for ad-hoc queries.
+    descriptive: tuple[Column, ...] = ()
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.dtype for c in self.columns}
+
+    @property
+    def full_schema(self) -> dict[str, pl.DataType]:
+        """The schema with the descriptive columns: what ``store.<table>`` gives."""
+        return {c.name: c.dtype for c in (*self.columns, *self.descriptive)}
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -210,6 +217,11 @@ CALLS = Table(
         ("price_micro is negative or not an integer", _not_amount("price_micro")),
         ("revenue_micro is negative or not an integer", _not_amount("revenue_micro")),
         ("demo is not 0 or 1", _not_flag("demo")),
+    ),
+    descriptive=(
+        Column("tx_hash", pl.String, _TEXT, required=False),
+        Column("delivery", pl.String, _TEXT, required=False),
+        Column("consumer", pl.String, _TEXT, required=False),
     ),
 )
 

@@ -200,7 +200,9 @@ class Source:
     def max_rowid(self, table: str) -> int:
         return self._query(f'SELECT coalesce(max(rowid), 0) FROM "{table}"')[0][0]
 
-    def select_sql(self, table: str, *, clean: bool = True, texts_from: int | None = None) -> str:
+    def select_sql(
+        self, table: str, *, clean: bool = True, texts_from: int | None = None, descriptive: bool = False
+    ) -> str:
         """The query that yields a table's clean rows (see ``contract``), or its raw values.
 
         With ``texts_from``, the calls' long texts (``request_id``, ``api_name``)
@@ -210,7 +212,8 @@ class Source:
         """
         shape = self.shapes[table]
         items = [f"{'rowid' if shape.has_rowid else 'NULL'} AS {RID}"]
-        for column in TABLES[table].columns:
+        contract = TABLES[table]
+        for column in (*contract.columns, *(contract.descriptive if descriptive else ())):
             present = column.name in shape.columns
             value = column.expression(present, clean=clean)
             if texts_from is not None and present and column.name in _SPARED_TEXTS:
@@ -220,15 +223,22 @@ class Source:
         return f'SELECT {", ".join(items)} FROM "{table}"'
 
     def read(
-        self, table: str, after_rowid: int | None = None, *, where: str | None = None, params: tuple = ()
+        self,
+        table: str,
+        after_rowid: int | None = None,
+        *,
+        where: str | None = None,
+        params: tuple = (),
+        descriptive: bool = False,
     ) -> pl.DataFrame:
         """Clean rows of a table: all, those with ``rowid > after_rowid``, or those ``where`` says."""
-        sql = self.select_sql(table)
+        sql = self.select_sql(table, descriptive=descriptive)
         if after_rowid is not None:
             where, params = "rowid > ?", (after_rowid,)
         if where is not None:
             sql += f" WHERE {where}"
-        schema = {RID: pl.Int64, **TABLES[table].schema}
+        contract = TABLES[table]
+        schema = {RID: pl.Int64, **(contract.full_schema if descriptive else contract.schema)}
         rows = self._query(sql, params)
         # Column by column: three times faster than handing polars the rows.
         columns = zip(*rows, strict=True) if rows else ([] for _ in schema)
@@ -260,25 +270,32 @@ class Source:
         )
 
     def read_chunks(
-        self, table: str, chunk_rows: int = 100_000, workers: int = 2, texts_from: int | None = None
+        self,
+        table: str,
+        chunk_rows: int = 100_000,
+        workers: int = 2,
+        texts_from: int | None = None,
+        descriptive: bool = False,
     ) -> Iterator[pl.DataFrame]:
         """All clean rows of a big table, in rowid ranges read by ``workers`` threads (ADBC, into Arrow).
 
-        ``texts_from``: see ``select_sql``.
+        ``texts_from`` and ``descriptive``: see ``select_sql``.
         """
         from adbc_driver_manager import Error as AdbcError
 
         if not self.shapes[table].has_rowid:
-            yield self.read(table)
+            yield self.read(table, descriptive=descriptive)
             return
-        schema = {RID: pl.Int64, **TABLES[table].schema}
+        contract = TABLES[table]
+        schema = {RID: pl.Int64, **(contract.full_schema if descriptive else contract.schema)}
         # ADBC fixes each column's type from the first rows it sees, and a run of
         # NULLs would fix it wrongly: lead with one row of the right types.
         types = ", ".join(f'{_TYPE_LITERAL[dtype]} AS "{name}"' for name, dtype in schema.items())
-        clean = f"SELECT {types} UNION ALL {self.select_sql(table, texts_from=texts_from)}"
+        options = {"texts_from": texts_from, "descriptive": descriptive}
+        clean = f"SELECT {types} UNION ALL {self.select_sql(table, **options)}"
         raw = None
         if self.conforms(table):
-            raw = f"SELECT {types} UNION ALL {self.select_sql(table, clean=False, texts_from=texts_from)}"
+            raw = f"SELECT {types} UNION ALL {self.select_sql(table, clean=False, **options)}"
         uri = _uri(self.path)
 
         def chunk(low: int) -> pl.DataFrame:

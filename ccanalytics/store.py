@@ -148,7 +148,7 @@ class Store:
     """One store, read-only.  Thread-safe; snapshots are incremental."""
 
     def __init__(self, path: str | os.PathLike[str], *, cache: bool = True) -> None:
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # a notebook's %cd must not lose the store
         self._lock = threading.RLock()
         self._source = Source(self.path)
         self._cache = cache
@@ -417,7 +417,7 @@ class Store:
 
     def _scan(self, table: str) -> pl.LazyFrame:
         """A lazy scan of a table's valid rows (those that keep the contract)."""
-        schema = TABLES[table].schema
+        schema = TABLES[table].full_schema
         path = self.path
 
         def rows(
@@ -431,7 +431,7 @@ class Store:
                 if not source.shapes[table].usable:
                     return
                 left = n_rows
-                for chunk in source.read_chunks(table, chunk_rows=max(batch_size or 0, 250_000)):
+                for chunk in source.read_chunks(table, chunk_rows=max(batch_size or 0, 100_000), descriptive=True):
                     valid = chunk.filter(first_broken_rule(TABLES[table]).is_null()).select(*schema)
                     if predicate is not None:
                         valid = valid.filter(predicate)
@@ -450,7 +450,7 @@ class Store:
 
     @property
     def calls(self) -> pl.LazyFrame:
-        """The valid rows of ``calls`` (future rows included), as a lazy scan."""
+        """The valid rows of ``calls`` (future rows included), with ``tx_hash``, ``delivery`` and ``consumer``."""
         return self._scan("calls")
 
     @property
