@@ -14,6 +14,7 @@ from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.demo import DEMO_WALLET, TIMEOUT_MS, append_traffic, write_demo
 from ccanalytics.errors import CCError
 from ccanalytics.settings import parse_settings
+from ccanalytics.sqlite import RID, Source
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z, a Wednesday
 HOUR = 3_600_000
@@ -27,14 +28,11 @@ SHA256 = r"^[0-9a-f]{64}$"
 
 def read(path, table: str) -> pl.DataFrame:
     """A contract table as the readers see it: typed, with values of a wrong type turned bad."""
-    spec = TABLES[table]
-    sql = f"SELECT {', '.join(c.select_sql(True) for c in spec.columns)} FROM {table}"
-    con = sqlite3.connect(path)
+    source = Source(path)
     try:
-        rows = con.execute(sql).fetchall()
+        return source.read(table).drop(RID)
     finally:
-        con.close()
-    return pl.DataFrame(rows, schema=spec.schema, orient="row")
+        source.close()
 
 
 def read_calls(path, after_ms: int | None = None) -> pl.DataFrame:
