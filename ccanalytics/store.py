@@ -78,6 +78,15 @@ class _Cursor:
     last: tuple | None = None
 
 
+def _intact(source: Source, table: str, cursor: _Cursor) -> bool:
+    """Whether the rows a cursor has read are all still there, the last one unchanged.
+
+    Counts the whole table: cheap for a small one, a background job for a big one.
+    """
+    below = source.count(table) - source.count_after(table, cursor.top)
+    return below == cursor.rows and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last)
+
+
 def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(rule=first_broken_rule(TABLES[table]))
 
@@ -118,15 +127,16 @@ class _Verifier:
 
     def start(self, table: str, cursor: _Cursor) -> None:
         if self._pending is None or self._pending.done():
-            top, rows, last = cursor.top, cursor.rows, cursor.last
-            self._pending = self._pool.submit(self._check, table, top, rows, last)
+            self._pending = self._pool.submit(self._check, table, _Cursor(cursor.top, cursor.rows, cursor.last))
 
-    def _check(self, table: str, top: int, rows: int, last: tuple | None) -> bool:
-        source = Source(self._path)
+    def _check(self, table: str, cursor: _Cursor) -> bool:
+        try:
+            source = Source(self._path)
+        except StoreError:
+            return False
         try:
             with source.transaction():
-                below = source.count(table) - source.count_after(table, top)
-                return below == rows and (last is None or source.row_at(table, top) == last)
+                return _intact(source, table, cursor)
         except StoreError:
             return False
         finally:
@@ -250,12 +260,8 @@ class Store:
         with self._lock:
             if self._ledger is None:
                 return True
-            cursor = self._cursors["calls"]
             with self._source.transaction():
-                below = self._source.count("calls") - self._source.count_after("calls", cursor.top)
-                intact = below == cursor.rows and (
-                    cursor.last is None or self._source.row_at("calls", cursor.top) == cursor.last
-                )
+                intact = _intact(self._source, "calls", self._cursors["calls"])
             if not intact:
                 self._ledger = None
                 self._version = None
@@ -386,9 +392,7 @@ class Store:
         cursor = self._cursors["calls"]
         cursor.top, cursor.rows = cached.top, cached.rows
         cursor.last = tuple(cached.last) if cached.last is not None else None
-        # Checked at once, however big: a cache may be days old.
-        below = source.count("calls") - source.count_after("calls", cursor.top)
-        if below == cursor.rows and (cursor.last is None or source.row_at("calls", cursor.top) == cursor.last):
+        if _intact(source, "calls", cursor):  # checked at once, however big: a cache may be days old
             self._ledger, self._built_ms = cached.ledger, cached.built_ms
         else:
             self._cursors["calls"] = _Cursor()

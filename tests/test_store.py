@@ -182,13 +182,15 @@ def big(monkeypatch):
     monkeypatch.setattr(ccanalytics.store, "SYNC_CHECK_ROWS", 0)
 
 
+def delete_call(path, request_id):
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM calls WHERE request_id = ?", (request_id,))
+
+
 def test_a_delete_in_a_big_store_is_caught_by_the_background_count(store_path, big):
     store = cc.open_store(store_path)
     store.snapshot(now=NOW)
-    con = sqlite3.connect(store_path)
-    con.execute("DELETE FROM calls WHERE request_id = 'r7'")
-    con.commit()
-    con.close()
+    delete_call(store_path, "r7")
     expected = fresh(store_path)
     deadline = time.monotonic() + 10
     while store.snapshot(now=NOW).to_dict() != expected:
@@ -200,10 +202,7 @@ def test_a_delete_in_a_big_store_is_caught_by_the_background_count(store_path, b
 def test_verify_catches_a_delete_at_once(store_path, big):
     store = cc.open_store(store_path)
     store.snapshot(now=NOW)
-    con = sqlite3.connect(store_path)
-    con.execute("DELETE FROM calls WHERE request_id = 'r7'")
-    con.commit()
-    con.close()
+    delete_call(store_path, "r7")
     assert store.verify() is False
     assert store.snapshot(now=NOW).to_dict() == fresh(store_path)
     assert store.verify() is True
@@ -246,10 +245,7 @@ def test_a_cache_of_a_changed_store_is_not_used(store_path, big, monkeypatch, tm
     monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     with cc.open_store(store_path) as store:
         store.snapshot(now=NOW)
-    con = sqlite3.connect(store_path)
-    con.execute("DELETE FROM calls WHERE request_id = 'r3'")
-    con.commit()
-    con.close()
+    delete_call(store_path, "r3")
     with cc.open_store(store_path) as store:
         assert store.snapshot(now=NOW).to_dict() == fresh(store_path)
     other = store_path.with_name("other.db")
