@@ -54,6 +54,8 @@ def generate(path: Path, calls: int, end_ms: int = END_MS) -> None:
     step = YEAR_MS / calls
     # The k-th call: its API from a hash of k (sellers twice as likely), a time that
     # advances with k and bunches up by day (a sine over 24 h), status and price.
+    # The hash is arithmetic, not random(): SQLite may evaluate a subquery's
+    # random() again at each use, and the API would not match the status.
     con.execute(
         f"""
         WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < {calls - 1})
@@ -64,16 +66,22 @@ def generate(path: Path, calls: int, end_ms: int = END_MS) -> None:
             {start} + CAST(c.k * {step} AS INTEGER)
                 + CAST(1800000 * sin(c.k * {step} / 86400000.0 * 6.283185307) AS INTEGER),
             api.role, api.api_id, api.name,
-            CASE WHEN r % 100 < 3 THEN (CASE r % 3 WHEN 0 THEN 502 WHEN 1 THEN 504 ELSE 402 END) ELSE 200 END,
-            CASE WHEN r % 997 = 0 THEN NULL ELSE api.latency * (0.5 + (r % 1000) / 1000.0) END,
-            CASE WHEN r % 100 < 3 OR r % 100 >= 92 THEN 0 ELSE api.price END,
-            CASE WHEN api.role = 'seller' AND NOT (r % 100 < 3 OR r % 100 >= 92) THEN api.price * 95 / 100 ELSE 0 END,
-            CASE WHEN r % 100 >= 92 THEN 1 ELSE 0 END,
-            CASE WHEN r % 100 < 3 OR r % 100 >= 92 THEN NULL ELSE '0x' || lower(hex(randomblob(32))) END,
-            CASE r % 3 WHEN 0 THEN 'p2p' WHEN 1 THEN 'cloud-relay' ELSE 'onchain-relay' END,
+            CASE WHEN s % 100 < 3 THEN (CASE s % 3 WHEN 0 THEN 502 WHEN 1 THEN 504 ELSE 402 END) ELSE 200 END,
+            CASE WHEN l % 997 = 0 THEN NULL ELSE api.latency * (0.5 + (l % 1000) / 1000.0) END,
+            CASE WHEN s % 100 < 3 OR s % 100 >= 92 THEN 0 ELSE api.price END,
+            CASE WHEN api.role = 'seller' AND NOT (s % 100 < 3 OR s % 100 >= 92) THEN api.price * 95 / 100 ELSE 0 END,
+            CASE WHEN s % 100 >= 92 THEN 1 ELSE 0 END,
+            CASE WHEN s % 100 < 3 OR s % 100 >= 92 THEN NULL ELSE '0x' || lower(hex(randomblob(32))) END,
+            CASE l % 3 WHEN 0 THEN 'p2p' WHEN 1 THEN 'cloud-relay' ELSE 'onchain-relay' END,
             CASE WHEN api.role = 'seller' THEN lower(hex(randomblob(32))) END
-        FROM (SELECT k, abs(random()) AS r FROM n) AS c
-        JOIN temp.api AS api ON api.k = CASE WHEN c.r % 3 < 2 THEN c.r % 4 ELSE 4 + (c.r / 3) % 8 END
+        FROM (
+            SELECT k,
+                   (k * 2654435761 + 40503) % 4294967296 / 65536 AS a,      -- the API
+                   (k * 2246822519 + 1013904223) % 4294967296 / 4096 AS s,  -- status, price, demo
+                   (k * 3266489917 + 12345) % 4294967296 / 1024 AS l        -- latency, delivery
+            FROM n
+        ) AS c
+        JOIN temp.api AS api ON api.k = CASE WHEN c.a % 3 < 2 THEN c.a % 4 ELSE 4 + (c.a / 3) % 8 END
         """
     )
     con.executemany(
