@@ -98,8 +98,8 @@ class Source:
         _check_file(self.path)
         self.identity = self._stat_identity()
         try:
-            self.con = sqlite3.connect(_uri(self.path), uri=True, check_same_thread=False, isolation_level=None)
-            self.con.execute("PRAGMA busy_timeout = 5000")
+            self._files = self._fingerprint()
+            self.con = self._connect()
             self.shapes = self._read_shapes()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: is not a readable SQLite database ({exc})") from None
@@ -112,9 +112,29 @@ class Source:
     def close(self) -> None:
         self.con.close()
 
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(_uri(self.path), uri=True, check_same_thread=False, isolation_level=None)
+        con.execute("PRAGMA busy_timeout = 5000")
+        return con
+
+    def _fingerprint(self) -> tuple:
+        found = []
+        for name in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = name.stat()
+                found.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except OSError:
+                found.append(None)
+        return tuple(found)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One read transaction: every query inside sees the same state of the file."""
+        files = self._fingerprint()
+        if files != self._files:
+            self.con.close()
+            self.con = self._connect()
+            self._files = files
         self._query("BEGIN")
         try:
             yield
@@ -136,7 +156,7 @@ class Source:
 
     def data_version(self) -> int:
         """Changes whenever another connection commits to the store."""
-        return self._query("PRAGMA data_version")[0][0]
+        return hash((self._files, self._query("PRAGMA data_version")[0][0]))
 
     def _read_shapes(self) -> dict[str, TableShape]:
         rows = self.con.execute(

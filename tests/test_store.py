@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 
 import polars as pl
@@ -28,6 +30,19 @@ def add_calls(path, rows, *, replace=False):
     )
     con.commit()
     con.close()
+
+
+WRITE_ONE_CALL = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute(
+    "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, price_micro)"
+    " VALUES (?, ?, 'buyer', 'a', 200, 10)",
+    (sys.argv[2], int(sys.argv[3])),
+)
+con.commit()
+con.close()
+"""
 
 
 def fresh(path):
@@ -56,6 +71,22 @@ def test_reads_beside_a_writer_holding_a_write_transaction(store_path):
     writer.execute("COMMIT")
     assert store.snapshot(now=NOW).buyer.calls_24h == 25
     writer.close()
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_every_write_of_short_lived_writers_appears(store_path, journal):
+    # A read-only reader of a WAL store whose writers all closed has no shared WAL index to
+    # watch, and checkpoints leave the file's change counter alone: without care it sees the
+    # first write and then a frozen file.
+    con = sqlite3.connect(store_path)
+    con.execute(f"PRAGMA journal_mode={journal}")
+    con.close()
+    store = cc.open_store(store_path)
+    assert store.snapshot(now=NOW).buyer.total_calls == 39
+    for n in range(1, 5):
+        # Another process: within one, SQLite shares what it knows of a file between connections.
+        subprocess.run([sys.executable, "-c", WRITE_ONE_CALL, str(store_path), f"w{n}", str(NOW - n)], check=True)
+        assert store.snapshot(now=NOW).buyer.total_calls == 39 + n
 
 
 def test_appended_calls_appear_in_the_next_snapshot(store_path):
