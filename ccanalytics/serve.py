@@ -118,11 +118,15 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
         f"--Voila.ip={host}",
         "--Voila.port_retries=0",
         "--VoilaConfiguration.show_tracebacks=False",
+        # Wait for a cell's output up to a minute (nbclient's default: 4 s): on a busy host the
+        # dashboard's widgets arrive late, and a page rendered without them stays blank.
+        "--VoilaExecutor.iopub_timeout=60",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
         f"--MappingKernelManager.cull_interval={max(1, cull_idle_s // 4)}",
         "--MappingKernelManager.cull_connected=True",
         "--preheat_kernel=True",
         "--pool_size=1",
+        "--VoilaConfiguration.multi_kernel_manager_class=ccanalytics.serve.PoolKernelManager",
         # Kernels talk over Unix sockets: no TCP ports other local users could reach.
         "--KernelManager.transport=ipc",
         "--Voila.log_level=WARN",
@@ -131,6 +135,42 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
     if token:
         command.append(f"--token={token}")
     return command
+
+
+def _pool_kernel_manager() -> type:
+    from jupyter_server._tz import utcnow
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    class PoolKernelManager(AsyncMappingKernelManager):
+        """Voila's kernel manager base, with kernels waiting in the preheated pool counted as active.
+
+        Voila never culls a pooled kernel, but hands it to a visitor with all the
+        idle time it gathered while waiting.  Past the cull timeout, the culler
+        could then shut it down between the page's request and its connection,
+        and the visitor would get a dead page.  Each cull pass here first marks
+        the pooled kernels active, so a kernel handed out has at least the cull
+        timeout minus one cull interval to connect.
+        """
+
+        async def cull_kernels(self) -> None:
+            # Voila's subclass keeps its pool (tasks whose results name the kernels) in ``_pools``.
+            for pool in getattr(self, "_pools", {}).values():
+                for task in list(pool):
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        kernel = self._kernels.get(task.result().get("kernel_id"))
+                        if kernel is not None:
+                            kernel.last_activity = utcnow()
+            await super().cull_kernels()
+
+    return PoolKernelManager
+
+
+def __getattr__(name: str) -> type:
+    # Built on first use (by the Voila process): jupyter_server takes seconds to import.
+    if name == "PoolKernelManager":
+        globals()[name] = manager = _pool_kernel_manager()
+        return manager
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_port(host: str, port: int) -> None:
