@@ -10,4 +10,4 @@ import tempfile
 os.environ["CCANALYTICS_CACHE_DIR"] = tempfile.mkdtemp(prefix="ccanalytics-test-cache-")
 
 # The anvil fixture (a real JSON-RPC node) for the chain tests.
-pytest_plugins = ["chain_fixtures"]
+pytest_plugins = ["chain_fixtures", "browser_fixtures"]
