@@ -1,0 +1,233 @@
+"""Many open tabs (quality.md): 20 dashboards refreshing every second, then no kernel left once they close.
+
+    python benchmarks/many_tabs.py [--tabs 20] [--duration 300] [--cull-idle 120]
+
+Starts ``ccanalytics serve`` on the embedded demo with ``CCANALYTICS_REFRESH_S=1``
+and opens ``--tabs`` pages, one browser context each (separate visitors). For
+``--duration`` seconds it checks every page every ``--every`` seconds: its
+kernel still exists, the freshness pill says "Updated" and is not in its error
+state (its warning state, data more than two refreshes old, is counted as
+late, not as an error: 20 kernels on 2 cores can fall a refresh behind), the
+page received kernel messages since the last check, and whether its Total Calls Ever grew (the demo's traffic lands
+every 2 s; each tab shows the buyer's view for that). It collects console
+errors and page errors, and samples each kernel's resident memory from /proc.
+Then it closes every tab (as a person does, with the page's unload handlers)
+and waits until only Voila's preheated kernel is left, reporting how long that
+took.
+
+Needs Debian's ``chromium`` and the ``playwright`` package (the test tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from browser_fixtures import Server, free_port, launch_chromium, rss_mb  # noqa: E402
+
+from ccanalytics.serve import CULL_IDLE_S  # noqa: E402
+from ccanalytics.ui.heartbeat import Heartbeat  # noqa: E402
+from ccanalytics.ui.refresh import MISSED_BEATS  # noqa: E402
+
+_FRESH = re.compile(r"Updated (just now|[1-3] s ago)")
+_AGE = re.compile(r"[0-9]+ (s|min)\b")
+_KERNEL = re.compile(r"/api/kernels/([0-9a-f-]{36})/channels")
+_TOTAL_JS = """() => document.querySelector('.cc-kpi-total_calls .cc-card-value')?.textContent.trim() ?? ''"""
+_PILL_JS = """() => { const pill = document.querySelector('.cc-updated .cc-pill');
+    return pill ? [pill.textContent.trim(), pill.className, pill.title] : ['', '', '']; }"""
+
+
+@dataclass
+class Tab:
+    """One open dashboard and what was seen on it."""
+
+    page: object
+    kernel: str = ""
+    frames: int = 0
+    frames_seen: int = 0
+    totals: list[int] = field(default_factory=list)
+    problems: collections.Counter = field(default_factory=collections.Counter)
+    late: int = 0  # looks at a pill in its warning state: data more than two refreshes old, but no error
+
+
+def open_tab(browser, url: str, tabs: list[Tab], errors: collections.Counter) -> float:
+    """Open a dashboard in a new context; return the seconds until its cards show."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    tab = Tab(page)
+
+    def on_socket(ws) -> None:
+        found = _KERNEL.search(ws.url)
+        if found:
+            tab.kernel = found.group(1)
+
+            def on_frame(_payload) -> None:
+                tab.frames += 1
+
+            ws.on("framereceived", on_frame)
+
+    page.on("websocket", on_socket)
+    page.on("console", lambda message: errors.update([message.text[:160]]) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.update([f"page error: {str(error)[:160]}"]))
+    started = time.perf_counter()
+    page.goto(url, timeout=180_000)
+    page.wait_for_selector(".cc-kpi", timeout=180_000)
+    took = time.perf_counter() - started
+    # The buyer's view: Total Calls Ever only grows, so it shows whether new traffic reaches the page.
+    if page.locator(".cc-mode button").count():
+        page.locator(".cc-mode button", has_text="Buyer").click()
+    page.wait_for_selector(".cc-kpi-total_calls", timeout=60_000)
+    tabs.append(tab)
+    return took
+
+
+def check(server: Server, tab: Tab) -> None:
+    """One look at a tab: kernel alive, pill fresh, messages arriving, its Total Calls Ever."""
+    page = tab.page
+    text, level, detail = page.evaluate(_PILL_JS)
+    if not _FRESH.fullmatch(text) and "cc-pill-warn" not in level:
+        # Minutes and seconds vary from look to look: count the kind of problem.
+        kind = _AGE.sub(r"N \1", text) + (f" ({detail})" if detail else "")
+        tab.problems[f"pill: {kind}"] += 1
+    if "cc-pill-warn" in level:
+        tab.late += 1
+    elif "cc-pill-ok" not in level:
+        tab.problems[f"pill level: {level.split()[-1]}"] += 1
+    if not tab.kernel or not server.kernel_exists(tab.kernel):
+        tab.problems["kernel gone"] += 1
+    if tab.frames == tab.frames_seen:
+        tab.problems["no kernel message since the last check"] += 1
+    tab.frames_seen = tab.frames
+    total = page.evaluate(_TOTAL_JS).replace(",", "")
+    if total.isdigit():
+        tab.totals.append(int(total))
+
+
+def memory(server: Server) -> dict[str, float]:
+    kernels = [m for m in (rss_mb(pid) for pid in server.kernel_pids().values()) if m is not None]
+    voila = server.voila_pid()
+    return {
+        "kernels": len(kernels),
+        "kernel_median_mb": statistics.median(kernels) if kernels else 0.0,
+        "kernel_max_mb": max(kernels, default=0.0),
+        "kernels_total_mb": sum(kernels),
+        "voila_mb": (rss_mb(voila) or 0.0) if voila else 0.0,
+        "serve_mb": rss_mb(server.process.pid) or 0.0,
+    }
+
+
+def show_memory(label: str, figures: dict[str, float]) -> None:
+    print(
+        f"{label}: {figures['kernels']:.0f} kernels, RSS per kernel median {figures['kernel_median_mb']:.0f} MB, "
+        f"max {figures['kernel_max_mb']:.0f} MB, all kernels {figures['kernels_total_mb']:.0f} MB; "
+        f"voila {figures['voila_mb']:.0f} MB, serve (demo + chain) {figures['serve_mb']:.0f} MB",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tabs", type=int, default=20, help="pages open at once (default 20)")
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds they stay open (default 300)")
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between checks (default 10)")
+    parser.add_argument(
+        "--cull-idle", type=int, default=CULL_IDLE_S, help=f"CCANALYTICS_CULL_IDLE_S (default {CULL_IDLE_S}, serve's)"
+    )
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    env = {"CCANALYTICS_REFRESH_S": "1", "CCANALYTICS_CULL_IDLE_S": str(args.cull_idle)}
+    server = Server(free_port(), None, env).start()
+    errors: collections.Counter = collections.Counter()
+    tabs: list[Tab] = []
+    failed = False
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                time.sleep(8)  # the preheated kernel
+                loads = [open_tab(browser, server.url, tabs, errors) for _ in range(args.tabs)]
+                print(
+                    f"{args.tabs} tabs open: cards after median {statistics.median(loads):.1f} s, "
+                    f"max {max(loads):.1f} s (each opened after the previous one showed its cards)",
+                    flush=True,
+                )
+                show_memory("all tabs open", memory(server))
+                started = time.monotonic()
+                samples = []
+                while time.monotonic() - started < args.duration:
+                    time.sleep(args.every)
+                    for tab in tabs:
+                        check(server, tab)
+                    samples.append(memory(server))
+                    bad = sum(1 for tab in tabs if tab.problems)
+                    print(
+                        f"t={time.monotonic() - started:4.0f} s: tabs with a problem so far {bad}/{len(tabs)}, "
+                        f"console errors {sum(errors.values())}, load {Path('/proc/loadavg').read_text().split()[0]}",
+                        flush=True,
+                    )
+                show_memory("end of the run", samples[-1])
+                peak = max(samples, key=lambda s: s["kernels_total_mb"])
+                show_memory("peak", peak)
+
+                problems = collections.Counter()
+                for tab in tabs:
+                    problems.update(tab.problems)
+                grew = sum(1 for tab in tabs if len(tab.totals) > 1 and tab.totals[-1] > tab.totals[0])
+                looks = len(tabs) * len(samples)
+                late = sum(tab.late for tab in tabs)
+                print(f"problems seen (count of tab checks): {dict(problems) or 'none'}")
+                print(f"looks at a late pill (data over two refreshes old, no error): {late}/{looks}")
+                print(f"tabs whose Total Calls Ever grew with the demo's traffic: {grew}/{len(tabs)}")
+                print(f"console errors: {dict(errors) or 'none'}")
+                failed = bool(problems) or bool(errors) or grew < len(tabs)
+
+                # The tabs go away, as a person closes them.
+                open_kernels = {tab.kernel for tab in tabs}
+                closed_at = time.monotonic()
+                for tab in tabs:
+                    context = tab.page.context
+                    tab.page.close(run_before_unload=True)
+                    context.close()
+            finally:
+                browser.close()
+        heartbeat_s = MISSED_BEATS * Heartbeat.period_ms.default_value / 1000
+        bound_s = heartbeat_s + args.cull_idle + max(1, args.cull_idle // 4)
+        deadline = closed_at + bound_s + 120
+        while time.monotonic() < deadline:
+            left = set(server.kernel_pids())
+            if not left & open_kernels and len(left) == 1:
+                break
+            time.sleep(1)
+        left = set(server.kernel_pids())
+        took = time.monotonic() - closed_at
+        if left & open_kernels or len(left) != 1:
+            still = len(left & open_kernels)
+            print(f"after {took:.0f} s, {still} kernels of closed tabs still run ({len(left)} in all)")
+            failed = True
+        else:
+            print(
+                f"all tabs closed: only the preheated kernel left after {took:.0f} s "
+                f"(bound: heartbeat {heartbeat_s:g} s + cull idle {args.cull_idle} s + cull interval)"
+            )
+    finally:
+        leftover = server.stop()
+    if leftover:
+        print(f"serve left processes behind: {leftover}")
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
