@@ -275,25 +275,29 @@ def windows(calls: pl.LazyFrame, now: int) -> pl.LazyFrame:
     (2, 1, 3, 27)
     """
     ts = pl.col("ts_ms")
-    day = ts >= now - DAY_MS
+    # Two steps: plain sums per (role, within the last day), then each window from those few rows.
+    # Sums filtered inside one aggregation cost several times as much on a week of calls.
+    parts = (
+        window(calls, now - WEEK_MS, now)
+        .group_by("role", day=ts >= now - DAY_MS)
+        .agg(
+            calls=pl.len().cast(pl.Int64),
+            success=succeeded().sum().cast(pl.Int64),
+            latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
+            latency_n=pl.col("latency_ms").count().cast(pl.Int64),
+            price_micro=pl.col("price_micro").sum().cast(pl.Int64),
+            revenue_micro=pl.col("revenue_micro").sum().cast(pl.Int64),
+        )
+    )
 
     def in_day(name: str) -> pl.Expr:
-        return pl.col(name).filter(day)
+        return pl.col(name).filter("day").sum().alias(f"{name}_24h")
 
-    return (
-        window(calls, now - WEEK_MS, now)
-        .group_by("role")
-        .agg(
-            calls_24h=day.sum().cast(pl.Int64),
-            success_24h=(day & succeeded()).sum().cast(pl.Int64),
-            latency_sum_24h=in_day("latency_ms").sum().cast(pl.Float64),
-            latency_n_24h=in_day("latency_ms").count().cast(pl.Int64),
-            price_micro_24h=in_day("price_micro").sum().cast(pl.Int64),
-            revenue_micro_24h=in_day("revenue_micro").sum().cast(pl.Int64),
-            calls_7d=pl.len().cast(pl.Int64),
-            price_micro_7d=pl.col("price_micro").sum().cast(pl.Int64),
-            revenue_micro_7d=pl.col("revenue_micro").sum().cast(pl.Int64),
-        )
+    return parts.group_by("role").agg(
+        *(in_day(name) for name in ("calls", "success", "latency_sum", "latency_n", "price_micro", "revenue_micro")),
+        calls_7d=pl.col("calls").sum(),
+        price_micro_7d=pl.col("price_micro").sum(),
+        revenue_micro_7d=pl.col("revenue_micro").sum(),
     )
 
 
