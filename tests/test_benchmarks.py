@@ -30,3 +30,27 @@ def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path)
         assert figures[figure] > 0
     for row in ("peer refresh", "warm refresh after 1,000 new calls", "cache built", "no cache", "resident memory"):
         assert row in table
+
+
+def _run(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_the_page_load_benchmark_times_visits_and_a_kernels_memory():
+    result = _run("page_load.py", "--runs", "2", "--gap", "3", "--hold", "6", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "goto -> cards visible over 2 visits" in result.stdout
+    assert "one dashboard kernel, 6 s of refreshes: resident memory" in result.stdout
+
+
+def test_the_many_tabs_benchmark_follows_its_tabs_and_sees_their_kernels_go():
+    args = ("--tabs", "2", "--duration", "12", "--every", "4", "--cull-idle", "8")
+    result = _run("many_tabs.py", *args, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tabs whose Total Calls Ever grew with the demo's traffic: 2/2" in result.stdout
+    assert "all tabs closed: only the preheated kernel left" in result.stdout
