@@ -20,9 +20,11 @@ from ccanalytics.units import now_ms
 if TYPE_CHECKING:
     from ccanalytics.settings import Settings
 
-__all__ = ["LiveBalances"]
+__all__ = ["READING_NOTE", "LiveBalances"]
 
 FRESH_MS = 5_000  # a read younger than this is reused
+# The note of balances whose first chain read has not answered yet.
+READING_NOTE = "reading balances from the chain…"
 READ_TIMEOUT_S = 5.0
 
 
@@ -83,7 +85,7 @@ class LiveBalances:
         except TimeoutError:
             if last is not None:
                 return last.balances, last.mismatch
-            return Balances(note="reading balances from the chain…"), None
+            return Balances(note=READING_NOTE), None
         return answer.balances, answer.mismatch
 
     def _finished(self, key: tuple, done: Future[_Answer]) -> None:

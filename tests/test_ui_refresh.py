@@ -10,7 +10,8 @@ import time
 import pytest
 import ui_snapshots as snaps
 
-from ccanalytics.ui import Dashboard, Refresher, live_dashboard, refresh_interval
+from ccanalytics.balances import READING_NOTE
+from ccanalytics.ui import Dashboard, Refresher, live_dashboard, refresh, refresh_interval
 
 TINY = 0.02  # seconds between refreshes in these tests
 
@@ -253,6 +254,42 @@ def test_live_dashboard_comes_up_even_when_the_first_snapshot_fails():
         assert "Uptime —" in dashboard.uptime.value
         await wait_until(lambda: "cc-pill-error" in pill(dashboard))
         await wait_until(lambda: "Up 3m" in dashboard.uptime.value and "cc-pill-ok" in pill(dashboard))
+        dashboard.refresher.stop()
+
+    run(main())
+
+
+def shown_cards(dashboard: Dashboard) -> str:
+    return "".join(card.value for card in dashboard.kpis.cards)
+
+
+class ChainSource(Source):
+    """A node whose first chain reads have not answered yet: live balances from call ``live_from`` on."""
+
+    def __init__(self, live_from: int) -> None:
+        super().__init__()
+        self.live_from = live_from
+
+    def __call__(self) -> dict:
+        snapshot = super().__call__()
+        if self.calls < self.live_from:
+            snapshot["balances"] = {**snapshot["balances"], "source": "snapshot", "note": READING_NOTE}
+        else:
+            snapshot["balances"] = {**snapshot["balances"], "source": "chain", "note": None}
+        return snapshot
+
+
+def test_a_page_waiting_for_its_first_chain_read_refreshes_again_soon_not_an_interval_later(monkeypatch):
+    monkeypatch.setattr(refresh, "FOLLOW_UP_S", 0.05)
+
+    async def main():
+        source = ChainSource(live_from=3)
+        dashboard = live_dashboard(source, interval_s=60)
+        assert "reading balances" in shown_cards(dashboard)
+        await wait_until(lambda: source.calls == 3, timeout=2)  # two follow-ups, not 60 s
+        assert "reading balances" not in shown_cards(dashboard)
+        await asyncio.sleep(0.3)
+        assert source.calls == 3  # live now: back to the interval
         dashboard.refresher.stop()
 
     run(main())

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ccanalytics.balances import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
 
@@ -33,6 +34,8 @@ __all__ = [
 
 DEFAULT_INTERVAL_S = 30.0
 MIN_INTERVAL_S = 0.1
+# How soon to refresh again when a snapshot still waits for its first chain read.
+FOLLOW_UP_S = 2.0
 DEFAULT_MAX_LIFETIME_S = 24 * 3600.0
 DEFAULT_FIRST_BEAT_GRACE_S = 60.0
 # Beats missed before the page counts as gone ("about three", plus slack for a busy browser).
@@ -176,6 +179,17 @@ class Refresher:
         elif self._loop is not None and not self._loop.is_closed():
             self.start(refresh_now=True)
 
+    def follow_up(self, snapshot: dict) -> None:
+        """Refresh again soon when ``snapshot`` (just shown) still waits for its first chain read.
+
+        A page then shows live balances seconds after it opens, not one
+        interval later.
+        """
+        if (snapshot.get("balances") or {}).get("note") == READING_NOTE:
+            self._due = min(self._due, self._clock() + FOLLOW_UP_S)
+            if self._wake is not None:
+                self._wake.set()
+
     # -- the loop ----------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -207,6 +221,7 @@ class Refresher:
 
     async def _refresh(self) -> None:
         started = self._clock()
+        snapshot = None
         try:
             snapshot = await asyncio.to_thread(self._get_snapshot)
             self.dashboard.update(snapshot)
@@ -221,6 +236,8 @@ class Refresher:
             finished = self._clock()
             # Every interval from the start, but never back to back when a refresh is slow.
             self._due = max(started + self.interval_s, finished + self.interval_s / 4)
+            if snapshot is not None:
+                self.follow_up(snapshot)
             self._render_freshness()
             if self._wake is not None:
                 self._wake.set()
@@ -288,12 +305,14 @@ def live_dashboard(get_snapshot: GetSnapshot, *, interval_s: float | None = None
     """
     interval = refresh_interval() if interval_s is None else interval_s
     try:
-        dashboard = Dashboard(get_snapshot())
-        fresh = True
+        first = get_snapshot()
+        dashboard = Dashboard(first)
     except Exception:
         # The page still comes up, showing the failure on its pill; the loop keeps trying.
-        dashboard, fresh = Dashboard(), False
+        first, dashboard = None, Dashboard()
     refresher = Refresher(dashboard, get_snapshot, interval_s=interval)
     dashboard.refresher = refresher
-    refresher.start(refresh_now=not fresh)
+    refresher.start(refresh_now=first is None)
+    if first is not None:
+        refresher.follow_up(first)
     return dashboard
