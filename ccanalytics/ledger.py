@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from ccanalytics import metrics
-from ccanalytics.units import MINUTE_MS, WEEK_MS
+from ccanalytics.units import WEEK_MS
 
 __all__ = ["RECENT_SCHEMA", "Ledger", "Totals"]
 
@@ -88,11 +88,6 @@ class Ledger:
     recent: pl.DataFrame
     upto: int | None = None
     present: Totals | None = None  # settled + recent rows with ts_ms < upto
-    minutes: pl.DataFrame | None = None  # the minute_tally of the valid recent rows (built when not given)
-
-    def __post_init__(self) -> None:
-        if self.minutes is None:
-            object.__setattr__(self, "minutes", _minutes(self.recent))
 
     @classmethod
     def empty(cls, horizon: int) -> Ledger:
@@ -112,16 +107,12 @@ class Ledger:
         old = rows.filter(ts.is_null() | (ts < self.horizon))
         new = rows.filter(ts >= self.horizon)
         recent = pl.concat([self.recent, new])
-        minutes = pl.concat([self.minutes, _minutes(new)])
         if recent.n_chunks() > _MAX_CHUNKS:
             recent = recent.rechunk()
-        if minutes.n_chunks() > _MAX_CHUNKS:
-            # Repeated minutes (one tally per batch) merged: a week stays ~20,000 rows.
-            minutes = metrics.merge_tallies(minutes.lazy(), by=metrics.MINUTE_KEYS).collect()
         present = self.present
         if present is not None and self.upto is not None:
             present = present.plus(old).plus(new.filter(ts < self.upto))
-        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, minutes=minutes)
+        return replace(self, settled=self.settled.plus(old), recent=recent, present=present)
 
     def settle(self, horizon: int) -> Ledger:
         """The same calls, with those before a later ``horizon`` folded into the settled totals."""
@@ -136,8 +127,6 @@ class Ledger:
             horizon=horizon,
             settled=self.settled.plus(self.recent.filter(ts < horizon)),
             recent=self.recent.filter(ts >= horizon),
-            # The minute cut by the horizon keeps settled rows in its tally: windows never use it whole.
-            minutes=self.minutes.filter(pl.col("minute") >= horizon // MINUTE_MS * MINUTE_MS),
             upto=self.upto if keep else None,
             present=self.present if keep else None,
         )
@@ -155,8 +144,3 @@ class Ledger:
             present = self.settled.plus(self.recent.filter(ts < now))
         calls = metrics.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present), calls, present
-
-
-def _minutes(rows: pl.DataFrame) -> pl.DataFrame:
-    """The minute tally of the valid rows among ``rows``."""
-    return metrics.minute_tally(rows.lazy().filter(pl.col("rule").is_null())).collect()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from ccanalytics.units import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS
+from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
 
 __all__ = [
     "CHART_HOURS",
@@ -28,7 +28,6 @@ __all__ = [
     "last_bucket_start",
     "latest_names",
     "merge_tallies",
-    "minute_tally",
     "recent_events",
     "succeeded",
     "tally",
@@ -39,7 +38,6 @@ __all__ = [
 CHART_HOURS = 48
 ROLES = ("buyer", "seller")
 TALLY_KEYS = ("role", "api_id")
-MINUTE_KEYS = ("role", "minute")
 _TALLY_SCHEMA = {
     "role": pl.String,
     "api_id": pl.String,
@@ -104,23 +102,14 @@ def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame
     │ seller ┆ a      ┆ 1     ┆ 1       ┆ 50.0        ┆ 1         ┆ 2000        ┆ 1900          │
     └────────┴────────┴───────┴─────────┴─────────────┴───────────┴─────────────┴───────────────┘
     """
-    return calls.group_by(*by).agg(_sums())
-
-
-def _sums() -> list[pl.Expr]:
-    """A tally's counts and sums of raw calls, in ``_TALLY_SCHEMA``'s order."""
-    return [
-        pl.len().cast(pl.Int64).alias("calls"),
-        succeeded().sum().cast(pl.Int64).alias("success"),
-        pl.col("latency_ms").sum().cast(pl.Float64).alias("latency_sum"),
-        pl.col("latency_ms").count().cast(pl.Int64).alias("latency_n"),
-        pl.col("price_micro").sum().cast(pl.Int64).alias("price_micro"),
-        pl.col("revenue_micro").sum().cast(pl.Int64).alias("revenue_micro"),
-    ]
-
-
-def _floor_minute(ms: int) -> int:
-    return ms // MINUTE_MS * MINUTE_MS
+    return calls.group_by(*by).agg(
+        calls=pl.len().cast(pl.Int64),
+        success=succeeded().sum().cast(pl.Int64),
+        latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
+        latency_n=pl.col("latency_ms").count().cast(pl.Int64),
+        price_micro=pl.col("price_micro").sum().cast(pl.Int64),
+        revenue_micro=pl.col("revenue_micro").sum().cast(pl.Int64),
+    )
 
 
 def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame:
@@ -140,26 +129,6 @@ def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> p
 def empty_tally() -> pl.LazyFrame:
     """A tally of no calls."""
     return pl.LazyFrame(schema=_TALLY_SCHEMA)
-
-
-def minute_tally(calls: pl.LazyFrame) -> pl.LazyFrame:
-    """The tally of calls per (``role``, ``minute``): the minute's start, epoch ms.
-
-    Windows and chart hours sum these for the minutes they cover whole, and
-    read raw calls only in the minutes their edges cut (see ``windows``).
-    Tallies of the same minute may repeat (a tally per batch of new calls):
-    they are only ever summed.
-
-    Examples
-    --------
-    >>> calls = pl.LazyFrame({"ts_ms": [0, 59_999, 60_000], "role": ["buyer"] * 3,
-    ...     "status_code": [200, 500, 200], "latency_ms": [1.0, 2.0, 3.0],
-    ...     "price_micro": [1, 1, 1], "revenue_micro": [0, 0, 0]})
-    >>> minute_tally(calls).sort("minute").select("minute", "calls", "success").collect().rows()
-    [(0, 2, 1), (60000, 1, 1)]
-    """
-    minute = pl.col("ts_ms") // MINUTE_MS * MINUTE_MS
-    return tally(calls.with_columns(minute=minute), by=MINUTE_KEYS)
 
 
 def latest_names(calls: pl.LazyFrame) -> pl.LazyFrame:
@@ -262,18 +231,8 @@ def last_bucket_start(now: int, timezone: str) -> int:
     return now - (now + offset_ms) % HOUR_MS
 
 
-def call_rate(
-    calls: pl.LazyFrame,
-    now: int,
-    timezone: str,
-    roles: tuple[str, ...] = ROLES,
-    minutes: pl.LazyFrame | None = None,
-) -> pl.LazyFrame:
+def call_rate(calls: pl.LazyFrame, now: int, timezone: str, roles: tuple[str, ...] = ROLES) -> pl.LazyFrame:
     """The 48 hourly buckets of each role: ``role``, ``hour`` (bucket start, epoch ms), ``success``, ``error``.
-
-    With ``minutes`` (the ``minute_tally`` of at least the same calls), whole
-    minutes are summed from it and only the minute ``now`` is in is read raw;
-    the result is the same.
 
     Examples
     --------
@@ -287,30 +246,10 @@ def call_rate(
     buckets = pl.LazyFrame({"role": roles}).join(
         pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(CHART_HOURS)]}), how="cross"
     )
-
-    def hour(ts: str) -> pl.Expr:
-        return first + (pl.col(ts) - first) // HOUR_MS * HOUR_MS
-
-    if minutes is None or first % MINUTE_MS:  # (a zone whose hours start off the minute: raw calls)
-        raw_from = first
-        whole = []
-    else:
-        raw_from = _floor_minute(now)
-        m = pl.col("minute")
-        whole = [
-            minutes.filter(m >= first, m < raw_from)
-            .group_by("role", hour=hour("minute"))
-            .agg(pl.col("calls").sum(), pl.col("success").sum())
-        ]
-    raw = (
-        window(calls, raw_from, now)
-        .group_by("role", hour=hour("ts_ms"))
-        .agg(calls=pl.len().cast(pl.Int64), success=succeeded().sum().cast(pl.Int64))
-    )
     counts = (
-        pl.concat([*whole, raw])
-        .group_by("role", "hour")
-        .agg(success=pl.col("success").sum(), error=pl.col("calls").sum() - pl.col("success").sum())
+        window(calls, first, now)
+        .group_by("role", hour=first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
+        .agg(success=succeeded().sum().cast(pl.Int64), error=(~succeeded()).sum().cast(pl.Int64))
     )
     return (
         buckets.join(counts, on=["role", "hour"], how="left")
@@ -319,18 +258,12 @@ def call_rate(
     )
 
 
-def windows(calls: pl.LazyFrame, now: int, minutes: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Per role, the figures of the 24 h and 7 d windows before ``now``.
+def windows(calls: pl.LazyFrame, now: int) -> pl.LazyFrame:
+    """Per role, the figures of the 24 h and 7 d windows before ``now``, in one pass.
 
     Columns: ``calls``, ``success``, ``latency_sum``, ``latency_n``,
     ``price_micro``, ``revenue_micro`` (each with a ``_24h`` suffix) and
     ``calls_7d``, ``price_micro_7d``, ``revenue_micro_7d``.
-
-    With ``minutes`` (the ``minute_tally`` of at least the same calls), the
-    minutes the windows cover whole are summed from it, and raw calls are read
-    only in the three minutes their edges cut (``now - 7d``, ``now - 24h``,
-    ``now``): the same figures, at a cost that does not grow with the week's
-    traffic.
 
     Examples
     --------
@@ -340,31 +273,28 @@ def windows(calls: pl.LazyFrame, now: int, minutes: pl.LazyFrame | None = None) 
     ...     "price_micro": [10, 10, 10, 10], "revenue_micro": [9, 9, 9, 9]})
     >>> windows(calls, now=2 * day).select("calls_24h", "success_24h", "calls_7d", "revenue_micro_7d").collect().row(0)
     (2, 1, 3, 27)
-    >>> windows(calls, 2 * day, minute_tally(calls)).select("calls_24h", "calls_7d").collect().row(0)
-    (2, 3)
     """
     ts = pl.col("ts_ms")
-    week_start, day_start = now - WEEK_MS, now - DAY_MS
-    raw = window(calls, week_start, now)
-    whole = []
-    if minutes is not None:
-        week_cut, day_cut, now_cut = (_floor_minute(edge) for edge in (week_start, day_start, now))
-        m = pl.col("minute")
-        raw = raw.filter((ts // MINUTE_MS * MINUTE_MS).is_in([week_cut, day_cut, now_cut]))
-        whole = [
-            minutes.filter(m > week_cut, m < now_cut, m != day_cut)
-            .group_by("role", day=m > day_cut)
-            .agg(pl.col(*_TALLY_SUMS).sum())
-        ]
-    # Plain sums per (role, within the last day) first, then each window from those few rows:
-    # sums filtered inside one aggregation cost several times as much.
-    parts = pl.concat([*whole, raw.group_by("role", day=ts >= day_start).agg(_sums())])
+    # Two steps: plain sums per (role, within the last day), then each window from those few rows.
+    # Sums filtered inside one aggregation cost several times as much on a week of calls.
+    parts = (
+        window(calls, now - WEEK_MS, now)
+        .group_by("role", day=ts >= now - DAY_MS)
+        .agg(
+            calls=pl.len().cast(pl.Int64),
+            success=succeeded().sum().cast(pl.Int64),
+            latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
+            latency_n=pl.col("latency_ms").count().cast(pl.Int64),
+            price_micro=pl.col("price_micro").sum().cast(pl.Int64),
+            revenue_micro=pl.col("revenue_micro").sum().cast(pl.Int64),
+        )
+    )
 
     def in_day(name: str) -> pl.Expr:
         return pl.col(name).filter("day").sum().alias(f"{name}_24h")
 
     return parts.group_by("role").agg(
-        *(in_day(name) for name in _TALLY_SUMS),
+        *(in_day(name) for name in ("calls", "success", "latency_sum", "latency_n", "price_micro", "revenue_micro")),
         calls_7d=pl.col("calls").sum(),
         price_micro_7d=pl.col("price_micro").sum(),
         revenue_micro_7d=pl.col("revenue_micro").sum(),

@@ -255,20 +255,13 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
     )
 
 
-def role_views(
-    calls: pl.LazyFrame,
-    totals: Totals,
-    apis: pl.LazyFrame,
-    now: int,
-    timezone: str,
-    minutes: pl.LazyFrame | None = None,
-) -> dict[str, RoleView]:
+def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
     """The figures of both roles: windows, call rates and breakdowns, in one collect."""
     tallies, names = totals.tallies.lazy(), totals.names.lazy()
     queries = [
-        metrics.windows(calls, now, minutes),
+        metrics.windows(calls, now),
         metrics.merge_tallies(tallies, by=("role",)),
-        metrics.call_rate(calls, now, timezone, minutes=minutes),
+        metrics.call_rate(calls, now, timezone),
         *(metrics.breakdown(tallies, names, apis, role) for role in ROLES),
     ]
     windows, everything, rates, *breakdowns = pl.collect_all(queries)
@@ -308,7 +301,6 @@ def compute(
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
-    minutes: pl.DataFrame | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -316,12 +308,10 @@ def compute(
     ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
-    (else they come from the latest balance snapshot); ``minutes``, when
-    given, the ``minute_tally`` of the valid calls of the same week, which
-    makes the windows cheaper and changes no figure.
+    (else they come from the latest balance snapshot).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone, None if minutes is None else minutes.lazy())
+    views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:

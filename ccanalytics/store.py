@@ -230,7 +230,6 @@ class Store:
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
-                minutes=self._ledger.minutes,
             )
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:

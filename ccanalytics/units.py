@@ -12,7 +12,6 @@ __all__ = [
     "BACKUP_OVERDUE_MS",
     "DAY_MS",
     "HOUR_MS",
-    "MINUTE_MS",
     "WEEK_MS",
     "eth_text",
     "iso_utc",
@@ -21,7 +20,6 @@ __all__ = [
     "usdc_text",
 ]
 
-MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS

@@ -8,7 +8,6 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
@@ -35,8 +34,6 @@ operation = st.one_of(
     st.tuples(st.just("replace"), st.integers(0, 200), call),
     st.tuples(st.just("update"), st.integers(0, 200), st.sampled_from([200, 503])),
     st.tuples(st.just("snapshot"), st.integers(-15 * DAY, 25 * DAY)),
-    # Snapshots a few seconds apart: the minute tallies' edges, and the rows a later `now` passes.
-    st.tuples(st.just("snapshot"), st.integers(-2 * 60_000, 2 * 60_000)),
 )
 
 
@@ -77,68 +74,6 @@ def test_incremental_snapshots_equal_from_scratch_ones(operations):
                 now = BASE + args[0]
                 with cc.open_store(path) as fresh:
                     expected = fresh.snapshot(now=now).to_dict()
-                actual = store.snapshot(now=now).to_dict()
-                # Every count, amount and text exactly; averages of float latencies to 1e-9
-                # relative: sums kept per batch add the same floats in another order.
-                assert actual.keys() == expected.keys()
-                assert_snapshots_equal(actual, expected)
+                assert store.snapshot(now=now).to_dict() == expected
         store.close()
         con.close()
-
-
-# -- the minute tallies behind the windows ------------------------------------------------------------------
-
-MINUTE = 60_000
-WEEK = 7 * DAY
-near_an_edge = st.tuples(st.sampled_from([-WEEK, -DAY, 0]), st.integers(-2 * MINUTE, 2 * MINUTE)).map(sum)
-raw_call = st.fixed_dictionaries(
-    {
-        "offset": st.one_of(near_an_edge, st.integers(-8 * DAY, DAY)),
-        "role": st.sampled_from(["buyer", "seller"]),
-        "status_code": st.sampled_from([200, 299, 302, 402, 502]),
-        "latency_ms": st.one_of(st.none(), st.floats(0, 5000)),
-        "price_micro": st.integers(0, 10_000),
-    }
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    calls=st.lists(raw_call, max_size=60),
-    batches=st.integers(1, 4),
-    now=st.integers(BASE - DAY, BASE + DAY),
-    zone=st.sampled_from(["UTC", "Asia/Kathmandu", "America/St_Johns", "Europe/Berlin", "Australia/Lord_Howe"]),
-)
-def test_windows_and_chart_hours_from_minute_tallies_equal_those_from_raw_calls(calls, batches, now, zone):
-    import polars as pl
-    from polars.testing import assert_frame_equal
-
-    from ccanalytics import metrics
-
-    frame = pl.DataFrame(
-        [{**c, "ts_ms": now + c.pop("offset"), "revenue_micro": c["price_micro"] // 2} for c in map(dict, calls)],
-        schema={
-            "role": pl.String,
-            "status_code": pl.Int64,
-            "latency_ms": pl.Float64,
-            "price_micro": pl.Int64,
-            "ts_ms": pl.Int64,
-            "revenue_micro": pl.Int64,
-        },
-    )
-    # As the ledger keeps them: one tally per batch of rows read, a minute possibly in several.
-    size = max(1, -(-frame.height // batches))
-    minutes = pl.concat(
-        [metrics.minute_tally(frame.slice(i, size).lazy()) for i in range(0, max(frame.height, 1), size)]
-    )
-    calls_lf = metrics.existing(frame.lazy(), now)
-
-    def same(a: pl.LazyFrame, b: pl.LazyFrame, by: list[str]) -> None:
-        assert_frame_equal(a.collect().sort(by), b.collect().sort(by), check_exact=False, rel_tol=1e-9)
-
-    same(metrics.windows(calls_lf, now), metrics.windows(calls_lf, now, minutes), ["role"])
-    same(
-        metrics.call_rate(calls_lf, now, zone),
-        metrics.call_rate(calls_lf, now, zone, minutes=minutes),
-        ["role", "hour"],
-    )
