@@ -10,6 +10,7 @@ runs. Needs Debian's ``chromium`` (see ``browser_fixtures``).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sqlite3
@@ -122,6 +123,16 @@ def open_dashboard(tabs: Tabs, server: Server, first: str = ".cc-kpi") -> Page:
     return page
 
 
+@contextlib.contextmanager
+def shared_tab(browser: Browser, server: Server) -> Iterator[Page]:
+    """One tab on the dashboard, shared by a class's tests that only look."""
+    tabs = Tabs(browser)
+    try:
+        yield open_dashboard(tabs, server)
+    finally:
+        tabs.close_all()
+
+
 _CARDS_JS = """() => [...document.querySelectorAll('.cc-kpi')].map(card => {
     const key = [...card.classList].find(c => c.startsWith('cc-kpi-') && c !== 'cc-kpi-warn').slice(7);
     const text = selector => (card.querySelector(selector)?.textContent ?? '').replace(/\\s+/g, ' ').trim();
@@ -223,12 +234,8 @@ def both_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="class")
 def both_page(browser: Browser, both_server: Server) -> Iterator[Page]:
-    """One tab shared by the tests that only look."""
-    tabs = Tabs(browser)
-    try:
-        yield open_dashboard(tabs, both_server)
-    finally:
-        tabs.close_all()
+    with shared_tab(browser, both_server) as page:
+        yield page
 
 
 class TestANodeWithBothRoles:
@@ -336,11 +343,8 @@ def buyer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="class")
 def buyer_page(browser: Browser, buyer_server: Server) -> Iterator[Page]:
-    tabs = Tabs(browser)
-    try:
-        yield open_dashboard(tabs, buyer_server)
-    finally:
-        tabs.close_all()
+    with shared_tab(browser, buyer_server) as page:
+        yield page
 
 
 class TestAHealthyBuyer:
