@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from chain_fixtures import free_port
+
+__all__ = ["REPO", "Server", "Tabs", "free_port", "launch_chromium", "rss_mb", "running_server", "wait_for"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -45,13 +48,6 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT_S = 90.0  # imports, the store's first read and Voila's start, on a busy 2-core CI runner
 STOP_TIMEOUT_S = 20.0
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on (closed again before returning)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 import traceback
@@ -13,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
+from chain_fixtures import free_port
 
 from ccanalytics.chain import ChainError, ChainIdMismatch, mask_rpc_url, read_balances
 from ccanalytics.errors import CCError
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 
 KEY_IN_PATH = "sk_live_abcdef123456SECRET"
 KEY_IN_QUERY = "SECRETQUERYVALUE"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -128,7 +122,7 @@ def test_another_chain_is_a_mismatch(anvil: Anvil, funded: tuple[str, LocalAccou
 
 
 def test_a_closed_port_fails_fast() -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(ChainError, match="unreachable: connection refused"):
         read_balances(url, "0x" + "11" * 20, "0x" + "22" * 20, 84532)
@@ -195,7 +189,7 @@ def test_a_token_without_6_decimals_is_refused(anvil: Anvil) -> None:
 def test_malformed_addresses_are_named(wallet: str, usdc: str, setting: str) -> None:
     # Refused before anything is sent: no endpoint needed.
     with pytest.raises(ChainError, match=f"^{setting} .* is not an Ethereum address$"):
-        read_balances(f"http://127.0.0.1:{closed_port()}", wallet, usdc, 84532)
+        read_balances(f"http://127.0.0.1:{free_port()}", wallet, usdc, 84532)
 
 
 @pytest.mark.parametrize(
@@ -292,7 +286,7 @@ def test_a_key_in_the_url_never_shows_in_errors_or_logs(
     with_key = f"/v2/{KEY_IN_PATH}?key={KEY_IN_QUERY}&chain=1"
     failing = {
         "HTTP 404": anvil.url + with_key,
-        "connection refused": f"http://127.0.0.1:{closed_port()}{with_key}",
+        "connection refused": f"http://127.0.0.1:{free_port()}{with_key}",
         "timed out after 0.5 s": silent_endpoint + with_key,
         "serves chain 84532": f"{anvil.url}/?key={KEY_IN_QUERY}",
     }
