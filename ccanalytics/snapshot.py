@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics import metrics
+from ccanalytics.alerts import Alert, evaluate, spike_flags
 from ccanalytics.contract import TABLES
+from ccanalytics.runway import Runway, days_left, gas_burn, spend_rate
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
     eth_text,
@@ -70,7 +72,7 @@ class RoleView:
     money_7d: int
     total_calls: int
     total_money: int
-    call_rate: pl.DataFrame  # hour (epoch ms), success, error
+    call_rate: pl.DataFrame  # hour (epoch ms), success, error, spike
     breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg_latency_ms | success_rate
 
     @property
@@ -101,6 +103,8 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    alerts: tuple[Alert, ...] = field(default=())
+    runway: Runway = field(default_factory=Runway)
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
@@ -132,6 +136,8 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "alerts": [a.to_dict() for a in self.alerts],
+            "runway": self.runway.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -139,7 +145,8 @@ class Snapshot:
 
 
 def _call_rate_list(view: RoleView) -> list[dict[str, Any]]:
-    return [{"hour": iso_utc(h), "success": s, "error": e} for h, s, e in view.call_rate.iter_rows()]
+    rows = view.call_rate.select("hour", "success", "error", "spike").iter_rows()
+    return [{"hour": iso_utc(h), "success": s, "error": e, "spike": k} for h, s, e, k in rows]
 
 
 def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
@@ -301,6 +308,7 @@ def compute(
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
+    balance_snapshots: pl.DataFrame | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -308,7 +316,8 @@ def compute(
     ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
-    (else they come from the latest balance snapshot).
+    (else they come from the latest balance snapshot); ``balance_snapshots``
+    the judged rows of that table, for the gas runway.
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
     views = role_views(calls, totals, good_apis, now, settings.timezone)
@@ -331,6 +340,12 @@ def compute(
     no_calls = views["buyer"].total_calls == 0 and views["seller"].total_calls == 0
     no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
     last_backup = facts.last_backup_ms
+    auto_pause = (
+        settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
+    )
+    backup_overdue = last_backup is None or now - last_backup > BACKUP_OVERDUE_MS
+    errors = _errors(calls, views, now, settings)
+    views = {role: _with_spikes(view, errors, role, now, settings) for role, view in views.items()}
     return Snapshot(
         now_ms=now,
         timezone=settings.timezone,
@@ -340,15 +355,57 @@ def compute(
         buyer=views["buyer"],
         seller=views["seller"],
         events=facts.events,
-        auto_pause=(
-            settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
-        ),
-        backup_overdue=last_backup is None or now - last_backup > BACKUP_OVERDUE_MS,
+        auto_pause=auto_pause,
+        backup_overdue=backup_overdue,
         empty_state=no_calls and no_money,
         low_gas=balances.eth_wei is not None and balances.eth_wei < settings.low_gas_threshold_wei,
         last_backup_ms=last_backup,
         panel_url=settings.panel_url,
         data_issues=tuple(issues),
+        alerts=evaluate(
+            now=now,
+            settings=settings,
+            usdc_micro=balances.usdc_micro,
+            eth_wei=balances.eth_wei,
+            auto_pause=auto_pause,
+            backup_overdue=backup_overdue,
+            last_backup_ms=last_backup,
+            errors=errors.lazy(),
+        ),
+        runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
+    )
+
+
+def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
+    """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
+    first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
+    since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
+    return metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
+
+
+def _with_spikes(view: RoleView, errors: pl.DataFrame, role: str, now: int, settings: Settings) -> RoleView:
+    times = errors.filter(pl.col("role") == role)["ts_ms"]
+    flags = spike_flags(view.call_rate["hour"], now, times, settings)
+    return replace(view, call_rate=view.call_rate.with_columns(spike=flags))
+
+
+def _runway(
+    calls: pl.LazyFrame,
+    buyer: RoleView,
+    balances: Balances,
+    balance_snapshots: pl.DataFrame | None,
+    now: int,
+    settings: Settings,
+) -> Runway:
+    spend = spend_rate(calls.filter(pl.col("role") == "buyer"), buyer.total_calls > buyer.calls_7d, now)
+    gas = None
+    if balance_snapshots is not None:
+        gas = gas_burn(balance_snapshots.filter(pl.col("rule").is_null()), now)
+    return Runway(
+        usdc_days=days_left(balances.usdc_micro, settings.low_usdc_threshold_micro, spend),
+        spend=spend,
+        eth_days=days_left(balances.eth_wei, settings.low_gas_threshold_wei, gas),
+        gas=gas,
     )
 
 

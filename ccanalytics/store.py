@@ -230,6 +230,7 @@ class Store:
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
+                balance_snapshots=self._frames["balance_snapshots"],
             )
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:
