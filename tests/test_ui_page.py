@@ -311,7 +311,8 @@ def test_the_empty_state_replaces_cards_chart_and_breakdown():
     dashboard = Dashboard(snaps.EMPTY)
     empty = only(dashboard, "cc-empty")
     assert "Catalog" in text(empty.value) and "API Management" in text(empty.value)
-    assert 'href="https://localhost:3002/panel"' in empty.value
+    assert 'href="https://localhost:3002/panel#catalog"' in empty.value
+    assert 'href="https://localhost:3002/panel#api-management"' in empty.value
     for gone in ("cc-kpi", "cc-call-rate", "cc-breakdown"):
         assert on_page(dashboard, gone) == []
     assert on_page(dashboard, "cc-events")
@@ -327,7 +328,7 @@ def test_the_empty_state_replaces_cards_chart_and_breakdown():
 
 def breakdown_rows(dashboard: Dashboard) -> list[str]:
     body = only(dashboard, "cc-breakdown").children[-1].value
-    return [text(row) for row in re.findall(r'<div role="row".*?</div></div>', body)]
+    return [text(row) for row in re.findall(r'<div role="row" class="cc-row">.*?</div></div>', body)]
 
 
 def test_the_buyer_breakdown_has_its_columns_and_formatted_rows_in_the_snapshots_order():
