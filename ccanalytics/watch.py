@@ -351,8 +351,8 @@ def run(args: argparse.Namespace) -> int:
     """``ccanalytics watch --db PATH [--interval S] [--state FILE] [--once]``."""
     from ccanalytics.store import open_store
 
-    if not args.interval > 0:
-        raise CCError("--interval must be more than 0 seconds")
+    if not 0 < args.interval <= 86_400:
+        raise CCError("--interval must be more than 0 and at most 86400 seconds")
     store = open_store(args.db)
     state_path = Path(args.state) if args.state else default_state_path(args.db)
     stop = threading.Event()
