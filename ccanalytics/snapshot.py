@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics import metrics
+from ccanalytics import metrics, views
 from ccanalytics.contract import TABLES
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
+    DAY_MS,
+    WEEK_MS,
     eth_text,
     iso_utc,
     parse_now,
@@ -71,7 +73,8 @@ class RoleView:
     total_calls: int
     total_money: int
     call_rate: pl.DataFrame  # hour (epoch ms), success, error
-    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg_latency_ms | success_rate
+    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg/p95_latency_ms, success_rate
+    extra: dict[str, Any] = field(default_factory=dict)  # views.md's additions, as JSON
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -101,6 +104,7 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
@@ -132,6 +136,7 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            **({} if self.view is None else {"view": self.view}),
         }
 
     def to_json(self) -> str:
@@ -159,6 +164,7 @@ def _buyer_dict(v: RoleView) -> dict[str, Any]:
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
         "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "spent_24h_usdc": usdc_text(v.money_24h),
         "total_calls": v.total_calls,
         "total_spent_usdc": usdc_text(v.total_money),
@@ -171,6 +177,8 @@ def _seller_dict(v: RoleView) -> dict[str, Any]:
     return {
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
+        "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "revenue_24h_usdc": usdc_text(v.money_24h),
         "calls_7d": v.calls_7d,
         "revenue_7d_usdc": usdc_text(v.money_7d),
@@ -257,19 +265,32 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
 
 def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
     """The figures of both roles: windows, call rates and breakdowns, in one collect."""
-    tallies, names = totals.tallies.lazy(), totals.names.lazy()
+    tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
+    periods = {
+        "24h": (now - DAY_MS, now),
+        "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
+        "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
+    }
     queries = [
         metrics.windows(calls, now),
         metrics.merge_tallies(tallies, by=("role",)),
         metrics.call_rate(calls, now, timezone),
-        *(metrics.breakdown(tallies, names, apis, role) for role in ROLES),
+        views.period_figures(calls, periods),
+        *(views.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
-    windows, everything, rates, *breakdowns = pl.collect_all(queries)
-    views = {}
+    windows, everything, rates, figures, *breakdowns = pl.collect_all(queries)
+    out = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
         window, total = _row(windows, role), _row(everything, role)
-        views[role] = RoleView(
+        period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
+        day = views.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))
+        extra: dict[str, Any] = {f"{key}_24h": value for key, value in day.items()}
+        previous = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+        extra["previous_24h"] = views.figures_dict(period.get("previous_24h"), role, previous)
+        if role == "seller":
+            extra["previous_7d"] = views.figures_dict(period.get("previous_7d"), role, ("calls", "usdc"))
+        out[role] = RoleView(
             calls_24h=window.get("calls_24h", 0),
             success_24h=window.get("success_24h", 0),
             latency_sum_24h=window.get("latency_sum_24h", 0.0),
@@ -281,8 +302,9 @@ def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int
             total_money=total.get(money, 0),
             call_rate=rates.filter(pl.col("role") == role).drop("role"),
             breakdown=breakdown,
+            extra=extra,
         )
-    return views
+    return out
 
 
 def _row(frame: pl.DataFrame, role: str) -> dict[str, Any]:
@@ -301,6 +323,8 @@ def compute(
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
+    range_name: str | None = None,
+    api: str | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -308,10 +332,12 @@ def compute(
     ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
-    (else they come from the latest balance snapshot).
+    (else they come from the latest balance snapshot).  With ``range_name``
+    (views.md), ``calls`` reach back to the range's previous period and the
+    snapshot has a ``view`` (limited to ``api`` when given).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    roles = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
@@ -328,17 +354,17 @@ def compute(
         else:
             issues += facts.issues[table]
 
-    no_calls = views["buyer"].total_calls == 0 and views["seller"].total_calls == 0
+    no_calls = roles["buyer"].total_calls == 0 and roles["seller"].total_calls == 0
     no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
     last_backup = facts.last_backup_ms
     return Snapshot(
         now_ms=now,
         timezone=settings.timezone,
-        mode="seller" if facts.has_apis and views["seller"].total_calls > 0 else "buyer",
+        mode="seller" if facts.has_apis and roles["seller"].total_calls > 0 else "buyer",
         uptime_s=None if facts.startup_ms is None else (now - facts.startup_ms) // 1000,
         balances=balances,
-        buyer=views["buyer"],
-        seller=views["seller"],
+        buyer=roles["buyer"],
+        seller=roles["seller"],
         events=facts.events,
         auto_pause=(
             settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
@@ -349,6 +375,18 @@ def compute(
         last_backup_ms=last_backup,
         panel_url=settings.panel_url,
         data_issues=tuple(issues),
+        view=None
+        if range_name is None
+        else views.ranged_view(
+            calls,
+            firsts=totals.firsts.lazy(),
+            names=totals.names.lazy(),
+            apis=good_apis,
+            now=now,
+            timezone=settings.timezone,
+            range_name=range_name,
+            api=api,
+        ),
     )
 
 
@@ -356,7 +394,7 @@ def compute(
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ccanalytics snapshot --db PATH [--now T] [--events N]``."""
+    """``ccanalytics snapshot --db PATH [--now T] [--events N] [--range R [--api ID]]``."""
     from ccanalytics.errors import CCError
     from ccanalytics.store import open_store
 
@@ -368,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
         raise CCError("--events must be 0 or more")
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events)
+        snap = store.snapshot(now=now, events=args.events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")
