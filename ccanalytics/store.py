@@ -246,6 +246,7 @@ class Store:
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
+                balance_snapshots=self._frames["balance_snapshots"],
                 range_name=range,
                 api=api,
             )

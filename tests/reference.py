@@ -12,12 +12,14 @@ Balances come from ``balance_snapshots`` only: ``rpc_url`` is ignored (no chain 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 import sqlite3
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from ccanalytics.errors import StoreError
@@ -29,6 +31,10 @@ DAY_MS = 86_400_000
 WEEK_MS = 604_800_000
 BACKUP_MAX_AGE_MS = 2_592_000_000
 BUCKETS = 48
+# alerts.md's rules in their order, and the levels a rule may have.
+_RULE_ORDER = ("low_usdc", "low_gas", "auto_pause", "backup_overdue", "error_spike")
+_ALERT_RULES = ("low_usdc", "low_gas", "auto_pause", "error_spike", "backup_overdue")  # settings order
+_LEVELS = ("off", "panel", "email", "webhook", "email+webhook")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -98,6 +104,10 @@ _RULES = {
         "wallet_address is not an address",
         "usdc_address is not an address",
         "panel_url is not an http(s) URL",
+        "error_spike_errors is not a non-negative integer",
+        "error_spike_window_ms is not a positive integer",
+        *(f"alert_{r} is not off, panel, email, webhook or email+webhook" for r in _ALERT_RULES),
+        "alert_repeat_ms is not a positive integer",
     ),
 }
 
@@ -111,6 +121,10 @@ _CHECKED_SETTINGS = (
     "wallet_address",
     "usdc_address",
     "panel_url",
+    "error_spike_errors",
+    "error_spike_window_ms",
+    *(f"alert_{r}" for r in _ALERT_RULES),
+    "alert_repeat_ms",
 )
 
 _DEFAULT_SETTINGS = {
@@ -120,6 +134,10 @@ _DEFAULT_SETTINGS = {
     "auto_pause_enabled": "1",
     "timezone": "UTC",
     "panel_url": "https://localhost:3002/panel",
+    "error_spike_errors": "5",
+    "error_spike_window_ms": "300000",
+    **{f"alert_{r}": "panel" for r in _ALERT_RULES},
+    "alert_repeat_ms": "3600000",
 }
 
 
@@ -310,6 +328,12 @@ def _setting_ok(key: str, value: str) -> bool:
         return re.fullmatch(r"0x[0-9a-fA-F]{40}", value) is not None
     if key == "panel_url":
         return value.startswith(("http://", "https://"))
+    if key == "error_spike_errors":
+        return re.fullmatch(r"[0-9]+", value) is not None
+    if key in ("error_spike_window_ms", "alert_repeat_ms"):
+        return re.fullmatch(r"[0-9]+", value) is not None and int(value) > 0
+    if key.startswith("alert_") and key in _CHECKED_SETTINGS:
+        return value in _LEVELS
     return True  # rpc_url and unknown keys are free text
 
 
@@ -341,6 +365,139 @@ def _settings(con: sqlite3.Connection, tables: set[str], issues: dict) -> dict[s
     return effective
 
 
+# -- alerts, spikes and runway (alerts.md) -----------------------------------------------
+
+
+def _errors_at(errors: list[int], tau: Fraction, window: int) -> int:
+    """How many error times ``ts`` satisfy ``tau - window <= ts < tau`` (``tau`` a real instant)."""
+    return sum(1 for ts in errors if tau - window <= ts < tau)
+
+
+def _spike(errors: list[int], start: int, end: int, limit: int, window: int) -> bool:
+    """Whether some real instant of ``[start, end)`` sees more than ``limit`` errors in the window.
+
+    Error times are whole milliseconds, so the count can only change at an
+    error's time or at an error's time plus the window: between two such points
+    (and on either side of one) it is constant.  Trying every such point, and
+    the midpoint just after it, covers every value the count takes.
+    """
+    half = Fraction(1, 2)
+    instants = {Fraction(start)}
+    for ts in errors:
+        for point in (ts, ts + window):
+            instants.update((Fraction(point), point + half))
+    return any(start <= tau < end and _errors_at(errors, tau, window) > limit for tau in instants)
+
+
+def _window_text(ms: int) -> str:
+    if ms % HOUR_MS == 0:
+        return f"{ms // HOUR_MS} h"
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000} min"
+    if ms % 1000 == 0:
+        return f"{ms // 1000} s"
+    return f"{ms} ms"
+
+
+def _alerts(
+    settings: dict, now_ms: int, usdc: int | None, wei: int | None, auto_pause: bool,
+    backup_overdue: bool, last_backup: int | None, calls: list[dict],
+) -> list[dict]:  # fmt: skip
+    usdc_limit, wei_limit = int(settings["low_usdc_threshold_micro"]), int(settings["low_gas_threshold_wei"])
+    usdc_text = None if usdc is None else _usdc(usdc)
+    wei_text = None if wei is None else _eth(wei)
+    low_usdc = usdc is not None and usdc < usdc_limit
+    low_gas = wei is not None and wei < wei_limit
+    window, limit = int(settings["error_spike_window_ms"]), int(settings["error_spike_errors"])
+    per_api: dict[str, int] = {}
+    for c in calls:
+        if not _success(c) and now_ms - window <= c["ts_ms"][0] < now_ms:
+            per_api[c["api_id"][0]] = per_api.get(c["api_id"][0], 0) + 1
+    count = sum(per_api.values())
+    spike_text = f"{count} {'error' if count == 1 else 'errors'} in the last {_window_text(window)}"
+    if count:
+        ordered = sorted(per_api.items(), key=lambda kv: (-kv[1], kv[0]))
+        spike_text += " (" + ", ".join(f"{api} {n}" for api, n in ordered) + ")"
+
+    def balance_text(unit: str, value: str | None, threshold: str, low: bool) -> str:
+        if value is None:
+            return f"{unit} balance unknown"
+        if low:
+            return f"Low {unit}: {value} {unit}, below {threshold}"
+        return f"{unit} balance {value}, threshold {threshold}"
+
+    age = None if last_backup is None else now_ms - last_backup
+    usdc_cap, wei_cap = _usdc(usdc_limit), _eth(wei_limit)
+    rows = {
+        "low_usdc": (low_usdc, usdc_text, usdc_cap, balance_text("USDC", usdc_text, usdc_cap, low_usdc)),
+        "low_gas": (low_gas, wei_text, wei_cap, balance_text("ETH", wei_text, wei_cap, low_gas)),
+        "auto_pause": (
+            auto_pause, usdc_text, usdc_cap,
+            f"API serving paused: USDC {usdc_text} below {usdc_cap}" if auto_pause else "API serving not paused",
+        ),
+        "backup_overdue": (
+            backup_overdue, age, BACKUP_MAX_AGE_MS,
+            "No backup yet" if age is None else f"Last backup {age // DAY_MS} days ago",
+        ),
+        "error_spike": (count > limit, count, limit, spike_text),
+    }  # fmt: skip
+    return [
+        {
+            "rule": rule,
+            "firing": rows[rule][0],
+            "level": settings[f"alert_{rule}"],
+            "value": rows[rule][1],
+            "threshold": rows[rule][2],
+            "message": rows[rule][3],
+        }
+        for rule in _RULE_ORDER
+    ]
+
+
+def _days(balance: int | None, threshold: int, amount: int | None, span: int | None) -> float | None:
+    if balance is None:
+        return None
+    if balance <= threshold:
+        return 0.0
+    if amount is None or span is None or amount == 0:
+        return None
+    rate_per_day = Fraction(amount * DAY_MS, span)
+    return float(Fraction(balance - threshold) / rate_per_day)
+
+
+def _runway(
+    settings: dict, now_ms: int, usdc: int | None, wei: int | None, buyer: list[dict], snaps: list[dict]
+) -> dict:
+    spend = span = None
+    if buyer:
+        first = min(c["ts_ms"][0] for c in buyer)
+        start = max(now_ms - WEEK_MS, first)
+        if now_ms - start >= DAY_MS:
+            span = now_ms - start
+            spend = sum(c["price_micro"][0] for c in buyer if start <= c["ts_ms"][0] < now_ms)
+    burn = gas_span = None
+    ordered = sorted(snaps, key=lambda b: (b["ts_ms"][0], b["_rowid"]))
+    if ordered:
+        begin = 0
+        for i, b in enumerate(ordered):
+            if b["ts_ms"][0] <= now_ms - WEEK_MS:
+                begin = i
+        chosen = ordered[begin:]
+        if chosen[-1]["ts_ms"][0] - chosen[0]["ts_ms"][0] >= DAY_MS:
+            gas_span = chosen[-1]["ts_ms"][0] - chosen[0]["ts_ms"][0]
+            burn = 0
+            for a, b in itertools.pairwise(chosen):
+                drop = int(a["eth_wei"][0]) - int(b["eth_wei"][0])
+                if drop > 0:
+                    burn += drop
+    return {
+        "usdc_days": _days(usdc, int(settings["low_usdc_threshold_micro"]), spend, span),
+        "spend_per_day_usdc": None if spend is None else _usdc(spend * DAY_MS // span),
+        "eth_days": _days(wei, int(settings["low_gas_threshold_wei"]), burn, gas_span),
+        "gas_per_day_eth": None if burn is None else _eth(burn * DAY_MS // gas_span),
+    }
+
+
 # -- the snapshot -------------------------------------------------------------------
 
 
@@ -370,8 +527,10 @@ def _bucket_starts(now_ms: int, zone: ZoneInfo) -> list[int]:
     return [last - (BUCKETS - 1 - i) * HOUR_MS for i in range(BUCKETS)]
 
 
-def _call_rate(calls: list[dict], starts: list[int], now_ms: int) -> list[dict]:
+def _call_rate(calls: list[dict], starts: list[int], now_ms: int, settings: dict) -> list[dict]:
     rate = []
+    errors = [c["ts_ms"][0] for c in calls if not _success(c)]
+    limit, window = int(settings["error_spike_errors"]), int(settings["error_spike_window_ms"])
     for start in starts:
         end = min(start + HOUR_MS, now_ms)
         success = error = 0
@@ -381,7 +540,8 @@ def _call_rate(calls: list[dict], starts: list[int], now_ms: int) -> list[dict]:
                     success += 1
                 else:
                     error += 1
-        rate.append({"hour": iso_ms(start), "success": success, "error": error})
+        spike = _spike(errors, start, end, limit, window)
+        rate.append({"hour": iso_ms(start), "success": success, "error": error, "spike": spike})
     return rate
 
 
@@ -564,7 +724,7 @@ def _snapshot(
         "spent_24h_usdc": _usdc(sum(c["price_micro"][0] for c in day)),
         "total_calls": len(buyer),
         "total_spent_usdc": _usdc(sum(c["price_micro"][0] for c in buyer)),
-        "call_rate": _call_rate(buyer, starts, now_ms),
+        "call_rate": _call_rate(buyer, starts, now_ms, settings),
         "breakdown": _breakdown(buyer, "buyer", names),
     }
 
@@ -585,7 +745,7 @@ def _snapshot(
         "revenue_24h_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_day)),
         "calls_7d": len(s_week),
         "revenue_7d_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_week)),
-        "call_rate": _call_rate(seller, starts, now_ms),
+        "call_rate": _call_rate(seller, starts, now_ms, settings),
         "breakdown": _breakdown(seller, "seller", names),
     }
 
@@ -615,6 +775,7 @@ def _snapshot(
 
     backup_times = [b["ts_ms"][0] for b in rows_of["backups"]]
     backup_overdue = not backup_times or now_ms - max(backup_times) > BACKUP_MAX_AGE_MS
+    last_backup = max(backup_times) if backup_times else None
 
     auto_pause = (
         settings["auto_pause_enabled"] == "1"
@@ -653,6 +814,8 @@ def _snapshot(
             "empty_state": empty_state,
         },
         "data_issues": data_issues,
+        "alerts": _alerts(settings, now_ms, usdc_micro, wei, auto_pause, backup_overdue, last_backup, calls),
+        "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
     if range_name is not None:
         out["view"] = _view(calls, names, now_ms, zone, range_name, api)

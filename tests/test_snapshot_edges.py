@@ -114,11 +114,24 @@ def test_an_empty_store(store):
         "events": [],
         "banners": {"auto_pause": False, "backup_overdue": True, "empty_state": True},
         "data_issues": [],
-    }
+        "alerts": [
+            {"rule": "low_usdc", "firing": False, "level": "panel", "value": None, "threshold": "1.000000",
+             "message": "USDC balance unknown"},
+            {"rule": "low_gas", "firing": False, "level": "panel", "value": None,
+             "threshold": "0.000500000000000000", "message": "ETH balance unknown"},
+            {"rule": "auto_pause", "firing": False, "level": "panel", "value": None, "threshold": "1.000000",
+             "message": "API serving not paused"},
+            {"rule": "backup_overdue", "firing": True, "level": "panel", "value": None, "threshold": 2_592_000_000,
+             "message": "No backup yet"},
+            {"rule": "error_spike", "firing": False, "level": "panel", "value": 0, "threshold": 5,
+             "message": "0 errors in the last 5 min"},
+        ],
+        "runway": {"usdc_days": None, "spend_per_day_usdc": None, "eth_days": None, "gas_per_day_eth": None},
+    }  # fmt: skip
     assert buyer_rate == seller_rate
     assert len(buyer_rate) == 48
-    assert buyer_rate[0] == {"hour": "2026-11-23T13:00:00Z", "success": 0, "error": 0}
-    assert buyer_rate[-1] == {"hour": "2026-11-25T12:00:00Z", "success": 0, "error": 0}
+    assert buyer_rate[0] == {"hour": "2026-11-23T13:00:00Z", "success": 0, "error": 0, "spike": False}
+    assert buyer_rate[-1] == {"hour": "2026-11-25T12:00:00Z", "success": 0, "error": 0, "spike": False}
 
 
 def test_the_24h_window_is_half_open(store):
@@ -185,7 +198,8 @@ def test_now_with_milliseconds(store):
     store.call(NOW + 122).call(NOW + 123)
     snapshot = snap(store, now=NOW + 123)
     assert snapshot["now"] == "2026-11-25T12:00:00.123Z"
-    assert snapshot["buyer"]["call_rate"][-1] == {"hour": "2026-11-25T12:00:00Z", "success": 1, "error": 0}
+    last = {"hour": "2026-11-25T12:00:00Z", "success": 1, "error": 0, "spike": False}
+    assert snapshot["buyer"]["call_rate"][-1] == last
 
 
 def test_buckets_in_kathmandu_start_at_a_quarter_past(store):
@@ -196,9 +210,9 @@ def test_buckets_in_kathmandu_start_at_a_quarter_past(store):
     snapshot = snap(store)
     rate = snapshot["buyer"]["call_rate"]
     assert snapshot["timezone"] == "Asia/Kathmandu"
-    assert rate[0] == {"hour": "2026-11-23T12:15:00Z", "success": 0, "error": 0}
-    assert rate[-2] == {"hour": "2026-11-25T10:15:00Z", "success": 0, "error": 1}
-    assert rate[-1] == {"hour": "2026-11-25T11:15:00Z", "success": 1, "error": 0}
+    assert rate[0] == {"hour": "2026-11-23T12:15:00Z", "success": 0, "error": 0, "spike": False}
+    assert rate[-2] == {"hour": "2026-11-25T10:15:00Z", "success": 0, "error": 1, "spike": False}
+    assert rate[-1] == {"hour": "2026-11-25T11:15:00Z", "success": 1, "error": 0, "spike": False}
     assert sum(b["success"] + b["error"] for b in rate) == 2
 
 
