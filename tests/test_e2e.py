@@ -469,7 +469,8 @@ class TestAnEmptyStore:
 
 @pytest.fixture(scope="class")
 def demo_server() -> Iterator[Server]:
-    with running_server(None, **SERVER_ENV) as s:
+    # Twenty times the history's rate: its traffic visibly reaches the page within seconds.
+    with running_server(None, **SERVER_ENV, CCANALYTICS_DEMO_SPEED="20") as s:
         yield s
 
 
