@@ -308,7 +308,9 @@ def test_ranged_views_equal_the_reference(case, range_name, use_api):
         expected = reference_snapshot(path, case.now_ms, case.events, range_name, api)
         with cc.open_store(path) as store:
             actual = store.snapshot(now=case.now_ms, events=case.events, range=range_name, api=api).to_dict()
-        assert_snapshots_equal(actual, expected)
+        # The parts views.md adds to (the rest is test_snapshot_property's).
+        mine = ("buyer", "seller", "view")
+        assert_snapshots_equal({k: actual[k] for k in mine}, {k: expected[k] for k in mine})
 
 
 call = st.fixed_dictionaries(
