@@ -49,6 +49,7 @@ _CALLS_OPTIONAL = {
     "price_micro": (0, "integer"),
     "revenue_micro": (0, "integer"),
     "demo": (0, "integer"),
+    "consumer": (None, "null"),
 }
 # Optional tables: the columns they must have (in the order a missing one is reported),
 # and the optional columns with their defaults.
@@ -554,6 +555,41 @@ def _mean_latency(calls: list[dict]) -> float | None:
     return total / n if n else None
 
 
+def _latencies(calls: list[dict]) -> list[float]:
+    return sorted(float(c["latency_ms"][0]) for c in calls if c["latency_ms"][1] != "null")
+
+
+def _percentile(calls: list[dict], nn: int) -> float | None:
+    """Nearest rank: the value at 1-based position ceil(nn/100 * n) of the sorted latencies."""
+    values = _latencies(calls)
+    if not values:
+        return None
+    position = -(-nn * len(values) // 100)
+    return values[max(position, 1) - 1]
+
+
+def _money(role: str) -> str:
+    return "price_micro" if role == "buyer" else "revenue_micro"
+
+
+def _figures(calls: list[dict], role: str) -> dict:
+    """views.md's figures of a set of calls of one role."""
+    success = sum(1 for c in calls if _success(c))
+    return {
+        "calls": len(calls),
+        "success_rate": success / len(calls) if calls else None,
+        "avg_latency_ms": _mean_latency(calls),
+        "p50_latency_ms": _percentile(calls, 50),
+        "p95_latency_ms": _percentile(calls, 95),
+        "p99_latency_ms": _percentile(calls, 99),
+        "usdc": _usdc(sum(c[_money(role)][0] for c in calls)),
+    }
+
+
+def _between(calls: list[dict], start: int, end: int) -> list[dict]:
+    return [c for c in calls if start <= c["ts_ms"][0] < end]
+
+
 def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict]:
     ids: list[str] = []
     for c in calls:
@@ -572,10 +608,9 @@ def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict
             "errors": len(mine) - success,
             "usdc": _usdc(sum(c[money][0] for c in mine)),
         }
-        if role == "buyer":
-            row["avg_latency_ms"] = _mean_latency(mine)
-        else:
-            row["success_rate"] = success / len(mine)
+        row["avg_latency_ms"] = _mean_latency(mine)
+        row["p95_latency_ms"] = _percentile(mine, 95)
+        row["success_rate"] = success / len(mine)
         rows.append(row)
     # Two stable sorts: the second key first.
     rows.sort(key=lambda r: r["api_id"])
@@ -599,7 +634,9 @@ def _names(calls: list[dict], apis: list[dict]) -> dict[str, str]:
     return names
 
 
-def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
+def reference_snapshot(
+    path: str, now_ms: int, events: int = 50, range_name: str | None = None, api: str | None = None
+) -> dict:
     """The snapshot of ``metrics.md`` for the store at ``path`` as of ``now_ms``.
 
     Parameters
@@ -610,6 +647,8 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
         The moment to compute for, epoch milliseconds.
     events
         How many events to list.
+    range_name, api
+        views.md's ranged view (``1h`` … ``90d``), limited to one ``api_id``.
 
     Returns
     -------
@@ -624,12 +663,14 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
     """
     con = _open(str(path))
     try:
-        return _snapshot(con, str(path), now_ms, events)
+        return _snapshot(con, str(path), now_ms, events, range_name, api)
     finally:
         con.close()
 
 
-def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) -> dict:
+def _snapshot(
+    con: sqlite3.Connection, path: str, now_ms: int, n_events: int, range_name: str | None, api: str | None
+) -> dict:
     tables = {r[0].lower() for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     if "calls" not in tables:
         raise StoreError(f"{path}: no calls table")
@@ -670,10 +711,16 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
 
     day = [c for c in buyer if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     day_success = sum(1 for c in day if _success(c))
+    previous_keys = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+    buyer_before = _figures(_between(buyer, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "buyer")
     buyer_out = {
         "calls_24h": len(day),
         "success_rate_24h": day_success / len(day) if day else None,
         "avg_latency_ms_24h": _mean_latency(day),
+        "p50_latency_ms_24h": _percentile(day, 50),
+        "p95_latency_ms_24h": _percentile(day, 95),
+        "p99_latency_ms_24h": _percentile(day, 99),
+        "previous_24h": {k: buyer_before[k] for k in previous_keys},
         "spent_24h_usdc": _usdc(sum(c["price_micro"][0] for c in day)),
         "total_calls": len(buyer),
         "total_spent_usdc": _usdc(sum(c["price_micro"][0] for c in buyer)),
@@ -684,9 +731,17 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
     s_day = [c for c in seller if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     s_week = [c for c in seller if now_ms - WEEK_MS <= c["ts_ms"][0] < now_ms]
     s_success = sum(1 for c in s_day if _success(c))
+    seller_before = _figures(_between(seller, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "seller")
+    seller_weeks = _between(seller, now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
     seller_out = {
         "calls_24h": len(s_day),
         "success_rate_24h": s_success / len(s_day) if s_day else None,
+        "avg_latency_ms_24h": _mean_latency(s_day),
+        "p50_latency_ms_24h": _percentile(s_day, 50),
+        "p95_latency_ms_24h": _percentile(s_day, 95),
+        "p99_latency_ms_24h": _percentile(s_day, 99),
+        "previous_24h": {k: seller_before[k] for k in previous_keys},
+        "previous_7d": {"calls": len(seller_weeks), "usdc": _usdc(sum(c["revenue_micro"][0] for c in seller_weeks))},
         "revenue_24h_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_day)),
         "calls_7d": len(s_week),
         "revenue_7d_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_week)),
@@ -736,7 +791,7 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
             if counts.get(rule, 0) > 0:
                 data_issues.append({"table": table, "rule": rule, "rows": counts[rule]})
 
-    return {
+    out = {
         "now": iso_ms(now_ms),
         "timezone": zone_name,
         "mode": "seller" if rows_of["apis"] and seller else "buyer",
@@ -762,9 +817,103 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
         "alerts": _alerts(settings, now_ms, usdc_micro, wei, auto_pause, backup_overdue, last_backup, calls),
         "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
+    if range_name is not None:
+        out["view"] = _view(calls, names, now_ms, zone, range_name, api)
+    return out
+
+
+# -- views.md: ranged views ---------------------------------------------------------
+
+MINUTE_MS = 60_000
+_RANGES = {  # window length, buckets, unit
+    "1h": (HOUR_MS, 60, "1m"),
+    "24h": (DAY_MS, 24, "1h"),
+    "7d": (7 * DAY_MS, 168, "1h"),
+    "30d": (30 * DAY_MS, 30, "1d"),
+    "90d": (90 * DAY_MS, 90, "1d"),
+}
+
+
+def _to_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _view_starts(now_ms: int, zone: ZoneInfo, count: int, unit: str) -> list[int]:
+    local = (_EPOCH + timedelta(milliseconds=now_ms)).astimezone(zone)
+    if unit == "1d":
+        # Walk back one calendar day at a time; each day starts at its local midnight.
+        starts = []
+        day = local.date()
+        while len(starts) < count:
+            midnight = _to_ms(datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC))
+            if midnight <= now_ms:
+                starts.append(midnight)
+            day -= timedelta(days=1)
+        return starts[::-1]
+    step = MINUTE_MS if unit == "1m" else HOUR_MS
+    # Local wall time floored to the unit, as an offset from now.
+    wall_ms = local.minute * MINUTE_MS + local.second * 1000 + now_ms % 1000
+    if unit == "1m":
+        wall_ms = local.second * 1000 + now_ms % 1000
+    last = now_ms - wall_ms
+    return [last - (count - 1 - i) * step for i in range(count)]
+
+
+def _view(
+    calls: list[dict], names: dict[str, str], now_ms: int, zone: ZoneInfo, range_name: str, api: str | None
+) -> dict:
+    length, count, unit = _RANGES[range_name]
+    start = now_ms - length
+    if api is not None:
+        calls = [c for c in calls if c["api_id"][0] == api]
+    starts = _view_starts(now_ms, zone, count, unit)
+    out: dict = {
+        "range": range_name,
+        "api": api,
+        "start": iso_ms(start),
+        "end": iso_ms(now_ms),
+        "bucket": unit,
+    }
+    for role in ("buyer", "seller"):
+        mine = [c for c in calls if c["role"][0] == role]
+        window = _between(mine, start, now_ms)
+        section = _figures(window, role)
+        section["previous"] = _figures(_between(mine, start - length, start), role)
+        series = []
+        for i, bucket in enumerate(starts):
+            end = min(starts[i + 1], now_ms) if i + 1 < len(starts) else now_ms
+            inside = _between(mine, bucket, end)
+            ok = sum(1 for c in inside if _success(c))
+            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok})
+        section["series"] = series
+        section["breakdown"] = _breakdown(window, role, names)
+        if role == "seller":
+
+            def who(c: dict) -> str | None:
+                return c["consumer"][0] if c["consumer"][1] == "text" else None
+
+            first: dict[str, int] = {}
+            for c in mine:
+                if who(c) is not None and (who(c) not in first or c["ts_ms"][0] < first[who(c)]):
+                    first[who(c)] = c["ts_ms"][0]
+            seen = {who(c) for c in window if who(c) is not None}
+            section["consumers"] = len(seen)
+            section["new_consumers"] = sum(1 for t in first.values() if start <= t < now_ms)
+            tops = []
+            for consumer in seen:
+                theirs = [c for c in window if who(c) == consumer]
+                tops.append((sum(c["revenue_micro"][0] for c in theirs), len(theirs), consumer))
+            tops.sort(key=lambda t: t[2])
+            tops.sort(key=lambda t: (t[0], t[1]), reverse=True)
+            section["top_consumers"] = [{"consumer": c, "calls": n, "usdc": _usdc(m)} for m, n, c in tops[:10]]
+        out[role] = section
+    return out
 
 
 # -- comparison ---------------------------------------------------------------------
+
+
+_PERCENTILE_KEY = re.compile(r"\bp\d\d_latency_ms(_24h)?$")
 
 
 def _kind(value: object) -> str:
@@ -807,7 +956,9 @@ def _first_difference(actual: object, expected: object, path: str) -> str | None
             return f"{path}: expected {len(expected)} items, got {len(actual)}"
         return None
     if ke == "float":
-        if math.isclose(actual, expected, rel_tol=1e-9):
+        # views.md: a percentile may be within 1 % of the exact one (a sketch).
+        tolerance = 0.01 if _PERCENTILE_KEY.search(path) else 1e-9
+        if math.isclose(actual, expected, rel_tol=tolerance):
             return None
         return f"{path}: expected {expected!r}, got {actual!r}"
     if actual != expected:
