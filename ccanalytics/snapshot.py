@@ -301,6 +301,7 @@ def compute(
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
+    views: dict[str, RoleView] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -308,10 +309,12 @@ def compute(
     ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
-    (else they come from the latest balance snapshot).
+    (else they come from the latest balance snapshot); ``views`` are the
+    roles' figures when they were tallied elsewhere (the fleet's engines).
     """
-    good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    if views is None:
+        good_apis = apis.lazy().filter(pl.col("rule").is_null())
+        views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
