@@ -220,7 +220,8 @@ class _Node:
 
 
 def _nodes(lake: Path) -> list[_Node]:
-    names = sorted(p.name[5:] for p in (lake / "settings").glob("node=*") if (p / "data.parquet").is_file())
+    # A node is in the fleet once an export of it has run to the end (its mark in nodes/).
+    names = sorted(p.name[5:] for p in (lake / "nodes").glob("node=*") if (p / "data.parquet").is_file())
     if not names:
         raise CCError(f"{lake}: holds no nodes (write some with `ccanalytics export --db PATH --to {lake}`)")
     settings = _read_small(lake, "settings")
@@ -468,6 +469,9 @@ def fleet_snapshot(
 
 def run(args: argparse.Namespace) -> int:
     """``ccanalytics fleet --lake DIR [--now T] [--engine polars|spark] [--range R] [--tz Z] [--master URL]``."""
+    from ccanalytics.lake import require_fleet_extra
+
+    require_fleet_extra()
     from ccanalytics.engines import engine
 
     if args.range is not None:
