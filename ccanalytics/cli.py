@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     snap.add_argument("--db", required=True, help="the store")
     snap.add_argument("--now", help="compute for this moment: ISO-8601 or epoch milliseconds")
     snap.add_argument("--events", type=int, default=50, help="how many events to list (default 50)")
+    snap.add_argument("--range", choices=("1h", "24h", "7d", "30d", "90d"), help="add the ranged view of this range")
+    snap.add_argument("--api", help="limit the ranged view to this api_id (needs --range)")
 
     demo = sub.add_parser("demo", help="write a realistic demo store")
     demo.add_argument("--db", required=True, help="the store to write (must not exist)")
@@ -62,7 +64,10 @@ def _fleet_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "snapshot" and args.api is not None and args.range is None:
+        parser.error("--api needs --range")
     try:
         if args.command == "snapshot":
             from ccanalytics.snapshot import run
