@@ -2,18 +2,19 @@
 
 Three steps (docs/design.md, "The fleet"):
 
-1. **Tally** the lake on the engine (``tally_lake``): the definitions of
-   ``tallies`` (narwhals) group the calls of the last ``RECENT_DAYS`` UTC days
-   and the hourly rollups of the days before into a few small frames — per
-   node and role: all-time sums per API, the latest names, the 24 h / 7 d
-   window sums, the chart's hours, the latency sketch of the last 24 h.
-2. **Assemble** each node's snapshot from its tallies and small tables with
-   the very code ``ccanalytics snapshot`` uses (``snapshot.compute``,
-   ``snapshot.table_facts``, ``metrics.breakdown``), so each node equals its
-   store's snapshot.
-3. **Merge** the nodes' tallies into the fleet's (sums; names: the latest of
-   the latest; the chart in ``--tz``) and assemble it the same way: the fleet
-   is the snapshot of one store holding all the nodes' calls.
+1. **Read** the lake on the engine (``tally_lake``): the days before the cut
+   (``cut_day``: a day before the snapshot's reach, two weeks, or twice a
+   ``--range``) as their rollups merged per node (``tallies``: narwhals sums,
+   minima and latest, on polars or Spark — the heavy part: years of history
+   over thousands of nodes become a few rows per node and API); the calls
+   since the cut as rows.
+2. **Assemble** each node's snapshot from those with the very code a store
+   runs (``ledger.Totals``, ``snapshot.table_facts``, ``snapshot.compute``):
+   each node equals ``ccanalytics snapshot`` of its store.
+3. **Merge** the nodes into the fleet the same way (their rollups merged,
+   their recent calls together, request ids made ``NODE/request_id``): the
+   fleet is the snapshot of one store holding every node's calls, with the
+   chart in ``--tz``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,10 +32,12 @@ import polars as pl
 from ccanalytics import metrics
 from ccanalytics.contract import TABLES
 from ccanalytics.errors import CCError
-from ccanalytics.ledger import Totals
+from ccanalytics.ledger import REACH_MS, RECENT_SCHEMA, Totals
 from ccanalytics.settings import Settings, parse_settings
-from ccanalytics.snapshot import Balances, DataIssue, RoleView, Snapshot, compute, table_facts
-from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS, parse_now, usdc_text
+from ccanalytics.sketch import merge_sketches
+from ccanalytics.snapshot import Balances, DataIssue, Snapshot, compute, table_facts
+from ccanalytics.units import DAY_MS, iso_utc, parse_now, usdc_text
+from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
     import argparse
@@ -43,103 +46,73 @@ if TYPE_CHECKING:
 
     from ccanalytics.engines import Engine
 
-__all__ = ["RECENT_DAYS", "FleetTallies", "fleet_snapshot", "run", "tally_lake"]
+__all__ = ["LakeTallies", "fleet_snapshot", "run", "tally_lake"]
 
-RECENT_DAYS = 15  # raw calls from this many UTC days before `now` on (windows, chart, previous periods)
 ROLES = metrics.ROLES
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
-ROLLUP_SCHEMA = {
-    "role": pl.String,
-    "api_id": pl.String,
-    "hour": pl.Int64,
+_SUMS = {
     "calls": pl.Int64,
     "success": pl.Int64,
     "latency_sum": pl.Float64,
     "latency_n": pl.Int64,
     "price_micro": pl.Int64,
     "revenue_micro": pl.Int64,
-    "name_ts": pl.Int64,
-    "name_request_id": pl.String,
-    "name": pl.String,
+}
+ROLLUP_SCHEMAS = {
+    "rollups": {"role": pl.String, "api_id": pl.String, "hour": pl.Int64, **_SUMS},
+    "names": {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String},
+    "latency": {"role": pl.String, "api_id": pl.String, "key": pl.Int32, "n": pl.Int64},
+    "firsts": {"consumer": pl.String, "api_id": pl.String, "ts_ms": pl.Int64},
 }
 NO_CHAIN_NOTE = "the fleet does not read chains: balances are the lake's latest balance snapshot"
 
 
 @dataclass(frozen=True)
-class FleetTallies:
-    """What the engine returns: small frames, every one keyed by ``node`` (but ``fleet_rates``)."""
+class LakeTallies:
+    """What the engine returns, every frame with a ``node`` column: small but for ``recent``."""
 
-    totals: pl.DataFrame  # node, role, api_id, calls … revenue_micro: all calls before now
-    names: pl.DataFrame  # node, api_id, name_ts, name_request_id, name: each API's latest named call
-    windows: pl.DataFrame  # node, role, in_day, sums: calls of the last 7 d (in_day: of the last 24 h)
-    rates: pl.DataFrame  # node, role, hour, success, error: the chart in each node's time zone
-    fleet_rates: pl.DataFrame  # role, hour, success, error: the chart in the fleet's time zone
-    sketch: pl.DataFrame  # node, role, bucket, calls: latencies of the last 24 h
+    tallies: pl.DataFrame  # node, role, api_id, calls … revenue_micro: the rollups before the cut, merged
+    names: pl.DataFrame  # node, api_id, ts_ms, request_id, api_name: latest named call before the cut
+    sketch: pl.DataFrame  # node, role, api_id, key, n: latency sketch before the cut
+    firsts: pl.DataFrame  # node, consumer, api_id, ts_ms: first seller call before the cut
+    recent: pl.DataFrame  # node + the ledger's columns: the valid calls from the cut to now
 
 
-def _cut_day(now: int) -> str:
-    """The first UTC day read as raw calls: ``RECENT_DAYS`` before ``now``'s."""
-    moment = datetime.fromtimestamp(now // 1000, tz=UTC) - timedelta(days=RECENT_DAYS)
+def cut_day(now: int, reach: int) -> str:
+    """The first UTC day read as raw calls: the day of ``now - reach - 1 day`` (every window lies after it)."""
+    moment = datetime.fromtimestamp((now - reach - DAY_MS) // 1000, tz=UTC)
     return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
-def _first_hour(now: int, timezone: str) -> int:
-    return metrics.last_bucket_start(now, timezone) - (metrics.CHART_HOURS - 1) * HOUR_MS
+def tally_lake(engine: Engine, lake: Path, now: int, reach: int = REACH_MS) -> LakeTallies:
+    """Read the lake at ``now`` on ``engine``: the history merged from rollups, the recent calls raw.
 
-
-def tally_lake(engine: Engine, lake: Path, now: int, node_zones: dict[str, str], timezone: str) -> FleetTallies:
-    """Tally the lake at ``now`` on ``engine``: the only step that reads calls.
-
-    ``node_zones`` gives each node's time zone (its chart's hours); ``timezone``
-    the fleet's.  Calls from ``_cut_day(now)`` on are read raw; older ones
-    through the hourly rollups export wrote with the same definitions.
+    The only step that reads calls.  Days before ``cut_day`` come as merged
+    rollups (the heavy part, on the engine); calls from that day to ``now`` as
+    rows, which the same ledger and snapshot code as a store's then turn into
+    every figure.
     """
     import narwhals as nw
 
     from ccanalytics import tallies
     from ccanalytics.lake import CALL_COLUMNS
 
-    ts, day, node = nw.col("ts_ms"), nw.col("day"), nw.col("node")
-    cut = _cut_day(now)
-    raw = engine.scan(lake / "calls", CALL_COLUMNS).filter(day >= cut, ts < now)
-    old = engine.scan(lake / "rollups", ROLLUP_SCHEMA).filter(day < cut)
-    keys = ["node", "role", "api_id"]
-    sums = list(tallies.SUMS)
-    totals = tallies.merge(
-        nw.concat([old.select(*keys, *sums), tallies.tally(raw, by=keys).select(*keys, *sums)]), by=keys
-    )
-    named = old.filter(~nw.col("name").is_null()).select(
-        "node", "api_id", ts_ms=nw.col("name_ts"), request_id=nw.col("name_request_id"), api_name=nw.col("name")
-    )
-    names = tallies.latest_named(
-        nw.concat([named, raw.select("node", "api_id", "ts_ms", "request_id", "api_name")]), by=["node", "api_id"]
-    )
-    week = raw.filter(ts >= now - WEEK_MS).with_columns((ts >= now - DAY_MS).alias("in_day"))
-    windows = tallies.tally(week, by=["node", "role", "in_day"])
+    ts, day = nw.col("ts_ms"), nw.col("day")
+    cut = cut_day(now, reach)
 
-    # Each node's chart starts where its time zone puts it: one `first` per distinct start.
-    starts: dict[int, list[str]] = {}
-    for name, zone in node_zones.items():
-        starts.setdefault(_first_hour(now, zone), []).append(name)
-    first: nw.Expr = nw.lit(None, nw.Int64)
-    for start, members in starts.items():
-        first = nw.when(node.is_in(members)).then(nw.lit(start, nw.Int64)).otherwise(first)
+    def old(name: str) -> nw.LazyFrame:
+        return engine.scan(lake / name, ROLLUP_SCHEMAS[name]).filter(day < cut)
 
-    def chart(frame: nw.LazyFrame, by: list[str]) -> nw.LazyFrame:
-        ok = tallies.succeeded()
-        return frame.group_by(*by).agg(
-            ok.cast(nw.Int64).sum().alias("success"), (~ok).cast(nw.Int64).sum().alias("error")
-        )
-
-    rates = raw.with_columns(first.alias("first")).filter(ts >= nw.col("first"))
-    rates = chart(rates.with_columns(tallies.hour_of(nw.col("first")).alias("hour")), ["node", "role", "hour"])
-    fleet_first = _first_hour(now, timezone)
-    fleet_rates = chart(
-        raw.filter(ts >= fleet_first).with_columns(tallies.hour_of(fleet_first).alias("hour")), ["role", "hour"]
-    )
-    sketch = tallies.sketch(raw.filter(ts >= now - DAY_MS), by=["node", "role"])
-    frames = [engine.collect(q) for q in (totals, names, windows, rates, fleet_rates, sketch)]
-    return FleetTallies(*frames)
+    queries = [
+        tallies.merge(old("rollups"), by=["node", "role", "api_id"]),
+        tallies.latest_named(old("names"), by=["node", "api_id"]),
+        tallies.merge(old("latency"), by=["node", "role", "api_id", "key"], sums=["n"]),
+        tallies.earliest(old("firsts"), by=["node", "consumer", "api_id"]),
+        engine.scan(lake / "calls", CALL_COLUMNS)
+        .filter(day >= cut, ts < now)
+        .select("node", *(c for c in RECENT_SCHEMA if c != "rule")),
+    ]
+    return LakeTallies(*(engine.collect(q) for q in queries))
 
 
 # -- assembling -------------------------------------------------------------
@@ -149,43 +122,24 @@ def _by_node(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {key[0]: part for key, part in frame.partition_by("node", as_dict=True, include_key=False).items()}
 
 
-def _views(
-    totals: pl.DataFrame,
-    names: pl.DataFrame,
-    windows: pl.DataFrame,
-    rates: pl.DataFrame,
-    apis: pl.LazyFrame,
-    first: int,
-) -> dict[str, RoleView]:
-    """Both roles' figures from tallies, as ``snapshot.role_views`` gives them from calls."""
-    sums = ["calls", "success", "latency_sum", "latency_n", "price_micro", "revenue_micro"]
-    hours = pl.DataFrame({"hour": [first + i * HOUR_MS for i in range(metrics.CHART_HOURS)]})
-    views = {}
-    for role in ROLES:
-        money = "price_micro" if role == "buyer" else "revenue_micro"
-        mine = windows.filter(pl.col("role") == role)
-        day = mine.filter(pl.col("in_day")).select(pl.col(sums).sum()).row(0, named=True)
-        week = mine.select(pl.col(sums).sum()).row(0, named=True)
-        total = totals.filter(pl.col("role") == role).select(pl.col(sums).sum()).row(0, named=True)
-        rate = (
-            hours.join(rates.filter(pl.col("role") == role).select("hour", "success", "error"), on="hour", how="left")
-            .with_columns(pl.col("success", "error").fill_null(0).cast(pl.Int64))
-            .sort("hour")
-        )
-        views[role] = RoleView(
-            calls_24h=day["calls"],
-            success_24h=day["success"],
-            latency_sum_24h=float(day["latency_sum"]),
-            latency_n_24h=day["latency_n"],
-            money_24h=day[money],
-            calls_7d=week["calls"],
-            money_7d=week[money],
-            total_calls=total["calls"],
-            total_money=total[money],
-            call_rate=rate,
-            breakdown=metrics.breakdown(totals.lazy(), names.lazy(), apis, role).collect(),
-        )
-    return views
+def _shaped(frame: pl.DataFrame | None, like: pl.DataFrame) -> pl.DataFrame:
+    """A frame with exactly the columns and dtypes of ``like`` (an engine may widen integers)."""
+    if frame is None:
+        return like.clear()
+    return frame.select(like.columns).cast(dict(like.schema))  # type: ignore[arg-type]
+
+
+def _totals(
+    tallies: pl.DataFrame | None, names: pl.DataFrame | None, sketch: pl.DataFrame | None, firsts: pl.DataFrame | None
+) -> Totals:
+    empty = Totals.empty()
+    return Totals(
+        tallies=_shaped(tallies, empty.tallies),
+        names=_shaped(names, empty.names),
+        issues=empty.issues,
+        sketch=_shaped(sketch, empty.sketch),
+        firsts=_shaped(firsts, empty.firsts),
+    )
 
 
 def _ordered(table: str, counts: pl.DataFrame) -> list[DataIssue]:
@@ -260,121 +214,95 @@ def _issues_at(lake: Path, now: int) -> dict[str, pl.DataFrame]:
     return _by_node(counts)
 
 
-def _percentiles(sketch: pl.DataFrame) -> dict[str, float | None]:
-    """p50, p95, p99 (nearest rank) of a merged sketch: bucket, calls."""
-    from ccanalytics.tallies import bucket_value
+_ISSUES = pl.DataFrame(schema={"table": pl.String, "rule": pl.String, "rows": pl.Int64})
 
-    merged = (
-        sketch.group_by("bucket").agg(pl.col("calls").sum()).sort("bucket").with_columns(cum=pl.col("calls").cum_sum())
-    )
-    n = int(merged["calls"].sum() or 0)
-    found: dict[str, float | None] = {}
-    for q in (50, 95, 99):
-        rank = (q * n + 99) // 100  # ceil(q/100 · n), in integers
-        hit = merged.filter(pl.col("cum") >= rank).head(1)["bucket"].to_list() if n else []
-        found[f"p{q}_latency_ms_24h"] = bucket_value(hit[0]) if hit else None
-    return found
+
+def _recent_rows(frame: pl.DataFrame | None) -> pl.DataFrame:
+    """Recent calls as the ledger holds them: its columns, valid (a null ``rule``)."""
+    like = pl.DataFrame(schema=RECENT_SCHEMA)
+    if frame is None:
+        return like
+    return frame.with_columns(rule=pl.lit(None, pl.String)).select(like.columns).cast(RECENT_SCHEMA)  # type: ignore[arg-type]
 
 
 def _node_snapshot(
-    node: _Node, t: dict[str, dict[str, pl.DataFrame]], issues: pl.DataFrame, now: int, events: int
+    node: _Node,
+    settled: Totals,
+    recent: pl.DataFrame,
+    issues: pl.DataFrame,
+    now: int,
+    events: int,
+    range_name: str | None,
 ) -> Snapshot:
-    part = {key: frames.get(node.name) for key, frames in t.items()}
-    totals = part["totals"] if part["totals"] is not None else _EMPTY["totals"]
-    names = part["names"] if part["names"] is not None else _EMPTY["names"]
-    names = names.select("api_id", ts_ms="name_ts", request_id="name_request_id", api_name="name")
-    windows = part["windows"] if part["windows"] is not None else _EMPTY["windows"]
-    rates = part["rates"] if part["rates"] is not None else _EMPTY["rates"]
-    apis = node.small["apis"]
-    views = _views(totals, names, windows, rates, apis.lazy(), _first_hour(now, node.settings.timezone))
-    facts = table_facts(node.small, now, events_limit=events)
-    per_table = {table: _ordered(table, issues.filter(pl.col("table") == table)) for table in SMALL_TABLES}
-    facts = replace(facts, issues=per_table)
+    """The node's snapshot, by the code ``ccanalytics snapshot`` runs on its store (``snapshot.compute``)."""
+    present = settled.plus(recent)
     calls_issues = issues.filter(pl.col("table") == "calls").select("rule", "rows")
+    facts = table_facts(node.small, now, events_limit=events)
+    facts = replace(
+        facts, issues={t: _ordered(t, issues.filter(pl.col("table") == t).select("rule", "rows")) for t in SMALL_TABLES}
+    )
     return compute(
         now=now,
         settings=node.settings,
-        calls=pl.LazyFrame(),
-        totals=Totals(tallies=totals, names=names, issues=calls_issues),
+        calls=recent.lazy(),
+        totals=replace(present, issues=calls_issues),
         facts=facts,
-        apis=apis,
+        apis=node.small["apis"],
         shape_issues={},
         setting_issues=node.setting_issues,
         balances=Balances(note=NO_CHAIN_NOTE) if node.rpc_url else None,
-        views=views,
+        balance_snapshots=node.small["balance_snapshots"],
+        range_name=range_name,
     )
 
 
-_ISSUES = pl.DataFrame(schema={"table": pl.String, "rule": pl.String, "rows": pl.Int64})
-_SUMS = {
-    "calls": pl.Int64,
-    "success": pl.Int64,
-    "latency_sum": pl.Float64,
-    "latency_n": pl.Int64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-}
-_EMPTY = {
-    "totals": pl.DataFrame(schema={"role": pl.String, "api_id": pl.String, **_SUMS}),
-    "names": pl.DataFrame(
-        schema={"api_id": pl.String, "name_ts": pl.Int64, "name_request_id": pl.String, "name": pl.String}
-    ),
-    "windows": pl.DataFrame(schema={"role": pl.String, "in_day": pl.Boolean, **_SUMS}),
-    "rates": pl.DataFrame(schema={"role": pl.String, "hour": pl.Int64, "success": pl.Int64, "error": pl.Int64}),
-}
+def _fleet(
+    nodes: list[_Node], snaps: dict[str, Snapshot], t: LakeTallies, now: int, timezone: str, range_name: str | None
+) -> dict[str, Any]:
+    """The fleet's figures: the snapshot of one store holding every node's calls, plus rankings.
 
-
-def _fleet(nodes: list[_Node], snaps: dict[str, Snapshot], t: FleetTallies, now: int, timezone: str) -> dict[str, Any]:
-    """The fleet's figures: the snapshot of one store holding every node's calls, plus rankings."""
-    sums = list(_SUMS)
-    totals = t.totals.group_by("role", "api_id").agg(pl.col(sums).sum()).cast(_SUMS)  # type: ignore[arg-type]
-    # Request ids are unique per node: a call is known to the fleet as NODE/request_id.
-    names = metrics.latest_names(
-        t.names.lazy().select(
-            "api_id", ts_ms="name_ts", request_id=pl.concat_str("node", pl.lit("/"), "name_request_id"), api_name="name"
-        )
-    ).collect()
-    windows = t.windows.drop("node")
+    Request ids are unique per node only: the fleet knows a call as ``NODE/request_id``.
+    """
+    prefixed = pl.concat_str("node", pl.lit("/"), "request_id")
+    settled = _totals(
+        metrics.merge_tallies(t.tallies.lazy()).collect(),
+        metrics.latest_names(t.names.lazy().with_columns(request_id=prefixed)).collect(),
+        merge_sketches(t.sketch.lazy()).collect(),
+        t.firsts.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()),
+    )
+    recent = _recent_rows(t.recent.with_columns(request_id=prefixed))
     apis = pl.concat([n.small["apis"] for n in nodes])  # an API registered by several nodes: the first node's name
-    views = _views(totals, names, windows, t.fleet_rates, apis.lazy(), _first_hour(now, timezone))
     empty = {table: _empty_small(table).with_columns(rule=pl.lit(None, pl.String)) for table in SMALL_TABLES}
     facts = replace(table_facts(empty, now, events_limit=0), has_apis=apis.height > 0)
     snap = compute(
         now=now,
         settings=Settings(timezone=timezone),
-        calls=pl.LazyFrame(),
-        totals=Totals(tallies=totals, names=names, issues=pl.DataFrame(schema={"rule": pl.String, "rows": pl.Int64})),
+        calls=recent.lazy(),
+        totals=settled.plus(recent),
         facts=facts,
         apis=apis,
         shape_issues={},
         setting_issues=[],
-        views=views,
+        range_name=range_name,
     ).to_dict()
-    spread = t.totals.group_by("role", "api_id").agg(nodes=pl.col("node").n_unique().cast(pl.Int64))
+    spread = pl.concat([t.tallies.select("node", "role", "api_id"), t.recent.select("node", "role", "api_id")])
+    spread = spread.group_by("role", "api_id").agg(nodes=pl.col("node").n_unique().cast(pl.Int64))
     for role in ROLES:
-        counts = dict(
-            zip(*spread.filter(pl.col("role") == role).select("api_id", "nodes").to_dict().values(), strict=True)
-        )
+        mine = spread.filter(pl.col("role") == role)
+        counts = dict(zip(mine["api_id"].to_list(), mine["nodes"].to_list(), strict=True))
         for row in snap[role]["breakdown"]:
             row["nodes"] = counts.get(row["api_id"], 0)
-        snap[role].update(_percentiles(t.sketch.filter(pl.col("role") == role)))
-        if role == "seller":
-            snap[role]["avg_latency_ms_24h"] = views[role].avg_latency_ms_24h
-            snap[role]["total_calls"] = views[role].total_calls
-            snap[role]["total_revenue_usdc"] = usdc_text(views[role].total_money)
     issues: dict[tuple[str, str], int] = {}
     for s in snaps.values():
         for issue in s.data_issues:
             issues[(issue.table, issue.rule)] = issues.get((issue.table, issue.rule), 0) + issue.rows
+    fleet = {key: snap[key] for key in ("now", "timezone", "mode", "buyer", "seller")}
     return {
-        "now": snap["now"],
-        "timezone": timezone,
+        **fleet,
         "nodes": len(nodes),
-        "mode": snap["mode"],
-        "buyer": snap["buyer"],
-        "seller": snap["seller"],
         "rankings": _rankings(snaps),
         "data_issues": [{"table": k[0], "rule": k[1], "rows": v} for k, v in issues.items()],
+        **({"view": snap["view"]} if range_name is not None else {}),
     }
 
 
@@ -425,6 +353,7 @@ def fleet_snapshot(
     engine: Engine | None = None,
     timezone: str = "UTC",
     events: int = 50,
+    range_name: str | None = None,
 ) -> dict[str, Any]:
     """The fleet JSON of fleet.md: ``nodes`` (each node's snapshot) and ``fleet``.
 
@@ -449,21 +378,28 @@ def fleet_snapshot(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise CCError(f"--tz {timezone!r} is not a known time zone") from None
+    if range_name is not None and range_name not in RANGES:
+        raise CCError(f"--range must be one of {', '.join(RANGES)}")
     try:
         now_ms = parse_now(now)
     except ValueError as exc:
         raise CCError(str(exc)) from None
     engine = engine or PolarsEngine()
     nodes = _nodes(lake)
-    t = tally_lake(engine, lake, now_ms, {n.name: n.settings.timezone for n in nodes}, timezone)
-    split = {name: _by_node(getattr(t, name)) for name in ("totals", "names", "windows", "rates")}
+    reach = REACH_MS if range_name is None else max(REACH_MS, 2 * RANGES[range_name].length_ms)
+    t = tally_lake(engine, lake, now_ms, reach)
+    parts = {name: _by_node(getattr(t, name)) for name in ("tallies", "names", "sketch", "firsts", "recent")}
     issues = _issues_at(lake, now_ms)
-    snaps = {n.name: _node_snapshot(n, split, issues.get(n.name, _ISSUES), now_ms, events) for n in nodes}
+    snaps = {}
+    for n in nodes:
+        settled = _totals(*(parts[name].get(n.name) for name in ("tallies", "names", "sketch", "firsts")))
+        recent = _recent_rows(parts["recent"].get(n.name))
+        snaps[n.name] = _node_snapshot(n, settled, recent, issues.get(n.name, _ISSUES), now_ms, events, range_name)
     return {
-        "now": snaps[nodes[0].name].to_dict()["now"],
+        "now": iso_utc(now_ms),
         "engine": engine.name,
         "nodes": {name: s.to_dict() for name, s in snaps.items()},
-        "fleet": _fleet(nodes, snaps, t, now_ms, timezone),
+        "fleet": _fleet(nodes, snaps, t, now_ms, timezone, range_name),
     }
 
 
@@ -474,9 +410,9 @@ def run(args: argparse.Namespace) -> int:
     require_fleet_extra()
     from ccanalytics.engines import engine
 
-    if args.range is not None:
-        raise CCError("--range is not available yet: it needs the ranged views of views.md")
+    if args.range is not None and args.range not in RANGES:
+        raise CCError(f"--range must be one of {', '.join(RANGES)}")
     chosen = engine(args.engine, args.master)
-    result = fleet_snapshot(args.lake, args.now, engine=chosen, timezone=args.tz)
+    result = fleet_snapshot(args.lake, args.now, engine=chosen, timezone=args.tz, range_name=args.range)
     sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return 0

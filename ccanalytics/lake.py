@@ -3,8 +3,10 @@
 Layout under ``DIR`` (one folder per node, ``node=NAME``; days are UTC days)::
 
     calls/node=NAME/day=YYYY-MM-DD/data.parquet     the valid calls (data-contract.md's columns and dtypes)
-    rollups/node=NAME/day=YYYY-MM-DD/data.parquet   per (role, api_id, hour): tallies and the hour's latest name
-    latency/node=NAME/day=YYYY-MM-DD/data.parquet   per (role, api_id, hour, bucket): the latency sketch
+    rollups/node=NAME/day=YYYY-MM-DD/data.parquet   per (role, api_id, hour): tallies (calls, successes, latency, money)
+    names/node=NAME/day=YYYY-MM-DD/data.parquet     per api_id: the day's latest named call
+    latency/node=NAME/day=YYYY-MM-DD/data.parquet   per (role, api_id, key): the day's latency sketch (``sketch``)
+    firsts/node=NAME/day=YYYY-MM-DD/data.parquet    per (consumer, api_id): the day's first seller call
     issues/node=NAME/day=YYYY-MM-DD/data.parquet    bad calls of that day, counted per (table, rule, ts_ms)
     issues/node=NAME/day=undated/data.parquet       bad calls without a valid time and the small tables' bad rows
     events|apis|balance_snapshots|backups|settings/node=NAME/data.parquet   the small tables' valid rows
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["ExportReport", "day_text", "export", "node_name", "run"]
 
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
+ROLLUPS = ("rollups", "names", "latency", "firsts")
+HOUR_MS = 3_600_000
 DATA_FILE = "data.parquet"
 UNDATED = "undated"
 REDACTED = "(set; not exported)"  # an rpc_url may hold an API key: the lake only says one is set
@@ -150,7 +154,7 @@ def _days(folder: Path) -> list[str]:
 
 def _clear_temporaries(lake: Path, node: str) -> None:
     """Remove what a killed export left behind (hidden, so never read, but not to be kept)."""
-    for dataset in ("calls", "rollups", "latency", "issues", *SMALL_TABLES, "settings", "nodes"):
+    for dataset in ("calls", *ROLLUPS, "issues", *SMALL_TABLES, "settings", "nodes"):
         folder = lake / dataset / f"node={node}"
         if folder.is_dir():
             for stale in folder.rglob(".*.tmp"):
@@ -197,29 +201,30 @@ def _issues(table: str, judged: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _rollups(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Hourly rollups of valid calls, with the narwhals definitions the fleet uses (``tallies``).
+def _rollups(good: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Each day's mergeable figures, by the very definitions a store's ledger uses (``metrics``, ``sketch``).
 
-    Day by day: a float sum depends on how its terms are grouped, and a day
-    rewritten by a later run must give the same bytes as when it was first written.
+    ``rollups``: tallies per (role, api_id, hour); ``names``: each API's latest
+    named call; ``latency``: the latency sketch per (role, api_id);
+    ``firsts``: each consumer's first seller call per API.  Day by day, so a
+    rewritten last day is rolled up from exactly its own rows.
     """
-    import narwhals as nw
+    from ccanalytics import metrics, sketch
 
-    from ccanalytics import tallies
-
-    keys = ["role", "api_id", "hour"]
-    rollups, latency = [], []
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in ROLLUPS}
     for (day,), rows in sorted(good.partition_by("day", as_dict=True).items()):
-        calls = nw.from_native(rows.lazy()).with_columns(tallies.hour_of(0).alias("hour"))
-        sums = tallies.tally(calls, by=keys).join(tallies.latest_named(calls, by=keys), on=keys, how="left")
-        day_column = nw.lit(day, nw.String).alias("day")
-        rollups.append(sums.sort(*keys).with_columns(day_column).collect().to_native())
-        latency.append(
-            tallies.sketch(calls, by=keys).sort(*keys, "bucket").with_columns(day_column).collect().to_native()
-        )
-    if not rollups:
-        return pl.DataFrame(schema={"day": pl.String}), pl.DataFrame(schema={"day": pl.String})
-    return pl.concat(rollups), pl.concat(latency)
+        calls = rows.lazy()
+        hourly = calls.with_columns(hour=pl.col("ts_ms") - pl.col("ts_ms") % HOUR_MS)
+        seller = calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+        queries = {
+            "rollups": metrics.tally(hourly, by=("role", "api_id", "hour")).sort("role", "api_id", "hour"),
+            "names": metrics.latest_names(calls).sort("api_id"),
+            "latency": sketch.sketch(calls).sort("role", "api_id", "key"),
+            "firsts": seller.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()).sort("consumer", "api_id"),
+        }
+        for name, frame in zip(queries, pl.collect_all(list(queries.values())), strict=True):
+            parts[name].append(frame.with_columns(day=pl.lit(day)))
+    return {name: pl.concat(p) if p else pl.DataFrame(schema={"day": pl.String}) for name, p in parts.items()}
 
 
 def export(db: str | os.PathLike[str], to: str | os.PathLike[str], node: str | None = None) -> ExportReport:
@@ -253,13 +258,11 @@ def export(db: str | os.PathLike[str], to: str | os.PathLike[str], node: str | N
     good = judged.filter(pl.col("rule").is_null()).drop("rule").sort(pl.all())
     good = good.with_columns(day=day_text(pl.col("ts_ms")))
     bad = _issues("calls", judged).with_columns(day=day_text(pl.col("ts_ms")).fill_null(UNDATED))
-    rollups, latency = _rollups(good)
     writer = _Writer()
     days = sorted(set(good["day"].unique().to_list()) | set(bad.filter(pl.col("day") != UNDATED)["day"].to_list()))
     datasets = {
         "calls": good,
-        "rollups": rollups,
-        "latency": latency,
+        **_rollups(good),
         "issues": bad.filter(pl.col("day") != UNDATED).sort(pl.all()),
     }
     for dataset, frame in datasets.items():

@@ -190,11 +190,11 @@ def test_the_fleet_equals_one_store_holding_every_nodes_calls(
     with open_store(union_store(stores, tmp_path / "all.db", timezone), cache=False) as store:
         want = store.snapshot(now=NOW).to_dict()
     assert fleet["mode"] == want["mode"] and fleet["timezone"] == timezone and fleet["nodes"] == len(stores)
-    added = {"p50_latency_ms_24h", "p95_latency_ms_24h", "p99_latency_ms_24h"}
-    added_seller = {"avg_latency_ms_24h", "total_calls", "total_revenue_usdc"}
     for role in ("buyer", "seller"):
-        got = {k: v for k, v in fleet[role].items() if k not in added and (role == "buyer" or k not in added_seller)}
-        got["breakdown"] = [{k: v for k, v in row.items() if k != "nodes"} for row in got["breakdown"]]
+        got = {
+            **fleet[role],
+            "breakdown": [{k: v for k, v in r.items() if k != "nodes"} for r in fleet[role]["breakdown"]],
+        }
         assert_close(got, want[role], role)
     # Both the tie between nodes at one time and the names registered by nodes are resolved as one store would.
     names = {row["api_id"]: row["api_name"] for row in fleet["buyer"]["breakdown"]}
@@ -374,6 +374,16 @@ def test_one_line_errors(tmp_path: Path, stores: dict[str, Path]) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "not a SQLite database" in result.stderr
+
+
+@pytest.mark.parametrize("range_name", ["24h", "30d"])
+def test_ranged_views_of_nodes_and_fleet(lake: Path, stores: dict[str, Path], range_name: str, tmp_path: Path) -> None:
+    result = fleet_snapshot(lake, NOW, engine=PolarsEngine(), range_name=range_name)
+    for node in ("alpha", "gamma", "empty"):
+        with open_store(stores[node], cache=False) as store:
+            assert_close(result["nodes"][node], store.snapshot(now=NOW, range=range_name).to_dict(), node)
+    with open_store(union_store(stores, tmp_path / "all.db", "UTC"), cache=False) as store:
+        assert_close(result["fleet"]["view"], store.snapshot(now=NOW, range=range_name).to_dict()["view"], "view")
 
 
 def test_the_cli_prints_the_fleet_json(lake: Path) -> None:
