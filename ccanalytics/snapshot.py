@@ -334,6 +334,7 @@ def compute(
     balance_snapshots: pl.DataFrame | None = None,
     range_name: str | None = None,
     api: str | None = None,
+    views: dict[str, RoleView] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -344,10 +345,12 @@ def compute(
     (else they come from the latest balance snapshot); ``balance_snapshots``
     the judged rows of that table, for the gas runway.  With ``range_name``
     (views.md), ``calls`` reach back to the range's previous period and the
-    snapshot has a ``view`` (limited to ``api`` when given).
+    snapshot has a ``view`` (limited to ``api`` when given).  ``views`` are the
+    roles' figures when they were tallied elsewhere (the fleet's engines).
     """
-    good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    if views is None:
+        good_apis = apis.lazy().filter(pl.col("rule").is_null())
+        views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
