@@ -44,7 +44,29 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="add calls from CSV, NDJSON or Parquet files to a store")
     ingest.add_argument("--db", required=True, help="the store (created when missing)")
     ingest.add_argument("files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)")
+
+    watch = sub.add_parser("watch", help="deliver the alert rules' transitions by webhook and e-mail")
+    watch.add_argument("--db", required=True, help="the store")
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between evaluations (default 30)")
+    watch.add_argument("--state", help="the state file (default: in the user's state directory)")
+    watch.add_argument("--once", action="store_true", help="evaluate once, deliver, and exit (for cron)")
+    _fleet_commands(sub)
     return parser
+
+
+def _fleet_commands(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="write a store's calls and tables into a Parquet lake (fleet.md)")
+    export.add_argument("--db", required=True, help="the store")
+    export.add_argument("--to", required=True, metavar="DIR", help="the lake's folder (created when missing)")
+    export.add_argument("--node", help="the node's name in the lake (default: the store's file name)")
+
+    fleet = sub.add_parser("fleet", help="print every node's snapshot and the fleet's figures as JSON")
+    fleet.add_argument("--lake", required=True, metavar="DIR", help="the lake written by `ccanalytics export`")
+    fleet.add_argument("--now", help="compute for this moment: ISO-8601 or epoch milliseconds")
+    fleet.add_argument("--engine", choices=("polars", "spark"), default="polars", help="the engine (default polars)")
+    fleet.add_argument("--range", help="add each node's ranged view (views.md): 1h, 24h, 7d, 30d or 90d")
+    fleet.add_argument("--tz", default="UTC", help="time zone of the fleet's hours (default UTC)")
+    fleet.add_argument("--master", help="Spark master URL (default local[*]; SPARK_REMOTE for Spark Connect)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ccanalytics.demo import run
         elif args.command == "ingest":
             from ccanalytics.ingest import run
+        elif args.command == "watch":
+            from ccanalytics.watch import run
+        elif args.command == "export":
+            from ccanalytics.lake import run
+        elif args.command == "fleet":
+            from ccanalytics.fleet import run
         else:
             from ccanalytics.serve import run
         return run(args)

@@ -62,6 +62,14 @@ class FirstSeen:
     def empty(cls) -> FirstSeen:
         return cls(pl.DataFrame(schema=_BY_CONSUMER), pl.DataFrame(schema=_BY_API))
 
+    @classmethod
+    def of_firsts(cls, firsts: pl.DataFrame) -> FirstSeen:
+        """From the first seller call per (``consumer``, ``api_id``): a frame of those and ``ts_ms``."""
+        piece = firsts.lazy().select(
+            ckey=consumer_key(), key=api_key(), api_id=pl.col("api_id").cast(pl.Categorical), ts_ms="ts_ms"
+        )
+        return cls(cls.empty().by_consumer, cls.empty().by_api, (piece.collect(),)).merged()
+
     def plus(self, rows: pl.DataFrame) -> FirstSeen:
         """With more call rows (any role, with ``rule``) counted; merged every few pieces."""
         if rows.is_empty():

@@ -335,6 +335,7 @@ def compute(
     balance_snapshots: pl.DataFrame | None = None,
     range_name: str | None = None,
     api: str | None = None,
+    views: dict[str, RoleView] | None = None,
     seen: FirstSeen | None = None,
     horizon: int = 0,
 ) -> Snapshot:
@@ -348,10 +349,13 @@ def compute(
     the judged rows of that table, for the gas runway.  With ``range_name``
     (views.md), ``calls`` reach back to the range's previous period and the
     snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
-    the first seller calls of consumers before ``horizon``, where ``calls`` begin.
+    the first seller calls of consumers before ``horizon``, where ``calls``
+    begin.  ``views`` are the roles' figures when they were tallied elsewhere
+    (the fleet's engines).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    if views is None:
+        views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
