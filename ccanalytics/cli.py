@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="add calls from CSV, NDJSON or Parquet files to a store")
     ingest.add_argument("--db", required=True, help="the store (created when missing)")
     ingest.add_argument("files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)")
+
+    watch = sub.add_parser("watch", help="deliver the alert rules' transitions by webhook and e-mail")
+    watch.add_argument("--db", required=True, help="the store")
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between evaluations (default 30)")
+    watch.add_argument("--state", help="the state file (default: in the user's state directory)")
+    watch.add_argument("--once", action="store_true", help="evaluate once, deliver, and exit (for cron)")
     _fleet_commands(sub)
     return parser
 
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ccanalytics.demo import run
         elif args.command == "ingest":
             from ccanalytics.ingest import run
+        elif args.command == "watch":
+            from ccanalytics.watch import run
         elif args.command == "export":
             from ccanalytics.lake import run
         elif args.command == "fleet":
