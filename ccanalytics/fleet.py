@@ -295,7 +295,7 @@ def _fleet(
     apis = pl.concat([n.small["apis"] for n in nodes])  # an API registered by several nodes: the first node's name
     empty = {table: _empty_small(table).with_columns(rule=pl.lit(None, pl.String)) for table in SMALL_TABLES}
     facts = replace(table_facts(empty, now, events_limit=0), has_apis=apis.height > 0)
-    snap = compute(
+    union = compute(
         now=now,
         settings=Settings(timezone=timezone),
         calls=recent.lazy(),
@@ -307,7 +307,11 @@ def _fleet(
         range_name=range_name,
         seen=seen,
         horizon=horizon,
-    ).to_dict()
+    )
+    snap = union.to_dict()
+    # The seller's all-time figures too (a store's dashboard has no card for them; a fleet's page does).
+    snap["seller"]["total_calls"] = union.seller.total_calls
+    snap["seller"]["total_revenue_usdc"] = usdc_text(union.seller.total_money)
     spread = pl.concat([t.tallies.select("node", "role", "api_id"), t.recent.select("node", "role", "api_id")])
     spread = spread.group_by("role", "api_id").agg(nodes=pl.col("node").n_unique().cast(pl.Int64))
     for role in ROLES:
