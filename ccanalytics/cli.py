@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8866, help="port to bind (default 8866)")
     serve.add_argument("--token", help="token visitors must present; required off loopback")
+    serve.add_argument("--lake", metavar="DIR", help="serve the fleet page of this lake instead (fleet.md)")
 
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")
     snap.add_argument("--db", required=True, help="the store")
