@@ -101,6 +101,7 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
@@ -132,6 +133,7 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "reconciliation": self.reconciliation,
         }
 
     def to_json(self) -> str:
