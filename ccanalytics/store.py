@@ -23,12 +23,13 @@ from ccanalytics import metrics
 from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
-from ccanalytics.ledger import Ledger
+from ccanalytics.ledger import REACH_MS, Ledger
 from ccanalytics.reconcile import latest_reconciliation
 from ccanalytics.settings import parse_settings
 from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
 from ccanalytics.sqlite import RID, Source
-from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_now
+from ccanalytics.units import DAY_MS, now_ms, parse_now
+from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
     import os
@@ -174,6 +175,8 @@ class Store:
         self._shape_issues: dict[str, DataIssue] = {}
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
+        self._reach = getattr(self, "_reach", REACH_MS)  # how far back rows are kept (views widen it)
+        self._consumers = getattr(self, "_consumers", False)  # whether first-seen consumers are kept (views)
         self._cached_at = 0
         self._built_ms = 0
         self._table_facts: TableFacts | None = None
@@ -198,7 +201,13 @@ class Store:
     # -- the snapshot -------------------------------------------------------
 
     def snapshot(
-        self, now: int | datetime | str | None = None, events: int = 50, *, chain_wait_s: float | None = None
+        self,
+        now: int | datetime | str | None = None,
+        events: int = 50,
+        *,
+        chain_wait_s: float | None = None,
+        range: str | None = None,  # the spec's word, though a builtin's name
+        api: str | None = None,
     ) -> Snapshot:
         """Every number of the Dashboard at ``now`` (default: the current time).
 
@@ -208,12 +217,22 @@ class Store:
         after 5 s, and ``chain_wait_s`` waits less (a dashboard's refresh then
         shows the last answer and the next refresh the new one).  Without an
         answer, balances come from the store's snapshots and
-        ``balances.note`` says why.
+        ``balances.note`` says why.  ``range`` (``1h``, ``24h``, ``7d``,
+        ``30d``, ``90d``) adds views.md's ranged ``view``, limited to one
+        ``api_id`` with ``api``.
         """
         now_ms = parse_now(now)
         if events < 0:
             raise ValueError("events must be 0 or more")
+        if range is not None and range not in RANGES:
+            raise ValueError(f"range must be one of {', '.join(RANGES)}")
+        if api is not None and range is None:
+            raise ValueError("api needs a range")
         with self._lock:
+            if range is not None:
+                self._reach = max(self._reach, 2 * RANGES[range].length_ms)
+                if not self._consumers:  # views count new consumers: read the history again, keeping them
+                    self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
             balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
@@ -221,6 +240,9 @@ class Store:
                 setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
+            seen = self._ledger.seen
+            if range is not None and seen is not None and seen.pending:
+                self._ledger = replace(self._ledger, seen=seen.merged())
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -231,6 +253,11 @@ class Store:
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
+                balance_snapshots=self._frames["balance_snapshots"],
+                range_name=range,
+                api=api,
+                seen=self._ledger.seen,
+                horizon=self._ledger.horizon,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
@@ -282,7 +309,7 @@ class Store:
         source = self._source
         with source.transaction():
             version = source.data_version()
-            if version != self._version or self._ledger is None or not self._ledger.covers(now):
+            if version != self._version or self._ledger is None or not self._ledger.covers(now, self._reach):
                 states = source.states(SMALL_TABLES)
                 for table in SMALL_TABLES:
                     if states[table] is None or states[table] != self._states.get(table):
@@ -294,8 +321,8 @@ class Store:
                 self._version = version
         ledger = self._ledger
         assert ledger is not None
-        if now - WEEK_MS - ledger.horizon > _SETTLE_SLACK_MS:
-            self._ledger = ledger.settle(now - WEEK_MS - DAY_MS)
+        if now - ledger.reach - ledger.horizon > _SETTLE_SLACK_MS:
+            self._ledger = ledger.settle(now - ledger.reach - DAY_MS)
 
     def _new_rows(self, table: str, count: bool = True) -> tuple[bool, pl.DataFrame]:
         """Rows added since the last read, or (True, all rows) when history changed."""
@@ -342,7 +369,7 @@ class Store:
         if self._ledger is None and self._cache:
             self._adopt_cache(now)
         ledger = self._ledger
-        if ledger is not None and ledger.covers(now):
+        if ledger is not None and ledger.covers(now, self._reach):
             big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
             reset, rows = self._new_rows("calls", count=not big)
             if not reset:
@@ -361,7 +388,7 @@ class Store:
         each API's latest name matters, and those few rows are fetched whole at
         the end.  That keeps a first read of ten million calls within memory.
         """
-        ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
+        ledger = Ledger.empty(horizon=now - self._reach - DAY_MS, reach=self._reach, consumers=self._consumers)
         self._built_ms = now_ms()
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
         named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
@@ -388,7 +415,8 @@ class Store:
             cached is None
             or tuple(cached.identity) != source.identity
             or cached.schema != source.schema_sql
-            or not cached.ledger.covers(now)
+            or not cached.ledger.covers(now, self._reach)
+            or (self._consumers and cached.ledger.seen is None)
             or now_ms() - cached.built_ms > CACHE_MAX_AGE_MS
         ):
             return

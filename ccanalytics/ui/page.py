@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
+from ccanalytics.ui.alerts import AlertChips
 from ccanalytics.ui.banners import Banners
 from ccanalytics.ui.cards import KpiRow
 from ccanalytics.ui.chart import CallRateChart
@@ -85,7 +86,7 @@ class Dashboard:
 
     def __init__(self, snapshot: Mapping[str, Any] | None = None) -> None:
         self.title = widgets.HTML(
-            '<div class="cc-title">Dashboard</div>'
+            '<h1 class="cc-title">Dashboard</h1>'
             '<div class="cc-subtitle">Your at-a-glance overview of activity, balances, and system health.</div>'
         )
         self.mode_switch = widgets.ToggleButtons(
@@ -106,14 +107,18 @@ class Dashboard:
         self.uptime = widgets.HTML()
         self.uptime.add_class("cc-uptime")
         self.heartbeat = Heartbeat()
+        self.alerts = AlertChips()  # the firing rules of alerts.md, one chip each
 
         left = widgets.HBox([self.title, self.mode])
         left.add_class("cc-header-left")
-        right = widgets.HBox([self.freshness, self.refresh_button, self.uptime, self.heartbeat])
+        right = widgets.HBox([self.alerts.widget, self.freshness, self.refresh_button, self.uptime, self.heartbeat])
         right.add_class("cc-header-right")
         self.header = widgets.HBox([left, right])
         self.header.add_class("cc-header")
 
+        # A failed refresh's one line (what the CLI would print), under the header while it lasts.
+        self.refresh_error = widgets.HTML()
+        self.refresh_error.add_class("cc-refresh-error")
         self.banners = Banners()
         self.kpis = KpiRow()
         self.chart = CallRateChart()
@@ -125,7 +130,9 @@ class Dashboard:
         self.main = widgets.VBox()
         self.main.add_class("cc-main")
 
-        self.widget = widgets.VBox([style_widget(), self.header, self.banners.widget, self.main, self.events.widget])
+        self.widget = widgets.VBox(
+            [style_widget(), self.header, self.refresh_error, self.banners.widget, self.main, self.events.widget]
+        )
         self.widget.add_class("cc-dashboard")
 
         self._snapshot: Mapping[str, Any] = {}
@@ -181,6 +188,7 @@ class Dashboard:
             f'<span class="cc-badge {badge}" title="Control center uptime since its last start">{esc(uptime)}</span>'
         )
         self.banners.update(snapshot)
+        self.alerts.update(snapshot)
         self._show_role()
         zone_name = self._zone_name()
         self.events.update(_rows(snapshot, "events"), fmt.store_zone(zone_name), zone_name)
@@ -223,6 +231,14 @@ class Dashboard:
             return
         self._chosen_role = change["new"]
         self._show_role()
+
+    def show_refresh_error(self, line: str) -> None:
+        """Show why the last refresh failed (one line, escaped), or nothing when ``line`` is empty."""
+        self.refresh_error.value = (
+            f'<div class="cc-refresh-error-body" role="alert"><strong>Refresh failed:</strong> {esc(line)}</div>'
+            if line
+            else ""
+        )
 
     def show_freshness(self, text: str, level: str, detail: str = "") -> None:
         """Set the freshness pill: ``text`` at ``level`` (ok, warn, error or idle), ``detail`` on hover."""
