@@ -189,7 +189,8 @@ def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, ro
         if role == "buyer"
         else _ratio("success", "calls").alias("success_rate")
     )
-    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    # Of a repeated api_id the row read last, the greatest rowid, wins (data-contract.md).
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="last", maintain_order=True)
     called = names.select("api_id", called_name="api_name")
     return (
         tallies.filter(pl.col("role") == role)
