@@ -3,7 +3,9 @@
 A dashboard never waits on an RPC endpoint longer than it chooses to
 (``wait_s``): the read goes on in the background and the next refresh picks
 it up.  Twenty tabs refreshing every second share one read every few seconds,
-so a hosted endpoint is not flooded.
+so a hosted endpoint is not flooded. Each read has a wall-clock deadline
+(:mod:`ccanalytics.rpc`), so the one chain thread is never held longer than
+``READ_TIMEOUT_S``: a dripping endpoint cannot starve the reads after it.
 """
 
 from __future__ import annotations
@@ -76,10 +78,13 @@ class LiveBalances:
             last = self._last
             if last is not None and now_ms() - last.at_ms < FRESH_MS:
                 return last.balances, last.mismatch
-            if self._pending is None:
+            started = self._pending is None
+            if started:
                 self._pending = self._pool.submit(_read, *key)
-                self._pending.add_done_callback(lambda done, k=key: self._finished(k, done))
             pending = self._pending
+        if started:
+            # Outside the lock: a read that failed at once runs the callback here, and it takes the lock.
+            pending.add_done_callback(lambda done, k=key: self._finished(k, done))
         try:
             answer = pending.result(timeout=wait_s)
         except TimeoutError:

@@ -31,8 +31,8 @@ from ccanalytics.ledger import Ledger, Totals
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 1
-_FRAMES = ("settled_tallies", "settled_names", "settled_issues", "recent")
+FORMAT = 2
+_FRAMES = ("settled_tallies", "settled_names", "settled_issues", "settled_sketch", "settled_firsts", "recent")
 
 
 def cache_dir() -> Path | None:
@@ -75,6 +75,8 @@ def save(store: Path, cached: CachedLedger) -> None:
         "settled_tallies": ledger.settled.tallies,
         "settled_names": ledger.settled.names,
         "settled_issues": ledger.settled.issues,
+        "settled_sketch": ledger.settled.sketch,
+        "settled_firsts": ledger.settled.firsts,
         "recent": ledger.recent,
     }
     blobs = []
@@ -91,6 +93,7 @@ def save(store: Path, cached: CachedLedger) -> None:
         "rows": cached.rows,
         "last": cached.last,
         "horizon": ledger.horizon,
+        "reach": ledger.reach,
         "built_ms": cached.built_ms,
         "sizes": [len(b) for b in blobs],
     }
@@ -120,8 +123,14 @@ def load(store: Path) -> CachedLedger | None:
             frames = {name: pl.read_ipc(io.BytesIO(f.read(size))) for name, size in sizes}
     except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
         return None
-    settled = Totals(frames["settled_tallies"], frames["settled_names"], frames["settled_issues"])
-    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"])
+    settled = Totals(
+        frames["settled_tallies"],
+        frames["settled_names"],
+        frames["settled_issues"],
+        frames["settled_sketch"],
+        frames["settled_firsts"],
+    )
+    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"], reach=meta["reach"])
     return CachedLedger(
         ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"], meta["built_ms"]
     )

@@ -2,8 +2,12 @@
 
 An RPC URL often carries an API key in its path or query, so the URL is never
 shown as given: every message, log line and exception this module produces
-names the endpoint through :func:`mask_rpc_url`, and the errors of web3,
-requests and urllib3 (which quote the URL) are replaced, never passed on.
+names the endpoint through :func:`mask_rpc_url`, and an endpoint's own error
+text is shown only with every secret of the URL (user, password, their
+Basic-auth form, keys, URL-encoded forms) masked. Requests go through
+:mod:`ccanalytics.rpc`: one wall-clock deadline for the whole read, bounded
+answers. Answers no chain can give (a negative balance, the all-ones word)
+are refused, never shown as live.
 
 >>> mask_rpc_url("https://base-mainnet.g.alchemy.com/v2/AbCdEf0123456789xyz")
 'https://base-mainnet.g.alchemy.com/v2/***'
@@ -11,41 +15,19 @@ requests and urllib3 (which quote the URL) are replaced, never passed on.
 
 from __future__ import annotations
 
-import logging
-import socket
-import threading
+import base64
+import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
+from ccanalytics import rpc
 from ccanalytics.errors import CCError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from ccanalytics.rpc import Deadline, RPCFailure
 
 __all__ = ["ChainBalances", "ChainError", "ChainIdMismatch", "mask_rpc_url", "read_balances"]
 
 USDC_DECIMALS = 6
-
-# Only what a balance read needs: the token's decimals (checked, so that a
-# wrong contract cannot be shown as micro-USDC) and the wallet's balance.
-ERC20_BALANCE_ABI = [
-    {
-        "type": "function",
-        "name": "balanceOf",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "decimals",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    },
-]
 
 MASK = "***"
 
@@ -92,28 +74,54 @@ class ChainBalances:
 
 # -- masking ------------------------------------------------------------------
 
+# A path segment kept as it is: a version ("v2"), a number ("8453"), or short
+# lowercase words ("base", "base-mainnet"), or a host name (a URL without its
+# scheme starts with one). Anything else may be a key — long, mixed-case, with
+# digits, or letters only — and is masked.
+_PLAIN_SEGMENT = re.compile(r"v\d{1,2}|\d{1,6}|[a-z]{1,7}(?:[-_][a-z]{1,7})*|[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+")
+# Secrets shorter than this are masked in the URL but not hunted in free text,
+# where replacing every "1" or "eth" would garble it.
+_MIN_HUNTED = 4
+
 
 def _looks_like_key(segment: str) -> bool:
-    # Keys are long or mix digits into a word ("v2", "base", "rpc" stay; an
-    # Alchemy, Infura, QuickNode or Ankr key never looks like that).
-    return len(segment) >= 20 or (len(segment) >= 8 and any(c.isdigit() for c in segment))
+    return bool(segment) and _PLAIN_SEGMENT.fullmatch(segment) is None
+
+
+def _encodings(secret: str) -> set[str]:
+    """A secret as it may come back in an answer: raw, URL-decoded, URL-encoded."""
+    forms = {secret, unquote(secret), unquote_plus(secret)}
+    for form in list(forms):
+        forms.update({quote(form, safe=""), quote_plus(form, safe="")})
+    return forms
+
+
+def _userinfo_secrets(userinfo: str) -> set[str]:
+    """User, password, both, and the Basic-auth header value they make."""
+    user, colon, password = userinfo.partition(":")
+    found = {userinfo, user, password}
+    pairs = {userinfo, f"{unquote(user)}:{unquote(password)}"} if colon else {userinfo, unquote(userinfo)}
+    for pair in pairs:
+        encoded = base64.b64encode(pair.encode()).decode()
+        found.update({encoded, encoded.rstrip("=")})
+    return found
 
 
 def _split_secrets(url: str) -> tuple[str, list[str]]:
-    """Return the masked URL and the secret substrings it hid."""
+    """Return the masked URL and the secret substrings it hid (with their encodings)."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
-        return MASK, [url]
-    secrets: list[str] = []
+        return MASK, sorted(_encodings(url))
+    secrets: set[str] = set()
     userinfo, at, hostport = parts.netloc.rpartition("@")
     if at:
-        secrets.append(userinfo)
+        secrets.update(_userinfo_secrets(userinfo))
         hostport = f"{MASK}@{hostport}"
     segments = []
     for segment in parts.path.split("/"):
         if _looks_like_key(segment):
-            secrets.append(segment)
+            secrets.add(segment)
             segments.append(MASK)
         else:
             segments.append(segment)
@@ -124,25 +132,26 @@ def _split_secrets(url: str) -> tuple[str, list[str]]:
         for pair in parts.query.split("&"):
             name, eq, value = pair.partition("=")
             if eq:
-                secrets.append(value)
+                secrets.add(value)
                 pairs.append(f"{name}={MASK}")
             else:
                 # A bare query token ("?abc123…") is as likely a key as a value.
-                secrets.append(name)
+                secrets.add(name)
                 pairs.append(MASK)
         masked += "?" + "&".join(pairs)
     if parts.fragment:
-        secrets.append(parts.fragment)
+        secrets.add(parts.fragment)
         masked += f"#{MASK}"
-    return masked, [s for s in secrets if s]
+    every = set().union(*(_encodings(s) for s in secrets if s)) if secrets else set()
+    return masked, sorted(s for s in every if s)
 
 
 def mask_rpc_url(url: str) -> str:
     """Show an RPC URL without its secrets.
 
     Keeps the scheme, host and port; masks the userinfo, every path segment
-    that looks like a key (20+ characters, or 8+ with a digit), every query
-    value and the fragment. Never raises.
+    but versions, numbers and short lowercase words, every query value and
+    the fragment. Never raises.
 
     Parameters
     ----------
@@ -162,121 +171,38 @@ def mask_rpc_url(url: str) -> str:
     'https://mainnet.infura.io/v3/***'
     >>> mask_rpc_url("https://user:pa55@rpc.example.org/base?apikey=s3cret&x=1")
     'https://***@rpc.example.org/base?apikey=***&x=***'
+    >>> mask_rpc_url("https://rpc.example.org/base-mainnet/QwErTyUiOp")
+    'https://rpc.example.org/base-mainnet/***'
     """
     return _split_secrets(url)[0]
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    """Hide each secret found in free text (a log line, a server's error message).
+    """Hide each secret (any case) found in free text, such as a server's error message.
 
-    Values under 6 characters (``?chain=1``) are hidden in the URL itself but
-    not hunted in text, where replacing every "1" would garble it; no API key
-    is that short.
+    >>> _scrub("bad password HUNTER2pw for user", ["hunter2pw"])
+    'bad password *** for user'
     """
     # Longest first, so that a secret containing a shorter one is hidden whole.
     for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 6:
-            text = text.replace(secret, MASK)
+        if len(secret) >= _MIN_HUNTED:
+            text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
     return text
-
-
-class _SecretFilter(logging.Filter):
-    """Masks known RPC secrets in records of the libraries that log request URLs.
-
-    web3's HTTPProvider logs its endpoint URI and urllib3 logs each request
-    path at DEBUG level; a logger's filter runs before the record reaches any
-    handler, so the secret never gets out even when a user turns DEBUG on.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, secrets: list[str]) -> None:
-        with self._lock:
-            self._secrets.update(secrets)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with self._lock:
-            secrets = list(self._secrets)
-        if secrets:
-            message = record.getMessage()
-            scrubbed = _scrub(message, secrets)
-            if scrubbed != message:
-                record.msg, record.args = scrubbed, ()
-        return True
-
-
-_LOGGERS_THAT_QUOTE_URLS = (
-    "web3.providers.HTTPProvider",
-    "web3._utils.http_session_manager.HTTPSessionManager",
-    "urllib3.connectionpool",
-    "urllib3.util.retry",
-)
-_secret_filter = _SecretFilter()
-for _name in _LOGGERS_THAT_QUOTE_URLS:
-    logging.getLogger(_name).addFilter(_secret_filter)
 
 
 # -- reading ------------------------------------------------------------------
 
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything behind it: causes, contexts, and the errors
-    requests and urllib3 wrap in ``args`` or ``reason``."""
-    todo, seen = [exc], set()
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        todo.extend(e for e in inner if isinstance(e, BaseException))
+# No real balance comes near 2**128 (all the ETH there is, in wei, is under
+# 2**87); 2**256 - 1, the all-ones word, is what a broken or hostile node sends.
+MAX_PLAUSIBLE_BALANCE = 2**128
+_SELECTOR_DECIMALS = "0x313ce567"
+_SELECTOR_BALANCE_OF = "0x70a08231"
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+_WORD = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
-def _reason(exc: BaseException, timeout_s: float, secrets: list[str]) -> str:
-    """Say in a few secret-free words why a read failed (never the library's own message)."""
-    import requests
-    import urllib3
-    from web3.exceptions import (
-        BadFunctionCallOutput,
-        BadResponseFormat,
-        ContractLogicError,
-        TimeExhausted,
-        Web3RPCError,
-    )
-
-    budget = f"timed out after {timeout_s:g} s"
-    if isinstance(exc, (requests.Timeout, TimeExhausted, TimeoutError)):
-        return f"unreachable: {budget}"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"answered HTTP {exc.response.status_code}"
-    if isinstance(exc, requests.ConnectionError):
-        causes = list(_causes(exc))
-        if any(isinstance(c, ConnectionRefusedError) for c in causes):
-            return "unreachable: connection refused"
-        if any(isinstance(c, socket.gaierror) for c in causes):
-            return "unreachable: host not found"
-        # A timeout while reading the body arrives as a ConnectionError. (urllib3's
-        # NewConnectionError is a timeout error by inheritance only.)
-        timeouts = (TimeoutError, urllib3.exceptions.TimeoutError)
-        if any(isinstance(c, timeouts) and not isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
-            return f"unreachable: {budget}"
-        return "unreachable: connection failed"
-    if isinstance(exc, (BadFunctionCallOutput, ContractLogicError)):
-        return "has no USDC contract at usdc_address"
-    if isinstance(exc, Web3RPCError):
-        error = exc.rpc_response.get("error") if isinstance(exc.rpc_response, dict) else None
-        message = error.get("message", "") if isinstance(error, dict) else error or ""
-        # The server's own words, on one line, in case it quotes the key back.
-        text = " ".join(_scrub(str(message), secrets).split())[:200]
-        return f"returned an error: {text}" if text else "returned an error"
-    if isinstance(exc, (BadResponseFormat, ValueError, KeyError, IndexError, TypeError, AttributeError)):
-        # web3 trips over a body that is not JSON, or JSON that is not a JSON-RPC answer.
-        return "gave an answer that is not JSON-RPC"
-    return f"failed ({type(exc).__name__})"
+class _Impossible(Exception):
+    """The endpoint answered something no chain can: the reason, in a few words."""
 
 
 def _is_http_url(url: str) -> bool:
@@ -302,7 +228,9 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
 
     Sends four JSON-RPC requests one after another (``eth_chainId``, then
     ``decimals()``, ``balanceOf(wallet)`` and ``eth_getBalance``), each
-    allowed only what is left of the one overall budget, with no retries.
+    allowed only what is left of the one overall budget (a wall-clock
+    deadline: an endpoint that drips its answer is cut off when it passes),
+    with no retries. An answer body over 256 kB is refused.
 
     Parameters
     ----------
@@ -327,8 +255,9 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
     ChainIdMismatch
         The endpoint serves another chain.
     ChainError
-        The endpoint is unreachable, too slow, answers with an error, has no
-        6-decimal token at ``usdc_address``, or an address is malformed. The
+        The endpoint is unreachable, too slow, answers with an error, too
+        much or something impossible (a negative balance, 2**128 or more),
+        has no 6-decimal token at ``usdc_address``, or an address is malformed. The
         message is one line, names the endpoint masked and carries no text
         from the underlying libraries.
 
@@ -350,7 +279,6 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
     ccanalytics.chain.ChainError: RPC endpoint http://127.0.0.1:1/v2/*** unreachable: connection refused
     """
     shown, secrets = _split_secrets(rpc_url)
-    _secret_filter.add(secrets)
     where = f"RPC endpoint {shown}"
     if not _is_http_url(rpc_url.strip()):
         raise ChainError(f"{where} is not an http:// or https:// URL")
@@ -359,11 +287,15 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
 
     failure: str | None = None
     try:
-        read = _read(rpc_url.strip(), wallet, usdc_address, chain_id, timeout_s)
-    except Exception as exc:
-        # The message is built here but raised below, outside this block, so that
-        # the library's exception (which quotes the URL) is not even chained.
-        failure = _reason(exc, timeout_s, secrets)
+        read = _read(rpc_url.strip(), wallet, usdc_address, chain_id, Deadline(timeout_s))
+    except RPCFailure as exc:
+        failure = exc.reason
+        if exc.server_message is not None:
+            # The server's own words, on one line, without any secret of the URL.
+            text = " ".join(_scrub(exc.server_message, secrets).split())[:200]
+            failure = f"returned an error: {text}" if text else "returned an error"
+    except _Impossible as exc:
+        failure = f"gave an impossible answer: {exc}"
     if failure is not None:
         raise ChainError(f"{where} {failure}")
     if isinstance(read, int):
@@ -380,39 +312,53 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
     return ChainBalances(usdc_micro=usdc_micro, eth_wei=eth_wei, read_at_ms=time.time_ns() // 1_000_000)
 
 
-def _read(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, timeout_s: float) -> int | tuple[int, int, int]:
+def _quantity(value: object, what: str) -> int:
+    """A JSON-RPC quantity ("0x1a"), refused when it is not a non-negative 256-bit number."""
+    if not isinstance(value, str) or _QUANTITY.fullmatch(value) is None:
+        if isinstance(value, str) and value.lstrip().startswith("-"):
+            raise _Impossible(f"a negative {what}")
+        raise RPCFailure("gave an answer that is not JSON-RPC")
+    return int(value, 16)
+
+
+def _word(value: object, what: str) -> int:
+    """The one 32-byte word an ``eth_call`` of a uint function returns."""
+    if value in ("0x", "0x0", ""):
+        # No code at the address: the call returns nothing.
+        raise RPCFailure("has no USDC contract at usdc_address")
+    if not isinstance(value, str) or _WORD.fullmatch(value) is None:
+        raise RPCFailure("gave an answer that is not JSON-RPC")
+    return int(value, 16)
+
+
+def _plausible(value: int, what: str) -> int:
+    if not 0 <= value < MAX_PLAUSIBLE_BALANCE:
+        raise _Impossible(f"a {what} of 2**128 or more")
+    return value
+
+
+def _eth_call(url: str, to: str, data: str, deadline: Deadline) -> object:
+    try:
+        return rpc.call(url, "eth_call", [{"to": to, "data": data}, "latest"], deadline)
+    except RPCFailure as exc:
+        if exc.server_message is not None and "revert" in exc.server_message.lower():
+            raise RPCFailure("has no USDC contract at usdc_address") from None
+        raise
+
+
+def _read(
+    rpc_url: str, wallet: str, usdc_address: str, chain_id: int, deadline: Deadline
+) -> int | tuple[int, int, int]:
     """The endpoint's chain id when it is not ``chain_id``, else the token's decimals,
-    the token balance and the ETH balance. Raises the libraries' own errors."""
-    import requests
-    from web3 import HTTPProvider, Web3
-    from web3.exceptions import TimeExhausted
-
-    deadline = time.monotonic() + timeout_s
-
-    class DeadlineProvider(HTTPProvider):
-        # urllib3's `total` bounds connecting plus waiting for the answer; each
-        # request gets only what is left of the overall budget.
-        def get_request_kwargs(self) -> dict[str, Any]:
-            from urllib3.util import Timeout
-
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeExhausted
-            kwargs = dict(super().get_request_kwargs())
-            kwargs["timeout"] = Timeout(total=left)
-            return kwargs
-
-    with requests.Session() as session:
-        # No retries: web3 would otherwise retry five times with back-off.
-        provider = DeadlineProvider(rpc_url, session=session, exception_retry_configuration=None)
-        # No middleware: nothing but the four requests below goes out.
-        w3 = Web3(provider, middleware=[])
-        actual = int(w3.eth.chain_id)
-        if actual != chain_id:
-            # Checked first: on another chain the token calls would fail for the wrong reason.
-            return actual
-        token = w3.eth.contract(address=usdc_address, abi=ERC20_BALANCE_ABI)
-        decimals = token.functions.decimals().call()
-        usdc_micro = token.functions.balanceOf(wallet).call()
-        eth_wei = w3.eth.get_balance(wallet)
-    return int(decimals), int(usdc_micro), int(eth_wei)
+    the token balance and the ETH balance. Raises RPCFailure or _Impossible."""
+    actual = _quantity(rpc.call(rpc_url, "eth_chainId", [], deadline), "chain id")
+    if actual != chain_id:
+        # Checked first: on another chain the token calls would fail for the wrong reason.
+        return actual
+    decimals = _word(_eth_call(rpc_url, usdc_address, _SELECTOR_DECIMALS, deadline), "decimals")
+    if decimals > 255:
+        raise _Impossible("decimals() over 255 (a uint8)")
+    owner = wallet[2:].lower().rjust(64, "0")
+    usdc_micro = _word(_eth_call(rpc_url, usdc_address, _SELECTOR_BALANCE_OF + owner, deadline), "balance")
+    eth_wei = _quantity(rpc.call(rpc_url, "eth_getBalance", [wallet, "latest"], deadline), "ETH balance")
+    return decimals, _plausible(usdc_micro, "USDC balance"), _plausible(eth_wei, "ETH balance")

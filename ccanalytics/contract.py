@@ -244,6 +244,8 @@ CALLS = Table(
         Column("price_micro", pl.Int64, _INT, required=False, default=0),
         Column("revenue_micro", pl.Int64, _INT, required=False, default=0),
         Column("demo", pl.Int64, _INT, required=False, default=0),
+        # Never makes a row bad; read with the judged columns because views count consumers.
+        Column("consumer", pl.String, _TEXT, required=False),
     ),
     (
         ("request_id is missing", _missing_text("request_id")),
@@ -265,7 +267,6 @@ CALLS = Table(
     descriptive=(
         Column("tx_hash", pl.String, _TEXT, required=False),
         Column("delivery", pl.String, _TEXT, required=False),
-        Column("consumer", pl.String, _TEXT, required=False),
     ),
 )
 

@@ -35,7 +35,9 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipy
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parent / "share"
 TRAFFIC_EVERY_S = 2.0
-TRAFFIC_SCALE = 20.0  # the demo node is busier than the history's rhythm, so the page visibly lives
+# The live traffic follows the history's own rhythm (×1): faster, the current hour would dwarf the
+# chart's 48 hours within minutes. CCANALYTICS_DEMO_SPEED multiplies it (a livelier demo, or tests).
+TRAFFIC_SCALE = 1.0
 # Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
 # (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
 CULL_IDLE_S = 120
@@ -53,7 +55,7 @@ def _is_loopback(host: str) -> bool:
 class EmbeddedDemo:
     """A fresh demo store, an in-process chain holding its wallet, and live traffic."""
 
-    def __init__(self, folder: Path, chain: DemoChain, seed: int = 0) -> None:
+    def __init__(self, folder: Path, chain: DemoChain, seed: int = 0, speed: float = TRAFFIC_SCALE) -> None:
         from ccanalytics.demo import write_demo
 
         self.path = folder / "demo.db"
@@ -68,6 +70,7 @@ class EmbeddedDemo:
             rpc_url=chain.rpc_url,
             usdc_address=chain.usdc_address,
         )
+        self.speed = speed
         self._rng = random.Random(seed + 1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._traffic, name="ccanalytics-demo-traffic", daemon=True)
@@ -87,7 +90,7 @@ class EmbeddedDemo:
                     now_ms=moment,
                     since_ms=self._since,
                     rng=self._rng,
-                    scale=TRAFFIC_SCALE,
+                    scale=self.speed,
                     on_paid_calls=lambda _count, total: self.chain.pay(total),
                     on_deposit=lambda amount: self.chain.deposit(usdc_micro=amount),
                 )
@@ -199,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
+    speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
     db = args.db or os.environ.get("CCANALYTICS_DB")
 
     with ExitStack() as stack:
@@ -215,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            demo = EmbeddedDemo(folder, chain).start()
+            demo = EmbeddedDemo(folder, chain, speed=speed).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
@@ -242,7 +246,7 @@ def _trust(notebook: Path) -> None:
         return
 
 
-def _positive_env(name: str, default: float, kind: type) -> float:
+def _positive_env(name: str, default: float, kind: type, what: str = "a positive number of seconds") -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -251,7 +255,7 @@ def _positive_env(name: str, default: float, kind: type) -> float:
     except ValueError:
         value = 0
     if value <= 0:
-        raise CCError(f"{name} must be a positive number of seconds, not {raw!r}")
+        raise CCError(f"{name} must be {what}, not {raw!r}")
     return value
 
 

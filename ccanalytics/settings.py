@@ -16,6 +16,12 @@ __all__ = ["Settings", "parse_settings"]
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _UINT = re.compile(r"^[0-9]+$")
+ALERT_LEVELS = ("off", "panel", "email", "webhook", "email+webhook")
+_LEVEL_RULE = "is not off, panel, email, webhook or email+webhook"
+
+
+def _positive(value: str) -> bool:
+    return bool(_UINT.match(value)) and int(value) > 0
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,21 @@ class Settings:
     auto_pause_enabled: bool = True
     timezone: str = "UTC"
     panel_url: str = "https://localhost:3002/panel"
+    error_spike_errors: int = 5
+    error_spike_window_ms: int = 300_000
+    alert_low_usdc: str = "panel"
+    alert_low_gas: str = "panel"
+    alert_auto_pause: str = "panel"
+    alert_error_spike: str = "panel"
+    alert_backup_overdue: str = "panel"
+    alert_webhook_url: str | None = None
+    alert_email_to: str | None = None
+    alert_smtp_url: str | None = None
+    alert_repeat_ms: int = 3_600_000
+
+    def alert_level(self, rule: str) -> str:
+        """Where the alert ``rule`` is delivered (``off``, ``panel``, ``email``, ``webhook``, ``email+webhook``)."""
+        return str(getattr(self, f"alert_{rule}"))
 
 
 def _is_zone(name: str) -> bool:
@@ -57,7 +78,16 @@ _PARSERS = {  # in the order their issues are reported
         lambda v: v.startswith(("http://", "https://")),
         str,
     ),
+    "error_spike_errors": ("error_spike_errors is not a non-negative integer", _UINT.match, int),
+    "error_spike_window_ms": ("error_spike_window_ms is not a positive integer", _positive, int),
+    **{
+        f"alert_{rule}": (f"alert_{rule} {_LEVEL_RULE}", lambda v: v in ALERT_LEVELS, str)
+        for rule in ("low_usdc", "low_gas", "auto_pause", "error_spike", "backup_overdue")
+    },
+    "alert_repeat_ms": ("alert_repeat_ms is not a positive integer", _positive, int),
     "rpc_url": ("", lambda v: True, lambda v: v or None),
+    **{key: ("", lambda v: True, lambda v: v or None) for key in ("alert_webhook_url", "alert_email_to")},
+    "alert_smtp_url": ("", lambda v: True, lambda v: v or None),
 }
 
 

@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics import metrics
+from ccanalytics import views as ranged
+from ccanalytics.alerts import Alert, evaluate, spike_flags
 from ccanalytics.contract import TABLES
+from ccanalytics.runway import Runway, days_left, gas_burn, spend_rate
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
+    DAY_MS,
+    WEEK_MS,
     eth_text,
     iso_utc,
     parse_events,
@@ -71,8 +76,9 @@ class RoleView:
     money_7d: int
     total_calls: int
     total_money: int
-    call_rate: pl.DataFrame  # hour (epoch ms), success, error
-    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg_latency_ms | success_rate
+    call_rate: pl.DataFrame  # hour (epoch ms), success, error, spike
+    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg/p95_latency_ms, success_rate
+    extra: dict[str, Any] = field(default_factory=dict)  # views.md's additions, as JSON
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -102,6 +108,9 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    alerts: tuple[Alert, ...] = field(default=())
+    runway: Runway = field(default_factory=Runway)
+    view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
@@ -133,6 +142,9 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "alerts": [a.to_dict() for a in self.alerts],
+            "runway": self.runway.to_dict(),
+            **({} if self.view is None else {"view": self.view}),
         }
 
     def to_json(self) -> str:
@@ -140,7 +152,8 @@ class Snapshot:
 
 
 def _call_rate_list(view: RoleView) -> list[dict[str, Any]]:
-    return [{"hour": iso_utc(h), "success": s, "error": e} for h, s, e in view.call_rate.iter_rows()]
+    rows = view.call_rate.select("hour", "success", "error", "spike").iter_rows()
+    return [{"hour": iso_utc(h), "success": s, "error": e, "spike": k} for h, s, e, k in rows]
 
 
 def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
@@ -162,6 +175,7 @@ def _buyer_dict(v: RoleView) -> dict[str, Any]:
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
         "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "spent_24h_usdc": usdc_text(v.money_24h),
         "total_calls": v.total_calls,
         "total_spent_usdc": usdc_text(v.total_money),
@@ -174,6 +188,8 @@ def _seller_dict(v: RoleView) -> dict[str, Any]:
     return {
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
+        "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "revenue_24h_usdc": usdc_text(v.money_24h),
         "calls_7d": v.calls_7d,
         "revenue_7d_usdc": usdc_text(v.money_7d),
@@ -260,18 +276,31 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
 
 def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
     """The figures of both roles: windows, call rates and breakdowns, in one collect."""
-    tallies, names = totals.tallies.lazy(), totals.names.lazy()
+    tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
+    periods = {
+        "24h": (now - DAY_MS, now),
+        "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
+        "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
+    }
     queries = [
         metrics.windows(calls, now),
         metrics.merge_tallies(tallies, by=("role",)),
         metrics.call_rate(calls, now, timezone),
-        *(metrics.breakdown(tallies, names, apis, role) for role in ROLES),
+        ranged.period_figures(calls, periods),
+        *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
-    windows, everything, rates, *breakdowns = pl.collect_all(queries)
+    windows, everything, rates, figures, *breakdowns = pl.collect_all(queries)
     views = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
         window, total = _row(windows, role), _row(everything, role)
+        period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
+        day = ranged.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))
+        extra: dict[str, Any] = {f"{key}_24h": value for key, value in day.items()}
+        previous = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+        extra["previous_24h"] = ranged.figures_dict(period.get("previous_24h"), role, previous)
+        if role == "seller":
+            extra["previous_7d"] = ranged.figures_dict(period.get("previous_7d"), role, ("calls", "usdc"))
         views[role] = RoleView(
             calls_24h=window.get("calls_24h", 0),
             success_24h=window.get("success_24h", 0),
@@ -284,6 +313,7 @@ def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int
             total_money=total.get(money, 0),
             call_rate=rates.filter(pl.col("role") == role).drop("role"),
             breakdown=breakdown,
+            extra=extra,
         )
     return views
 
@@ -304,6 +334,10 @@ def compute(
     shape_issues: dict[str, DataIssue],
     setting_issues: list[str],
     balances: Balances | None = None,
+    balance_snapshots: pl.DataFrame | None = None,
+    range_name: str | None = None,
+    api: str | None = None,
+    views: dict[str, RoleView] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -311,10 +345,15 @@ def compute(
     ``now``; ``totals`` the all-time totals of calls at ``now``; ``facts``
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
-    (else they come from the latest balance snapshot).
+    (else they come from the latest balance snapshot); ``balance_snapshots``
+    the judged rows of that table, for the gas runway.  With ``range_name``
+    (views.md), ``calls`` reach back to the range's previous period and the
+    snapshot has a ``view`` (limited to ``api`` when given).  ``views`` are the
+    roles' figures when they were tallied elsewhere (the fleet's engines).
     """
-    good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    if views is None:
+        good_apis = apis.lazy().filter(pl.col("rule").is_null())
+        views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
@@ -334,6 +373,12 @@ def compute(
     no_calls = views["buyer"].total_calls == 0 and views["seller"].total_calls == 0
     no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
     last_backup = facts.last_backup_ms
+    auto_pause = (
+        settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
+    )
+    backup_overdue = last_backup is None or now - last_backup > BACKUP_OVERDUE_MS
+    errors = _errors(calls, views, now, settings)
+    views = {role: _with_spikes(view, errors, role, now, settings) for role, view in views.items()}
     return Snapshot(
         now_ms=now,
         timezone=settings.timezone,
@@ -343,15 +388,69 @@ def compute(
         buyer=views["buyer"],
         seller=views["seller"],
         events=facts.events,
-        auto_pause=(
-            settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
-        ),
-        backup_overdue=last_backup is None or now - last_backup > BACKUP_OVERDUE_MS,
+        auto_pause=auto_pause,
+        backup_overdue=backup_overdue,
         empty_state=no_calls and no_money,
         low_gas=balances.eth_wei is not None and balances.eth_wei < settings.low_gas_threshold_wei,
         last_backup_ms=last_backup,
         panel_url=settings.panel_url,
         data_issues=tuple(issues),
+        alerts=evaluate(
+            now=now,
+            settings=settings,
+            usdc_micro=balances.usdc_micro,
+            eth_wei=balances.eth_wei,
+            auto_pause=auto_pause,
+            backup_overdue=backup_overdue,
+            last_backup_ms=last_backup,
+            errors=errors.lazy(),
+        ),
+        runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
+        view=None
+        if range_name is None
+        else ranged.ranged_view(
+            calls,
+            firsts=totals.firsts.lazy(),
+            names=totals.names.lazy(),
+            apis=good_apis,
+            now=now,
+            timezone=settings.timezone,
+            range_name=range_name,
+            api=api,
+        ),
+    )
+
+
+def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
+    """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
+    first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
+    since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
+    return metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
+
+
+def _with_spikes(view: RoleView, errors: pl.DataFrame, role: str, now: int, settings: Settings) -> RoleView:
+    times = errors.filter(pl.col("role") == role)["ts_ms"]
+    flags = spike_flags(view.call_rate["hour"], now, times, settings)
+    return replace(view, call_rate=view.call_rate.with_columns(spike=flags))
+
+
+def _runway(
+    calls: pl.LazyFrame,
+    buyer: RoleView,
+    balances: Balances,
+    balance_snapshots: pl.DataFrame | None,
+    now: int,
+    settings: Settings,
+) -> Runway:
+    spend = spend_rate(calls.filter(pl.col("role") == "buyer"), buyer.total_calls > buyer.calls_7d, now)
+    gas = None
+    if balance_snapshots is not None:
+        gas = gas_burn(balance_snapshots.filter(pl.col("rule").is_null()), now)
+    return Runway(
+        usdc_days=days_left(balances.usdc_micro, settings.low_usdc_threshold_micro, spend),
+        spend=spend,
+        eth_days=days_left(balances.eth_wei, settings.low_gas_threshold_wei, gas),
+        gas=gas,
     )
 
 
@@ -359,7 +458,7 @@ def compute(
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ccanalytics snapshot --db PATH [--now T] [--events N]``."""
+    """``ccanalytics snapshot --db PATH [--now T] [--events N] [--range R [--api ID]]``."""
     from ccanalytics.errors import CCError
     from ccanalytics.store import open_store
 
@@ -370,7 +469,7 @@ def run(args: argparse.Namespace) -> int:
         raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=events)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")

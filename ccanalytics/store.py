@@ -24,11 +24,12 @@ from ccanalytics import metrics
 from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
-from ccanalytics.ledger import Ledger
+from ccanalytics.ledger import REACH_MS, Ledger
 from ccanalytics.settings import parse_settings
 from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
 from ccanalytics.sqlite import RID, Bulk, Source
-from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_events, parse_now
+from ccanalytics.units import DAY_MS, now_ms, parse_events, parse_now
+from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
     import os
@@ -192,6 +193,7 @@ class Store:
         self._shape_issues: dict[str, DataIssue] = {}
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
+        self._reach = getattr(self, "_reach", REACH_MS)  # how far back rows are kept (views widen it)
         self._cached_at = 0
         self._built_ms = 0
         self._table_facts: TableFacts | None = None
@@ -216,7 +218,13 @@ class Store:
     # -- the snapshot -------------------------------------------------------
 
     def snapshot(
-        self, now: int | datetime | str | None = None, events: int = 50, *, chain_wait_s: float | None = None
+        self,
+        now: int | datetime | str | None = None,
+        events: int = 50,
+        *,
+        chain_wait_s: float | None = None,
+        range: str | None = None,  # the spec's word, though a builtin's name
+        api: str | None = None,
     ) -> Snapshot:
         """Every number of the Dashboard at ``now`` (default: the current time).
 
@@ -226,11 +234,19 @@ class Store:
         after 5 s, and ``chain_wait_s`` waits less (a dashboard's refresh then
         shows the last answer and the next refresh the new one).  Without an
         answer, balances come from the store's snapshots and
-        ``balances.note`` says why.
+        ``balances.note`` says why.  ``range`` (``1h``, ``24h``, ``7d``,
+        ``30d``, ``90d``) adds views.md's ranged ``view``, limited to one
+        ``api_id`` with ``api``.
         """
         now_ms = parse_now(now)
         events = parse_events(events)
+        if range is not None and range not in RANGES:
+            raise ValueError(f"range must be one of {', '.join(RANGES)}")
+        if api is not None and range is None:
+            raise ValueError("api needs a range")
         with self._lock:
+            if range is not None:
+                self._reach = max(self._reach, 2 * RANGES[range].length_ms)
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
             balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
@@ -248,6 +264,9 @@ class Store:
                 shape_issues=self._shape_issues,
                 setting_issues=setting_issues,
                 balances=balances,
+                balance_snapshots=self._frames["balance_snapshots"],
+                range_name=range,
+                api=api,
             )
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:
@@ -294,7 +313,7 @@ class Store:
             self._reset()
         if self._verifier.disagreed():
             self._ledger = None
-        full = self._ledger is None or not self._ledger.covers(now)
+        full = self._ledger is None or not self._ledger.covers(now, self._reach)
         for attempt in range(_ATTEMPTS):
             if attempt:
                 time.sleep(min(0.02 * 2**attempt, 0.5))
@@ -308,8 +327,8 @@ class Store:
             raise StoreError(f"{self.path}: changed during every attempt to read it ({_ATTEMPTS}); try again")
         ledger = self._ledger
         assert ledger is not None
-        if now - WEEK_MS - ledger.horizon > _SETTLE_SLACK_MS:
-            self._ledger = ledger.settle(now - WEEK_MS - DAY_MS)
+        if now - ledger.reach - ledger.horizon > _SETTLE_SLACK_MS:
+            self._ledger = ledger.settle(now - ledger.reach - DAY_MS)
 
     def _read(self, now: int, *, full: bool) -> bool:
         """Catch up with the file in one state of it; False when a writer's commit overtook a full read.
@@ -333,7 +352,7 @@ class Store:
             self._settings_raw = self._read_settings()
             if self._ledger is None and self._cache and source.wal:
                 self._adopt_cache(now)
-            if self._ledger is not None and self._ledger.covers(now):
+            if self._ledger is not None and self._ledger.covers(now, self._reach):
                 big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
                 reset, rows = self._new_rows("calls", count=not big)
                 if not reset:
@@ -429,7 +448,7 @@ class Store:
         A table without rowids is read whole, texts and all.
         """
         source = self._source
-        ledger = Ledger.empty(horizon=now - WEEK_MS - DAY_MS)
+        ledger = Ledger.empty(horizon=now - self._reach - DAY_MS, reach=self._reach)
         self._built_ms = now_ms()
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
         spare = source.shapes["calls"].has_rowid
@@ -462,7 +481,7 @@ class Store:
             cached is None
             or tuple(cached.identity) != source.identity
             or cached.schema != source.schema_sql
-            or not cached.ledger.covers(now)
+            or not cached.ledger.covers(now, self._reach)
             or now_ms() - cached.built_ms > CACHE_MAX_AGE_MS
         ):
             return

@@ -12,12 +12,14 @@ Balances come from ``balance_snapshots`` only: ``rpc_url`` is ignored (no chain 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 import sqlite3
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from ccanalytics.errors import StoreError
@@ -29,6 +31,10 @@ DAY_MS = 86_400_000
 WEEK_MS = 604_800_000
 BACKUP_MAX_AGE_MS = 2_592_000_000
 BUCKETS = 48
+# alerts.md's rules in their order, and the levels a rule may have.
+_RULE_ORDER = ("low_usdc", "low_gas", "auto_pause", "backup_overdue", "error_spike")
+_ALERT_RULES = ("low_usdc", "low_gas", "auto_pause", "error_spike", "backup_overdue")  # settings order
+_LEVELS = ("off", "panel", "email", "webhook", "email+webhook")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -43,6 +49,7 @@ _CALLS_OPTIONAL = {
     "price_micro": (0, "integer"),
     "revenue_micro": (0, "integer"),
     "demo": (0, "integer"),
+    "consumer": (None, "null"),
 }
 # Optional tables: the columns they must have (in the order a missing one is reported),
 # and the optional columns with their defaults.
@@ -104,6 +111,10 @@ _RULES = {
         "wallet_address is not an address",
         "usdc_address is not an address",
         "panel_url is not an http(s) URL",
+        "error_spike_errors is not a non-negative integer",
+        "error_spike_window_ms is not a positive integer",
+        *(f"alert_{r} is not off, panel, email, webhook or email+webhook" for r in _ALERT_RULES),
+        "alert_repeat_ms is not a positive integer",
     ),
 }
 
@@ -117,6 +128,10 @@ _CHECKED_SETTINGS = (
     "wallet_address",
     "usdc_address",
     "panel_url",
+    "error_spike_errors",
+    "error_spike_window_ms",
+    *(f"alert_{r}" for r in _ALERT_RULES),
+    "alert_repeat_ms",
 )
 
 _DEFAULT_SETTINGS = {
@@ -126,6 +141,10 @@ _DEFAULT_SETTINGS = {
     "auto_pause_enabled": "1",
     "timezone": "UTC",
     "panel_url": "https://localhost:3002/panel",
+    "error_spike_errors": "5",
+    "error_spike_window_ms": "300000",
+    **{f"alert_{r}": "panel" for r in _ALERT_RULES},
+    "alert_repeat_ms": "3600000",
 }
 
 
@@ -378,6 +397,12 @@ def _setting_ok(key: str, value: str) -> bool:
         return re.fullmatch(r"0x[0-9a-fA-F]{40}", value) is not None
     if key == "panel_url":
         return value.startswith(("http://", "https://"))
+    if key == "error_spike_errors":
+        return re.fullmatch(r"[0-9]+", value) is not None
+    if key in ("error_spike_window_ms", "alert_repeat_ms"):
+        return re.fullmatch(r"[0-9]+", value) is not None and int(value) > 0
+    if key.startswith("alert_") and key in _CHECKED_SETTINGS:
+        return value in _LEVELS
     return True  # rpc_url and unknown keys are free text
 
 
@@ -416,6 +441,139 @@ def _settings(con: sqlite3.Connection, tables: set[str], issues: dict) -> dict[s
     return effective
 
 
+# -- alerts, spikes and runway (alerts.md) -----------------------------------------------
+
+
+def _errors_at(errors: list[int], tau: Fraction, window: int) -> int:
+    """How many error times ``ts`` satisfy ``tau - window <= ts < tau`` (``tau`` a real instant)."""
+    return sum(1 for ts in errors if tau - window <= ts < tau)
+
+
+def _spike(errors: list[int], start: int, end: int, limit: int, window: int) -> bool:
+    """Whether some real instant of ``[start, end)`` sees more than ``limit`` errors in the window.
+
+    Error times are whole milliseconds, so the count can only change at an
+    error's time or at an error's time plus the window: between two such points
+    (and on either side of one) it is constant.  Trying every such point, and
+    the midpoint just after it, covers every value the count takes.
+    """
+    half = Fraction(1, 2)
+    instants = {Fraction(start)}
+    for ts in errors:
+        for point in (ts, ts + window):
+            instants.update((Fraction(point), point + half))
+    return any(start <= tau < end and _errors_at(errors, tau, window) > limit for tau in instants)
+
+
+def _window_text(ms: int) -> str:
+    if ms % HOUR_MS == 0:
+        return f"{ms // HOUR_MS} h"
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000} min"
+    if ms % 1000 == 0:
+        return f"{ms // 1000} s"
+    return f"{ms} ms"
+
+
+def _alerts(
+    settings: dict, now_ms: int, usdc: int | None, wei: int | None, auto_pause: bool,
+    backup_overdue: bool, last_backup: int | None, calls: list[dict],
+) -> list[dict]:  # fmt: skip
+    usdc_limit, wei_limit = int(settings["low_usdc_threshold_micro"]), int(settings["low_gas_threshold_wei"])
+    usdc_text = None if usdc is None else _usdc(usdc)
+    wei_text = None if wei is None else _eth(wei)
+    low_usdc = usdc is not None and usdc < usdc_limit
+    low_gas = wei is not None and wei < wei_limit
+    window, limit = int(settings["error_spike_window_ms"]), int(settings["error_spike_errors"])
+    per_api: dict[str, int] = {}
+    for c in calls:
+        if not _success(c) and now_ms - window <= c["ts_ms"][0] < now_ms:
+            per_api[c["api_id"][0]] = per_api.get(c["api_id"][0], 0) + 1
+    count = sum(per_api.values())
+    spike_text = f"{count} {'error' if count == 1 else 'errors'} in the last {_window_text(window)}"
+    if count:
+        ordered = sorted(per_api.items(), key=lambda kv: (-kv[1], kv[0]))
+        spike_text += " (" + ", ".join(f"{api} {n}" for api, n in ordered) + ")"
+
+    def balance_text(unit: str, value: str | None, threshold: str, low: bool) -> str:
+        if value is None:
+            return f"{unit} balance unknown"
+        if low:
+            return f"Low {unit}: {value} {unit}, below {threshold}"
+        return f"{unit} balance {value}, threshold {threshold}"
+
+    age = None if last_backup is None else now_ms - last_backup
+    usdc_cap, wei_cap = _usdc(usdc_limit), _eth(wei_limit)
+    rows = {
+        "low_usdc": (low_usdc, usdc_text, usdc_cap, balance_text("USDC", usdc_text, usdc_cap, low_usdc)),
+        "low_gas": (low_gas, wei_text, wei_cap, balance_text("ETH", wei_text, wei_cap, low_gas)),
+        "auto_pause": (
+            auto_pause, usdc_text, usdc_cap,
+            f"API serving paused: USDC {usdc_text} below {usdc_cap}" if auto_pause else "API serving not paused",
+        ),
+        "backup_overdue": (
+            backup_overdue, age, BACKUP_MAX_AGE_MS,
+            "No backup yet" if age is None else f"Last backup {age // DAY_MS} days ago",
+        ),
+        "error_spike": (count > limit, count, limit, spike_text),
+    }  # fmt: skip
+    return [
+        {
+            "rule": rule,
+            "firing": rows[rule][0],
+            "level": settings[f"alert_{rule}"],
+            "value": rows[rule][1],
+            "threshold": rows[rule][2],
+            "message": rows[rule][3],
+        }
+        for rule in _RULE_ORDER
+    ]
+
+
+def _days(balance: int | None, threshold: int, amount: int | None, span: int | None) -> float | None:
+    if balance is None:
+        return None
+    if balance <= threshold:
+        return 0.0
+    if amount is None or span is None or amount == 0:
+        return None
+    rate_per_day = Fraction(amount * DAY_MS, span)
+    return float(Fraction(balance - threshold) / rate_per_day)
+
+
+def _runway(
+    settings: dict, now_ms: int, usdc: int | None, wei: int | None, buyer: list[dict], snaps: list[dict]
+) -> dict:
+    spend = span = None
+    if buyer:
+        first = min(c["ts_ms"][0] for c in buyer)
+        start = max(now_ms - WEEK_MS, first)
+        if now_ms - start >= DAY_MS:
+            span = now_ms - start
+            spend = sum(c["price_micro"][0] for c in buyer if start <= c["ts_ms"][0] < now_ms)
+    burn = gas_span = None
+    ordered = sorted(snaps, key=lambda b: (b["ts_ms"][0], b["_rowid"]))
+    if ordered:
+        begin = 0
+        for i, b in enumerate(ordered):
+            if b["ts_ms"][0] <= now_ms - WEEK_MS:
+                begin = i
+        chosen = ordered[begin:]
+        if chosen[-1]["ts_ms"][0] - chosen[0]["ts_ms"][0] >= DAY_MS:
+            gas_span = chosen[-1]["ts_ms"][0] - chosen[0]["ts_ms"][0]
+            burn = 0
+            for a, b in itertools.pairwise(chosen):
+                drop = int(a["eth_wei"][0]) - int(b["eth_wei"][0])
+                if drop > 0:
+                    burn += drop
+    return {
+        "usdc_days": _days(usdc, int(settings["low_usdc_threshold_micro"]), spend, span),
+        "spend_per_day_usdc": None if spend is None else _usdc(spend * DAY_MS // span),
+        "eth_days": _days(wei, int(settings["low_gas_threshold_wei"]), burn, gas_span),
+        "gas_per_day_eth": None if burn is None else _eth(burn * DAY_MS // gas_span),
+    }
+
+
 # -- the snapshot -------------------------------------------------------------------
 
 
@@ -449,8 +607,10 @@ def _bucket_starts(now_ms: int, zone: ZoneInfo) -> list[int]:
     return [last - (BUCKETS - 1 - i) * HOUR_MS for i in range(BUCKETS)]
 
 
-def _call_rate(calls: list[dict], starts: list[int], now_ms: int) -> list[dict]:
+def _call_rate(calls: list[dict], starts: list[int], now_ms: int, settings: dict) -> list[dict]:
     rate = []
+    errors = [c["ts_ms"][0] for c in calls if not _success(c)]
+    limit, window = int(settings["error_spike_errors"]), int(settings["error_spike_window_ms"])
     for start in starts:
         end = min(start + HOUR_MS, now_ms)
         success = error = 0
@@ -460,7 +620,8 @@ def _call_rate(calls: list[dict], starts: list[int], now_ms: int) -> list[dict]:
                     success += 1
                 else:
                     error += 1
-        rate.append({"hour": iso_ms(start), "success": success, "error": error})
+        spike = _spike(errors, start, end, limit, window)
+        rate.append({"hour": iso_ms(start), "success": success, "error": error, "spike": spike})
     return rate
 
 
@@ -472,6 +633,41 @@ def _mean_latency(calls: list[dict]) -> float | None:
             total += float(c["latency_ms"][0])
             n += 1
     return total / n if n else None
+
+
+def _latencies(calls: list[dict]) -> list[float]:
+    return sorted(float(c["latency_ms"][0]) for c in calls if c["latency_ms"][1] != "null")
+
+
+def _percentile(calls: list[dict], nn: int) -> float | None:
+    """Nearest rank: the value at 1-based position ceil(nn/100 * n) of the sorted latencies."""
+    values = _latencies(calls)
+    if not values:
+        return None
+    position = -(-nn * len(values) // 100)
+    return values[max(position, 1) - 1]
+
+
+def _money(role: str) -> str:
+    return "price_micro" if role == "buyer" else "revenue_micro"
+
+
+def _figures(calls: list[dict], role: str) -> dict:
+    """views.md's figures of a set of calls of one role."""
+    success = sum(1 for c in calls if _success(c))
+    return {
+        "calls": len(calls),
+        "success_rate": success / len(calls) if calls else None,
+        "avg_latency_ms": _mean_latency(calls),
+        "p50_latency_ms": _percentile(calls, 50),
+        "p95_latency_ms": _percentile(calls, 95),
+        "p99_latency_ms": _percentile(calls, 99),
+        "usdc": _usdc(sum(c[_money(role)][0] for c in calls)),
+    }
+
+
+def _between(calls: list[dict], start: int, end: int) -> list[dict]:
+    return [c for c in calls if start <= c["ts_ms"][0] < end]
 
 
 def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict]:
@@ -492,10 +688,9 @@ def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict
             "errors": len(mine) - success,
             "usdc": _usdc(sum(c[money][0] for c in mine)),
         }
-        if role == "buyer":
-            row["avg_latency_ms"] = _mean_latency(mine)
-        else:
-            row["success_rate"] = success / len(mine)
+        row["avg_latency_ms"] = _mean_latency(mine)
+        row["p95_latency_ms"] = _percentile(mine, 95)
+        row["success_rate"] = success / len(mine)
         rows.append(row)
     # Two stable sorts: the second key first.
     rows.sort(key=lambda r: r["api_id"])
@@ -519,7 +714,9 @@ def _names(calls: list[dict], apis: list[dict]) -> dict[str, str]:
     return names
 
 
-def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
+def reference_snapshot(
+    path: str, now_ms: int, events: int = 50, range_name: str | None = None, api: str | None = None
+) -> dict:
     """The snapshot of ``metrics.md`` for the store at ``path`` as of ``now_ms``.
 
     Parameters
@@ -530,6 +727,8 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
         The moment to compute for, epoch milliseconds.
     events
         How many events to list.
+    range_name, api
+        views.md's ranged view (``1h`` … ``90d``), limited to one ``api_id``.
 
     Returns
     -------
@@ -544,12 +743,14 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
     """
     con = _open(str(path))
     try:
-        return _snapshot(con, str(path), now_ms, events)
+        return _snapshot(con, str(path), now_ms, events, range_name, api)
     finally:
         con.close()
 
 
-def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) -> dict:
+def _snapshot(
+    con: sqlite3.Connection, path: str, now_ms: int, n_events: int, range_name: str | None, api: str | None
+) -> dict:
     tables = {_lower(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     if "calls" not in tables:
         raise StoreError(f"{path}: no calls table")
@@ -602,27 +803,41 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
 
     day = [c for c in buyer if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     day_success = sum(1 for c in day if _success(c))
+    previous_keys = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+    buyer_before = _figures(_between(buyer, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "buyer")
     buyer_out = {
         "calls_24h": len(day),
         "success_rate_24h": day_success / len(day) if day else None,
         "avg_latency_ms_24h": _mean_latency(day),
+        "p50_latency_ms_24h": _percentile(day, 50),
+        "p95_latency_ms_24h": _percentile(day, 95),
+        "p99_latency_ms_24h": _percentile(day, 99),
+        "previous_24h": {k: buyer_before[k] for k in previous_keys},
         "spent_24h_usdc": _usdc(sum(c["price_micro"][0] for c in day)),
         "total_calls": len(buyer),
         "total_spent_usdc": _usdc(sum(c["price_micro"][0] for c in buyer)),
-        "call_rate": _call_rate(buyer, starts, now_ms),
+        "call_rate": _call_rate(buyer, starts, now_ms, settings),
         "breakdown": _breakdown(buyer, "buyer", names),
     }
 
     s_day = [c for c in seller if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     s_week = [c for c in seller if now_ms - WEEK_MS <= c["ts_ms"][0] < now_ms]
     s_success = sum(1 for c in s_day if _success(c))
+    seller_before = _figures(_between(seller, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "seller")
+    seller_weeks = _between(seller, now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
     seller_out = {
         "calls_24h": len(s_day),
         "success_rate_24h": s_success / len(s_day) if s_day else None,
+        "avg_latency_ms_24h": _mean_latency(s_day),
+        "p50_latency_ms_24h": _percentile(s_day, 50),
+        "p95_latency_ms_24h": _percentile(s_day, 95),
+        "p99_latency_ms_24h": _percentile(s_day, 99),
+        "previous_24h": {k: seller_before[k] for k in previous_keys},
+        "previous_7d": {"calls": len(seller_weeks), "usdc": _usdc(sum(c["revenue_micro"][0] for c in seller_weeks))},
         "revenue_24h_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_day)),
         "calls_7d": len(s_week),
         "revenue_7d_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_week)),
-        "call_rate": _call_rate(seller, starts, now_ms),
+        "call_rate": _call_rate(seller, starts, now_ms, settings),
         "breakdown": _breakdown(seller, "seller", names),
     }
 
@@ -652,6 +867,7 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
 
     backup_times = [b["ts_ms"][0] for b in rows_of["backups"]]
     backup_overdue = not backup_times or now_ms - max(backup_times) > BACKUP_MAX_AGE_MS
+    last_backup = max(backup_times) if backup_times else None
 
     auto_pause = (
         settings["auto_pause_enabled"] == "1"
@@ -668,7 +884,7 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
             if counts.get(rule, 0) > 0 or rule == "cannot be read":
                 data_issues.append({"table": table, "rule": rule, "rows": counts[rule]})
 
-    return {
+    out = {
         "now": iso_ms(now_ms),
         "timezone": zone_name,
         "mode": "seller" if rows_of["apis"] and seller else "buyer",
@@ -691,10 +907,106 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
             "empty_state": empty_state,
         },
         "data_issues": data_issues,
+        "alerts": _alerts(settings, now_ms, usdc_micro, wei, auto_pause, backup_overdue, last_backup, calls),
+        "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
+    if range_name is not None:
+        out["view"] = _view(calls, names, now_ms, zone, range_name, api)
+    return out
+
+
+# -- views.md: ranged views ---------------------------------------------------------
+
+MINUTE_MS = 60_000
+_RANGES = {  # window length, buckets, unit
+    "1h": (HOUR_MS, 60, "1m"),
+    "24h": (DAY_MS, 24, "1h"),
+    "7d": (7 * DAY_MS, 168, "1h"),
+    "30d": (30 * DAY_MS, 30, "1d"),
+    "90d": (90 * DAY_MS, 90, "1d"),
+}
+
+
+def _to_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _view_starts(now_ms: int, zone: ZoneInfo, count: int, unit: str) -> list[int]:
+    local = (_EPOCH + timedelta(milliseconds=now_ms)).astimezone(zone)
+    if unit == "1d":
+        # Walk back one calendar day at a time; each day starts at its local midnight.
+        starts = []
+        day = local.date()
+        while len(starts) < count:
+            midnight = _to_ms(datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC))
+            if midnight <= now_ms:
+                starts.append(midnight)
+            day -= timedelta(days=1)
+        return starts[::-1]
+    step = MINUTE_MS if unit == "1m" else HOUR_MS
+    # Local wall time floored to the unit, as an offset from now.
+    wall_ms = local.minute * MINUTE_MS + local.second * 1000 + now_ms % 1000
+    if unit == "1m":
+        wall_ms = local.second * 1000 + now_ms % 1000
+    last = now_ms - wall_ms
+    return [last - (count - 1 - i) * step for i in range(count)]
+
+
+def _view(
+    calls: list[dict], names: dict[str, str], now_ms: int, zone: ZoneInfo, range_name: str, api: str | None
+) -> dict:
+    length, count, unit = _RANGES[range_name]
+    start = now_ms - length
+    if api is not None:
+        calls = [c for c in calls if c["api_id"][0] == api]
+    starts = _view_starts(now_ms, zone, count, unit)
+    out: dict = {
+        "range": range_name,
+        "api": api,
+        "start": iso_ms(start),
+        "end": iso_ms(now_ms),
+        "bucket": unit,
+    }
+    for role in ("buyer", "seller"):
+        mine = [c for c in calls if c["role"][0] == role]
+        window = _between(mine, start, now_ms)
+        section = _figures(window, role)
+        section["previous"] = _figures(_between(mine, start - length, start), role)
+        series = []
+        for i, bucket in enumerate(starts):
+            end = min(starts[i + 1], now_ms) if i + 1 < len(starts) else now_ms
+            inside = _between(mine, bucket, end)
+            ok = sum(1 for c in inside if _success(c))
+            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok})
+        section["series"] = series
+        section["breakdown"] = _breakdown(window, role, names)
+        if role == "seller":
+
+            def who(c: dict) -> str | None:
+                return c["consumer"][0] if c["consumer"][1] == "text" else None
+
+            first: dict[str, int] = {}
+            for c in mine:
+                if who(c) is not None and (who(c) not in first or c["ts_ms"][0] < first[who(c)]):
+                    first[who(c)] = c["ts_ms"][0]
+            seen = {who(c) for c in window if who(c) is not None}
+            section["consumers"] = len(seen)
+            section["new_consumers"] = sum(1 for t in first.values() if start <= t < now_ms)
+            tops = []
+            for consumer in seen:
+                theirs = [c for c in window if who(c) == consumer]
+                tops.append((sum(c["revenue_micro"][0] for c in theirs), len(theirs), consumer))
+            tops.sort(key=lambda t: t[2])
+            tops.sort(key=lambda t: (t[0], t[1]), reverse=True)
+            section["top_consumers"] = [{"consumer": c, "calls": n, "usdc": _usdc(m)} for m, n, c in tops[:10]]
+        out[role] = section
+    return out
 
 
 # -- comparison ---------------------------------------------------------------------
+
+
+_PERCENTILE_KEY = re.compile(r"\bp\d\d_latency_ms(_24h)?$")
 
 
 def _kind(value: object) -> str:
@@ -737,7 +1049,9 @@ def _first_difference(actual: object, expected: object, path: str) -> str | None
             return f"{path}: expected {len(expected)} items, got {len(actual)}"
         return None
     if ke == "float":
-        if math.isclose(actual, expected, rel_tol=1e-9):
+        # views.md: a percentile may be within 1 % of the exact one (a sketch).
+        tolerance = 0.01 if _PERCENTILE_KEY.search(path) else 1e-9
+        if math.isclose(actual, expected, rel_tol=tolerance):
             return None
         return f"{path}: expected {expected!r}, got {actual!r}"
     if actual != expected:

@@ -418,3 +418,23 @@ def test_the_command_refuses_an_existing_file_with_one_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == f"ccanalytics: {path}: already exists\n"
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("start", [NOW, NOW + 14 * HOUR], ids=["midday", "night"])
+def test_the_embedded_demos_live_traffic_runs_at_its_historys_rate_for_that_hour(tmp_path, start):
+    """As ``ccanalytics serve`` drives it: three hours of live ticks against the same hours a week earlier."""
+    from ccanalytics.serve import TRAFFIC_SCALE
+
+    path = tmp_path / "demo.db"
+    write_demo(path, seed=3, now_ms=start)
+    rng, since, tick = random.Random(4), start, 60_000  # serve ticks every 2 s; a minute draws the same rate
+    live_hours = 3
+    for moment in range(start + tick, start + live_hours * HOUR + 1, tick):
+        append_traffic(path, now_ms=moment, since_ms=since, rng=rng, scale=TRAFFIC_SCALE)
+        since = moment
+    calls = read_calls(path)
+    for role in ("buyer", "seller"):
+        mine = calls.filter(pl.col("role") == role)
+        live = mine.filter(pl.col("ts_ms") > start).height
+        week_ago = mine.filter(pl.col("ts_ms").is_between(start - 7 * DAY, start - 7 * DAY + live_hours * HOUR)).height
+        assert week_ago > 0 and 1 / 1.5 <= live / week_ago <= 1.5, (role, live, week_ago)

@@ -423,6 +423,8 @@ class TestAHealthyBuyer:
         gone = wait_for(lambda: not any(buyer_server.kernel_exists(k) for k in kernels), bound_s + 20, 0.5)
         took = time.monotonic() - started
         debugger.send("Debugger.resume")
+        # Awake again, the page finds its kernel gone and reloads onto a fresh one: close it now.
+        asleep.close(run_before_unload=True)
         assert gone, f"kernels still there {took:.0f} s after their tabs went away"
         assert took < bound_s + 15, f"{took:.1f} s (heartbeat {heartbeat_timeout_s:g} s + culling)"
         # Their processes are gone too: what runs is the shared tab's kernel and the preheated one.
@@ -467,7 +469,8 @@ class TestAnEmptyStore:
 
 @pytest.fixture(scope="class")
 def demo_server() -> Iterator[Server]:
-    with running_server(None, **SERVER_ENV) as s:
+    # Twenty times the history's rate: its traffic visibly reaches the page within seconds.
+    with running_server(None, **SERVER_ENV, CCANALYTICS_DEMO_SPEED="20") as s:
         yield s
 
 

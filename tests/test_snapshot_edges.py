@@ -71,6 +71,9 @@ def snap(builder: StoreBuilder, now: int = NOW, events: int = 50) -> dict:
     return builder.compute(builder.write(), now, events)
 
 
+NO_PREVIOUS_24H = {"calls": 0, "success_rate": None, "avg_latency_ms": None, "p95_latency_ms": None, "usdc": "0.000000"}
+
+
 def test_an_empty_store(store):
     snapshot = snap(store)
     buyer_rate = snapshot["buyer"].pop("call_rate")
@@ -85,6 +88,10 @@ def test_an_empty_store(store):
             "calls_24h": 0,
             "success_rate_24h": None,
             "avg_latency_ms_24h": None,
+            "p50_latency_ms_24h": None,
+            "p95_latency_ms_24h": None,
+            "p99_latency_ms_24h": None,
+            "previous_24h": NO_PREVIOUS_24H,
             "spent_24h_usdc": "0.000000",
             "total_calls": 0,
             "total_spent_usdc": "0.000000",
@@ -93,6 +100,12 @@ def test_an_empty_store(store):
         "seller": {
             "calls_24h": 0,
             "success_rate_24h": None,
+            "avg_latency_ms_24h": None,
+            "p50_latency_ms_24h": None,
+            "p95_latency_ms_24h": None,
+            "p99_latency_ms_24h": None,
+            "previous_24h": NO_PREVIOUS_24H,
+            "previous_7d": {"calls": 0, "usdc": "0.000000"},
             "revenue_24h_usdc": "0.000000",
             "calls_7d": 0,
             "revenue_7d_usdc": "0.000000",
@@ -101,11 +114,24 @@ def test_an_empty_store(store):
         "events": [],
         "banners": {"auto_pause": False, "backup_overdue": True, "empty_state": True},
         "data_issues": [],
-    }
+        "alerts": [
+            {"rule": "low_usdc", "firing": False, "level": "panel", "value": None, "threshold": "1.000000",
+             "message": "USDC balance unknown"},
+            {"rule": "low_gas", "firing": False, "level": "panel", "value": None,
+             "threshold": "0.000500000000000000", "message": "ETH balance unknown"},
+            {"rule": "auto_pause", "firing": False, "level": "panel", "value": None, "threshold": "1.000000",
+             "message": "API serving not paused"},
+            {"rule": "backup_overdue", "firing": True, "level": "panel", "value": None, "threshold": 2_592_000_000,
+             "message": "No backup yet"},
+            {"rule": "error_spike", "firing": False, "level": "panel", "value": 0, "threshold": 5,
+             "message": "0 errors in the last 5 min"},
+        ],
+        "runway": {"usdc_days": None, "spend_per_day_usdc": None, "eth_days": None, "gas_per_day_eth": None},
+    }  # fmt: skip
     assert buyer_rate == seller_rate
     assert len(buyer_rate) == 48
-    assert buyer_rate[0] == {"hour": "2026-11-23T13:00:00Z", "success": 0, "error": 0}
-    assert buyer_rate[-1] == {"hour": "2026-11-25T12:00:00Z", "success": 0, "error": 0}
+    assert buyer_rate[0] == {"hour": "2026-11-23T13:00:00Z", "success": 0, "error": 0, "spike": False}
+    assert buyer_rate[-1] == {"hour": "2026-11-25T12:00:00Z", "success": 0, "error": 0, "spike": False}
 
 
 def test_the_24h_window_is_half_open(store):
@@ -172,7 +198,8 @@ def test_now_with_milliseconds(store):
     store.call(NOW + 122).call(NOW + 123)
     snapshot = snap(store, now=NOW + 123)
     assert snapshot["now"] == "2026-11-25T12:00:00.123Z"
-    assert snapshot["buyer"]["call_rate"][-1] == {"hour": "2026-11-25T12:00:00Z", "success": 1, "error": 0}
+    last = {"hour": "2026-11-25T12:00:00Z", "success": 1, "error": 0, "spike": False}
+    assert snapshot["buyer"]["call_rate"][-1] == last
 
 
 def test_buckets_in_kathmandu_start_at_a_quarter_past(store):
@@ -183,9 +210,9 @@ def test_buckets_in_kathmandu_start_at_a_quarter_past(store):
     snapshot = snap(store)
     rate = snapshot["buyer"]["call_rate"]
     assert snapshot["timezone"] == "Asia/Kathmandu"
-    assert rate[0] == {"hour": "2026-11-23T12:15:00Z", "success": 0, "error": 0}
-    assert rate[-2] == {"hour": "2026-11-25T10:15:00Z", "success": 0, "error": 1}
-    assert rate[-1] == {"hour": "2026-11-25T11:15:00Z", "success": 1, "error": 0}
+    assert rate[0] == {"hour": "2026-11-23T12:15:00Z", "success": 0, "error": 0, "spike": False}
+    assert rate[-2] == {"hour": "2026-11-25T10:15:00Z", "success": 0, "error": 1, "spike": False}
+    assert rate[-1] == {"hour": "2026-11-25T11:15:00Z", "success": 1, "error": 0, "spike": False}
     assert sum(b["success"] + b["error"] for b in rate) == 2
 
 
@@ -247,6 +274,8 @@ def test_breakdown_order_is_calls_descending_then_api_id(store):
             "success": 1,
             "errors": 1,
             "usdc": "0.000950",
+            "avg_latency_ms": 100.0,
+            "p95_latency_ms": pytest.approx(100.0, rel=0.01),  # views.md: within 1 %
             "success_rate": 0.5,
         }
     ]
@@ -506,6 +535,8 @@ def test_optional_columns_and_tables(store):
             "errors": 0,
             "usdc": "0.000000",
             "avg_latency_ms": None,
+            "p95_latency_ms": None,
+            "success_rate": 1.0,
         }
     ]
     assert snapshot["seller"]["revenue_24h_usdc"] == "0.000005"

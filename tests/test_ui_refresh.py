@@ -11,6 +11,7 @@ import pytest
 import ui_snapshots as snaps
 
 from ccanalytics.balances import READING_NOTE
+from ccanalytics.errors import StoreError
 from ccanalytics.ui import Dashboard, Refresher, live_dashboard, refresh, refresh_interval
 
 TINY = 0.02  # seconds between refreshes in these tests
@@ -110,6 +111,47 @@ def test_a_failed_refresh_shows_an_error_and_the_next_tick_tries_again():
         refresher.stop()
 
     run(main())
+
+
+def test_a_failed_refresh_shows_its_one_line_reason_on_the_page_until_a_refresh_succeeds():
+    calls = []
+
+    def source() -> dict:
+        calls.append(1)
+        if len(calls) in (2, 3):
+            raise StoreError("/data/cc.db is not a SQLite database")
+        return copy.deepcopy(snaps.BUYER)
+
+    async def main():
+        dashboard = Dashboard(snaps.BUYER)
+        refresher = Refresher(dashboard, source, interval_s=0.05, first_beat_grace_s=10)
+        assert dashboard.refresh_error.value == ""
+        refresher.start()
+        await wait_until(lambda: "cc-pill-error" in pill(dashboard))
+        line = dashboard.refresh_error.value
+        assert 'role="alert"' in line and "/data/cc.db is not a SQLite database" in line
+        await wait_until(lambda: "cc-pill-ok" in pill(dashboard))
+        assert dashboard.refresh_error.value == ""
+        refresher.stop()
+
+    run(main())
+    # Any other exception shows its type only: its message may hold paths or keys.
+    dashboard = Dashboard(snaps.BUYER)
+    refresher = Refresher(dashboard, Source(), interval_s=1)
+    refresher._error, refresher._reason = "OSError", refresh.failure_reason(OSError("/secret/path"))
+    refresher._render_freshness()
+    assert "unexpected OSError" in dashboard.refresh_error.value and "/secret" not in dashboard.refresh_error.value
+
+
+def test_the_heartbeat_answers_every_beat_and_tells_the_page_its_watchdog_timings():
+    dashboard = Dashboard(snaps.BUYER)
+    sent = []
+    dashboard.heartbeat.send = sent.append  # type: ignore[method-assign]
+    Refresher(dashboard, Source(), interval_s=2)
+    assert (dashboard.heartbeat.silence_ms, dashboard.heartbeat.reload_after_ms) == (5000, 20000)
+    dashboard.heartbeat._handle_custom_msg({"type": "beat"}, [])
+    dashboard.heartbeat._handle_custom_msg({"type": "other"}, [])
+    assert sent == [{"type": "ack"}]
 
 
 def test_a_broken_snapshot_counts_as_a_failed_refresh_not_a_dead_loop():

@@ -84,7 +84,7 @@ class Dashboard:
 
     def __init__(self, snapshot: Mapping[str, Any] | None = None) -> None:
         self.title = widgets.HTML(
-            '<div class="cc-title">Dashboard</div>'
+            '<h1 class="cc-title">Dashboard</h1>'
             '<div class="cc-subtitle">Your at-a-glance overview of activity, balances, and system health.</div>'
         )
         self.mode_switch = widgets.ToggleButtons(
@@ -113,6 +113,9 @@ class Dashboard:
         self.header = widgets.HBox([left, right])
         self.header.add_class("cc-header")
 
+        # A failed refresh's one line (what the CLI would print), under the header while it lasts.
+        self.refresh_error = widgets.HTML()
+        self.refresh_error.add_class("cc-refresh-error")
         self.banners = Banners()
         self.kpis = KpiRow()
         self.chart = CallRateChart()
@@ -123,7 +126,9 @@ class Dashboard:
         self.main = widgets.VBox()
         self.main.add_class("cc-main")
 
-        self.widget = widgets.VBox([style_widget(), self.header, self.banners.widget, self.main, self.events.widget])
+        self.widget = widgets.VBox(
+            [style_widget(), self.header, self.refresh_error, self.banners.widget, self.main, self.events.widget]
+        )
         self.widget.add_class("cc-dashboard")
 
         self._snapshot: Mapping[str, Any] = {}
@@ -218,6 +223,14 @@ class Dashboard:
             return
         self._chosen_role = change["new"]
         self._show_role()
+
+    def show_refresh_error(self, line: str) -> None:
+        """Show why the last refresh failed (one line, escaped), or nothing when ``line`` is empty."""
+        self.refresh_error.value = (
+            f'<div class="cc-refresh-error-body" role="alert"><strong>Refresh failed:</strong> {esc(line)}</div>'
+            if line
+            else ""
+        )
 
     def show_freshness(self, text: str, level: str, detail: str = "") -> None:
         """Set the freshness pill: ``text`` at ``level`` (ok, warn, error or idle), ``detail`` on hover."""

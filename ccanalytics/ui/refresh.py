@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ccanalytics.balances import READING_NOTE
+from ccanalytics.errors import CCError
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
 
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_LIFETIME_S",
     "MIN_INTERVAL_S",
     "Refresher",
+    "failure_reason",
     "live_dashboard",
     "refresh_interval",
 ]
@@ -65,6 +67,26 @@ def refresh_interval(environ: Mapping[str, str] | None = None) -> float:
     if not math.isfinite(value) or value <= 0:
         return DEFAULT_INTERVAL_S
     return max(value, MIN_INTERVAL_S)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one line a failed refresh shows on the page.
+
+    A :class:`~ccanalytics.errors.CCError` carries the line the CLI would
+    print (written for the operator); any other exception shows only its type,
+    since its message may hold paths or keys.
+
+    Examples
+    --------
+    >>> failure_reason(CCError("cc.db is not a SQLite database"))
+    'cc.db is not a SQLite database'
+    >>> failure_reason(OSError("no access to /secret/key"))
+    'unexpected OSError'
+    """
+    if isinstance(exc, CCError):
+        lines = str(exc).strip().splitlines()
+        return lines[0] if lines else type(exc).__name__
+    return f"unexpected {type(exc).__name__}"
 
 
 class Refresher:
@@ -127,6 +149,8 @@ class Refresher:
         self._due = 0.0
         self._last_ok: float | None = None
         self._error: str | None = None
+        self._reason = ""
+        dashboard.heartbeat.watch_interval(self.interval_s)
         dashboard.refresh_button.on_click(self._on_button)
         dashboard.heartbeat.on_beat(self._on_beat)
 
@@ -210,7 +234,7 @@ class Refresher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug in one tick must not end the loop
-                self._error = type(exc).__name__
+                self._error, self._reason = type(exc).__name__, failure_reason(exc)
                 await asyncio.sleep(self._tick_s)
 
     async def _sleep(self, seconds: float) -> None:
@@ -228,10 +252,12 @@ class Refresher:
         except Exception as exc:
             self.failures += 1
             self._error = type(exc).__name__
+            self._reason = failure_reason(exc)
         else:
             self.refreshes += 1
             self._last_ok = self._clock()
             self._error = None
+            self._reason = ""
         finally:
             finished = self._clock()
             # Every interval from the start, but never back to back when a refresh is slow.
@@ -256,9 +282,10 @@ class Refresher:
         now = self._clock()
         age = None if self._last_ok is None else now - self._last_ok
         updated = "not updated yet" if age is None else f"updated {fmt.ago(age)}"
+        failing = self._error is not None and self.stop_reason is None
         if self.stop_reason is not None:
             self.dashboard.show_freshness(f"Auto-refresh stopped · {updated}", "idle", "Click Refresh now to resume")
-        elif self._error is not None:
+        elif failing:
             data = "no data yet" if age is None else f"data from {fmt.ago(age)}"
             self.dashboard.show_freshness(
                 f"Refresh failed · {data}", "error", f"{self._error}; retrying every {self.interval_s:g} s"
@@ -268,6 +295,8 @@ class Refresher:
         else:
             stale = age > 2 * self.interval_s
             self.dashboard.show_freshness(f"Updated {fmt.ago(age)}", "warn" if stale else "ok")
+        reason = self._reason or f"unexpected {self._error}"
+        self.dashboard.show_refresh_error(f"{reason} · retrying every {self.interval_s:g} s" if failing else "")
 
     # -- events from the page (widget-message thread) ----------------------------------------------------
 

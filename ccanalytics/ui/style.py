@@ -36,7 +36,7 @@ CSS = """
   align-items: center; gap: 12px; flex-wrap: wrap;
 }
 .cc-dashboard .cc-header-right { margin-left: auto; justify-content: flex-end; }
-.cc-dashboard .cc-title { font-size: 24px; font-weight: 700; letter-spacing: -0.01em; line-height: 1.2; }
+.cc-dashboard .cc-title { font-size: 24px; font-weight: 700; letter-spacing: -0.01em; line-height: 1.2; margin: 0; }
 .cc-dashboard .cc-subtitle { color: var(--cc-muted); font-size: 13px; }
 .cc-dashboard .cc-mode { align-items: center; margin: 0; }
 .cc-dashboard .cc-mode .jupyter-widget-toggle-buttons, .cc-dashboard .cc-mode .widget-toggle-buttons {
@@ -73,6 +73,16 @@ CSS = """
   box-shadow: 0 1px 2px rgba(15, 23, 42, 0.05);
 }
 .cc-dashboard .jupyter-button.cc-refresh:hover { background: #f8fafc; border-color: #cbd5e1; }
+
+/* The page's own watchdog (heartbeat.py) and a failed refresh's reason */
+.cc-dashboard .cc-pill-disconnected { background: #fef2f2; color: #b91c1c; border-color: #f87171; }
+.cc-dashboard .cc-pill-disconnected::before { content: "!"; width: auto; height: auto; background: none; }
+body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events { opacity: 0.55; }
+.cc-dashboard .cc-refresh-error:not(:has(.cc-refresh-error-body)) { display: none; }
+.cc-dashboard .cc-refresh-error-body {
+  border: 1px solid #fca5a5; background: #fef2f2; color: #991b1b; border-radius: 10px; padding: 10px 14px;
+  overflow-wrap: anywhere;
+}
 
 /* Banners */
 .cc-dashboard .cc-banners { gap: 10px; }

@@ -1,0 +1,223 @@
+"""The control center's alert rules and the error spikes of the chart (alerts.md), pure polars.
+
+``spike_flags`` marks the chart buckets in which the error-spike rule would
+have fired at some instant; ``evaluate`` turns a snapshot's figures into the
+five rules of alerts.md, each firing or not, in their order.  No I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ccanalytics.units import BACKUP_OVERDUE_MS, eth_text, usdc_text
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ccanalytics.settings import Settings
+
+__all__ = ["RULES", "Alert", "error_spike", "evaluate", "spike_flags", "window_text"]
+
+RULES = ("low_usdc", "low_gas", "auto_pause", "backup_overdue", "error_spike")
+# Every timestamp lies within ±2.6e14 ms (years 1..9999): a longer window holds all
+# of them, and a shorter stand-in keeps `ts - window` inside 64 bits.
+_WINDOW_CAP_MS = 10**15
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One rule at ``now``: whether it fires, where it is delivered, the figures compared."""
+
+    rule: str
+    firing: bool
+    level: str
+    value: str | int | None
+    threshold: str | int | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "firing": self.firing,
+            "level": self.level,
+            "value": self.value,
+            "threshold": self.threshold,
+            "message": self.message,
+        }
+
+
+def _window(settings: Settings) -> int:
+    return min(settings.error_spike_window_ms, _WINDOW_CAP_MS)
+
+
+def spike_flags(
+    starts: Sequence[int] | pl.Series,
+    now: int,
+    error_ts: Sequence[int] | pl.Series,
+    settings: Settings,
+    end: int | None = None,
+) -> pl.Series:
+    """Per bucket, whether the error-spike rule fires at some instant of it.
+
+    A bucket starting at ``s`` covers the real instants ``τ`` with
+    ``s <= τ < min(next start, now)`` (the last bucket ends at ``min(end, now)``,
+    ``now`` without ``end``).  It is marked when, at some such ``τ``, more than
+    ``error_spike_errors`` of the ``error_ts`` (one role's errors) satisfy
+    ``τ − error_spike_window_ms <= ts < τ``.  That count only rises just after
+    an error's time, so it is enough to look at the bucket's start and just
+    after each error inside it (see docs/decisions.md).
+
+    Examples
+    --------
+    >>> from ccanalytics.settings import Settings
+    >>> rule = Settings(error_spike_errors=2, error_spike_window_ms=10)
+    >>> spike_flags([0, 100, 200], 300, [95, 100, 104], rule).to_list()     # 3 errors within 10 ms
+    [False, True, False]
+    >>> spike_flags([0, 100, 200], 300, [90, 100, 104], rule).to_list()     # 90 has left by 100+
+    [False, False, False]
+    >>> spike_flags([0, 100, 200], 300, [94, 97, 99], rule).to_list()       # at 100 all 3 still count
+    [True, True, False]
+    """
+    limit, window = settings.error_spike_errors, _window(settings)
+    begin = pl.Series("start", starts, dtype=pl.Int64)
+    last_end = now if end is None else min(end, now)
+    finish = begin.shift(-1, fill_value=last_end).clip(upper_bound=now)
+    times = pl.Series("ts", error_ts, dtype=pl.Int64)
+    times = times.filter(times < now).sort()
+    # Errors counted at τ = a bucket's start: s − W <= ts < s.
+    at_start = times.search_sorted(begin, "left") - times.search_sorted(begin - window, "left")
+    # Errors counted just after an error's time t (τ = t + ε): t − W < ts <= t.
+    after = times.search_sorted(times, "right") - times.search_sorted(times - window, "right")
+    buckets = pl.DataFrame(
+        {"bucket": pl.int_range(begin.len(), eager=True, dtype=pl.Int64), "finish": finish, "at_start": at_start}
+    )
+    inside = (
+        pl.DataFrame({"bucket": begin.search_sorted(times, "right").cast(pl.Int64) - 1, "ts": times, "peak": after})
+        .join(buckets.select("bucket", "finish"), on="bucket")
+        .filter(pl.col("ts") < pl.col("finish"))
+        .group_by("bucket")
+        .agg(pl.col("peak").max())
+    )
+    return (
+        buckets.with_columns(open=begin < finish)
+        .join(inside, on="bucket", how="left", maintain_order="left")
+        .select(spike=(pl.col("open") & (pl.col("at_start") > limit)) | (pl.col("peak").fill_null(0) > limit))
+        .to_series()
+    )
+
+
+def window_text(window_ms: int) -> str:
+    """A window as the message says it: ``5 min``, ``2 h``, ``30 s`` or ``1500 ms``.
+
+    Examples
+    --------
+    >>> window_text(300_000), window_text(7_200_000), window_text(30_000), window_text(1_500)
+    ('5 min', '2 h', '30 s', '1500 ms')
+    """
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if window_ms % size == 0:
+            return f"{window_ms // size} {unit}"
+    return f"{window_ms} ms"
+
+
+def error_spike(errors: pl.LazyFrame, now: int, settings: Settings) -> tuple[int, pl.DataFrame]:
+    """Errors of either role with ``now − error_spike_window_ms <= ts_ms < now``: the count and per API.
+
+    ``errors`` has ``ts_ms`` and ``api_id`` of failed calls; the per-API frame
+    (``api_id``, ``errors``) is in the message's order: errors descending, then ``api_id``.
+
+    Examples
+    --------
+    >>> from ccanalytics.settings import Settings
+    >>> errors = pl.LazyFrame({"ts_ms": [0, 1, 2, 3], "api_id": ["b", "a", "b", "a"]})
+    >>> count, per_api = error_spike(errors, now=3, settings=Settings(error_spike_window_ms=2))
+    >>> count, per_api.rows()
+    (2, [('a', 1), ('b', 1)])
+    """
+    recent = errors.filter(pl.col("ts_ms").is_between(now - _window(settings), now, closed="left"))
+    per_api = (
+        recent.group_by("api_id")
+        .agg(errors=pl.len().cast(pl.Int64))
+        .sort(["errors", "api_id"], descending=[True, False])
+        .collect()
+    )
+    return int(per_api["errors"].sum()), per_api
+
+
+def _spike_message(count: int, per_api: pl.DataFrame, settings: Settings) -> str:
+    noun = "error" if count == 1 else "errors"
+    text = f"{count} {noun} in the last {window_text(settings.error_spike_window_ms)}"
+    if count:
+        parts = [f"{api} {n}" for api, n in zip(per_api["api_id"].to_list(), per_api["errors"].to_list(), strict=True)]
+        text += f" ({', '.join(parts)})"
+    return text
+
+
+def evaluate(
+    *,
+    now: int,
+    settings: Settings,
+    usdc_micro: int | None,
+    eth_wei: int | None,
+    auto_pause: bool,
+    backup_overdue: bool,
+    last_backup_ms: int | None,
+    errors: pl.LazyFrame,
+) -> tuple[Alert, ...]:
+    """The five rules of alerts.md at ``now``, in their order, firing or not.
+
+    ``auto_pause`` and ``backup_overdue`` are the banners of metrics.md;
+    ``errors`` the failed calls (``ts_ms``, ``api_id``) of both roles.
+
+    Examples
+    --------
+    >>> from ccanalytics.settings import Settings
+    >>> errors = pl.LazyFrame({"ts_ms": [1, 2], "api_id": ["a", "a"]})
+    >>> alerts = evaluate(now=10, settings=Settings(error_spike_errors=1), usdc_micro=500_000, eth_wei=None,
+    ...     auto_pause=True, backup_overdue=True, last_backup_ms=None, errors=errors)
+    >>> [(a.rule, a.firing) for a in alerts]
+    [('low_usdc', True), ('low_gas', False), ('auto_pause', True), ('backup_overdue', True), ('error_spike', True)]
+    >>> alerts[-1].message
+    '2 errors in the last 5 min (a 2)'
+    """
+    usdc, usdc_limit = usdc_text(usdc_micro), usdc_text(settings.low_usdc_threshold_micro)
+    eth, eth_limit = eth_text(eth_wei), eth_text(settings.low_gas_threshold_wei)
+    low_usdc = usdc_micro is not None and usdc_micro < settings.low_usdc_threshold_micro
+    low_gas = eth_wei is not None and eth_wei < settings.low_gas_threshold_wei
+    backup_age = None if last_backup_ms is None else now - last_backup_ms
+    count, per_api = error_spike(errors, now, settings)
+
+    def alert(rule: str, firing: bool, value: str | int | None, threshold: str | int | None, message: str) -> Alert:
+        return Alert(rule, firing, settings.alert_level(rule), value, threshold, message)
+
+    return (
+        alert("low_usdc", low_usdc, usdc, usdc_limit, _balance_message("USDC", usdc, usdc_limit, low_usdc)),
+        alert("low_gas", low_gas, eth, eth_limit, _balance_message("ETH", eth, eth_limit, low_gas)),
+        alert("auto_pause", auto_pause, usdc, usdc_limit, _pause_message(auto_pause, usdc, usdc_limit)),
+        alert("backup_overdue", backup_overdue, backup_age, BACKUP_OVERDUE_MS, _backup_message(backup_age)),
+        alert("error_spike", count > settings.error_spike_errors, count, settings.error_spike_errors,
+              _spike_message(count, per_api, settings)),
+    )  # fmt: skip
+
+
+def _balance_message(unit: str, value: str | None, threshold: str, low: bool) -> str:
+    if value is None:
+        return f"{unit} balance unknown"
+    if low:
+        return f"Low {unit}: {value} {unit}, below {threshold}"
+    return f"{unit} balance {value}, threshold {threshold}"
+
+
+def _pause_message(on: bool, usdc: str | None, threshold: str) -> str:
+    if on:
+        return f"API serving paused: USDC {usdc} below {threshold}"
+    return "API serving not paused"
+
+
+def _backup_message(age_ms: int | None) -> str:
+    if age_ms is None:
+        return "No backup yet"
+    return f"Last backup {age_ms // 86_400_000} days ago"
