@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8866, help="port to bind (default 8866)")
     serve.add_argument("--token", help="token visitors must present; required off loopback")
+    serve.add_argument("--lake", metavar="DIR", help="serve the fleet page of this lake instead (fleet.md)")
 
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")
     snap.add_argument("--db", required=True, help="the store")
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="add calls from CSV, NDJSON or Parquet files to a store")
     ingest.add_argument("--db", required=True, help="the store (created when missing)")
     ingest.add_argument("files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)")
+
+    watch = sub.add_parser("watch", help="deliver the alert rules' transitions by webhook and e-mail")
+    watch.add_argument("--db", required=True, help="the store")
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between evaluations (default 30)")
+    watch.add_argument("--state", help="the state file (default: in the user's state directory)")
+    watch.add_argument("--once", action="store_true", help="evaluate once, deliver, and exit (for cron)")
     _fleet_commands(sub)
     return parser
 
@@ -75,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ccanalytics.demo import run
         elif args.command == "ingest":
             from ccanalytics.ingest import run
+        elif args.command == "watch":
+            from ccanalytics.watch import run
         elif args.command == "export":
             from ccanalytics.lake import run
         elif args.command == "fleet":

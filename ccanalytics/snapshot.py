@@ -32,6 +32,7 @@ from ccanalytics.units import (
 if TYPE_CHECKING:
     import argparse
 
+    from ccanalytics.consumers import FirstSeen
     from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
@@ -338,6 +339,8 @@ def compute(
     range_name: str | None = None,
     api: str | None = None,
     views: dict[str, RoleView] | None = None,
+    seen: FirstSeen | None = None,
+    horizon: int = 0,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -348,11 +351,13 @@ def compute(
     (else they come from the latest balance snapshot); ``balance_snapshots``
     the judged rows of that table, for the gas runway.  With ``range_name``
     (views.md), ``calls`` reach back to the range's previous period and the
-    snapshot has a ``view`` (limited to ``api`` when given).  ``views`` are the
-    roles' figures when they were tallied elsewhere (the fleet's engines).
+    snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
+    the first seller calls of consumers before ``horizon``, where ``calls``
+    begin.  ``views`` are the roles' figures when they were tallied elsewhere
+    (the fleet's engines).
     """
+    good_apis = apis.lazy().filter(pl.col("rule").is_null())
     if views is None:
-        good_apis = apis.lazy().filter(pl.col("rule").is_null())
         views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
@@ -407,10 +412,11 @@ def compute(
         ),
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
         view=None
-        if range_name is None
+        if range_name is None or seen is None
         else ranged.ranged_view(
             calls,
-            firsts=totals.firsts.lazy(),
+            seen=seen,
+            horizon=horizon,
             names=totals.names.lazy(),
             apis=good_apis,
             now=now,

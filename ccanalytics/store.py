@@ -194,6 +194,7 @@ class Store:
         self._settings_raw: dict[str, str | None] = {}
         self._ledger: Ledger | None = None
         self._reach = getattr(self, "_reach", REACH_MS)  # how far back rows are kept (views widen it)
+        self._consumers = getattr(self, "_consumers", False)  # whether first-seen consumers are kept (views)
         self._cached_at = 0
         self._built_ms = 0
         self._table_facts: TableFacts | None = None
@@ -247,6 +248,8 @@ class Store:
         with self._lock:
             if range is not None:
                 self._reach = max(self._reach, 2 * RANGES[range].length_ms)
+                if not self._consumers:  # views count new consumers: read the history again, keeping them
+                    self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
             balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
@@ -254,6 +257,9 @@ class Store:
                 setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
+            seen = self._ledger.seen
+            if range is not None and seen is not None and seen.pending:
+                self._ledger = replace(self._ledger, seen=seen.merged())
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -267,6 +273,8 @@ class Store:
                 balance_snapshots=self._frames["balance_snapshots"],
                 range_name=range,
                 api=api,
+                seen=self._ledger.seen,
+                horizon=self._ledger.horizon,
             )
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:
@@ -448,7 +456,7 @@ class Store:
         A table without rowids is read whole, texts and all.
         """
         source = self._source
-        ledger = Ledger.empty(horizon=now - self._reach - DAY_MS, reach=self._reach)
+        ledger = Ledger.empty(horizon=now - self._reach - DAY_MS, reach=self._reach, consumers=self._consumers)
         self._built_ms = now_ms()
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
         spare = source.shapes["calls"].has_rowid
@@ -482,6 +490,7 @@ class Store:
             or tuple(cached.identity) != source.identity
             or cached.schema != source.schema_sql
             or not cached.ledger.covers(now, self._reach)
+            or (self._consumers and cached.ledger.seen is None)
             or now_ms() - cached.built_ms > CACHE_MAX_AGE_MS
         ):
             return

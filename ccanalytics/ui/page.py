@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
+from ccanalytics.ui.alerts import AlertChips
 from ccanalytics.ui.banners import Banners
 from ccanalytics.ui.cards import KpiRow
 from ccanalytics.ui.chart import CallRateChart
@@ -105,10 +106,11 @@ class Dashboard:
         self.uptime = widgets.HTML()
         self.uptime.add_class("cc-uptime")
         self.heartbeat = Heartbeat()
+        self.alerts = AlertChips()  # the firing rules of alerts.md, one chip each
 
         left = widgets.HBox([self.title, self.mode])
         left.add_class("cc-header-left")
-        right = widgets.HBox([self.freshness, self.refresh_button, self.uptime, self.heartbeat])
+        right = widgets.HBox([self.alerts.widget, self.freshness, self.refresh_button, self.uptime, self.heartbeat])
         right.add_class("cc-header-right")
         self.header = widgets.HBox([left, right])
         self.header.add_class("cc-header")
@@ -184,6 +186,7 @@ class Dashboard:
             f'<span class="cc-badge {badge}" title="Control center uptime since its last start">{esc(uptime)}</span>'
         )
         self.banners.update(snapshot)
+        self.alerts.update(snapshot)
         self._show_role()
         zone_name = self._zone_name()
         self.events.update(_rows(snapshot, "events"), fmt.store_zone(zone_name), zone_name)
