@@ -109,6 +109,7 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
     alerts: tuple[Alert, ...] = field(default=())
     runway: Runway = field(default_factory=Runway)
     view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
@@ -143,6 +144,7 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "reconciliation": self.reconciliation,
             "alerts": [a.to_dict() for a in self.alerts],
             "runway": self.runway.to_dict(),
             **({} if self.view is None else {"view": self.view}),

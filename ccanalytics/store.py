@@ -25,6 +25,7 @@ from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
 from ccanalytics.ledger import REACH_MS, Ledger
+from ccanalytics.reconcile import latest_reconciliation
 from ccanalytics.settings import parse_settings
 from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
 from ccanalytics.sqlite import RID, Bulk, Source
@@ -276,6 +277,8 @@ class Store:
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
             )
+            with self._source.transaction():
+                snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
             calls_cursor = self._cursors["calls"]
             if calls_cursor.rows > SYNC_CHECK_ROWS:
                 self._verifier.start("calls", calls_cursor)
