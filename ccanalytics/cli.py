@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")
     snap.add_argument("--db", required=True, help="the store")
     snap.add_argument("--now", help="compute for this moment: ISO-8601 or epoch milliseconds")
-    snap.add_argument("--events", type=int, default=50, help="how many events to list (default 50)")
+    snap.add_argument("--events", default="50", help="how many events to list (default 50)")
     snap.add_argument("--range", choices=("1h", "24h", "7d", "30d", "90d"), help="add the ranged view of this range")
     snap.add_argument("--api", help="limit the ranged view to this api_id (needs --range)")
 

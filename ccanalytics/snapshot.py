@@ -24,6 +24,7 @@ from ccanalytics.units import (
     WEEK_MS,
     eth_text,
     iso_utc,
+    parse_events,
     parse_now,
     usdc_text,
 )
@@ -164,9 +165,11 @@ def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting; vectorised over the (few) breakdown rows.
-    whole = (micro // 1_000_000).cast(pl.String)
-    frac = (micro % 1_000_000).cast(pl.String).str.zfill(6)
+    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
+    micro = micro.cast(pl.Int128)
+    million = pl.Series([1_000_000], dtype=pl.Int128)
+    whole = (micro // million).cast(pl.String)
+    frac = (micro % million).cast(pl.String).str.zfill(6)
     return whole + "." + frac
 
 
@@ -469,13 +472,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         now = parse_now(args.now)
+        events = parse_events(args.events)
     except ValueError as exc:
-        raise CCError(str(exc)) from None
-    if args.events < 0:
-        raise CCError("--events must be 0 or more")
+        raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events, range=args.range, api=args.api)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")
