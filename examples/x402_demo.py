@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--db", default="x402-seller.db", help="the seller's store (default x402-seller.db)")
     parser.add_argument("--port", type=int, default=8866, help="the dashboard's port (default 8866)")
     parser.add_argument("--calls", type=int, help="stop after this many calls (default: run until Ctrl-C)")
+    parser.add_argument("--seed", type=int, help="random seed of the buyer's choices")
     parser.add_argument(
         "--no-serve", action="store_true", help="do not start the dashboard (the store fills all the same)"
     )
