@@ -24,6 +24,7 @@ from ccanalytics.units import (
     WEEK_MS,
     eth_text,
     iso_utc,
+    parse_events,
     parse_now,
     usdc_text,
 )
@@ -108,6 +109,7 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
     alerts: tuple[Alert, ...] = field(default=())
     runway: Runway = field(default_factory=Runway)
     view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
@@ -142,6 +144,7 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "reconciliation": self.reconciliation,
             "alerts": [a.to_dict() for a in self.alerts],
             "runway": self.runway.to_dict(),
             **({} if self.view is None else {"view": self.view}),
@@ -162,9 +165,11 @@ def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting; vectorised over the (few) breakdown rows.
-    whole = (micro // 1_000_000).cast(pl.String)
-    frac = (micro % 1_000_000).cast(pl.String).str.zfill(6)
+    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
+    micro = micro.cast(pl.Int128)
+    million = pl.Series([1_000_000], dtype=pl.Int128)
+    whole = (micro // million).cast(pl.String)
+    frac = (micro % million).cast(pl.String).str.zfill(6)
     return whole + "." + frac
 
 
@@ -487,13 +492,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         now = parse_now(args.now)
+        events = parse_events(args.events)
     except ValueError as exc:
-        raise CCError(str(exc)) from None
-    if args.events < 0:
-        raise CCError("--events must be 0 or more")
+        raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events, range=args.range, api=args.api)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")

@@ -19,6 +19,7 @@ from ccanalytics.ui.cards import KpiRow
 from ccanalytics.ui.chart import CallRateChart
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.markup import esc, link, panel_link
+from ccanalytics.ui.reconciliation import reconciliation_line
 from ccanalytics.ui.style import style_widget
 from ccanalytics.ui.tables import BreakdownTable, EventLog
 
@@ -122,6 +123,7 @@ class Dashboard:
         self.kpis = KpiRow()
         self.chart = CallRateChart()
         self.breakdown = BreakdownTable()
+        self.reconciliation = widgets.HTML()
         self.events = EventLog()
         self.empty = widgets.HTML()
         self.empty.add_class("cc-empty")
@@ -218,6 +220,9 @@ class Dashboard:
             self.chart.update(_rows(section, "call_rate"), fmt.store_zone(zone_name), zone_name)
             self.breakdown.update(_rows(section, "breakdown"), role)
             main_children = (self.kpis.widget, self.chart.widget, self.breakdown.widget)
+            self.reconciliation.value = reconciliation_line(self._snapshot.get("reconciliation"), zone_name)
+            if self.reconciliation.value:
+                main_children = (*main_children, self.reconciliation)
         if self.main.children != main_children:
             self.main.children = main_children
 

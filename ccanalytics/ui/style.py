@@ -162,6 +162,8 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 }
 .cc-dashboard .cc-panel-name { font-size: 15px; font-weight: 650; }
 .cc-dashboard .cc-panel-hint { font-size: 12.5px; color: var(--cc-muted); }
+.cc-dashboard .cc-reconciliation { font-size: 13px; margin: -4px 4px 0; color: var(--cc-text); }
+.cc-dashboard .cc-reconciliation-warn { color: #b45309; }
 .cc-dashboard .cc-legend {
   margin-left: auto; display: inline-flex; align-items: center; gap: 6px; font-size: 12.5px;
 }
