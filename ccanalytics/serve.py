@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["NOTEBOOK", "EmbeddedDemo", "run", "voila_command"]
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
+FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fleet page
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parent / "share"
 TRAFFIC_EVERY_S = 2.0
@@ -199,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
     _check_port(args.host, args.port)
+    if getattr(args, "lake", None):
+        return _serve_lake(args)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
@@ -233,6 +236,32 @@ def run(args: argparse.Namespace) -> int:
             return voila.wait()
         except KeyboardInterrupt:
             return 0
+
+
+def _serve_lake(args: argparse.Namespace) -> int:
+    """Serve the fleet page of a lake (fleet.md): computed with polars when a tab opens."""
+    from ccanalytics.fleet import fleet_snapshot
+
+    if args.db:
+        raise CCError("--lake and --db are exclusive: serve one store or one lake")
+    lake = Path(args.lake).resolve()
+    fleet_snapshot(lake)  # a folder that is not a lake: one line now, not a broken page later
+    _trust(FLEET_NOTEBOOK)
+    cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path}
+    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+    url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
+    print(
+        f"ccanalytics: serving the fleet of {lake} at {url}" + (" (with your token)" if args.token else ""), flush=True
+    )
+    signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
+    try:
+        return voila.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(voila)
 
 
 def _trust(notebook: Path) -> None:

@@ -114,6 +114,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    args: tuple[str, ...] = ()  # more arguments for serve (``("--lake", DIR)``)
 
     @property
     def url(self) -> str:
@@ -124,6 +125,7 @@ class Server:
         command = [sys.executable, "-m", "ccanalytics", "serve", "--port", str(self.port)]
         if self.db is not None:
             command += ["--db", str(self.db)]
+        command += self.args
         env = {**os.environ, **self.env}
         if self.db is None:
             env.pop("CCANALYTICS_DB", None)  # the embedded demo

@@ -92,7 +92,7 @@ _TRUNCATED_JS = """(selector) => [...document.querySelectorAll(selector)]
 
 _LABELS_JS = """() => [...document.querySelectorAll('.cc-call-rate .axis')]
   .flatMap(axis => [...axis.querySelectorAll('.tick text')])
-  .filter(t => t.textContent.trim() && /:/.test(t.textContent))
+  .filter(t => t.textContent.trim() && !/^[\\d,]+$/.test(t.textContent.trim()))
   .map(t => { const r = t.getBoundingClientRect(); return [t.textContent.trim(), r.left, r.right]; })
   .sort((a, b) => a[1] - b[1])"""
 

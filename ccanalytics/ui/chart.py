@@ -7,6 +7,7 @@ animations off, so a refresh never rebuilds or flickers it.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ __all__ = [
     "AXIS_COLOR",
     "ERROR_COLOR",
     "NARROW_LABEL_EVERY_H",
+    "SPIKE_COLOR",
     "SUCCESS_COLOR",
     "CallRateChart",
     "HourBar",
@@ -38,6 +40,12 @@ __all__ = [
 
 SUCCESS_COLOR = "#16a34a"
 ERROR_COLOR = "#dc2626"
+
+SPIKE_COLOR = "#991b1b"
+_SPIKE_ICON = (
+    '<svg class="cc-spike-icon" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true">'
+    f'<path d="M0 1h10L5 9Z" fill="{SPIKE_COLOR}"/></svg>'
+)
 
 # Label every sixth hour: eight labels fit under 48 bars on a laptop; a phone gets every twelfth.
 _LABEL_EVERY_H = 6
@@ -55,6 +63,7 @@ class HourBar:
     tooltip: str
     success: int
     error: int
+    spike: bool = False  # alerts.md: the error-spike rule fired at some instant of this hour
 
 
 def _count(value: object) -> int:
@@ -81,6 +90,9 @@ def hour_bars(
     ...                  fmt.store_zone("Europe/Berlin"))
     >>> [(b.key, b.label, b.success, b.error) for b in bars]
     [('2026-11-25T05:00:00Z', 'Wed 06:00', 3, 1), ('2026-11-25T06:00:00Z', '', 0, 0)]
+    >>> spike = {"hour": "2026-11-25T05:00:00Z", "success": 0, "error": 7, "spike": True}
+    >>> hour_bars([spike], fmt.store_zone("UTC"))[0].spike
+    True
     """
     bars: list[HourBar] = []
     seen: set[str] = set()
@@ -98,6 +110,9 @@ def hour_bars(
         else:
             local = start.astimezone(zone)
             stamp = f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
+            if label_every_h >= NARROW_LABEL_EVERY_H:
+                # Narrow: the day at midnight, the hour otherwise ("Mon", "12:00"), so labels stay apart.
+                stamp = fmt.WEEKDAYS[local.weekday()] if local.hour == 0 else f"{local:%H:%M}"
             label = stamp if local.minute == 0 and local.hour % label_every_h == 0 else ""
             until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
             when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
@@ -108,7 +123,13 @@ def hour_bars(
             f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-error"></span>'
             f"{esc(fmt.count(error))} {'error' if error == 1 else 'errors'}</div>"
         )
-        bars.append(HourBar(key, label, tooltip, success, error))
+        spike = bucket.get("spike") is True
+        if spike:
+            tooltip += (
+                f'<div class="cc-tip-row cc-tip-spike">{_SPIKE_ICON}Error spike: '
+                f"{esc(fmt.count(error))} {'error' if error == 1 else 'errors'} this hour</div>"
+            )
+        bars.append(HourBar(key, label, tooltip, success, error, spike))
     return bars
 
 
@@ -173,6 +194,16 @@ class CallRateChart:
         self.bars.on_hover(self._on_hover)
         # A tap on a phone is a click, not a hover: it fills the tooltip too.
         self.bars.on_element_click(self._on_hover)
+        # A marker over each spike hour (alerts.md): reads at a glance; the bar's tooltip has the count.
+        self.spikes = bqplot.Scatter(
+            x=[],
+            y=[],
+            scales={"x": self._x, "y": self._y},
+            marker="triangle-down",
+            colors=[SPIKE_COLOR],
+            stroke="#ffffff",
+            default_size=70,
+        )
         self._x_axis = bqplot.Axis(scale=self._x, grid_lines="none", tick_labels={}, color=AXIS_COLOR)
         self._y_axis = bqplot.Axis(
             scale=self._y,
@@ -184,7 +215,7 @@ class CallRateChart:
             color=AXIS_COLOR,
         )
         self.figure = bqplot.Figure(
-            marks=[self.bars],
+            marks=[self.bars, self.spikes],
             axes=[self._x_axis, self._y_axis],
             animation_duration=0,
             display_toolbar=False,
@@ -217,7 +248,11 @@ class CallRateChart:
         bars = hour_bars(call_rate, zone, self.label_every_h)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
-        ticks = y_ticks(max((s + e for s, e in zip(success, error, strict=True)), default=0))
+        peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
+        # Markers float a little above their bar, inside the plot.
+        lift = max(peak, 1) * 0.08
+        marks = [(bar.key, bar.success + bar.error + lift) for bar in bars if bar.spike]
+        ticks = y_ticks(math.ceil(max([peak, *(y for _, y in marks)])))
         self._tooltips = [bar.tooltip for bar in bars]
         if not self.tooltip.value and self._tooltips:
             self.tooltip.value = self._tooltips[-1]  # a first tap never opens an empty tooltip
@@ -225,14 +260,18 @@ class CallRateChart:
             '<div class="cc-panel-head"><h2 class="cc-panel-name">Call rate</h2>'
             f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
             '<span class="cc-legend" aria-hidden="true"><span class="cc-swatch cc-swatch-success"></span>Success'
-            '<span class="cc-swatch cc-swatch-error"></span>Errors (on top)</span></div>'
+            '<span class="cc-swatch cc-swatch-error"></span>Errors (on top)'
+            + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
+            + "</span></div>"
         )
         self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars))}</p>'
         with contextlib.ExitStack() as stack:
-            for widget in (self.bars, self._x_axis, self._y, self._y_axis):
+            for widget in (self.bars, self.spikes, self._x_axis, self._y, self._y_axis):
                 stack.enter_context(widget.hold_sync())
             self.bars.x = [bar.key for bar in bars]
             self.bars.y = [success, error]
+            self.spikes.x = [key for key, _ in marks]
+            self.spikes.y = [y for _, y in marks]
             self._x_axis.tick_labels = {bar.key: bar.label for bar in bars}
             self._y.max = float(ticks[-1])
             self._y_axis.tick_values = ticks
