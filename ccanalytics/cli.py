@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")
     snap.add_argument("--db", required=True, help="the store")
     snap.add_argument("--now", help="compute for this moment: ISO-8601 or epoch milliseconds")
-    snap.add_argument("--events", type=int, default=50, help="how many events to list (default 50)")
+    snap.add_argument("--events", default="50", help="how many events to list (default 50)")
     snap.add_argument("--range", choices=("1h", "24h", "7d", "30d", "90d"), help="add the ranged view of this range")
     snap.add_argument("--api", help="limit the ranged view to this api_id (needs --range)")
 
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="add calls from CSV, NDJSON or Parquet files to a store")
     ingest.add_argument("--db", required=True, help="the store (created when missing)")
     ingest.add_argument("files", nargs="+", metavar="FILE", help="files to add (.csv, .ndjson/.jsonl, .parquet)")
+
+    rec = sub.add_parser("reconcile", help="match the store's paid calls with the wallet's USDC transfers on chain")
+    rec.add_argument("--db", required=True, help="the store (its settings name the wallet, RPC URL and chain)")
+    rec.add_argument("--from-block", type=int, help="first block to read (default 0)")
+    rec.add_argument("--to-block", type=int, help="last block to read (default: the latest)")
+    rec.add_argument("--dry-run", action="store_true", help="print the result without appending it to the store")
 
     watch = sub.add_parser("watch", help="deliver the alert rules' transitions by webhook and e-mail")
     watch.add_argument("--db", required=True, help="the store")
@@ -82,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ccanalytics.demo import run
         elif args.command == "ingest":
             from ccanalytics.ingest import run
+        elif args.command == "reconcile":
+            from ccanalytics.reconcile import run
         elif args.command == "watch":
             from ccanalytics.watch import run
         elif args.command == "export":

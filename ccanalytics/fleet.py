@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from ccanalytics import metrics
+from ccanalytics.consumers import FirstSeen
 from ccanalytics.contract import TABLES
 from ccanalytics.errors import CCError
 from ccanalytics.ledger import REACH_MS, RECENT_SCHEMA, Totals
@@ -144,8 +145,17 @@ def _totals(
         names=_shaped(names, empty.names),
         issues=empty.issues,
         sketch=_shaped(sketch, empty.sketch),
-        firsts=_shaped(firsts, empty.firsts),
     )
+
+
+def _seen(firsts: pl.DataFrame | None) -> FirstSeen:
+    """The first seller calls before the cut, as the ledger keeps them (``consumers.FirstSeen``)."""
+    return FirstSeen.of_firsts(_shaped(firsts, pl.DataFrame(schema=ROLLUP_SCHEMAS["firsts"])))
+
+
+def _horizon(now: int, reach: int) -> int:
+    """The cut's first millisecond: the UTC midnight of ``cut_day``."""
+    return (now - reach - DAY_MS) // DAY_MS * DAY_MS
 
 
 def _ordered(table: str, counts: pl.DataFrame) -> list[DataIssue]:
@@ -239,6 +249,8 @@ def _node_snapshot(
     now: int,
     events: int,
     range_name: str | None,
+    seen: FirstSeen,
+    horizon: int,
 ) -> Snapshot:
     """The node's snapshot, by the code ``ccanalytics snapshot`` runs on its store (``snapshot.compute``)."""
     present = settled.plus(recent)
@@ -259,11 +271,19 @@ def _node_snapshot(
         balances=Balances(note=NO_CHAIN_NOTE) if node.rpc_url else None,
         balance_snapshots=node.small["balance_snapshots"],
         range_name=range_name,
+        seen=seen,
+        horizon=horizon,
     )
 
 
 def _fleet(
-    nodes: list[_Node], snaps: dict[str, Snapshot], t: LakeTallies, now: int, timezone: str, range_name: str | None
+    nodes: list[_Node],
+    snaps: dict[str, Snapshot],
+    t: LakeTallies,
+    now: int,
+    timezone: str,
+    range_name: str | None,
+    horizon: int,
 ) -> dict[str, Any]:
     """The fleet's figures: the snapshot of one store holding every node's calls, plus rankings.
 
@@ -274,8 +294,9 @@ def _fleet(
         metrics.merge_tallies(t.tallies.lazy()).collect(),
         metrics.latest_names(t.names.lazy().with_columns(request_id=prefixed)).collect(),
         merge_sketches(t.sketch.lazy()).collect(),
-        t.firsts.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()),
+        None,
     )
+    seen = _seen(t.firsts.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()))
     recent = _recent_rows(t.recent.with_columns(request_id=prefixed))
     apis = pl.concat([n.small["apis"] for n in nodes])  # an API registered by several nodes: the first node's name
     empty = {table: _empty_small(table).with_columns(rule=pl.lit(None, pl.String)) for table in SMALL_TABLES}
@@ -290,6 +311,8 @@ def _fleet(
         shape_issues={},
         setting_issues=[],
         range_name=range_name,
+        seen=seen,
+        horizon=horizon,
     )
     snap = union.to_dict()
     # The seller's all-time figures too (a store's dashboard has no card for them; a fleet's page does).
@@ -398,18 +421,21 @@ def fleet_snapshot(
     nodes = _nodes(lake)
     reach = REACH_MS if range_name is None else max(REACH_MS, 2 * RANGES[range_name].length_ms)
     t = tally_lake(engine, lake, now_ms, reach)
+    horizon = _horizon(now_ms, reach)
     parts = {name: _by_node(getattr(t, name)) for name in ("tallies", "names", "sketch", "firsts", "recent")}
     issues = _issues_at(lake, now_ms)
     snaps = {}
     for n in nodes:
         settled = _totals(*(parts[name].get(n.name) for name in ("tallies", "names", "sketch", "firsts")))
         recent = _recent_rows(parts["recent"].get(n.name))
-        snaps[n.name] = _node_snapshot(n, settled, recent, issues.get(n.name, _ISSUES), now_ms, events, range_name)
+        seen = _seen(parts["firsts"].get(n.name))
+        node_issues = issues.get(n.name, _ISSUES)
+        snaps[n.name] = _node_snapshot(n, settled, recent, node_issues, now_ms, events, range_name, seen, horizon)
     return {
         "now": iso_utc(now_ms),
         "engine": engine.name,
         "nodes": {name: s.to_dict() for name, s in snaps.items()},
-        "fleet": _fleet(nodes, snaps, t, now_ms, timezone, range_name),
+        "fleet": _fleet(nodes, snaps, t, now_ms, timezone, range_name, horizon),
     }
 
 

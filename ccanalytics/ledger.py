@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from ccanalytics import metrics, sketch
+from ccanalytics.consumers import FirstSeen
 from ccanalytics.units import WEEK_MS
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
@@ -43,7 +44,6 @@ RECENT_SCHEMA = {
     "consumer": pl.String,
     "rule": pl.String,
 }
-_FIRSTS_SCHEMA = {"consumer": pl.String, "api_id": pl.String, "ts_ms": pl.Int64}
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 
@@ -56,7 +56,6 @@ class Totals:
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
     sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
-    firsts: pl.DataFrame  # per (consumer, api_id): the time of its first seller call
 
     @classmethod
     def empty(cls) -> Totals:
@@ -65,7 +64,6 @@ class Totals:
             names=metrics.empty_names().collect(),
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
-            firsts=pl.DataFrame(schema=_FIRSTS_SCHEMA),
         )
 
     @classmethod
@@ -78,8 +76,7 @@ class Totals:
         if rows.is_empty():
             return self
         good = rows.lazy().filter(pl.col("rule").is_null())
-        seller = good.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
-        tallies, names, issues, sketches, firsts = pl.collect_all(
+        tallies, names, issues, sketches = pl.collect_all(
             [
                 metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
                 metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
@@ -87,12 +84,9 @@ class Totals:
                 .group_by("rule")
                 .agg(pl.col("rows").sum()),
                 sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
-                pl.concat([self.firsts.lazy(), seller.select(*_FIRSTS_SCHEMA)])
-                .group_by("consumer", "api_id")
-                .agg(pl.col("ts_ms").min()),
             ]
         )
-        return Totals(tallies, names, issues, sketches, firsts)
+        return Totals(tallies, names, issues, sketches)
 
 
 @dataclass(frozen=True)
@@ -105,10 +99,14 @@ class Ledger:
     upto: int | None = None
     present: Totals | None = None  # settled + recent rows with ts_ms < upto
     reach: int = REACH_MS  # how far before `now` the rows must go
+    seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
 
     @classmethod
-    def empty(cls, horizon: int, reach: int = REACH_MS) -> Ledger:
-        return cls(horizon=horizon, settled=Totals.empty(), recent=pl.DataFrame(schema=RECENT_SCHEMA), reach=reach)
+    def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
+        """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
+        recent = pl.DataFrame(schema=RECENT_SCHEMA)
+        seen = FirstSeen.empty() if consumers else None
+        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen)
 
     def covers(self, now: int, reach: int | None = None) -> bool:
         """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
@@ -129,7 +127,8 @@ class Ledger:
         present = self.present
         if present is not None and self.upto is not None:
             present = present.plus(old).plus(new.filter(ts < self.upto))
-        return replace(self, settled=self.settled.plus(old), recent=recent, present=present)
+        seen = None if self.seen is None else self.seen.plus(old)
+        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, seen=seen)
 
     def settle(self, horizon: int) -> Ledger:
         """The same calls, with those before a later ``horizon`` folded into the settled totals."""
@@ -139,10 +138,12 @@ class Ledger:
         # `present` counts the rows before `upto`; it stays right only if none of
         # the rows leaving `recent` lie after it.
         keep = self.upto is not None and self.upto >= horizon
+        leaving = self.recent.filter(ts < horizon)
         return replace(
             self,
             horizon=horizon,
-            settled=self.settled.plus(self.recent.filter(ts < horizon)),
+            settled=self.settled.plus(leaving),
+            seen=None if self.seen is None else self.seen.plus(leaving).merged(),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,

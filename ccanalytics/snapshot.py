@@ -24,6 +24,7 @@ from ccanalytics.units import (
     WEEK_MS,
     eth_text,
     iso_utc,
+    parse_events,
     parse_now,
     usdc_text,
 )
@@ -31,6 +32,7 @@ from ccanalytics.units import (
 if TYPE_CHECKING:
     import argparse
 
+    from ccanalytics.consumers import FirstSeen
     from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
@@ -107,6 +109,7 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
     alerts: tuple[Alert, ...] = field(default=())
     runway: Runway = field(default_factory=Runway)
     view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
@@ -141,6 +144,7 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "reconciliation": self.reconciliation,
             "alerts": [a.to_dict() for a in self.alerts],
             "runway": self.runway.to_dict(),
             **({} if self.view is None else {"view": self.view}),
@@ -161,9 +165,11 @@ def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting; vectorised over the (few) breakdown rows.
-    whole = (micro // 1_000_000).cast(pl.String)
-    frac = (micro % 1_000_000).cast(pl.String).str.zfill(6)
+    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
+    micro = micro.cast(pl.Int128)
+    million = pl.Series([1_000_000], dtype=pl.Int128)
+    whole = (micro // million).cast(pl.String)
+    frac = (micro % million).cast(pl.String).str.zfill(6)
     return whole + "." + frac
 
 
@@ -335,6 +341,8 @@ def compute(
     range_name: str | None = None,
     api: str | None = None,
     views: dict[str, RoleView] | None = None,
+    seen: FirstSeen | None = None,
+    horizon: int = 0,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -345,11 +353,13 @@ def compute(
     (else they come from the latest balance snapshot); ``balance_snapshots``
     the judged rows of that table, for the gas runway.  With ``range_name``
     (views.md), ``calls`` reach back to the range's previous period and the
-    snapshot has a ``view`` (limited to ``api`` when given).  ``views`` are the
-    roles' figures when they were tallied elsewhere (the fleet's engines).
+    snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
+    the first seller calls of consumers before ``horizon``, where ``calls``
+    begin.  ``views`` are the roles' figures when they were tallied elsewhere
+    (the fleet's engines).
     """
+    good_apis = apis.lazy().filter(pl.col("rule").is_null())
     if views is None:
-        good_apis = apis.lazy().filter(pl.col("rule").is_null())
         views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
@@ -404,18 +414,39 @@ def compute(
         ),
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
         view=None
-        if range_name is None
-        else ranged.ranged_view(
-            calls,
-            firsts=totals.firsts.lazy(),
-            names=totals.names.lazy(),
-            apis=good_apis,
-            now=now,
-            timezone=settings.timezone,
-            range_name=range_name,
-            api=api,
+        if range_name is None or seen is None
+        else _view_with_spikes(
+            ranged.ranged_view(
+                calls,
+                seen=seen,
+                horizon=horizon,
+                names=totals.names.lazy(),
+                apis=good_apis,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                api=api,
+            ),
+            calls.filter(pl.lit(True) if api is None else pl.col("api_id") == api),
+            now,
+            settings,
+            range_name,
         ),
     )
+
+
+def _view_with_spikes(
+    view: dict[str, Any], calls: pl.LazyFrame, now: int, settings: Settings, range_name: str
+) -> dict[str, Any]:
+    """Each ``view.series`` bucket gains ``spike`` (alerts.md), from the view's own calls."""
+    starts = ranged.bucket_starts(now, settings.timezone, ranged.RANGES[range_name])
+    since = max(starts[0] - settings.error_spike_window_ms, -(2**62))
+    errors = metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms").collect()
+    for role in ROLES:
+        flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+        for bucket, flag in zip(view[role]["series"], flags, strict=True):
+            bucket["spike"] = flag
+    return view
 
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
@@ -461,13 +492,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         now = parse_now(args.now)
+        events = parse_events(args.events)
     except ValueError as exc:
-        raise CCError(str(exc)) from None
-    if args.events < 0:
-        raise CCError("--events must be 0 or more")
+        raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events, range=args.range, api=args.api)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")

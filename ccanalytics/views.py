@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from ccanalytics import metrics, sketch
+from ccanalytics.consumers import FirstSeen, new_consumers
 from ccanalytics.units import DAY_MS, HOUR_MS, iso_utc, usdc_text
 
 __all__ = [
@@ -216,7 +217,8 @@ def _breakdown(calls: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> 
 
 def with_names(tallied: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> pl.LazyFrame:
     """``tallied`` with ``api_name``: registered, else the latest call's name, else the id."""
-    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    # Of a repeated api_id the row read last, the greatest rowid, wins (data-contract.md).
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="last", maintain_order=True)
     called = names.select("api_id", called_name="api_name")
     return (
         tallied.join(registered, on="api_id", how="left")
@@ -231,11 +233,9 @@ def _ratio(numerator: str, denominator: str) -> pl.Expr:
     )
 
 
-def _consumers(calls: pl.LazyFrame, firsts: pl.LazyFrame, start: int, now: int) -> tuple[pl.LazyFrame, ...]:
+def _consumers(calls: pl.LazyFrame) -> tuple[pl.LazyFrame, ...]:
     seller = calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
     count = seller.select(consumers=pl.col("consumer").n_unique().cast(pl.Int64))
-    first = firsts.filter(pl.col("ts_ms") < now).group_by("consumer").agg(pl.col("ts_ms").min())
-    new = first.select(new_consumers=pl.col("ts_ms").is_between(start, now, closed="left").sum().cast(pl.Int64))
     top = (
         seller.group_by("consumer")
         .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").sum())
@@ -243,13 +243,14 @@ def _consumers(calls: pl.LazyFrame, firsts: pl.LazyFrame, start: int, now: int) 
         .head(TOP_CONSUMERS)
         .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
     )
-    return count, new, top
+    return count, top
 
 
 def ranged_view(
     calls: pl.LazyFrame,
     *,
-    firsts: pl.LazyFrame,
+    seen: FirstSeen,
+    horizon: int,
     names: pl.LazyFrame,
     apis: pl.LazyFrame,
     now: int,
@@ -260,8 +261,8 @@ def ranged_view(
     """The ``view`` object of views.md for the range ``range_name`` (and one ``api``).
 
     ``calls`` are the valid calls that exist at ``now`` (at least those since
-    the previous period's start), with ``consumer``; ``firsts`` the time of the
-    first seller call of each (``consumer``, ``api_id``); ``names`` from
+    the previous period's start and all since ``horizon``), with ``consumer``;
+    ``seen`` the first seller calls before ``horizon``; ``names`` from
     ``metrics.latest_names``; ``apis`` the valid registrations.
 
     Examples
@@ -269,9 +270,8 @@ def ranged_view(
     >>> calls = pl.LazyFrame({"ts_ms": [0, 3_600_000], "role": ["seller"] * 2, "api_id": ["a"] * 2,
     ...     "status_code": [200, 500], "latency_ms": [10.0, 20.0], "price_micro": [5, 5],
     ...     "revenue_micro": [4, 4], "consumer": ["c1", "c1"]})
-    >>> firsts = pl.LazyFrame({"consumer": ["c1"], "api_id": ["a"], "ts_ms": [0]})
     >>> apis = pl.LazyFrame(schema={"api_id": pl.String, "name": pl.String})
-    >>> v = ranged_view(calls, firsts=firsts, names=metrics.empty_names(), apis=apis,
+    >>> v = ranged_view(calls, seen=FirstSeen.empty(), horizon=0, names=metrics.empty_names(), apis=apis,
     ...     now=3_600_001, timezone="UTC", range_name="1h")
     >>> v["seller"]["calls"], v["seller"]["previous"]["calls"], v["seller"]["new_consumers"]
     (1, 1, 0)
@@ -282,17 +282,15 @@ def ranged_view(
     start, length = now - range_.length_ms, range_.length_ms
     if api is not None:
         calls = calls.filter(pl.col("api_id") == api)
-        firsts = firsts.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
     in_window = metrics.window(calls, start, now)
-    count, new, top = _consumers(in_window, firsts, start, now)
-    figures, series, breakdown, count, new, top = pl.collect_all(
+    count, top = _consumers(in_window)
+    figures, series, breakdown, count, top = pl.collect_all(
         [
             period_figures(calls, {"window": (start, now), "previous": (start - length, start)}),
             _series(calls, starts, now),
             _breakdown(in_window, names, apis),
             count,
-            new,
             top,
         ]
     )
@@ -315,7 +313,7 @@ def ranged_view(
         section["breakdown"] = breakdown.filter(pl.col("role") == role).drop("role").to_dicts()
         if role == "seller":
             section["consumers"] = count.item()
-            section["new_consumers"] = new.item() if new.height else 0
+            section["new_consumers"] = new_consumers(calls, seen, horizon, start, now, api)
             section["top_consumers"] = top.to_dicts()
         out[role] = section
     return out

@@ -37,7 +37,7 @@ def ms(iso: str) -> int:
 
 
 # Keys ccanalytics adds to the snapshot beyond metrics.md ("more keys may be added").
-EXTRA_KEYS = {(): ("panel_url", "last_backup"), ("balances",): ("note",), ("banners",): ("low_gas",)}
+EXTRA_KEYS = {(): ("panel_url", "last_backup", "reconciliation"), ("balances",): ("note",), ("banners",): ("low_gas",)}
 
 
 def package_snapshot(path: str, now: int, events: int = 50) -> dict:
