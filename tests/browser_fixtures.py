@@ -112,6 +112,7 @@ class Server:
     port: int
     db: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)  # more `serve` flags (--token, --max-kernels...)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -124,6 +125,7 @@ class Server:
         command = [sys.executable, "-m", "ccanalytics", "serve", "--port", str(self.port)]
         if self.db is not None:
             command += ["--db", str(self.db)]
+        command += self.args
         env = {**os.environ, **self.env}
         if self.db is None:
             env.pop("CCANALYTICS_DB", None)  # the embedded demo
@@ -157,7 +159,7 @@ class Server:
         if self.process is None:
             return None
         for pid in _children(self.process.pid):
-            if "voila" in cmdline(pid):
+            if "ccanalytics.guard" in cmdline(pid):  # python -m ccanalytics.guard: Voila with its checks
                 return pid
         return None
 
