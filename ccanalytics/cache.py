@@ -27,12 +27,21 @@ from pathlib import Path
 
 import polars as pl
 
+from ccanalytics.consumers import FirstSeen
 from ccanalytics.ledger import Ledger, Totals
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 1
-_FRAMES = ("settled_tallies", "settled_names", "settled_issues", "recent")
+FORMAT = 2
+_FRAMES = (
+    "settled_tallies",
+    "settled_names",
+    "settled_issues",
+    "settled_sketch",
+    "seen_consumers",
+    "seen_apis",
+    "recent",
+)
 
 
 def cache_dir() -> Path | None:
@@ -71,10 +80,14 @@ def save(store: Path, cached: CachedLedger) -> None:
     if target is None:
         return
     ledger = cached.ledger
+    seen = (ledger.seen or FirstSeen.empty()).merged()
     frames = {
         "settled_tallies": ledger.settled.tallies,
         "settled_names": ledger.settled.names,
         "settled_issues": ledger.settled.issues,
+        "settled_sketch": ledger.settled.sketch,
+        "seen_consumers": seen.by_consumer,
+        "seen_apis": seen.by_api,
         "recent": ledger.recent,
     }
     blobs = []
@@ -84,6 +97,7 @@ def save(store: Path, cached: CachedLedger) -> None:
         blobs.append(buffer.getvalue())
     meta = {
         "format": FORMAT,
+        "polars": pl.__version__,  # consumers are kept as polars hashes
         "store": str(store.resolve()),
         "identity": cached.identity,
         "schema": cached.schema,
@@ -91,6 +105,8 @@ def save(store: Path, cached: CachedLedger) -> None:
         "rows": cached.rows,
         "last": cached.last,
         "horizon": ledger.horizon,
+        "reach": ledger.reach,
+        "consumers": ledger.seen is not None,
         "built_ms": cached.built_ms,
         "sizes": [len(b) for b in blobs],
     }
@@ -114,14 +130,24 @@ def load(store: Path) -> CachedLedger | None:
     try:
         with target.open("rb") as f:
             meta = json.loads(f.readline())
-            if meta.get("format") != FORMAT or meta.get("store") != str(store.resolve()):
+            if (
+                meta.get("format") != FORMAT
+                or meta.get("polars") != pl.__version__
+                or meta.get("store") != str(store.resolve())
+            ):
                 return None
             sizes = zip(_FRAMES, meta["sizes"], strict=True)
             frames = {name: pl.read_ipc(io.BytesIO(f.read(size))) for name, size in sizes}
     except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
         return None
-    settled = Totals(frames["settled_tallies"], frames["settled_names"], frames["settled_issues"])
-    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"])
+    settled = Totals(
+        frames["settled_tallies"],
+        frames["settled_names"],
+        frames["settled_issues"],
+        frames["settled_sketch"],
+    )
+    seen = FirstSeen(frames["seen_consumers"], frames["seen_apis"]) if meta["consumers"] else None
+    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"], reach=meta["reach"], seen=seen)
     return CachedLedger(
         ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"], meta["built_ms"]
     )

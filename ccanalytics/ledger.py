@@ -1,11 +1,13 @@
 """What a store knows about its calls, kept small: old history tallied, recent rows raw.
 
-Every window the dashboard shows (24 h, 7 d, the 48 chart hours) lies within
-the last week, and every all-time figure is a sum.  So calls older than the
-``horizon`` are folded into ``Totals`` — tallies per (role, api_id), the
-latest name of each API, bad-row counts: a few hundred rows however long the
-history — and only calls since the horizon are kept as rows.  A ledger answers
-for any ``now`` with ``now - WEEK >= horizon``.
+Every window the default dashboard shows (24 h, 7 d, the previous 24 h and
+7 d, the 48 chart hours) lies within the last two weeks (``reach``; a ranged
+view of views.md widens it to its previous period), and every all-time figure
+is mergeable.  So calls older than the ``horizon`` are folded into ``Totals`` —
+tallies per (role, api_id), the latest name of each API, bad-row counts, a
+latency sketch per (role, api_id) and each consumer's first seller call per
+API: small however long the history — and only calls since the horizon are
+kept as rows.  A ledger answers for any ``now`` with ``now - reach >= horizon``.
 
 The all-time totals at ``now`` are kept too (``present``, as of ``upto``): a
 later ``now`` only adds the few rows whose time it passes, and new rows are
@@ -20,10 +22,14 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from ccanalytics import metrics
+from ccanalytics import metrics, sketch
+from ccanalytics.consumers import FirstSeen
 from ccanalytics.units import WEEK_MS
 
-__all__ = ["RECENT_SCHEMA", "Ledger", "Totals"]
+__all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
+
+# How far back the default snapshot looks: the seller's previous 7 d starts at now - 14 d.
+REACH_MS = 2 * WEEK_MS
 
 RECENT_SCHEMA = {
     "ts_ms": pl.Int64,
@@ -35,6 +41,7 @@ RECENT_SCHEMA = {
     "latency_ms": pl.Float64,
     "price_micro": pl.Int64,
     "revenue_micro": pl.Int64,
+    "consumer": pl.String,
     "rule": pl.String,
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
@@ -48,6 +55,7 @@ class Totals:
     tallies: pl.DataFrame  # per (role, api_id), valid calls
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
+    sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
 
     @classmethod
     def empty(cls) -> Totals:
@@ -55,6 +63,7 @@ class Totals:
             tallies=metrics.empty_tally().collect(),
             names=metrics.empty_names().collect(),
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
+            sketch=sketch.empty_sketch().collect(),
         )
 
     @classmethod
@@ -67,16 +76,17 @@ class Totals:
         if rows.is_empty():
             return self
         good = rows.lazy().filter(pl.col("rule").is_null())
-        tallies, names, issues = pl.collect_all(
+        tallies, names, issues, sketches = pl.collect_all(
             [
                 metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
                 metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
                 pl.concat([self.issues.lazy(), metrics.issue_counts(rows.lazy())])
                 .group_by("rule")
                 .agg(pl.col("rows").sum()),
+                sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
             ]
         )
-        return Totals(tallies, names, issues)
+        return Totals(tallies, names, issues, sketches)
 
 
 @dataclass(frozen=True)
@@ -88,14 +98,19 @@ class Ledger:
     recent: pl.DataFrame
     upto: int | None = None
     present: Totals | None = None  # settled + recent rows with ts_ms < upto
+    reach: int = REACH_MS  # how far before `now` the rows must go
+    seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
 
     @classmethod
-    def empty(cls, horizon: int) -> Ledger:
-        return cls(horizon=horizon, settled=Totals.empty(), recent=pl.DataFrame(schema=RECENT_SCHEMA))
+    def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
+        """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
+        recent = pl.DataFrame(schema=RECENT_SCHEMA)
+        seen = FirstSeen.empty() if consumers else None
+        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen)
 
-    def covers(self, now: int) -> bool:
-        """Whether every window of a snapshot at ``now`` lies after the horizon."""
-        return now - WEEK_MS >= self.horizon
+    def covers(self, now: int, reach: int | None = None) -> bool:
+        """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
+        return now - (self.reach if reach is None else reach) >= self.horizon
 
     def add(self, rows: pl.DataFrame) -> Ledger:
         """The ledger with more clean call rows (with their ``rule``) added.
@@ -112,7 +127,8 @@ class Ledger:
         present = self.present
         if present is not None and self.upto is not None:
             present = present.plus(old).plus(new.filter(ts < self.upto))
-        return replace(self, settled=self.settled.plus(old), recent=recent, present=present)
+        seen = None if self.seen is None else self.seen.plus(old)
+        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, seen=seen)
 
     def settle(self, horizon: int) -> Ledger:
         """The same calls, with those before a later ``horizon`` folded into the settled totals."""
@@ -122,10 +138,12 @@ class Ledger:
         # `present` counts the rows before `upto`; it stays right only if none of
         # the rows leaving `recent` lie after it.
         keep = self.upto is not None and self.upto >= horizon
+        leaving = self.recent.filter(ts < horizon)
         return replace(
             self,
             horizon=horizon,
-            settled=self.settled.plus(self.recent.filter(ts < horizon)),
+            settled=self.settled.plus(leaving),
+            seen=None if self.seen is None else self.seen.plus(leaving).merged(),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,

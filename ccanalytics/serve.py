@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["NOTEBOOK", "EmbeddedDemo", "run", "voila_command"]
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
+FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fleet page
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parent / "share"
 TRAFFIC_EVERY_S = 2.0
@@ -217,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
     _check_port(args.host, args.port)
+    security = _guard_env(args, token, max_kernels)
+    if getattr(args, "lake", None):
+        return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
@@ -241,13 +245,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path}
-        env.pop(guard.TOKEN_ENV, None)
-        if token:
-            env[guard.TOKEN_ENV] = token  # the Voila child takes it out of its environment at start
-        wildcard = args.host in ("0.0.0.0", "::")
-        hosts = [args.host, *args.allow_host]
-        env[guard.GUARD_ENV] = json.dumps({"hosts": hosts, "wildcard": wildcard, "max_kernels": max_kernels})
+        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path, **security}
         voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
@@ -257,6 +255,43 @@ def run(args: argparse.Namespace) -> int:
             return voila.wait()
         except KeyboardInterrupt:
             return 0
+
+
+def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
+    """What the Voila child's guard needs, by environment (the token never goes in argv)."""
+    from ccanalytics import guard
+
+    os.environ.pop(guard.TOKEN_ENV, None)  # children get it only from here
+    wildcard = args.host in ("0.0.0.0", "::")
+    hosts = [args.host, *args.allow_host]
+    env = {guard.GUARD_ENV: json.dumps({"hosts": hosts, "wildcard": wildcard, "max_kernels": max_kernels})}
+    if token:
+        env[guard.TOKEN_ENV] = token  # the Voila child takes it out of its environment at start
+    return env
+
+
+def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str, str]) -> int:
+    """Serve the fleet page of a lake (fleet.md): computed with polars when a tab opens."""
+    from ccanalytics.fleet import fleet_snapshot
+
+    if args.db:
+        raise CCError("--lake and --db are exclusive: serve one store or one lake")
+    lake = Path(args.lake).resolve()
+    fleet_snapshot(lake)  # a folder that is not a lake: one line now, not a broken page later
+    _trust(FLEET_NOTEBOOK)
+    cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **security}
+    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
+    url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
+    print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
+    try:
+        return voila.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(voila)
 
 
 def _trust(notebook: Path) -> None:

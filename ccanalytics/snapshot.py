@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics import metrics
+from ccanalytics import views as ranged
 from ccanalytics.alerts import Alert, evaluate, spike_flags
 from ccanalytics.contract import TABLES
 from ccanalytics.runway import Runway, days_left, gas_burn, spend_rate
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
+    DAY_MS,
+    WEEK_MS,
     eth_text,
     iso_utc,
+    parse_events,
     parse_now,
     usdc_text,
 )
@@ -28,6 +32,7 @@ from ccanalytics.units import (
 if TYPE_CHECKING:
     import argparse
 
+    from ccanalytics.consumers import FirstSeen
     from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
@@ -73,7 +78,8 @@ class RoleView:
     total_calls: int
     total_money: int
     call_rate: pl.DataFrame  # hour (epoch ms), success, error, spike
-    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg_latency_ms | success_rate
+    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg/p95_latency_ms, success_rate
+    extra: dict[str, Any] = field(default_factory=dict)  # views.md's additions, as JSON
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -103,8 +109,10 @@ class Snapshot:
     last_backup_ms: int | None
     panel_url: str
     data_issues: tuple[DataIssue, ...] = field(default=())
+    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
     alerts: tuple[Alert, ...] = field(default=())
     runway: Runway = field(default_factory=Runway)
+    view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
@@ -136,8 +144,10 @@ class Snapshot:
             "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
             "panel_url": self.panel_url,
             "last_backup": iso_utc(self.last_backup_ms),
+            "reconciliation": self.reconciliation,
             "alerts": [a.to_dict() for a in self.alerts],
             "runway": self.runway.to_dict(),
+            **({} if self.view is None else {"view": self.view}),
         }
 
     def to_json(self) -> str:
@@ -155,9 +165,11 @@ def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting; vectorised over the (few) breakdown rows.
-    whole = (micro // 1_000_000).cast(pl.String)
-    frac = (micro % 1_000_000).cast(pl.String).str.zfill(6)
+    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
+    micro = micro.cast(pl.Int128)
+    million = pl.Series([1_000_000], dtype=pl.Int128)
+    whole = (micro // million).cast(pl.String)
+    frac = (micro % million).cast(pl.String).str.zfill(6)
     return whole + "." + frac
 
 
@@ -166,6 +178,7 @@ def _buyer_dict(v: RoleView) -> dict[str, Any]:
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
         "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "spent_24h_usdc": usdc_text(v.money_24h),
         "total_calls": v.total_calls,
         "total_spent_usdc": usdc_text(v.total_money),
@@ -178,6 +191,8 @@ def _seller_dict(v: RoleView) -> dict[str, Any]:
     return {
         "calls_24h": v.calls_24h,
         "success_rate_24h": v.success_rate_24h,
+        "avg_latency_ms_24h": v.avg_latency_ms_24h,
+        **v.extra,
         "revenue_24h_usdc": usdc_text(v.money_24h),
         "calls_7d": v.calls_7d,
         "revenue_7d_usdc": usdc_text(v.money_7d),
@@ -264,18 +279,31 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
 
 def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
     """The figures of both roles: windows, call rates and breakdowns, in one collect."""
-    tallies, names = totals.tallies.lazy(), totals.names.lazy()
+    tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
+    periods = {
+        "24h": (now - DAY_MS, now),
+        "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
+        "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
+    }
     queries = [
         metrics.windows(calls, now),
         metrics.merge_tallies(tallies, by=("role",)),
         metrics.call_rate(calls, now, timezone),
-        *(metrics.breakdown(tallies, names, apis, role) for role in ROLES),
+        ranged.period_figures(calls, periods),
+        *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
-    windows, everything, rates, *breakdowns = pl.collect_all(queries)
+    windows, everything, rates, figures, *breakdowns = pl.collect_all(queries)
     views = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
         window, total = _row(windows, role), _row(everything, role)
+        period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
+        day = ranged.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))
+        extra: dict[str, Any] = {f"{key}_24h": value for key, value in day.items()}
+        previous = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+        extra["previous_24h"] = ranged.figures_dict(period.get("previous_24h"), role, previous)
+        if role == "seller":
+            extra["previous_7d"] = ranged.figures_dict(period.get("previous_7d"), role, ("calls", "usdc"))
         views[role] = RoleView(
             calls_24h=window.get("calls_24h", 0),
             success_24h=window.get("success_24h", 0),
@@ -288,6 +316,7 @@ def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int
             total_money=total.get(money, 0),
             call_rate=rates.filter(pl.col("role") == role).drop("role"),
             breakdown=breakdown,
+            extra=extra,
         )
     return views
 
@@ -309,6 +338,11 @@ def compute(
     setting_issues: list[str],
     balances: Balances | None = None,
     balance_snapshots: pl.DataFrame | None = None,
+    range_name: str | None = None,
+    api: str | None = None,
+    views: dict[str, RoleView] | None = None,
+    seen: FirstSeen | None = None,
+    horizon: int = 0,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -317,10 +351,16 @@ def compute(
     those of the small tables (``table_facts``) and ``apis`` the clean rows of
     the apis table; ``balances`` are live balances when the chain answered
     (else they come from the latest balance snapshot); ``balance_snapshots``
-    the judged rows of that table, for the gas runway.
+    the judged rows of that table, for the gas runway.  With ``range_name``
+    (views.md), ``calls`` reach back to the range's previous period and the
+    snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
+    the first seller calls of consumers before ``horizon``, where ``calls``
+    begin.  ``views`` are the roles' figures when they were tallied elsewhere
+    (the fleet's engines).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    views = role_views(calls, totals, good_apis, now, settings.timezone)
+    if views is None:
+        views = role_views(calls, totals, good_apis, now, settings.timezone)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
@@ -373,7 +413,40 @@ def compute(
             errors=errors.lazy(),
         ),
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
+        view=None
+        if range_name is None or seen is None
+        else _view_with_spikes(
+            ranged.ranged_view(
+                calls,
+                seen=seen,
+                horizon=horizon,
+                names=totals.names.lazy(),
+                apis=good_apis,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                api=api,
+            ),
+            calls.filter(pl.lit(True) if api is None else pl.col("api_id") == api),
+            now,
+            settings,
+            range_name,
+        ),
     )
+
+
+def _view_with_spikes(
+    view: dict[str, Any], calls: pl.LazyFrame, now: int, settings: Settings, range_name: str
+) -> dict[str, Any]:
+    """Each ``view.series`` bucket gains ``spike`` (alerts.md), from the view's own calls."""
+    starts = ranged.bucket_starts(now, settings.timezone, ranged.RANGES[range_name])
+    since = max(starts[0] - settings.error_spike_window_ms, -(2**62))
+    errors = metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms").collect()
+    for role in ROLES:
+        flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+        for bucket, flag in zip(view[role]["series"], flags, strict=True):
+            bucket["spike"] = flag
+    return view
 
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
@@ -413,19 +486,18 @@ def _runway(
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ccanalytics snapshot --db PATH [--now T] [--events N]``."""
+    """``ccanalytics snapshot --db PATH [--now T] [--events N] [--range R [--api ID]]``."""
     from ccanalytics.errors import CCError
     from ccanalytics.store import open_store
 
     try:
         now = parse_now(args.now)
+        events = parse_events(args.events)
     except ValueError as exc:
-        raise CCError(str(exc)) from None
-    if args.events < 0:
-        raise CCError("--events must be 0 or more")
+        raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")

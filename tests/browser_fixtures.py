@@ -112,9 +112,9 @@ class Server:
     port: int
     db: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
-    args: list[str] = field(default_factory=list)  # more `serve` flags (--token, --max-kernels...)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    args: tuple[str, ...] = ()  # more arguments for serve (``("--lake", DIR)``)
 
     @property
     def url(self) -> str:

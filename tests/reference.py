@@ -49,6 +49,7 @@ _CALLS_OPTIONAL = {
     "price_micro": (0, "integer"),
     "revenue_micro": (0, "integer"),
     "demo": (0, "integer"),
+    "consumer": (None, "null"),
 }
 # Optional tables: the columns they must have (in the order a missing one is reported),
 # and the optional columns with their defaults.
@@ -62,9 +63,13 @@ _OPTIONAL_TABLES = {
 _RULES = {
     "calls": (
         "request_id is missing",
+        "request_id is not valid text",
         "ts_ms is not an integer",
+        "ts_ms is out of range",
+        "role is not valid text",
         "role is not buyer or seller",
         "api_id is missing",
+        "api_id is not valid text",
         "status_code outside 100..599",
         "latency_ms is negative or not a number",
         "price_micro is negative or not an integer",
@@ -74,6 +79,7 @@ _RULES = {
     "events": (
         "id is not an integer",
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "type is missing",
         "severity is not info, warning or error",
         "message is missing",
@@ -87,11 +93,13 @@ _RULES = {
     ),
     "balance_snapshots": (
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "usdc_micro is negative or not an integer",
         "eth_wei is not a decimal number",
     ),
     "backups": (
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "size_bytes is negative or not an integer",
     ),
     "settings": (
@@ -173,8 +181,42 @@ def _eth(wei: int) -> str:
 # -- reading --------------------------------------------------------------------
 
 
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lower(name: str) -> str:
+    """SQLite folds the case of names in ASCII only."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in name)
+
+
 def _columns(con: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1].lower() for row in con.execute(f'PRAGMA table_info("{table}")')]
+    return [_lower(row[1]) for row in con.execute(f"PRAGMA table_info({_q(table)})")]
+
+
+def _rowid(con: sqlite3.Connection, table: str) -> str | None:
+    """A name that reaches the table's rowid, None when it has none (or columns took every name)."""
+    taken = set(_columns(con, table))
+    for name in ("rowid", "_rowid_", "oid"):
+        if name not in taken:
+            try:
+                con.execute(f"SELECT {name} FROM {_q(table)} LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                return None
+            return name
+    return None
+
+
+class _NotUtf8(str):
+    """Text whose bytes were not UTF-8: its value is decoded with replacement characters."""
+
+
+def _text_of(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotUtf8(data.decode("utf-8", "replace"))
 
 
 def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, str] | None]) -> list[dict]:
@@ -186,11 +228,12 @@ def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, s
     """
     present = set(_columns(con, table))
     selected = [c for c in wanted if c in present]
-    items = [f'"{c}", typeof("{c}")' for c in selected]
-    try:
-        raws = con.execute(f'SELECT {", ".join(["rowid", *items])} FROM "{table}"').fetchall()
-    except sqlite3.OperationalError:  # WITHOUT ROWID
-        raws = [(None, *r) for r in con.execute(f'SELECT {", ".join(items)} FROM "{table}"')]
+    items = [f"{_q(c)}, typeof({_q(c)})" for c in selected]
+    rowid = _rowid(con, table) if _table_kind(con, table) == "table" else None
+    if rowid is not None:
+        raws = con.execute(f"SELECT {', '.join([rowid, *items])} FROM {_q(table)}").fetchall()
+    else:  # a view, a WITHOUT ROWID table
+        raws = [(None, *r) for r in con.execute(f"SELECT {', '.join(items)} FROM {_q(table)}")]
     rows = []
     for position, raw in enumerate(raws):
         row: dict = {"_rowid": position if raw[0] is None else raw[0]}
@@ -201,6 +244,13 @@ def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, s
                 row[c] = default
         rows.append(row)
     return rows
+
+
+def _table_kind(con: sqlite3.Connection, table: str) -> str:
+    for name, kind in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"):
+        if _lower(name) == table:
+            return kind
+    return ""
 
 
 # -- the rules --------------------------------------------------------------------
@@ -216,6 +266,19 @@ def _is_text(cell: tuple) -> bool:
 
 def _nonempty_text(cell: tuple) -> bool:
     return cell[1] == "text" and cell[0] != ""
+
+
+def _utf8(cell: tuple) -> bool:
+    """Not text whose bytes were not UTF-8 (any other value passes: other rules judge it)."""
+    return not isinstance(cell[0], _NotUtf8)
+
+
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def _in_range(cell: tuple) -> bool:
+    return MIN_MS <= cell[0] <= MAX_MS
 
 
 def _amount(cell: tuple) -> bool:
@@ -245,9 +308,13 @@ def _checks(table: str) -> list:
     if table == "calls":
         return [
             lambda r: _nonempty_text(r["request_id"]),
+            lambda r: _utf8(r["request_id"]),
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
+            lambda r: _utf8(r["role"]),
             lambda r: _is_text(r["role"]) and r["role"][0] in ("buyer", "seller"),
             lambda r: _nonempty_text(r["api_id"]),
+            lambda r: _utf8(r["api_id"]),
             lambda r: _is_int(r["status_code"]) and 100 <= r["status_code"][0] <= 599,
             lambda r: _latency_ok(r["latency_ms"]),
             lambda r: _amount(r["price_micro"]),
@@ -258,6 +325,7 @@ def _checks(table: str) -> list:
         return [
             lambda r: _is_int(r["id"]),
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
             lambda r: _nonempty_text(r["type"]),
             lambda r: _is_text(r["severity"]) and r["severity"][0] in ("info", "warning", "error"),
             lambda r: _is_text(r["message"]),
@@ -273,11 +341,13 @@ def _checks(table: str) -> list:
     if table == "balance_snapshots":
         return [
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
             lambda r: _amount(r["usdc_micro"]),
             lambda r: _eth_ok(r["eth_wei"]),
         ]
     return [  # backups
         lambda r: _is_int(r["ts_ms"]),
+        lambda r: _in_range(r["ts_ms"]),
         lambda r: r["size_bytes"][1] == "null" or _amount(r["size_bytes"]),
     ]
 
@@ -289,7 +359,7 @@ def _sort_out(table: str, rows: list[dict], now_ms: int, issues: dict) -> list[d
     for row in rows:
         ts = row.get("ts_ms")
         # A row with a valid time at or after now does not exist yet, good or bad.
-        if ts is not None and _is_int(ts) and ts[0] >= now_ms:
+        if ts is not None and _is_int(ts) and _in_range(ts) and ts[0] >= now_ms:
             continue
         broken = None
         for rule, check in zip(_RULES[table], _checks(table), strict=True):
@@ -349,13 +419,20 @@ def _settings(con: sqlite3.Connection, tables: set[str], issues: dict) -> dict[s
                 issues["settings"] = {f"lacks column {column}": n}
             return effective
     bad = issues.setdefault("settings", {})
+    # Keys match without regard to (ASCII) case; of repeated keys the row with the greatest rowid wins.
+    rowid = _rowid(con, "settings") if _table_kind(con, "settings") == "table" else None
+    order = f" ORDER BY {rowid}" if rowid else ""
+    latest: dict[str, tuple] = {}
     for key, key_type, value, value_type in con.execute(
-        'SELECT "key", typeof("key"), "value", typeof("value") FROM "settings"'
+        f'SELECT "key", typeof("key"), CAST("value" AS TEXT), typeof("value") FROM "settings"{order}'
     ):
-        if key_type != "text" or value_type == "null":
+        if key_type == "text":
+            latest[_lower(key)] = (value, value_type)
+    for key, (value, value_type) in latest.items():
+        if value_type == "null":
             continue
-        # A value that is not text (a blob) is as unusable as malformed text.
-        ok = value_type == "text" and _setting_ok(key, value)
+        # A blob is as unusable as malformed text; a number is read as its text.
+        ok = value_type != "blob" and _setting_ok(key, value)
         if ok:
             effective[key] = value
         elif key in _CHECKED_SETTINGS:
@@ -505,8 +582,8 @@ def _open(path: str) -> sqlite3.Connection:
         raise StoreError(f"{path}: no such file")
     uri = "file:" + urllib.request.pathname2url(os.path.abspath(path)) + "?mode=ro"
     con = sqlite3.connect(uri, uri=True)
-    # Never crash on text that is not UTF-8: it is still text to the rules.
-    con.text_factory = lambda b: b.decode("utf-8", "replace")
+    # Never crash on text that is not UTF-8: decoded with replacement, and marked.
+    con.text_factory = _text_of
     try:
         con.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -520,7 +597,11 @@ def _success(row: dict) -> bool:
 
 
 def _bucket_starts(now_ms: int, zone: ZoneInfo) -> list[int]:
-    offset = (_EPOCH + timedelta(milliseconds=now_ms)).astimezone(zone).utcoffset()
+    moment = _EPOCH + timedelta(milliseconds=now_ms)
+    try:
+        offset = moment.astimezone(zone).utcoffset()
+    except OverflowError:  # past 9999-12-31 in that zone: its offset a day earlier
+        offset = (moment - timedelta(days=1)).astimezone(zone).utcoffset()
     offset_ms = offset // timedelta(milliseconds=1)
     last = now_ms - (now_ms + offset_ms) % HOUR_MS
     return [last - (BUCKETS - 1 - i) * HOUR_MS for i in range(BUCKETS)]
@@ -554,6 +635,41 @@ def _mean_latency(calls: list[dict]) -> float | None:
     return total / n if n else None
 
 
+def _latencies(calls: list[dict]) -> list[float]:
+    return sorted(float(c["latency_ms"][0]) for c in calls if c["latency_ms"][1] != "null")
+
+
+def _percentile(calls: list[dict], nn: int) -> float | None:
+    """Nearest rank: the value at 1-based position ceil(nn/100 * n) of the sorted latencies."""
+    values = _latencies(calls)
+    if not values:
+        return None
+    position = -(-nn * len(values) // 100)
+    return values[max(position, 1) - 1]
+
+
+def _money(role: str) -> str:
+    return "price_micro" if role == "buyer" else "revenue_micro"
+
+
+def _figures(calls: list[dict], role: str) -> dict:
+    """views.md's figures of a set of calls of one role."""
+    success = sum(1 for c in calls if _success(c))
+    return {
+        "calls": len(calls),
+        "success_rate": success / len(calls) if calls else None,
+        "avg_latency_ms": _mean_latency(calls),
+        "p50_latency_ms": _percentile(calls, 50),
+        "p95_latency_ms": _percentile(calls, 95),
+        "p99_latency_ms": _percentile(calls, 99),
+        "usdc": _usdc(sum(c[_money(role)][0] for c in calls)),
+    }
+
+
+def _between(calls: list[dict], start: int, end: int) -> list[dict]:
+    return [c for c in calls if start <= c["ts_ms"][0] < end]
+
+
 def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict]:
     ids: list[str] = []
     for c in calls:
@@ -572,10 +688,9 @@ def _breakdown(calls: list[dict], role: str, names: dict[str, str]) -> list[dict
             "errors": len(mine) - success,
             "usdc": _usdc(sum(c[money][0] for c in mine)),
         }
-        if role == "buyer":
-            row["avg_latency_ms"] = _mean_latency(mine)
-        else:
-            row["success_rate"] = success / len(mine)
+        row["avg_latency_ms"] = _mean_latency(mine)
+        row["p95_latency_ms"] = _percentile(mine, 95)
+        row["success_rate"] = success / len(mine)
         rows.append(row)
     # Two stable sorts: the second key first.
     rows.sort(key=lambda r: r["api_id"])
@@ -599,7 +714,9 @@ def _names(calls: list[dict], apis: list[dict]) -> dict[str, str]:
     return names
 
 
-def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
+def reference_snapshot(
+    path: str, now_ms: int, events: int = 50, range_name: str | None = None, api: str | None = None
+) -> dict:
     """The snapshot of ``metrics.md`` for the store at ``path`` as of ``now_ms``.
 
     Parameters
@@ -610,6 +727,8 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
         The moment to compute for, epoch milliseconds.
     events
         How many events to list.
+    range_name, api
+        views.md's ranged view (``1h`` … ``90d``), limited to one ``api_id``.
 
     Returns
     -------
@@ -624,16 +743,21 @@ def reference_snapshot(path: str, now_ms: int, events: int = 50) -> dict:
     """
     con = _open(str(path))
     try:
-        return _snapshot(con, str(path), now_ms, events)
+        return _snapshot(con, str(path), now_ms, events, range_name, api)
     finally:
         con.close()
 
 
-def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) -> dict:
-    tables = {r[0].lower() for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+def _snapshot(
+    con: sqlite3.Connection, path: str, now_ms: int, n_events: int, range_name: str | None, api: str | None
+) -> dict:
+    tables = {_lower(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     if "calls" not in tables:
         raise StoreError(f"{path}: no calls table")
-    present = _columns(con, "calls")
+    try:
+        present = _columns(con, "calls")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: the calls table cannot be read ({exc})") from None
     for column in _CALLS_REQUIRED:
         if column not in present:
             raise StoreError(f"{path}: the calls table lacks column {column}")
@@ -648,18 +772,27 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
         rows_of[table] = []
         if table not in tables:
             continue
-        have = _columns(con, table)
-        lacking = [c for c in required if c not in have]
-        if lacking:
-            (n,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
-            if n:
-                issues[table] = {f"lacks column {lacking[0]}": n}
+        try:
+            have = _columns(con, table)
+            lacking = [c for c in required if c not in have]
+            if lacking:
+                (n,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                if n:
+                    issues[table] = {f"lacks column {lacking[0]}": n}
+                continue
+            wanted: dict = {c: None for c in required}
+            wanted.update(optional)
+            raw = _read(con, table, wanted)
+        except sqlite3.DatabaseError:  # a view over a table that is gone: left out, and said
+            issues[table] = {"cannot be read": 0}
             continue
-        wanted: dict = {c: None for c in required}
-        wanted.update(optional)
-        rows_of[table] = _sort_out(table, _read(con, table, wanted), now_ms, issues)
+        rows_of[table] = _sort_out(table, raw, now_ms, issues)
 
-    settings = _settings(con, tables, issues)
+    try:
+        settings = _settings(con, tables, issues)
+    except sqlite3.DatabaseError:
+        issues["settings"] = {"cannot be read": 0}
+        settings = dict(_DEFAULT_SETTINGS)
     zone_name = settings["timezone"]
     zone = ZoneInfo(zone_name)
 
@@ -670,10 +803,16 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
 
     day = [c for c in buyer if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     day_success = sum(1 for c in day if _success(c))
+    previous_keys = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+    buyer_before = _figures(_between(buyer, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "buyer")
     buyer_out = {
         "calls_24h": len(day),
         "success_rate_24h": day_success / len(day) if day else None,
         "avg_latency_ms_24h": _mean_latency(day),
+        "p50_latency_ms_24h": _percentile(day, 50),
+        "p95_latency_ms_24h": _percentile(day, 95),
+        "p99_latency_ms_24h": _percentile(day, 99),
+        "previous_24h": {k: buyer_before[k] for k in previous_keys},
         "spent_24h_usdc": _usdc(sum(c["price_micro"][0] for c in day)),
         "total_calls": len(buyer),
         "total_spent_usdc": _usdc(sum(c["price_micro"][0] for c in buyer)),
@@ -684,9 +823,17 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
     s_day = [c for c in seller if now_ms - DAY_MS <= c["ts_ms"][0] < now_ms]
     s_week = [c for c in seller if now_ms - WEEK_MS <= c["ts_ms"][0] < now_ms]
     s_success = sum(1 for c in s_day if _success(c))
+    seller_before = _figures(_between(seller, now_ms - 2 * DAY_MS, now_ms - DAY_MS), "seller")
+    seller_weeks = _between(seller, now_ms - 2 * WEEK_MS, now_ms - WEEK_MS)
     seller_out = {
         "calls_24h": len(s_day),
         "success_rate_24h": s_success / len(s_day) if s_day else None,
+        "avg_latency_ms_24h": _mean_latency(s_day),
+        "p50_latency_ms_24h": _percentile(s_day, 50),
+        "p95_latency_ms_24h": _percentile(s_day, 95),
+        "p99_latency_ms_24h": _percentile(s_day, 99),
+        "previous_24h": {k: seller_before[k] for k in previous_keys},
+        "previous_7d": {"calls": len(seller_weeks), "usdc": _usdc(sum(c["revenue_micro"][0] for c in seller_weeks))},
         "revenue_24h_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_day)),
         "calls_7d": len(s_week),
         "revenue_7d_usdc": _usdc(sum(c["revenue_micro"][0] for c in s_week)),
@@ -732,11 +879,12 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
     data_issues = []
     for table in _TABLE_ORDER:
         counts = issues.get(table, {})
-        for rule in [r for r in counts if r.startswith("lacks column ")] + list(_RULES[table]):
-            if counts.get(rule, 0) > 0:
+        shape_rules = [r for r in counts if r.startswith("lacks column ") or r == "cannot be read"]
+        for rule in shape_rules + list(_RULES[table]):
+            if counts.get(rule, 0) > 0 or rule == "cannot be read":
                 data_issues.append({"table": table, "rule": rule, "rows": counts[rule]})
 
-    return {
+    out = {
         "now": iso_ms(now_ms),
         "timezone": zone_name,
         "mode": "seller" if rows_of["apis"] and seller else "buyer",
@@ -762,9 +910,112 @@ def _snapshot(con: sqlite3.Connection, path: str, now_ms: int, n_events: int) ->
         "alerts": _alerts(settings, now_ms, usdc_micro, wei, auto_pause, backup_overdue, last_backup, calls),
         "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
+    if range_name is not None:
+        out["view"] = _view(calls, names, now_ms, zone, range_name, api, settings)
+    return out
+
+
+# -- views.md: ranged views ---------------------------------------------------------
+
+MINUTE_MS = 60_000
+_RANGES = {  # window length, buckets, unit
+    "1h": (HOUR_MS, 60, "1m"),
+    "24h": (DAY_MS, 24, "1h"),
+    "7d": (7 * DAY_MS, 168, "1h"),
+    "30d": (30 * DAY_MS, 30, "1d"),
+    "90d": (90 * DAY_MS, 90, "1d"),
+}
+
+
+def _to_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _view_starts(now_ms: int, zone: ZoneInfo, count: int, unit: str) -> list[int]:
+    local = (_EPOCH + timedelta(milliseconds=now_ms)).astimezone(zone)
+    if unit == "1d":
+        # Walk back one calendar day at a time; each day starts at its local midnight.
+        starts = []
+        day = local.date()
+        while len(starts) < count:
+            midnight = _to_ms(datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC))
+            if midnight <= now_ms:
+                starts.append(midnight)
+            day -= timedelta(days=1)
+        return starts[::-1]
+    step = MINUTE_MS if unit == "1m" else HOUR_MS
+    # Local wall time floored to the unit, as an offset from now.
+    wall_ms = local.minute * MINUTE_MS + local.second * 1000 + now_ms % 1000
+    if unit == "1m":
+        wall_ms = local.second * 1000 + now_ms % 1000
+    last = now_ms - wall_ms
+    return [last - (count - 1 - i) * step for i in range(count)]
+
+
+def _view(
+    calls: list[dict],
+    names: dict[str, str],
+    now_ms: int,
+    zone: ZoneInfo,
+    range_name: str,
+    api: str | None,
+    settings: dict,
+) -> dict:
+    length, count, unit = _RANGES[range_name]
+    start = now_ms - length
+    if api is not None:
+        calls = [c for c in calls if c["api_id"][0] == api]
+    starts = _view_starts(now_ms, zone, count, unit)
+    out: dict = {
+        "range": range_name,
+        "api": api,
+        "start": iso_ms(start),
+        "end": iso_ms(now_ms),
+        "bucket": unit,
+    }
+    for role in ("buyer", "seller"):
+        mine = [c for c in calls if c["role"][0] == role]
+        window = _between(mine, start, now_ms)
+        section = _figures(window, role)
+        section["previous"] = _figures(_between(mine, start - length, start), role)
+        series = []
+        errors = [c["ts_ms"][0] for c in mine if not _success(c)]
+        spike_limit, spike_window = int(settings["error_spike_errors"]), int(settings["error_spike_window_ms"])
+        for i, bucket in enumerate(starts):
+            end = min(starts[i + 1], now_ms) if i + 1 < len(starts) else now_ms
+            inside = _between(mine, bucket, end)
+            ok = sum(1 for c in inside if _success(c))
+            spike = _spike(errors, bucket, end, spike_limit, spike_window)
+            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok, "spike": spike})
+        section["series"] = series
+        section["breakdown"] = _breakdown(window, role, names)
+        if role == "seller":
+
+            def who(c: dict) -> str | None:
+                return c["consumer"][0] if c["consumer"][1] == "text" else None
+
+            first: dict[str, int] = {}
+            for c in mine:
+                if who(c) is not None and (who(c) not in first or c["ts_ms"][0] < first[who(c)]):
+                    first[who(c)] = c["ts_ms"][0]
+            seen = {who(c) for c in window if who(c) is not None}
+            section["consumers"] = len(seen)
+            section["new_consumers"] = sum(1 for t in first.values() if start <= t < now_ms)
+            tops = []
+            for consumer in seen:
+                theirs = [c for c in window if who(c) == consumer]
+                tops.append((sum(c["revenue_micro"][0] for c in theirs), len(theirs), consumer))
+            tops.sort(key=lambda t: t[2])
+            tops.sort(key=lambda t: (t[0], t[1]), reverse=True)
+            section["top_consumers"] = [{"consumer": c, "calls": n, "usdc": _usdc(m)} for m, n, c in tops[:10]]
+        out[role] = section
+    return out
 
 
 # -- comparison ---------------------------------------------------------------------
+
+
+_PERCENTILE_KEY = re.compile(r"\bp\d\d_latency_ms(_24h)?$")
 
 
 def _kind(value: object) -> str:
@@ -807,7 +1058,9 @@ def _first_difference(actual: object, expected: object, path: str) -> str | None
             return f"{path}: expected {len(expected)} items, got {len(actual)}"
         return None
     if ke == "float":
-        if math.isclose(actual, expected, rel_tol=1e-9):
+        # views.md: a percentile may be within 1 % of the exact one (a sketch).
+        tolerance = 0.01 if _PERCENTILE_KEY.search(path) else 1e-9
+        if math.isclose(actual, expected, rel_tol=tolerance):
             return None
         return f"{path}: expected {expected!r}, got {actual!r}"
     if actual != expected:

@@ -54,3 +54,11 @@ def test_the_many_tabs_benchmark_follows_its_tabs_and_sees_their_kernels_go():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tabs whose Total Calls Ever grew with the demo's traffic: 2/2" in result.stdout
     assert "all tabs closed: only the preheated kernel left" in result.stdout
+
+
+def test_the_collect_benchmark_times_the_recorder_and_stores_every_call():
+    result = _run("collect.py", "--requests", "300", "--rounds", "2", "--json", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["requests"] == 600 and figures["stored"] + figures["lost"] == 600
+    assert "added by the recorder (median)" in result.stdout

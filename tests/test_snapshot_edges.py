@@ -37,7 +37,7 @@ def ms(iso: str) -> int:
 
 
 # Keys ccanalytics adds to the snapshot beyond metrics.md ("more keys may be added").
-EXTRA_KEYS = {(): ("panel_url", "last_backup"), ("balances",): ("note",), ("banners",): ("low_gas",)}
+EXTRA_KEYS = {(): ("panel_url", "last_backup", "reconciliation"), ("balances",): ("note",), ("banners",): ("low_gas",)}
 
 
 def package_snapshot(path: str, now: int, events: int = 50) -> dict:
@@ -71,6 +71,9 @@ def snap(builder: StoreBuilder, now: int = NOW, events: int = 50) -> dict:
     return builder.compute(builder.write(), now, events)
 
 
+NO_PREVIOUS_24H = {"calls": 0, "success_rate": None, "avg_latency_ms": None, "p95_latency_ms": None, "usdc": "0.000000"}
+
+
 def test_an_empty_store(store):
     snapshot = snap(store)
     buyer_rate = snapshot["buyer"].pop("call_rate")
@@ -85,6 +88,10 @@ def test_an_empty_store(store):
             "calls_24h": 0,
             "success_rate_24h": None,
             "avg_latency_ms_24h": None,
+            "p50_latency_ms_24h": None,
+            "p95_latency_ms_24h": None,
+            "p99_latency_ms_24h": None,
+            "previous_24h": NO_PREVIOUS_24H,
             "spent_24h_usdc": "0.000000",
             "total_calls": 0,
             "total_spent_usdc": "0.000000",
@@ -93,6 +100,12 @@ def test_an_empty_store(store):
         "seller": {
             "calls_24h": 0,
             "success_rate_24h": None,
+            "avg_latency_ms_24h": None,
+            "p50_latency_ms_24h": None,
+            "p95_latency_ms_24h": None,
+            "p99_latency_ms_24h": None,
+            "previous_24h": NO_PREVIOUS_24H,
+            "previous_7d": {"calls": 0, "usdc": "0.000000"},
             "revenue_24h_usdc": "0.000000",
             "calls_7d": 0,
             "revenue_7d_usdc": "0.000000",
@@ -261,6 +274,8 @@ def test_breakdown_order_is_calls_descending_then_api_id(store):
             "success": 1,
             "errors": 1,
             "usdc": "0.000950",
+            "avg_latency_ms": 100.0,
+            "p95_latency_ms": pytest.approx(100.0, rel=0.01),  # views.md: within 1 %
             "success_rate": 0.5,
         }
     ]
@@ -520,6 +535,8 @@ def test_optional_columns_and_tables(store):
             "errors": 0,
             "usdc": "0.000000",
             "avg_latency_ms": None,
+            "p95_latency_ms": None,
+            "success_rate": 1.0,
         }
     ]
     assert snapshot["seller"]["revenue_24h_usdc"] == "0.000005"

@@ -193,7 +193,8 @@ def test_the_chart_has_48_stacked_bars_successes_under_errors():
     dashboard = Dashboard(snaps.BUYER)
     figure = only(dashboard, "cc-call-rate")
     bars = dashboard.chart.bars
-    assert figure.marks == [bars] and bars.type == "stacked"
+    assert figure.marks == [bars, dashboard.chart.spikes] and bars.type == "stacked"
+    assert dashboard.chart.spikes.x.tolist() == []  # no bucket of BUYER is a spike
     assert bars.y.shape == (2, 48)  # 96 bar values
     assert bars.y[0].tolist() == [b["success"] for b in snaps.BUYER["buyer"]["call_rate"]]
     assert bars.y[1].tolist() == [b["error"] for b in snaps.BUYER["buyer"]["call_rate"]]
@@ -407,7 +408,7 @@ def test_the_header_has_the_uptime_badge_freshness_pill_and_refresh_button():
     assert only(dashboard, "cc-refresh").description == "↻ Refresh now"
     assert text(only(Dashboard(snaps.ALARMS), "cc-uptime").value) == "Uptime —"
     header = dashboard.header.children[-1].children
-    assert [w._dom_classes[0] for w in header[:3]] == ["cc-updated", "cc-refresh", "cc-uptime"]
+    assert [w._dom_classes[0] for w in header[:4]] == ["cc-alerts", "cc-updated", "cc-refresh", "cc-uptime"]
 
 
 def test_every_test_hook_of_the_spec_is_on_a_full_page():

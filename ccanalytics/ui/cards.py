@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
+from ccanalytics.ui.alerts import runway_text
 from ccanalytics.ui.markup import esc
 
 __all__ = ["BUYER_KEYS", "SELLER_KEYS", "Card", "KpiRow", "buyer_cards", "card_html", "seller_cards"]
@@ -36,6 +37,7 @@ class Card:
     sub: str
     tone: str = ""
     note: str = ""
+    runway: str = ""  # how long the balance lasts (alerts.md, Runway): under the USDC and Gas cards
 
 
 def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -73,7 +75,15 @@ def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     low_gas = bool(_section(snapshot, "banners").get("low_gas"))
     rate = buyer.get("success_rate_24h")
     return [
-        Card("usdc_balance", "USDC Balance", fmt.usdc(balances.get("usdc")), source, source_tone, note),
+        Card(
+            "usdc_balance",
+            "USDC Balance",
+            fmt.usdc(balances.get("usdc")),
+            source,
+            source_tone,
+            note,
+            runway_text(snapshot, "usdc"),
+        ),
         Card(
             "gas_balance",
             "Gas Balance",
@@ -81,6 +91,7 @@ def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
             f"Low gas · {source}" if low_gas else source,
             "warn" if low_gas else source_tone,
             note,
+            runway_text(snapshot, "eth"),
         ),
         Card(
             "calls_24h",
@@ -141,6 +152,7 @@ def card_html(card: Card) -> str:
         f'<div class="cc-card"><div class="cc-card-label">{esc(card.label)}</div>'
         f'<div class="cc-card-value">{value}</div>'
         f'<div class="cc-card-sub{tone}">{esc(card.sub)}</div>'
+        + (f'<div class="cc-card-runway">{esc(card.runway)}</div>' if card.runway else "")
         + (f'<div class="cc-card-note">{esc(card.note)}</div>' if card.note else "")
         + "</div>"
     )

@@ -7,6 +7,7 @@ animations off, so a refresh never rebuilds or flickers it.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,16 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "metadata .* was set from the constructor", DeprecationWarning)
     import bqplot
 
-__all__ = ["ERROR_COLOR", "SUCCESS_COLOR", "CallRateChart", "HourBar", "hour_bars", "y_ticks"]
+__all__ = ["ERROR_COLOR", "SPIKE_COLOR", "SUCCESS_COLOR", "CallRateChart", "HourBar", "hour_bars", "y_ticks"]
 
 SUCCESS_COLOR = "#16a34a"
 ERROR_COLOR = "#dc2626"
+
+SPIKE_COLOR = "#991b1b"
+_SPIKE_ICON = (
+    '<svg class="cc-spike-icon" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true">'
+    f'<path d="M0 1h10L5 9Z" fill="{SPIKE_COLOR}"/></svg>'
+)
 
 # Label every sixth hour: eight labels fit under 48 bars at any sensible width.
 _LABEL_EVERY_H = 6
@@ -42,6 +49,7 @@ class HourBar:
     tooltip: str
     success: int
     error: int
+    spike: bool = False  # alerts.md: the error-spike rule fired at some instant of this hour
 
 
 def _count(value: object) -> int:
@@ -66,6 +74,9 @@ def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[Hour
     ...                  fmt.store_zone("Europe/Berlin"))
     >>> [(b.key, b.label, b.success, b.error) for b in bars]
     [('2026-11-25T05:00:00Z', 'Wed 06:00', 3, 1), ('2026-11-25T06:00:00Z', '', 0, 0)]
+    >>> spike = {"hour": "2026-11-25T05:00:00Z", "success": 0, "error": 7, "spike": True}
+    >>> hour_bars([spike], fmt.store_zone("UTC"))[0].spike
+    True
     """
     bars: list[HourBar] = []
     seen: set[str] = set()
@@ -93,7 +104,13 @@ def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[Hour
             f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-error"></span>'
             f"{esc(fmt.count(error))} {'error' if error == 1 else 'errors'}</div>"
         )
-        bars.append(HourBar(key, label, tooltip, success, error))
+        spike = bucket.get("spike") is True
+        if spike:
+            tooltip += (
+                f'<div class="cc-tip-row cc-tip-spike">{_SPIKE_ICON}Error spike: '
+                f"{esc(fmt.count(error))} {'error' if error == 1 else 'errors'} this hour</div>"
+            )
+        bars.append(HourBar(key, label, tooltip, success, error, spike))
     return bars
 
 
@@ -138,6 +155,16 @@ class CallRateChart:
             tooltip=self.tooltip,
         )
         self.bars.on_hover(self._on_hover)
+        # A marker over each spike hour (alerts.md): reads at a glance; the bar's tooltip has the count.
+        self.spikes = bqplot.Scatter(
+            x=[],
+            y=[],
+            scales={"x": self._x, "y": self._y},
+            marker="triangle-down",
+            colors=[SPIKE_COLOR],
+            stroke="#ffffff",
+            default_size=70,
+        )
         self._x_axis = bqplot.Axis(scale=self._x, grid_lines="none", tick_labels={}, color="#94a3b8")
         self._y_axis = bqplot.Axis(
             scale=self._y,
@@ -149,7 +176,7 @@ class CallRateChart:
             color="#94a3b8",
         )
         self.figure = bqplot.Figure(
-            marks=[self.bars],
+            marks=[self.bars, self.spikes],
             axes=[self._x_axis, self._y_axis],
             animation_duration=0,
             display_toolbar=False,
@@ -168,19 +195,27 @@ class CallRateChart:
         bars = hour_bars(call_rate, zone)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
-        ticks = y_ticks(max((s + e for s, e in zip(success, error, strict=True)), default=0))
+        peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
+        # Markers float a little above their bar, inside the plot.
+        lift = max(peak, 1) * 0.08
+        marks = [(bar.key, bar.success + bar.error + lift) for bar in bars if bar.spike]
+        ticks = y_ticks(math.ceil(max([peak, *(y for _, y in marks)])))
         self._tooltips = [bar.tooltip for bar in bars]
         self.title.value = (
             '<div class="cc-panel-head"><span class="cc-panel-name">Call rate</span>'
             f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
             '<span class="cc-legend"><span class="cc-swatch cc-swatch-success"></span>Success'
-            '<span class="cc-swatch cc-swatch-error"></span>Errors</span></div>'
+            '<span class="cc-swatch cc-swatch-error"></span>Errors'
+            + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
+            + "</span></div>"
         )
         with contextlib.ExitStack() as stack:
-            for widget in (self.bars, self._x_axis, self._y, self._y_axis):
+            for widget in (self.bars, self.spikes, self._x_axis, self._y, self._y_axis):
                 stack.enter_context(widget.hold_sync())
             self.bars.x = [bar.key for bar in bars]
             self.bars.y = [success, error]
+            self.spikes.x = [key for key, _ in marks]
+            self.spikes.y = [y for _, y in marks]
             self._x_axis.tick_labels = {bar.key: bar.label for bar in bars}
             self._y.max = float(ticks[-1])
             self._y_axis.tick_values = ticks

@@ -13,11 +13,13 @@ from typing import Any
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
+from ccanalytics.ui.alerts import AlertChips
 from ccanalytics.ui.banners import Banners
 from ccanalytics.ui.cards import KpiRow
 from ccanalytics.ui.chart import CallRateChart
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.markup import esc, link, panel_link
+from ccanalytics.ui.reconciliation import reconciliation_line
 from ccanalytics.ui.style import style_widget
 from ccanalytics.ui.tables import BreakdownTable, EventLog
 
@@ -105,10 +107,11 @@ class Dashboard:
         self.uptime = widgets.HTML()
         self.uptime.add_class("cc-uptime")
         self.heartbeat = Heartbeat()
+        self.alerts = AlertChips()  # the firing rules of alerts.md, one chip each
 
         left = widgets.HBox([self.title, self.mode])
         left.add_class("cc-header-left")
-        right = widgets.HBox([self.freshness, self.refresh_button, self.uptime, self.heartbeat])
+        right = widgets.HBox([self.alerts.widget, self.freshness, self.refresh_button, self.uptime, self.heartbeat])
         right.add_class("cc-header-right")
         self.header = widgets.HBox([left, right])
         self.header.add_class("cc-header")
@@ -120,6 +123,7 @@ class Dashboard:
         self.kpis = KpiRow()
         self.chart = CallRateChart()
         self.breakdown = BreakdownTable()
+        self.reconciliation = widgets.HTML()
         self.events = EventLog()
         self.empty = widgets.HTML()
         self.empty.add_class("cc-empty")
@@ -184,6 +188,7 @@ class Dashboard:
             f'<span class="cc-badge {badge}" title="Control center uptime since its last start">{esc(uptime)}</span>'
         )
         self.banners.update(snapshot)
+        self.alerts.update(snapshot)
         self._show_role()
         zone_name = self._zone_name()
         self.events.update(_rows(snapshot, "events"), fmt.store_zone(zone_name), zone_name)
@@ -215,6 +220,9 @@ class Dashboard:
             self.chart.update(_rows(section, "call_rate"), fmt.store_zone(zone_name), zone_name)
             self.breakdown.update(_rows(section, "breakdown"), role)
             main_children = (self.kpis.widget, self.chart.widget, self.breakdown.widget)
+            self.reconciliation.value = reconciliation_line(self._snapshot.get("reconciliation"), zone_name)
+            if self.reconciliation.value:
+                main_children = (*main_children, self.reconciliation)
         if self.main.children != main_children:
             self.main.children = main_children
 

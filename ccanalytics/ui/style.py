@@ -125,6 +125,24 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 }
 .cc-dashboard .cc-unit { font-size: 0.6em; font-weight: 600; color: var(--cc-muted); letter-spacing: 0.02em; }
 .cc-dashboard .cc-card-sub { font-size: 12.5px; color: var(--cc-muted); margin-top: 5px; }
+.cc-dashboard .cc-card-runway { font-size: 12px; color: #475569; margin-top: 4px; font-weight: 500; }
+.cc-dashboard .cc-alerts:empty, .cc-dashboard .cc-alerts .widget-html-content:empty { display: none; }
+.cc-dashboard .cc-alerts .jupyter-widget-html-content, .cc-dashboard .cc-alerts .widget-html-content {
+  display: flex; flex-wrap: wrap; gap: 6px;
+}
+.cc-dashboard .cc-alert-chip {
+  display: inline-flex; align-items: center; gap: 6px; border-radius: 999px; padding: 4px 11px;
+  font-size: 12.5px; font-weight: 700; white-space: nowrap; background: #fef2f2; color: #b91c1c;
+  border: 1px solid #fca5a5;
+}
+.cc-dashboard .cc-alert-chip::before { content: "!"; font-weight: 800; }
+.cc-dashboard .cc-alert-backup_overdue, .cc-dashboard .cc-alert-low_gas {
+  background: #fffbeb; color: #b45309; border-color: #fcd34d;
+}
+.cc-dashboard .cc-alert-detail { font-weight: 500; }
+.cc-dashboard .cc-legend-spike { display: inline-flex; align-items: center; gap: 4px; margin-left: 10px; }
+.cc-dashboard .cc-tip-spike { color: #991b1b; font-weight: 600; }
+.cc-dashboard .cc-spike-icon { flex: none; }
 .cc-dashboard .cc-card-note { font-size: 11.5px; color: var(--cc-faint); margin-top: 3px; overflow-wrap: anywhere; }
 .cc-dashboard .cc-tone-live::before {
   content: ""; display: inline-block; width: 7px; height: 7px; border-radius: 50%; background: var(--cc-green);
@@ -144,6 +162,8 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 }
 .cc-dashboard .cc-panel-name { font-size: 15px; font-weight: 650; }
 .cc-dashboard .cc-panel-hint { font-size: 12.5px; color: var(--cc-muted); }
+.cc-dashboard .cc-reconciliation { font-size: 13px; margin: -4px 4px 0; color: var(--cc-text); }
+.cc-dashboard .cc-reconciliation-warn { color: #b45309; }
 .cc-dashboard .cc-legend {
   margin-left: auto; display: inline-flex; align-items: center; gap: 6px; font-size: 12.5px;
 }

@@ -1,0 +1,152 @@
+"""Latency percentiles: exact from rows, or from a mergeable log-bucket sketch.
+
+A percentile ``pNN`` is the nearest-rank one of views.md: of the ``n``
+non-null latencies sorted ascending, the value at 1-based position
+``ceil(NN / 100 * n)``; null when ``n = 0``.
+
+All-time percentiles must not keep every latency ever seen, so the ledger
+keeps a *sketch* beside its tallies (DDSketch's idea, as polars frames): each
+latency ``v > 0`` falls in the bucket ``k = ceil(log_γ v)`` (γ = 1.01), which
+holds the values in ``(γ^(k-1), γ^k]``; a bucket stands for
+``2 γ^k / (γ + 1)``, within ``(γ - 1) / (γ + 1)`` ≈ 0.5 % of every value in
+it.  Zero has a bucket of its own and stands for exactly 0.  A sketch is a
+frame of ``(*by, key, n)``: two sketches merge by summing ``n`` per key, so the
+sketch of old history plus the sketch of new rows is the sketch of both.
+
+Pure polars, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+__all__ = [
+    "GAMMA",
+    "PERCENTILES",
+    "empty_sketch",
+    "exact_percentiles",
+    "merge_sketches",
+    "rank",
+    "sketch",
+    "sketch_percentiles",
+]
+
+GAMMA = 1.01
+PERCENTILES = (50, 95, 99)
+ZERO_KEY = -(2**31)  # the bucket of latency 0, below every other key
+_LOG_GAMMA = math.log(GAMMA)
+
+
+def rank(n: pl.Expr, nn: int) -> pl.Expr:
+    """The nearest rank ``ceil(nn / 100 * n)`` (1-based), in integers.
+
+    Examples
+    --------
+    >>> pl.select(r=rank(pl.lit(20), 95), s=rank(pl.lit(21), 95), t=rank(pl.lit(1), 50)).row(0)
+    (19, 20, 1)
+    """
+    return (n * nn + 99) // 100
+
+
+def _key(latency: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(latency > 0)
+        .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32))
+        .otherwise(pl.lit(ZERO_KEY, pl.Int32))
+    )
+
+
+def _value(key: pl.Expr) -> pl.Expr:
+    return pl.when(key == ZERO_KEY).then(0.0).otherwise(2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1))
+
+
+def empty_sketch(by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
+    """A sketch of no latencies."""
+    return pl.LazyFrame(schema={**dict.fromkeys(by, pl.String), "key": pl.Int32, "n": pl.Int64})
+
+
+def sketch(calls: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
+    """The sketch of the calls' non-null ``latency_ms`` per group: ``*by``, ``key``, ``n``.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["buyer"] * 4, "latency_ms": [0.0, 100.2, 100.7, None]})
+    >>> sketch(calls, by=("role",)).sort("key").collect().rows()
+    [('buyer', -2147483648, 1), ('buyer', 464, 2)]
+    """
+    latency = pl.col("latency_ms")
+    return (
+        calls.filter(latency.is_not_null())
+        .group_by(*by, key=_key(latency))
+        .agg(n=pl.len().cast(pl.Int64))
+        .select(*by, "key", "n")
+    )
+
+
+def merge_sketches(*sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
+    """The sketch of the union of the sketched latencies (``by`` may be coarser than theirs).
+
+    Examples
+    --------
+    >>> a = sketch(pl.LazyFrame({"role": ["buyer"], "api_id": ["x"], "latency_ms": [5.0]}))
+    >>> merge_sketches(a, a, by=("role",)).collect().rows()
+    [('buyer', 162, 2)]
+    """
+    frames = [s.select(*by, "key", "n") for s in sketches]
+    return pl.concat(frames).group_by(*by, "key").agg(pl.col("n").sum())
+
+
+def sketch_percentiles(sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
+    """Per group, ``p50_latency_ms``, ``p95_latency_ms``, ``p99_latency_ms`` of a sketch (nearest rank).
+
+    Each is the value its bucket stands for: within 0.5 % of the exact
+    percentile, and exactly 0 when that is 0.  Groups without latencies are
+    absent.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["seller"] * 100, "latency_ms": [float(v) for v in range(1, 101)]})
+    >>> p = sketch_percentiles(sketch(calls, by=("role",)), by=("role",)).collect().row(0)
+    >>> p[0], [round(v) for v in p[1:]]
+    ('seller', [50, 95, 99])
+    """
+    ordered = sketches.filter(pl.col("n") > 0).sort(*by, "key")
+    cum = pl.col("n").cum_sum().over(by) if by else pl.col("n").cum_sum()
+    total = pl.col("n").sum().over(by) if by else pl.col("n").sum()
+    ranked = ordered.with_columns(cum=cum, total=total)
+    picks = [
+        _value(pl.col("key").filter(pl.col("cum") >= rank(pl.col("total"), nn)).first()).alias(f"p{nn}_latency_ms")
+        for nn in PERCENTILES
+    ]
+    if not by:
+        return ranked.select(picks)
+    return ranked.group_by(*by).agg(picks)
+
+
+def exact_percentiles(calls: pl.LazyFrame, by: tuple[str, ...] = ("role",)) -> pl.LazyFrame:
+    """Per group, the exact nearest-rank ``p50/p95/p99_latency_ms`` of the calls' non-null latencies.
+
+    Groups with calls but no latency get nulls.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["buyer"] * 5 + ["seller"],
+    ...     "latency_ms": [5.0, 1.0, 4.0, 2.0, 3.0, None]})
+    >>> exact_percentiles(calls).sort("role").collect().rows()
+    [('buyer', 3.0, 5.0, 5.0), ('seller', None, None, None)]
+    """
+    values = pl.col("latency_ms").drop_nulls().sort()
+    n = pl.col("latency_ms").count()
+    picks = [
+        pl.when(n > 0)
+        .then(values.get(pl.max_horizontal(rank(n, nn) - 1, 0), null_on_oob=True))
+        .otherwise(None)
+        .cast(pl.Float64)
+        .alias(f"p{nn}_latency_ms")
+        for nn in PERCENTILES
+    ]
+    if not by:
+        return calls.select(picks)
+    return calls.group_by(*by).agg(picks)
