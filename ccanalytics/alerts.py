@@ -215,7 +215,7 @@ def evaluate(
     )  # fmt: skip
 
 
-def _balance_message(unit: str, value: str | None, threshold: str, low: bool) -> str:
+def _balance_message(unit: str, value: str | None, threshold: str | None, low: bool) -> str:
     if value is None:
         return f"{unit} balance unknown"
     if low:
@@ -223,7 +223,7 @@ def _balance_message(unit: str, value: str | None, threshold: str, low: bool) ->
     return f"{unit} balance {value}, threshold {threshold}"
 
 
-def _pause_message(on: bool, usdc: str | None, threshold: str) -> str:
+def _pause_message(on: bool, usdc: str | None, threshold: str | None) -> str:
     if on:
         return f"API serving paused: USDC {usdc} below {threshold}"
     return "API serving not paused"
