@@ -90,6 +90,8 @@ def _buyer_only(path: Path) -> None:
     for i in range(30):
         b.call(NOW - i * 3 * HOUR_MS - 11, "buyer", f"api-{i % 3}", 200 if i % 4 else 504, latency_ms=100.0 + i)
     b.call(NOW - HOUR_MS, "buyer", "tied", api_name="Buyer's name", request_id="aaa")
+    for ts in (NOW - 30 * DAY_MS, NOW - 29 * DAY_MS, NOW - 2 * HOUR_MS):  # sums beyond 64 bits, old and recent
+        b.call(ts, "buyer", "whale", price_micro=2**63 - 1)
     b.balance(NOW - DAY_MS, 900_000, "0")
     b.write()
 
