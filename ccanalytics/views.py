@@ -217,7 +217,8 @@ def _breakdown(calls: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> 
 
 def with_names(tallied: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> pl.LazyFrame:
     """``tallied`` with ``api_name``: registered, else the latest call's name, else the id."""
-    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    # Of a repeated api_id the row read last, the greatest rowid, wins (data-contract.md).
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="last", maintain_order=True)
     called = names.select("api_id", called_name="api_name")
     return (
         tallied.join(registered, on="api_id", how="left")
