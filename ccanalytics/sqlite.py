@@ -496,14 +496,15 @@ class Source:
                 where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
                 yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
             return
-        if bulk is None:
-            own = Bulk(self, transaction=self.wal)
-            try:
-                yield from self.read_chunks(
-                    table, own, chunk_rows=chunk_rows, texts_from=texts_from, descriptive=descriptive
-                )
-            finally:
-                own.close()
+        if bulk is None:  # a WAL store: a transaction of this source's own holds the state (see ``Bulk``)
+            with self.transaction(bulk=True) as own:
+                assert own is not None
+                try:
+                    yield from self._chunks(
+                        table, own, chunk_rows=chunk_rows, texts_from=texts_from, descriptive=descriptive
+                    )
+                finally:
+                    own.close()
             return
         yield from self._chunks(
             table, bulk, chunk_rows=chunk_rows, workers=workers, texts_from=texts_from, descriptive=descriptive
