@@ -9,6 +9,7 @@ prints a URL: callers show ``mask_url`` of it.
 from __future__ import annotations
 
 import email.policy
+import functools
 import json
 import smtplib
 import socket
@@ -134,7 +135,7 @@ def _with_retries(what: str, url: str, attempt: Callable[[float], None], sleep: 
             break
         timeout = min(TRY_TIMEOUT_S, left)
         try:
-            _bounded(lambda t=timeout: attempt(t), timeout + 1.0)
+            _bounded(functools.partial(attempt, timeout), timeout + 1.0)
             return tried
         except Exception as exc:
             last = _scrub(f"{type(exc).__name__}: {exc}", secrets)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from ccanalytics.engines import Engine
 
-__all__ = ["LakeTallies", "fleet_snapshot", "run", "tally_lake"]
+__all__ = ["LakeTallies", "cut_day", "fleet_snapshot", "run", "tally_lake"]
 
 ROLES = metrics.ROLES
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
@@ -80,7 +80,13 @@ class LakeTallies:
 
 
 def cut_day(now: int, reach: int) -> str:
-    """The first UTC day read as raw calls: the day of ``now - reach - 1 day`` (every window lies after it)."""
+    """The first UTC day read as raw calls: the day of ``now - reach - 1 day`` (every window lies after it).
+
+    Examples
+    --------
+    >>> cut_day(parse_now("2026-11-25T12:00:00Z"), REACH_MS)
+    '2026-11-10'
+    """
     moment = datetime.fromtimestamp((now - reach - DAY_MS) // 1000, tz=UTC)
     return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 

@@ -415,18 +415,38 @@ def compute(
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
         view=None
         if range_name is None or seen is None
-        else ranged.ranged_view(
-            calls,
-            seen=seen,
-            horizon=horizon,
-            names=totals.names.lazy(),
-            apis=good_apis,
-            now=now,
-            timezone=settings.timezone,
-            range_name=range_name,
-            api=api,
+        else _view_with_spikes(
+            ranged.ranged_view(
+                calls,
+                seen=seen,
+                horizon=horizon,
+                names=totals.names.lazy(),
+                apis=good_apis,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                api=api,
+            ),
+            calls.filter(pl.lit(True) if api is None else pl.col("api_id") == api),
+            now,
+            settings,
+            range_name,
         ),
     )
+
+
+def _view_with_spikes(
+    view: dict[str, Any], calls: pl.LazyFrame, now: int, settings: Settings, range_name: str
+) -> dict[str, Any]:
+    """Each ``view.series`` bucket gains ``spike`` (alerts.md), from the view's own calls."""
+    starts = ranged.bucket_starts(now, settings.timezone, ranged.RANGES[range_name])
+    since = max(starts[0] - settings.error_spike_window_ms, -(2**62))
+    errors = metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms").collect()
+    for role in ROLES:
+        flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+        for bucket, flag in zip(view[role]["series"], flags, strict=True):
+            bucket["spike"] = flag
+    return view
 
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:

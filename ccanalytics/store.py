@@ -21,6 +21,7 @@ from polars.io.plugins import register_io_source
 
 from ccanalytics import cache as ledger_cache
 from ccanalytics import metrics
+from ccanalytics.alerts import lookback_ms
 from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
@@ -50,6 +51,7 @@ SYNC_CHECK_ROWS = 200_000
 # it is used for a day after that full read (see ``ccanalytics.cache``).
 _CACHE_EVERY_MS = 5 * 60_000
 CACHE_MAX_AGE_MS = DAY_MS
+CHART_SPAN_MS = 49 * 3_600_000  # the 48 hourly buckets reach back at most 49 h
 
 
 def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
@@ -266,6 +268,11 @@ class Store:
                     self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
+            # A long error_spike_window_ms looks back before the chart (or range): keep those rows raw.
+            span = CHART_SPAN_MS if range is None else max(CHART_SPAN_MS, RANGES[range].length_ms + DAY_MS)
+            if lookback_ms(settings, span) > self._reach:
+                self._reach = lookback_ms(settings, span)
+                self._catch_up(now_ms)
             balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
             if mismatch:
                 setting_issues = [*setting_issues, mismatch]

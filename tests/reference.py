@@ -911,7 +911,7 @@ def _snapshot(
         "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
     if range_name is not None:
-        out["view"] = _view(calls, names, now_ms, zone, range_name, api)
+        out["view"] = _view(calls, names, now_ms, zone, range_name, api, settings)
     return out
 
 
@@ -953,7 +953,13 @@ def _view_starts(now_ms: int, zone: ZoneInfo, count: int, unit: str) -> list[int
 
 
 def _view(
-    calls: list[dict], names: dict[str, str], now_ms: int, zone: ZoneInfo, range_name: str, api: str | None
+    calls: list[dict],
+    names: dict[str, str],
+    now_ms: int,
+    zone: ZoneInfo,
+    range_name: str,
+    api: str | None,
+    settings: dict,
 ) -> dict:
     length, count, unit = _RANGES[range_name]
     start = now_ms - length
@@ -973,11 +979,14 @@ def _view(
         section = _figures(window, role)
         section["previous"] = _figures(_between(mine, start - length, start), role)
         series = []
+        errors = [c["ts_ms"][0] for c in mine if not _success(c)]
+        spike_limit, spike_window = int(settings["error_spike_errors"]), int(settings["error_spike_window_ms"])
         for i, bucket in enumerate(starts):
             end = min(starts[i + 1], now_ms) if i + 1 < len(starts) else now_ms
             inside = _between(mine, bucket, end)
             ok = sum(1 for c in inside if _success(c))
-            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok})
+            spike = _spike(errors, bucket, end, spike_limit, spike_window)
+            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok, "spike": spike})
         section["series"] = series
         section["breakdown"] = _breakdown(window, role, names)
         if role == "seller":

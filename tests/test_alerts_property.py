@@ -53,15 +53,15 @@ def alert_stores(draw: st.DrawFn) -> StoreBuilder:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(builder=alert_stores())
-@example(builder=StoreBuilder("unused"))  # the empty store
-def test_alerts_spikes_and_runway_equal_the_reference(builder):
+@given(builder=alert_stores(), range_name=st.sampled_from((None, None, "1h", "24h")))
+@example(builder=StoreBuilder("unused"), range_name=None)  # the empty store
+def test_alerts_spikes_and_runway_equal_the_reference(builder, range_name):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "store.db")
         builder.spec.write(path)
-        expected = reference_snapshot(path, NOW, 5)
+        expected = reference_snapshot(path, NOW, 5, range_name)
         with cc.open_store(path) as store:
-            actual = store.snapshot(now=NOW, events=5).to_dict()
+            actual = store.snapshot(now=NOW, events=5, range=range_name).to_dict()
     wanted = {
         "alerts": expected["alerts"],
         "runway": expected["runway"],
@@ -69,4 +69,6 @@ def test_alerts_spikes_and_runway_equal_the_reference(builder):
         "seller": {"call_rate": expected["seller"]["call_rate"]},
         "data_issues": expected["data_issues"],
     }
+    if range_name is not None:
+        wanted["view"] = {role: {"series": expected["view"][role]["series"]} for role in ("buyer", "seller")}
     assert_snapshots_equal(actual, wanted)

@@ -402,3 +402,18 @@ def test_import_ccanalytics_needs_neither_narwhals_nor_pyspark() -> None:
     code = "import sys, ccanalytics; print(sorted({'narwhals', 'pyspark'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_fleet_benchmark_reports_polars_and_duckdb_on_the_same_lake(tmp_path: Path) -> None:
+    sizes = ["--nodes", "3", "--days", "4", "--apis", "2", "--out", str(tmp_path / "lake")]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), *sizes, "--engines", "polars,duckdb"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr  # it refuses to report engines that count other calls
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| polars", "| duckdb"))]
+    assert len(rows) == 2
