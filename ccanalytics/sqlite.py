@@ -45,7 +45,7 @@ _ROWID_NAMES = ("rowid", "_rowid_", "oid")
 # Rows read per bulk query; on a rollback-journal store every query holds a
 # lock that makes a writer wait, so they are kept short there.
 CHUNK_ROWS = 100_000
-ROLLBACK_CHUNK_ROWS = 20_000
+ROLLBACK_CHUNK_ROWS = 5_000
 # Beyond this many rowid ranges (sparse rowids), chunks are cut by rows instead.
 _MAX_RANGES = 1_000
 _BUSY_MS = 5_000
@@ -675,10 +675,14 @@ def _ranges(
     and gives its first row.
     """
     t, r = shape.quoted, shape.rowid
-    bound = "" if upto is None else f" WHERE {r} <= {int(upto)}"
-    low, high = value(f"SELECT min({r}) AS low, max({r}) AS high FROM {t}{bound}")
+    # Two subqueries: each is one seek in the b-tree (a WHERE would make SQLite scan).
+    low, high = value(f"SELECT (SELECT min({r}) FROM {t}) AS low, (SELECT max({r}) FROM {t}) AS high")
     if low is None:
         return
+    if upto is not None:
+        high = min(high, upto)
+        if high < low:
+            return
     if (high - low) // rows < _MAX_RANGES:
         for start in range(low, high + 1, rows):
             yield start, min(start + rows - 1, high)

@@ -113,7 +113,7 @@ class _HistoryChanged(Exception):
 # How often a read that a writer's commits kept overtaking is tried again.
 _ATTEMPTS = 8
 # A rollback-journal store with rowids spanning at most this many is read in one transaction (well under 200 ms).
-ONE_TRANSACTION_ROWS = 20_000
+ONE_TRANSACTION_ROWS = 5_000
 
 
 def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -385,21 +385,18 @@ class Store:
             self._settings_raw = self._read_settings()
             if self._ledger is None and self._cache and source.wal:
                 self._adopt_cache(now)
+            new_calls = None
             if self._ledger is not None and self._ledger.covers(now, self._reach):
                 big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
                 reset, rows = self._new_rows("calls", count=not big)
                 if not reset:
-                    self._advance("calls", rows, reset=False)
-                    self._ledger = self._ledger.add(_judged("calls", rows))
-                    self._maybe_save()
-                    self._version = version
-                    if bulk is not None:
-                        bulk.close()
-                    return True
-            if not full:
+                    new_calls = rows
+            if new_calls is not None:
+                if bulk is not None:
+                    bulk.close()
+            elif not full:
                 raise _HistoryChanged
-            upto = None
-            if source.wal or source.span("calls") <= ONE_TRANSACTION_ROWS:
+            elif source.wal or source.span("calls") <= ONE_TRANSACTION_ROWS:
                 # Inside this transaction (its read lock also keeps the state a Bulk reads: see ``sqlite.Bulk``).
                 try:
                     self._read_history(now, bulk)
@@ -409,7 +406,15 @@ class Store:
                 self._version = version
                 self._maybe_save(force=True)
                 return True
-            upto = source.max_rowid("calls")
+            else:
+                upto = source.max_rowid("calls")
+        if new_calls is not None:  # judged and added once the read lock is released
+            assert self._ledger is not None
+            self._advance("calls", new_calls, reset=False)
+            self._ledger = self._ledger.add(_judged("calls", new_calls))
+            self._maybe_save()
+            self._version = version
+            return True
         self._read_history(now, None, upto=upto)
         cursor = self._cursors["calls"]
         if _still_there(source, cursor):
