@@ -453,6 +453,12 @@ _SETTINGS = {
     "wallet_address": ("0x" + "ab" * 20, "0x" + "AB" * 20, "0x" + "ab" * 19, "ab" * 21, "0x" + "g" * 40),
     "usdc_address": ("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "0x1234", "USDC"),
     "panel_url": ("https://localhost:3002/panel", "http://10.0.0.2/panel", "ftp://x", "localhost:3002", ""),
+    # alerts.md's settings: valid, invalid, and windows that make spikes of the drawn calls.
+    "error_spike_errors": ("5", "0", "1", "2", "-1", "x", "1.5"),
+    "error_spike_window_ms": ("300000", "1", "3600000", "86400000", "0", "-5", "abc"),
+    "alert_error_spike": ("panel", "off", "email+webhook", "Email", ""),
+    "alert_low_usdc": ("panel", "webhook", "sms"),
+    "alert_repeat_ms": ("3600000", "1", "0", "soon"),
     # Valid zones three times as often as invalid ones; a blob is not a zone either.
     "timezone": (*ZONES, *ZONES, *ZONES, *BAD_ZONES, b"UTC"),
 }

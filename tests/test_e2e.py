@@ -194,7 +194,7 @@ def kernel_of(page: Page) -> str:
 
 def _cull_interval_s() -> int:
     """How often the server looks for idle kernels (as ``ccanalytics serve`` tells Voila)."""
-    command = voila_command(NOTEBOOK, "127.0.0.1", 1, None, CULL_IDLE_S)
+    command = voila_command(NOTEBOOK, "127.0.0.1", 1, CULL_IDLE_S)
     return int(next(a for a in command if a.startswith("--MappingKernelManager.cull_interval=")).split("=")[1])
 
 
