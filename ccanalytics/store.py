@@ -278,6 +278,7 @@ class Store:
                 setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
+            self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
@@ -296,6 +297,7 @@ class Store:
                 api=api,
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
+                windowed=windowed,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
