@@ -65,6 +65,7 @@ def generate(out: Path, nodes: int, days: int, apis: int, calls_per_row: int, se
                 price_micro=pl.col("calls") * 1000,
                 revenue_micro=pl.when(pl.col("role") == "seller").then(pl.col("calls") * 950).otherwise(0),
             )
+            .with_columns(pl.col("price_micro", "revenue_micro").cast(pl.Decimal(38, 0)))  # as export writes them
         )
         rows += frame.height
         calls += int(frame["calls"].sum())

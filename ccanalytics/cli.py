@@ -27,7 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="the store (default: $CCANALYTICS_DB, else the embedded demo)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8866, help="port to bind (default 8866)")
-    serve.add_argument("--token", help="token visitors must present; required off loopback")
+    serve.add_argument("--token", help="token visitors must present; required off loopback ($CCANALYTICS_TOKEN)")
+    serve.add_argument("--token-file", help="read the token from this file (mode 0600)")
+    serve.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME", help="another name visitors reach it by"
+    )
+    serve.add_argument("--max-kernels", type=int, help="cap on live kernels (default: by memory and cores)")
     serve.add_argument("--lake", metavar="DIR", help="serve the fleet page of this lake instead (fleet.md)")
 
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")

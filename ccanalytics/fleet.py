@@ -60,7 +60,14 @@ _SUMS = {
     "revenue_micro": pl.Int64,
 }
 ROLLUP_SCHEMAS = {
-    "rollups": {"role": pl.String, "api_id": pl.String, "hour": pl.Int64, **_SUMS},
+    "rollups": {
+        "role": pl.String,
+        "api_id": pl.String,
+        "hour": pl.Int64,
+        **_SUMS,
+        "price_micro": pl.Decimal(38, 0),  # exact sums of 64-bit amounts
+        "revenue_micro": pl.Decimal(38, 0),
+    },
     "names": {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String},
     "latency": {"role": pl.String, "api_id": pl.String, "key": pl.Int32, "n": pl.Int64},
     "firsts": {"consumer": pl.String, "api_id": pl.String, "ts_ms": pl.Int64},

@@ -9,6 +9,7 @@ traffic, since every Voila tab runs its own kernel.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import random
 import shutil
@@ -105,8 +106,11 @@ class EmbeddedDemo:
             self._thread.join(timeout=5)
 
 
-def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
+def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
     """The Voila command line: no browser, no port hopping, no tracebacks to visitors, culling on.
+
+    Voila runs under :mod:`ccanalytics.guard` (Host, origin and token checks, the kernel cap);
+    the token never appears here: it goes by the environment.
 
     One kernel is kept warm (preheated), so a new tab shows its cards without
     waiting for a kernel to start.  A kernel whose page stopped beating goes
@@ -115,7 +119,7 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
     command = [
         sys.executable,
         "-m",
-        "voila",
+        "ccanalytics.guard",
         str(notebook),
         "--no-browser",
         f"--port={port}",
@@ -135,9 +139,10 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
         "--KernelManager.transport=ipc",
         "--Voila.log_level=WARN",
         "--template=ccanalytics",
+        # Visitors cannot switch the template or the theme (the guard refuses ?template= too).
+        "--VoilaConfiguration.allow_template_override=NO",
+        "--VoilaConfiguration.allow_theme_override=NO",
     ]
-    if token:
-        command.append(f"--token={token}")
     return command
 
 
@@ -191,17 +196,31 @@ def _check_port(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
+    from ccanalytics import guard
     from ccanalytics.store import open_store
 
-    if not _is_loopback(args.host) and not args.token:
+    token = guard.read_token(args.token, args.token_file)
+    if args.token is not None and any(args.token in arg for arg in sys.argv):
+        # `ps` shows a command line to every local user: run again with the token in the environment.
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "ccanalytics", *guard.argv_without(sys.argv[1:], args.token)],
+            {**os.environ, guard.TOKEN_ENV: args.token},
+        )
+    if not _is_loopback(args.host) and not token:
         raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
+    max_kernels = args.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
+    max_kernels = int(max_kernels) or guard.default_max_kernels()
+    if max_kernels < 2:
+        raise CCError(f"--max-kernels must be 2 or more (the warm kernel and one visitor), not {max_kernels}")
     if not 0 < args.port < 65536:
         raise CCError(f"--port must be 1..65535, not {args.port}")
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
     _check_port(args.host, args.port)
+    security = _guard_env(args, token, max_kernels)
     if getattr(args, "lake", None):
-        return _serve_lake(args)
+        return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
@@ -226,11 +245,11 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path}
-        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path, **security}
+        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-        print(f"ccanalytics: serving {shown} at {url}" + (" (with your token)" if args.token else ""), flush=True)
+        print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
         try:
             return voila.wait()
@@ -238,7 +257,20 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
 
-def _serve_lake(args: argparse.Namespace) -> int:
+def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
+    """What the Voila child's guard needs, by environment (the token never goes in argv)."""
+    from ccanalytics import guard
+
+    os.environ.pop(guard.TOKEN_ENV, None)  # children get it only from here
+    wildcard = args.host in ("0.0.0.0", "::")
+    hosts = [args.host, *args.allow_host]
+    env = {guard.GUARD_ENV: json.dumps({"hosts": hosts, "wildcard": wildcard, "max_kernels": max_kernels})}
+    if token:
+        env[guard.TOKEN_ENV] = token  # the Voila child takes it out of its environment at start
+    return env
+
+
+def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str, str]) -> int:
     """Serve the fleet page of a lake (fleet.md): computed with polars when a tab opens."""
     from ccanalytics.fleet import fleet_snapshot
 
@@ -249,12 +281,10 @@ def _serve_lake(args: argparse.Namespace) -> int:
     _trust(FLEET_NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path}
-    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **security}
+    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
     url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-    print(
-        f"ccanalytics: serving the fleet of {lake} at {url}" + (" (with your token)" if args.token else ""), flush=True
-    )
+    print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
     try:
         return voila.wait()

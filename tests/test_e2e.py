@@ -194,7 +194,7 @@ def kernel_of(page: Page) -> str:
 
 def _cull_interval_s() -> int:
     """How often the server looks for idle kernels (as ``ccanalytics serve`` tells Voila)."""
-    command = voila_command(NOTEBOOK, "127.0.0.1", 1, None, CULL_IDLE_S)
+    command = voila_command(NOTEBOOK, "127.0.0.1", 1, CULL_IDLE_S)
     return int(next(a for a in command if a.startswith("--MappingKernelManager.cull_interval=")).split("=")[1])
 
 
@@ -323,7 +323,8 @@ class TestANodeWithBothRoles:
         subs = {key: sub for key, _value, sub in cards(page)}
         assert subs["calls_24h"] == f"{fmt.rate(snap['buyer']['success_rate_24h'])} success" == "83.3 % success"
         assert subs["total_calls"] == "0.01 USDC spent"
-        assert subs["usdc_balance"].startswith("as of ")  # from the balance snapshot, not live
+        # From the balance snapshot, not live; 0.50 USDC is below the 1.00 USDC threshold.
+        assert subs["usdc_balance"].startswith("Low USDC · as of "), subs["usdc_balance"]
         assert wait_for(lambda: "Geocoder" in text_of(page, ".cc-breakdown"), LIVE_TIMEOUT_S)
 
         page.locator(".cc-mode button", has_text="Seller").click()

@@ -6,6 +6,7 @@ import os
 import tempfile
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from reference import assert_snapshots_equal, reference_snapshot
 from stores import hostile_cases
@@ -14,7 +15,8 @@ import ccanalytics as cc
 from ccanalytics import sqlite
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=hostile_cases())
 def test_a_hostile_store_gives_the_reference_figures(case):
     with tempfile.TemporaryDirectory() as tmp:
