@@ -543,8 +543,11 @@ class Source:
                 if frame is not None and any(frame.schema[n] != d for n, d in wire.items()):
                     frame = None
             if frame is None:
-                frame = bulk.frame(f"{clean} {where})")
-                frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                try:
+                    frame = bulk.frame(f"{clean} {where})")
+                    frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # never a traceback
+                    raise StoreError(f"{self.path}: cannot read the store ({_line(exc)})") from None
             return _finish(frame.slice(1), table)
 
         if shape.rowid is None or where is not None:
