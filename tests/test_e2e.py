@@ -566,3 +566,11 @@ def test_serve_refuses_a_busy_port_in_one_line(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
         _assert_one_line_error(_serve("--db", str(path), "--port", str(port)), str(port))
+
+
+def test_serve_names_a_missing_store_before_a_busy_port(tmp_path):
+    missing = tmp_path / "missing.db"
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        _assert_one_line_error(_serve("--db", str(missing), "--port", str(port)), str(missing))
+    assert not missing.exists()
