@@ -238,6 +238,8 @@ def test_a_cross_site_request_starts_no_kernel(server: Server, headers: dict[str
         ("/voila/templates/../../etc/passwd", 404),
         ("/voila/templates/lab/static/../../../x", 404),
         ("/voila/templates/nope/static/x.js", 404),
+        ("/voila/files/../../etc/passwd", 403),
+        ("/voila/static/../../etc/passwd", 403),
     ],
 )
 def test_odd_paths_get_a_clean_answer(server: Server, path: str, expected: int) -> None:
