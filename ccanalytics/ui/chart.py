@@ -60,7 +60,33 @@ def _count(value: object) -> int:
     return max(number, 0)
 
 
-def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[HourBar]:
+def _label(local: Any, bucket: str, index: int, count: int) -> str:
+    """The axis label of a bucket, or "" (a few labels per axis, each unique)."""
+    if bucket == "1m":
+        return f"{local:%H:%M}" if local.minute % 10 == 0 else ""
+    if bucket == "1d":
+        step = 15 if count > 45 else 5
+        return f"{fmt.MONTHS[local.month - 1]} {local.day}" if (count - 1 - index) % step == 0 else ""
+    if count > 48:  # a week of hours: one label a day
+        return f"{fmt.WEEKDAYS[local.weekday()]} {local.day}" if local.minute == 0 and local.hour == 0 else ""
+    return (
+        f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
+        if local.minute == 0 and local.hour % _LABEL_EVERY_H == 0
+        else ""
+    )
+
+
+def _when(local: Any, bucket: str, last: bool) -> str:
+    day = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}"
+    if bucket == "1d":
+        return f"{day}{' (so far)' if last else ''}"
+    step = 1 if bucket == "1m" else 60
+    minutes = local.hour * 60 + local.minute + step
+    until = "now" if last else f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+    return f"{day}, {local:%H:%M}–{until}"
+
+
+def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, unit: str = "1h") -> list[HourBar]:
     """The snapshot's ``call_rate`` as bars with unique keys, axis labels and tooltips.
 
     Keys are the buckets' UTC start times, unique even across a daylight-saving
@@ -93,10 +119,8 @@ def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[Hour
             label, when = "", fmt.UNKNOWN
         else:
             local = start.astimezone(zone)
-            stamp = f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
-            label = stamp if local.minute == 0 and local.hour % _LABEL_EVERY_H == 0 else ""
-            until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
-            when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
+            label = _label(local, unit, index, last + 1)
+            when = _when(local, unit, index == last)
         tooltip = (
             f'<div class="cc-tip-hour">{esc(when)}</div>'
             f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-success"></span>'
@@ -190,9 +214,20 @@ class CallRateChart:
         self.widget.add_class("cc-panel")
         self._tooltips: list[str] = []
 
-    def update(self, call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: str) -> None:
-        """Replace the bars' data in place (one message per widget, no redraw of the figure)."""
-        bars = hour_bars(call_rate, zone)
+    def update(
+        self,
+        call_rate: Sequence[Mapping[str, Any]],
+        zone: tzinfo,
+        zone_name: str,
+        *,
+        bucket: str = "1h",
+        hint: str = "calls per hour, last 48 h",
+    ) -> None:
+        """Replace the bars' data in place (one message per widget, no redraw of the figure).
+
+        ``bucket`` (``1m``, ``1h``, ``1d``) sets the labels and tooltips; ``hint`` the title's note.
+        """
+        bars = hour_bars(call_rate, zone, bucket)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
         peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
@@ -203,7 +238,7 @@ class CallRateChart:
         self._tooltips = [bar.tooltip for bar in bars]
         self.title.value = (
             '<div class="cc-panel-head"><span class="cc-panel-name">Call rate</span>'
-            f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
+            f'<span class="cc-panel-hint">{esc(hint)} ({esc(zone_name)})</span>'
             '<span class="cc-legend"><span class="cc-swatch cc-swatch-success"></span>Success'
             '<span class="cc-swatch cc-swatch-error"></span>Errors'
             + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
