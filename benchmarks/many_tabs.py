@@ -147,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    env = {"CCANALYTICS_REFRESH_S": "1", "CCANALYTICS_CULL_IDLE_S": str(args.cull_idle)}
+    env = {
+        "CCANALYTICS_REFRESH_S": "1",
+        "CCANALYTICS_CULL_IDLE_S": str(args.cull_idle),
+        # Room for every tab and the warm kernel, whatever the machine's default cap.
+        "CCANALYTICS_MAX_KERNELS": str(args.tabs + 1),
+    }
     server = Server(free_port(), None, env).start()
     errors: collections.Counter = collections.Counter()
     tabs: list[Tab] = []

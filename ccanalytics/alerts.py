@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ccanalytics.settings import Settings
 
-__all__ = ["RULES", "Alert", "error_spike", "evaluate", "spike_flags", "window_text"]
+__all__ = ["RULES", "Alert", "error_spike", "evaluate", "lookback_ms", "spike_flags", "window_text"]
 
 RULES = ("low_usdc", "low_gas", "auto_pause", "backup_overdue", "error_spike")
 # Every timestamp lies within ±2.6e14 ms (years 1..9999): a longer window holds all
@@ -51,6 +51,18 @@ class Alert:
 
 def _window(settings: Settings) -> int:
     return min(settings.error_spike_window_ms, _WINDOW_CAP_MS)
+
+
+def lookback_ms(settings: Settings, span_ms: int) -> int:
+    """How far before ``now`` raw errors are needed: the window, before a chart spanning ``span_ms``.
+
+    Examples
+    --------
+    >>> from ccanalytics.settings import Settings
+    >>> lookback_ms(Settings(error_spike_window_ms=1000), span_ms=5000)
+    6000
+    """
+    return _window(settings) + span_ms
 
 
 def spike_flags(
@@ -203,7 +215,7 @@ def evaluate(
     )  # fmt: skip
 
 
-def _balance_message(unit: str, value: str | None, threshold: str, low: bool) -> str:
+def _balance_message(unit: str, value: str | None, threshold: str | None, low: bool) -> str:
     if value is None:
         return f"{unit} balance unknown"
     if low:
@@ -211,7 +223,7 @@ def _balance_message(unit: str, value: str | None, threshold: str, low: bool) ->
     return f"{unit} balance {value}, threshold {threshold}"
 
 
-def _pause_message(on: bool, usdc: str | None, threshold: str) -> str:
+def _pause_message(on: bool, usdc: str | None, threshold: str | None) -> str:
     if on:
         return f"API serving paused: USDC {usdc} below {threshold}"
     return "API serving not paused"

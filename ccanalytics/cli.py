@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ccanalytics.cli_help import describe, package_version
 from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:
@@ -21,19 +22,25 @@ def _parser() -> argparse.ArgumentParser:
         prog="ccanalytics",
         description="The Dashboard of an API-marketplace control center.",
     )
+    parser.add_argument("--version", action="version", version=f"ccanalytics {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve the dashboard with Voila (the embedded demo without --db)")
     serve.add_argument("--db", help="the store (default: $CCANALYTICS_DB, else the embedded demo)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8866, help="port to bind (default 8866)")
-    serve.add_argument("--token", help="token visitors must present; required off loopback")
+    serve.add_argument("--token", help="token visitors must present; required off loopback ($CCANALYTICS_TOKEN)")
+    serve.add_argument("--token-file", help="read the token from this file (mode 0600)")
+    serve.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME", help="another name visitors reach it by"
+    )
+    serve.add_argument("--max-kernels", type=int, help="cap on live kernels (default: by memory and cores)")
     serve.add_argument("--lake", metavar="DIR", help="serve the fleet page of this lake instead (fleet.md)")
 
     snap = sub.add_parser("snapshot", help="print the dashboard's numbers as JSON")
     snap.add_argument("--db", required=True, help="the store")
     snap.add_argument("--now", help="compute for this moment: ISO-8601 or epoch milliseconds")
-    snap.add_argument("--events", type=int, default=50, help="how many events to list (default 50)")
+    snap.add_argument("--events", default="50", help="how many events to list (default 50)")
     snap.add_argument("--range", choices=("1h", "24h", "7d", "30d", "90d"), help="add the ranged view of this range")
     snap.add_argument("--api", help="limit the ranged view to this api_id (needs --range)")
 
@@ -58,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--state", help="the state file (default: in the user's state directory)")
     watch.add_argument("--once", action="store_true", help="evaluate once, deliver, and exit (for cron)")
     _fleet_commands(sub)
+    describe(sub.choices)
     return parser
 
 

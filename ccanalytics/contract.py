@@ -14,7 +14,7 @@ Each bad row is reported under the **first** rule it breaks, so the counts of
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DDL",
+    "INVALID_TEXT",
     "TABLES",
     "USDC_BY_CHAIN",
     "Column",
     "Table",
     "create_store",
     "first_broken_rule",
+    "quote_name",
 ]
 
 SCHEMA_VERSION = 1
@@ -103,6 +105,11 @@ def create_store(path: str | Path, *, wal: bool = True) -> None:
         con.close()
 
 
+_TEXT = ("text",)
+_INT = ("integer",)
+_NUM = ("integer", "real")
+
+
 @dataclass(frozen=True)
 class Column:
     """One contract column: its polars dtype and how SQLite values are cleaned.
@@ -119,12 +126,27 @@ class Column:
     required: bool = True
     default: object = None
     bad: str = "NULL"
+    # Text that is not valid UTF-8 makes the row bad (``INVALID_TEXT``) rather
+    # than being read with replacement characters.
+    strict: bool = False
 
-    def expression(self, present: bool, *, clean: bool = True) -> str:
-        """The SQL expression of this column's clean value (or its raw one)."""
-        q = f'"{self.name}"'
-        if not present:
+    def expression(self, actual: str | None, *, clean: bool = True, binary: bool = False) -> str:
+        """The SQL expression of this column's clean value (or its raw one).
+
+        ``actual`` is the column's name in the store (names are
+        case-insensitive), None when the store lacks it.  Texts are judged
+        here, by storage class, even when ``clean`` is false (a blob in a TEXT
+        column keeps its class); with ``binary`` they are read as blobs, so
+        that text that is not UTF-8 reaches Python as bytes (see ``sqlite``).
+        """
+        if actual is None:
             return _sql_literal(self.default)
+        q = quote_name(actual)
+        if self.dtype == pl.String:
+            accepted = ", ".join(f"'{t}'" for t in self.sqlite_types)
+            value = f"CAST({q} AS TEXT)" if self.sqlite_types != _TEXT else q
+            value = f"CAST({value} AS BLOB)" if binary else value
+            return f"CASE WHEN typeof({q}) IN ({accepted}) THEN {value} END"
         if not clean:
             return q
         accepted = ", ".join(f"'{t}'" for t in self.sqlite_types)
@@ -133,6 +155,21 @@ class Column:
             f"WHEN typeof({q}) IN ({accepted}) THEN CAST({q} AS {_SQL_TYPE[self.dtype]}) "
             f"ELSE {self.bad} END"
         )
+
+
+def quote_name(name: str) -> str:
+    """A SQL identifier, double-quoted: any characters, a ``"`` doubled.
+
+    Examples
+    --------
+    >>> quote_name('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+# What a strict text column holds when the store's text is not valid UTF-8.
+INVALID_TEXT = "\x00\ufffdinvalid UTF-8"
 
 
 _SQL_TYPE = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
@@ -144,11 +181,6 @@ def _sql_literal(value: object) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return str(value)
-
-
-_TEXT = ("text",)
-_INT = ("integer",)
-_NUM = ("integer", "real")
 
 
 @dataclass(frozen=True)
@@ -190,16 +222,25 @@ def _not_flag(name: str) -> pl.Expr:
     return ~pl.col(name).is_in([0, 1]).fill_null(False)
 
 
+def _invalid_text(name: str) -> tuple[str, pl.Expr]:
+    return (f"{name} is not valid text", pl.col(name) == INVALID_TEXT)
+
+
+def _out_of_range(name: str) -> tuple[str, pl.Expr]:
+    # Years 1-9999 (units.MIN_TS_MS, MAX_TS_MS): what ISO-8601 can show.
+    return (f"{name} is out of range", ~pl.col(name).is_between(-62_135_596_800_000, 253_402_300_799_999))
+
+
 CALLS = Table(
     "calls",
     (
-        Column("request_id", pl.String, _TEXT),
+        Column("request_id", pl.String, _TEXT, strict=True),
         Column("ts_ms", pl.Int64, _INT),
-        Column("role", pl.String, _TEXT),
-        Column("api_id", pl.String, _TEXT),
+        Column("role", pl.String, _TEXT, strict=True),
+        Column("api_id", pl.String, _TEXT, strict=True),
         Column("api_name", pl.String, _TEXT, required=False),
         Column("status_code", pl.Int64, _INT),
-        Column("latency_ms", pl.Float64, _NUM, required=False, bad="-1"),
+        Column("latency_ms", pl.Float64, _NUM, required=False, bad="-1.0"),
         Column("price_micro", pl.Int64, _INT, required=False, default=0),
         Column("revenue_micro", pl.Int64, _INT, required=False, default=0),
         Column("demo", pl.Int64, _INT, required=False, default=0),
@@ -208,9 +249,12 @@ CALLS = Table(
     ),
     (
         ("request_id is missing", _missing_text("request_id")),
+        _invalid_text("request_id"),
         ("ts_ms is not an integer", pl.col("ts_ms").is_null()),
+        _invalid_text("role"),
         ("role is not buyer or seller", ~pl.col("role").is_in(["buyer", "seller"]).fill_null(False)),
         ("api_id is missing", _missing_text("api_id")),
+        _invalid_text("api_id"),
         ("status_code outside 100..599", ~pl.col("status_code").is_between(100, 599).fill_null(False)),
         (
             "latency_ms is negative or not a number",
@@ -297,7 +341,22 @@ BACKUPS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (CALLS, EVENTS, APIS, BALANCE_SNAPSHOTS, BACKUPS)}
+
+def _with_time_range(table: Table) -> Table:
+    """A table as readers judge it: a ``ts_ms`` outside years 1-9999 makes the row bad.
+
+    Writers (``ingest``) store any integer the contract allows; readers, who
+    show times as ISO-8601, cannot use those times (data-contract.md).
+    """
+    if not table.has_ts:
+        return table
+    rules = list(table.rules)
+    at = [rule for rule, _ in rules].index("ts_ms is not an integer") + 1
+    rules.insert(at, _out_of_range("ts_ms"))
+    return replace(table, rules=tuple(rules))
+
+
+TABLES: dict[str, Table] = {t.name: _with_time_range(t) for t in (CALLS, EVENTS, APIS, BALANCE_SNAPSHOTS, BACKUPS)}
 
 
 def first_broken_rule(table: Table) -> pl.Expr:

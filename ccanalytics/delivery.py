@@ -9,6 +9,7 @@ prints a URL: callers show ``mask_url`` of it.
 from __future__ import annotations
 
 import email.policy
+import functools
 import json
 import smtplib
 import socket
@@ -47,8 +48,8 @@ def mask_url(url: str) -> str:
     --------
     >>> mask_url("smtps://alerts:hunter22@mail.example.org:465")
     'smtps://***@mail.example.org:465'
-    >>> mask_url("https://hooks.slack.com/services/T01234567/B01234567/abcdefghijklmnopqrstuvwx")
-    'https://hooks.slack.com/services/***/***/***'
+    >>> mask_url("https://hooks.example.org/hook/abcdefghijklmnopqrstuvwx")
+    'https://hooks.example.org/hook/***'
     """
     return _split_secrets(url)[0]
 
@@ -134,7 +135,7 @@ def _with_retries(what: str, url: str, attempt: Callable[[float], None], sleep: 
             break
         timeout = min(TRY_TIMEOUT_S, left)
         try:
-            _bounded(lambda t=timeout: attempt(t), timeout + 1.0)
+            _bounded(functools.partial(attempt, timeout), timeout + 1.0)
             return tried
         except Exception as exc:
             last = _scrub(f"{type(exc).__name__}: {exc}", secrets)

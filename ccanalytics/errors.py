@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CCError", "StoreError"]
+__all__ = ["CCError", "StoreError", "UsageError"]
 
 
 class CCError(Exception):
@@ -11,3 +11,7 @@ class CCError(Exception):
 
 class StoreError(CCError):
     """The store cannot be read: missing, not SQLite, truncated, or without a ``calls`` table."""
+
+
+class UsageError(CCError, ValueError):
+    """An argument out of its range or form (``--now``, ``--events``): also a ``ValueError``."""

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from ccanalytics.engines import Engine
 
-__all__ = ["LakeTallies", "fleet_snapshot", "run", "tally_lake"]
+__all__ = ["LakeTallies", "cut_day", "fleet_snapshot", "run", "tally_lake"]
 
 ROLES = metrics.ROLES
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
@@ -60,7 +60,14 @@ _SUMS = {
     "revenue_micro": pl.Int64,
 }
 ROLLUP_SCHEMAS = {
-    "rollups": {"role": pl.String, "api_id": pl.String, "hour": pl.Int64, **_SUMS},
+    "rollups": {
+        "role": pl.String,
+        "api_id": pl.String,
+        "hour": pl.Int64,
+        **_SUMS,
+        "price_micro": pl.Decimal(38, 0),  # exact sums of 64-bit amounts
+        "revenue_micro": pl.Decimal(38, 0),
+    },
     "names": {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String},
     "latency": {"role": pl.String, "api_id": pl.String, "key": pl.Int32, "n": pl.Int64},
     "firsts": {"consumer": pl.String, "api_id": pl.String, "ts_ms": pl.Int64},
@@ -80,7 +87,13 @@ class LakeTallies:
 
 
 def cut_day(now: int, reach: int) -> str:
-    """The first UTC day read as raw calls: the day of ``now - reach - 1 day`` (every window lies after it)."""
+    """The first UTC day read as raw calls: the day of ``now - reach - 1 day`` (every window lies after it).
+
+    Examples
+    --------
+    >>> cut_day(parse_now("2026-11-25T12:00:00Z"), REACH_MS)
+    '2026-11-10'
+    """
     moment = datetime.fromtimestamp((now - reach - DAY_MS) // 1000, tz=UTC)
     return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import sqlite3
 import sys
 import time
@@ -75,6 +76,9 @@ COLUMNS: tuple[Column, ...] = (
 )
 _BY_NAME = {c.name: c for c in COLUMNS}
 _DEFAULTED = tuple(c.name for c in COLUMNS if c.default is not None)
+
+MAX_TEXT_CHARS = 1000
+"""The longest text value a row may hold (an api_name, a tx_hash…); a longer one refuses its row."""
 
 # Parsing a CSV batch whose quotes never close would swallow the rest of the
 # file; past this many bytes the batch is handed to the parser as it is.
@@ -153,12 +157,38 @@ def _read_value(column: Column, dtype: pl.DataType | None) -> pl.Expr:
 
 
 def _clean(raw: pl.DataFrame) -> pl.DataFrame:
-    """The contract's columns of ``raw`` in the contract's dtypes, with ``_at`` and the rule broken."""
+    """The contract's columns of ``raw`` in the contract's dtypes, with ``_at`` and the rule broken.
+
+    Two rules only ingest knows come after the contract's: a ``status_code``
+    that is present but not a whole number (``200.0``, ``"abc"``) is "not an
+    integer" rather than "outside 100..599", and a text value over
+    ``MAX_TEXT_CHARS`` characters refuses its row.
+    """
     schema = raw.schema
-    return raw.select(
-        pl.col("_at"),
-        *(_read_value(c, schema.get(c.name)) for c in COLUMNS),
-    ).with_columns(first_broken_rule(CALLS).alias("_rule"))
+    status = _BY_NAME["status_code"]
+    unread = (
+        (pl.col("status_code").is_not_null() & _read_value(status, schema["status_code"]).is_null())
+        if "status_code" in schema
+        else pl.lit(False)
+    )
+    too_long = [
+        pl.when(pl.col(c.name).str.len_chars() > MAX_TEXT_CHARS).then(
+            pl.lit(f"{c.name} is longer than {MAX_TEXT_CHARS} characters")
+        )
+        for c in COLUMNS
+        if c.dtype == pl.String
+    ]
+    rule = first_broken_rule(CALLS)
+    return (
+        raw.select(pl.col("_at"), unread.alias("_unread"), *(_read_value(c, schema.get(c.name)) for c in COLUMNS))
+        .with_columns(
+            pl.when(pl.col("_unread") & (rule == "status_code outside 100..599"))
+            .then(pl.lit("status_code is not an integer"))
+            .otherwise(pl.coalesce(rule, *too_long))
+            .alias("_rule")
+        )
+        .drop("_unread")
+    )
 
 
 # -- readers: each yields raw batches with an `_at` column -------------------
@@ -186,9 +216,9 @@ class _Reader:
 
     def _take_columns(self, names: list[str]) -> None:
         """Refuse a file without a required column or with one twice; note the columns to ignore."""
-        for column in CALLS.required:
-            if column not in names:
-                raise _Unreadable(None, f"lacks column {column}")
+        missing = [column for column in CALLS.required if column not in names]
+        if missing:  # every one at once: the user fixes the file in one go
+            raise _Unreadable(None, f"lacks {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)}")
         for name in names:
             if name in _BY_NAME and names.count(name) > 1:
                 raise _Unreadable(None, f"column {name} appears twice")
@@ -353,8 +383,37 @@ class _NdjsonReader(_Reader):
                 raw = self._typed(kept)
                 if raw is None or raw.height != len(kept):
                     raw = self._as_text(kept, at)
+                raw = self._without_containers(raw, kept)
                 defaults = [pl.col(n).fill_null(pl.lit(_BY_NAME[n].default).cast(raw.schema[n])) for n in _DEFAULTED]
                 yield raw.with_columns(*defaults, pl.Series("_at", at, dtype=pl.Int64))
+
+    @staticmethod
+    def _without_containers(raw: pl.DataFrame, kept: list[bytes]) -> pl.DataFrame:
+        """An object or a list in a text column reads as no value, as a Parquet list does.
+
+        Both readers give such a value as its JSON text; only lines whose text
+        value starts with ``{`` or ``[`` are parsed again to tell an object from
+        a string that merely starts so.
+        """
+        text = [c.name for c in COLUMNS if c.dtype == pl.String and c.name in raw.columns]
+        looks = pl.any_horizontal(pl.col(n).str.starts_with("{") | pl.col(n).str.starts_with("[") for n in text)
+        suspects = raw.with_row_index("_i").filter(looks)["_i"].to_list()
+        if not suspects:
+            return raw
+        containers: dict[str, list[int]] = {n: [] for n in text}
+        for i in suspects:
+            try:
+                value = json.loads(kept[i])
+            except ValueError:
+                continue
+            for name in text:
+                if isinstance(value, dict) and isinstance(value.get(name), (dict, list)):
+                    containers[name].append(i)
+        index = pl.int_range(pl.len())
+        return raw.with_columns(
+            pl.when(index.is_in(containers[n])).then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(n)).alias(n)
+            for n in text
+        )
 
     @staticmethod
     def _typed(kept: list[bytes]) -> pl.DataFrame | None:
@@ -514,14 +573,27 @@ def _copy_staged(con: sqlite3.Connection, db: str | Path, columns: tuple[str, ..
         ).rowcount
         con.execute("COMMIT")
     except sqlite3.OperationalError as exc:
-        con.execute("ROLLBACK")
+        _rollback(con)
         if "ON CONFLICT clause does not match" in str(exc):
             raise StoreError(f"{db}: calls.request_id is not unique in this store: cannot skip known calls") from None
         raise
     except BaseException:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     return added
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
+    # fail with "no transaction is active" and hide the real error.
+    if con.in_transaction:
+        con.execute("ROLLBACK")
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of space (SQLITE_FULL, or a write refused as too big)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name == "SQLITE_FULL" or "database or disk is full" in str(exc)
 
 
 # -- one file -----------------------------------------------------------------
@@ -570,6 +642,26 @@ def _ingest_one(
         why = "not a file" if path.exists() else "no such file"
         raise IngestError(f"{name}: refused, nothing added: {why}")
 
+    try:
+        return _ingest_staged(con, db, columns, reader_type, path, batch_rows, name, progress)
+    except sqlite3.Error as exc:
+        if _disk_full(exc):
+            raise IngestError(
+                f"{name}: refused, nothing added: the disk is full (SQLITE_FULL); the store is unchanged"
+            ) from None
+        raise
+
+
+def _ingest_staged(
+    con: sqlite3.Connection,
+    db: str | Path,
+    columns: tuple[str, ...],
+    reader_type: type[_Reader],
+    path: Path,
+    batch_rows: int,
+    name: str,
+    progress: _Progress | None,
+) -> IngestResult:
     con.execute("DROP TABLE IF EXISTS temp.ingest_staged")
     con.execute(_STAGE_DDL)
     try:
@@ -629,7 +721,8 @@ def _stage_file(
     except pl.exceptions.PolarsError as exc:  # a type polars cannot hold, say
         problems.append((None, f"unreadable ({_first_line(exc)})"))
     finally:
-        con.execute("COMMIT")
+        if con.in_transaction:  # a full disk may have ended it already
+            con.execute("COMMIT")
     return reader, problems[:SHOWN_PROBLEMS]
 
 
@@ -680,18 +773,27 @@ def ingest(
     bad.csv ...bad.csv: refused, nothing added: line 3: status_code outside 100..599
     good.csv IngestResult(added=0, skipped=3)
     """
+    created = not Path(db).exists()
+    accepted = False
     con, columns = _open_store(db)
     try:
         bar = _Progress() if progress else None
         for file in files:
             try:
-                yield str(file), _ingest_one(con, db, columns, file, batch_rows, bar)
+                result = _ingest_one(con, db, columns, file, batch_rows, bar)
             except IngestError as exc:
                 yield str(file), exc
             except sqlite3.Error as exc:
                 raise StoreError(f"{db}: {exc}") from None
+            else:
+                accepted = True
+                yield str(file), result
     finally:
         con.close()
+        if created and not accepted:
+            # Every file was refused: leave no empty store behind, as if nothing had run.
+            for leftover in (Path(db), *(Path(f"{db}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
 
 
 def ingest_file(db: str | Path, file: str | Path, *, batch_rows: int = BATCH_ROWS) -> IngestResult:

@@ -217,7 +217,10 @@ def _rollups(good: pl.DataFrame) -> dict[str, pl.DataFrame]:
         hourly = calls.with_columns(hour=pl.col("ts_ms") - pl.col("ts_ms") % HOUR_MS)
         seller = calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
         queries = {
-            "rollups": metrics.tally(hourly, by=("role", "api_id", "hour")).sort("role", "api_id", "hour"),
+            # Exact money sums are 128-bit; Parquet and Spark know them as decimal(38, 0).
+            "rollups": metrics.tally(hourly, by=("role", "api_id", "hour"))
+            .with_columns(pl.col("price_micro", "revenue_micro").cast(pl.Decimal(38, 0)))
+            .sort("role", "api_id", "hour"),
             "names": metrics.latest_names(calls).sort("api_id"),
             "latency": sketch.sketch(calls).sort("role", "api_id", "key"),
             "firsts": seller.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()).sort("consumer", "api_id"),

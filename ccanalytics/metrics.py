@@ -45,8 +45,9 @@ _TALLY_SCHEMA = {
     "success": pl.Int64,
     "latency_sum": pl.Float64,
     "latency_n": pl.Int64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
+    # Money sums are Int128: each amount may be up to 2**63 - 1 (data-contract.md), a sum of them never wraps.
+    "price_micro": pl.Int128,
+    "revenue_micro": pl.Int128,
 }
 _TALLY_SUMS = tuple(c for c in _TALLY_SCHEMA if c not in TALLY_KEYS)
 _NAMES_SCHEMA = {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String}
@@ -96,7 +97,7 @@ def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame
     ┌────────┬────────┬───────┬─────────┬─────────────┬───────────┬─────────────┬───────────────┐
     │ role   ┆ api_id ┆ calls ┆ success ┆ latency_sum ┆ latency_n ┆ price_micro ┆ revenue_micro │
     │ ---    ┆ ---    ┆ ---   ┆ ---     ┆ ---         ┆ ---       ┆ ---         ┆ ---           │
-    │ str    ┆ str    ┆ i64   ┆ i64     ┆ f64         ┆ i64       ┆ i64         ┆ i64           │
+    │ str    ┆ str    ┆ i64   ┆ i64     ┆ f64         ┆ i64       ┆ i128        ┆ i128          │
     ╞════════╪════════╪═══════╪═════════╪═════════════╪═══════════╪═════════════╪═══════════════╡
     │ buyer  ┆ a      ┆ 2     ┆ 1       ┆ 100.0       ┆ 1         ┆ 1000        ┆ 0             │
     │ seller ┆ a      ┆ 1     ┆ 1       ┆ 50.0        ┆ 1         ┆ 2000        ┆ 1900          │
@@ -107,8 +108,8 @@ def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame
         success=succeeded().sum().cast(pl.Int64),
         latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
         latency_n=pl.col("latency_ms").count().cast(pl.Int64),
-        price_micro=pl.col("price_micro").sum().cast(pl.Int64),
-        revenue_micro=pl.col("revenue_micro").sum().cast(pl.Int64),
+        price_micro=pl.col("price_micro").cast(pl.Int128).sum(),
+        revenue_micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
     )
 
 
@@ -188,7 +189,8 @@ def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, ro
         if role == "buyer"
         else _ratio("success", "calls").alias("success_rate")
     )
-    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    # Of a repeated api_id the row read last, the greatest rowid, wins (data-contract.md).
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="last", maintain_order=True)
     called = names.select("api_id", called_name="api_name")
     return (
         tallies.filter(pl.col("role") == role)
@@ -225,7 +227,11 @@ def last_bucket_start(now: int, timezone: str) -> int:
     >>> (last_bucket_start(now, "Asia/Kathmandu") - 1795608000000) // 60_000   # +05:45
     15
     """
-    moment = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(ZoneInfo(timezone))
+    utc = datetime.fromtimestamp(now // 1000, tz=UTC)
+    try:
+        moment = utc.astimezone(ZoneInfo(timezone))
+    except OverflowError:  # local time past 9999-12-31: the offset a day earlier is the zone's last
+        moment = (utc - timedelta(days=1)).astimezone(ZoneInfo(timezone))
     offset = moment.utcoffset() or timedelta(0)
     offset_ms = offset // timedelta(milliseconds=1)
     return now - (now + offset_ms) % HOUR_MS

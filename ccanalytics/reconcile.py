@@ -361,6 +361,27 @@ def _receipt_status(w3: Any, tx_hash: str, start: int, end: int) -> int | None:
     return int(receipt["status"])
 
 
+def _reason(exc: BaseException) -> str:
+    """A few words on why a chain read failed; never the library's message (it may quote the URL)."""
+    import requests
+    from web3.exceptions import Web3RPCError
+
+    if isinstance(exc, requests.Timeout):
+        return f"unreachable: timed out after {_TIMEOUT_S:g} s"
+    if isinstance(exc, requests.ConnectionError):
+        refused = "refused" in repr(exc).lower()
+        return "unreachable: connection refused" if refused else "unreachable: connection failed"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"answered HTTP {exc.response.status_code}"
+    if isinstance(exc, Web3RPCError):
+        error = exc.rpc_response.get("error") if isinstance(exc.rpc_response, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        return f"returned error {code}" if isinstance(code, int) else "returned an error"
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return "gave an answer that is not JSON-RPC"
+    return f"failed ({type(exc).__name__})"
+
+
 def _connect(rpc_url: str) -> Any:
     import requests
     from web3 import HTTPProvider, Web3
@@ -399,7 +420,7 @@ def reconcile(
     """
     from eth_utils import is_address, to_checksum_address
 
-    from ccanalytics.chain import _reason, _split_secrets
+    from ccanalytics.chain import mask_rpc_url
 
     path = Path(path)
     settings, calls, named = _read_store(path)
@@ -424,7 +445,7 @@ def reconcile(
     if from_block is not None and to_block is not None and from_block > to_block:
         raise CCError("--from-block is after --to-block")
 
-    shown, secrets = _split_secrets(rpc_url)
+    shown = mask_rpc_url(rpc_url)
     failure = None
     try:
         w3 = _connect(rpc_url)
@@ -441,7 +462,7 @@ def reconcile(
                 if call.tx_hash is not None and call.tx_hash not in found
             }
     except Exception as exc:
-        failure = _reason(exc, _TIMEOUT_S, secrets)
+        failure = _reason(exc)
     if failure is not None:
         raise CCError(f"RPC endpoint {shown} {failure}")
     if actual != chain_id:

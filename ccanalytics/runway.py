@@ -64,12 +64,16 @@ def spend_rate(buyer_calls: pl.LazyFrame, earlier_calls: bool, now: int) -> Rate
     Rate(amount=3000000, span_ms=259200000)
     >>> spend_rate(calls, earlier_calls=False, now=day - 1) is None      # under 24 h of history
     True
+    >>> spend_rate(calls, earlier_calls=True, now=30 * day)                # nothing spent this week
+    Rate(amount=0, span_ms=604800000)
     """
     week = buyer_calls.filter(pl.col("ts_ms").is_between(now - WEEK_MS, now, closed="left"))
     first, amount = week.select(pl.col("ts_ms").min(), pl.col("price_micro").cast(pl.Int128).sum()).collect().row(0)
+    if earlier_calls:  # a buyer call before the week: the span is the whole week, spent or not
+        return Rate(int(amount or 0), WEEK_MS)
     if first is None:
         return None
-    span = WEEK_MS if earlier_calls else now - first
+    span = now - first
     return Rate(int(amount), span) if span >= DAY_MS else None
 
 

@@ -8,7 +8,9 @@ traffic, since every Voila tab runs its own kernel.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import os
 import random
 import shutil
@@ -36,6 +38,8 @@ FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fl
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parent / "share"
 TRAFFIC_EVERY_S = 2.0
+# The embedded demo's stand-in for the control center's panel, served by Voila from notebooks/.
+DEMO_PANEL = "voila/files/demo-panel.html"
 # The live traffic follows the history's own rhythm (×1): faster, the current hour would dwarf the
 # chart's 48 hours within minutes. CCANALYTICS_DEMO_SPEED multiplies it (a livelier demo, or tests).
 TRAFFIC_SCALE = 1.0
@@ -56,7 +60,14 @@ def _is_loopback(host: str) -> bool:
 class EmbeddedDemo:
     """A fresh demo store, an in-process chain holding its wallet, and live traffic."""
 
-    def __init__(self, folder: Path, chain: DemoChain, seed: int = 0, speed: float = TRAFFIC_SCALE) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        chain: DemoChain,
+        seed: int = 0,
+        speed: float = TRAFFIC_SCALE,
+        panel_url: str | None = None,
+    ) -> None:
         from ccanalytics.demo import write_demo
 
         self.path = folder / "demo.db"
@@ -71,6 +82,12 @@ class EmbeddedDemo:
             rpc_url=chain.rpc_url,
             usdc_address=chain.usdc_address,
         )
+        if panel_url:
+            # The demo's links lead to a page saying it is the demo, served by this server.
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(self.path)) as con, con:
+                con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('panel_url', ?)", (panel_url,))
         self.speed = speed
         self._rng = random.Random(seed + 1)
         self._stop = threading.Event()
@@ -105,8 +122,11 @@ class EmbeddedDemo:
             self._thread.join(timeout=5)
 
 
-def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
+def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
     """The Voila command line: no browser, no port hopping, no tracebacks to visitors, culling on.
+
+    Voila runs under :mod:`ccanalytics.guard` (Host, origin and token checks, the kernel cap);
+    the token never appears here: it goes by the environment.
 
     One kernel is kept warm (preheated), so a new tab shows its cards without
     waiting for a kernel to start.  A kernel whose page stopped beating goes
@@ -115,7 +135,7 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
     command = [
         sys.executable,
         "-m",
-        "voila",
+        "ccanalytics.guard",
         str(notebook),
         "--no-browser",
         f"--port={port}",
@@ -135,9 +155,13 @@ def voila_command(notebook: Path, host: str, port: int, token: str | None, cull_
         "--KernelManager.transport=ipc",
         "--Voila.log_level=WARN",
         "--template=ccanalytics",
+        # The embedded demo's stand-in for the control center's panel (its links must lead somewhere).
+        f"--Voila.root_dir={NOTEBOOK.parent}",
+        "--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg)', 'demo-panel\\.html']",
+        # Visitors cannot switch the template or the theme (the guard refuses ?template= too).
+        "--VoilaConfiguration.allow_template_override=NO",
+        "--VoilaConfiguration.allow_theme_override=NO",
     ]
-    if token:
-        command.append(f"--token={token}")
     return command
 
 
@@ -191,17 +215,35 @@ def _check_port(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
+    from ccanalytics import guard
     from ccanalytics.store import open_store
 
-    if not _is_loopback(args.host) and not args.token:
+    token = guard.read_token(args.token, args.token_file)
+    if args.token is not None and any(args.token in arg for arg in sys.argv):
+        # `ps` shows a command line to every local user: run again with the token in the environment.
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "ccanalytics", *guard.argv_without(sys.argv[1:], args.token)],
+            {**os.environ, guard.TOKEN_ENV: args.token},
+        )
+    if not _is_loopback(args.host) and not token:
         raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
+    max_kernels = args.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
+    max_kernels = int(max_kernels) or guard.default_max_kernels()
+    if max_kernels < 2:
+        raise CCError(f"--max-kernels must be 2 or more (the warm kernel and one visitor), not {max_kernels}")
     if not 0 < args.port < 65536:
         raise CCError(f"--port must be 1..65535, not {args.port}")
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
+    named = args.db or os.environ.get("CCANALYTICS_DB")
+    if named and not getattr(args, "lake", None) and not Path(named).is_file():
+        with open_store(named):  # a missing store is the problem to report, not a busy port
+            pass
     _check_port(args.host, args.port)
+    security = _guard_env(args, token, max_kernels)
     if getattr(args, "lake", None):
-        return _serve_lake(args)
+        return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
@@ -222,15 +264,16 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            demo = EmbeddedDemo(folder, chain, speed=speed).start()
+            panel = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
+            demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path}
-        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path, **security}
+        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-        print(f"ccanalytics: serving {shown} at {url}" + (" (with your token)" if args.token else ""), flush=True)
+        print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
         try:
             return voila.wait()
@@ -238,7 +281,20 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
 
-def _serve_lake(args: argparse.Namespace) -> int:
+def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
+    """What the Voila child's guard needs, by environment (the token never goes in argv)."""
+    from ccanalytics import guard
+
+    os.environ.pop(guard.TOKEN_ENV, None)  # children get it only from here
+    wildcard = args.host in ("0.0.0.0", "::")
+    hosts = [args.host, *args.allow_host]
+    env = {guard.GUARD_ENV: json.dumps({"hosts": hosts, "wildcard": wildcard, "max_kernels": max_kernels})}
+    if token:
+        env[guard.TOKEN_ENV] = token  # the Voila child takes it out of its environment at start
+    return env
+
+
+def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str, str]) -> int:
     """Serve the fleet page of a lake (fleet.md): computed with polars when a tab opens."""
     from ccanalytics.fleet import fleet_snapshot
 
@@ -249,12 +305,10 @@ def _serve_lake(args: argparse.Namespace) -> int:
     _trust(FLEET_NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path}
-    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, args.token, cull_idle_s), env=env)
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **security}
+    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
     url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-    print(
-        f"ccanalytics: serving the fleet of {lake} at {url}" + (" (with your token)" if args.token else ""), flush=True
-    )
+    print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
     try:
         return voila.wait()

@@ -24,6 +24,7 @@ from ccanalytics.units import (
     WEEK_MS,
     eth_text,
     iso_utc,
+    parse_events,
     parse_now,
     usdc_text,
 )
@@ -164,9 +165,11 @@ def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting; vectorised over the (few) breakdown rows.
-    whole = (micro // 1_000_000).cast(pl.String)
-    frac = (micro % 1_000_000).cast(pl.String).str.zfill(6)
+    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
+    micro = micro.cast(pl.Int128)
+    million = pl.Series([1_000_000], dtype=pl.Int128)
+    whole = (micro // million).cast(pl.String)
+    frac = (micro % million).cast(pl.String).str.zfill(6)
     return whole + "." + frac
 
 
@@ -274,22 +277,37 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
     )
 
 
-def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
-    """The figures of both roles: windows, call rates and breakdowns, in one collect."""
+def role_views(
+    calls: pl.LazyFrame,
+    totals: Totals,
+    apis: pl.LazyFrame,
+    now: int,
+    timezone: str,
+    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
+) -> dict[str, RoleView]:
+    """The figures of both roles: windows, call rates and breakdowns, in one collect.
+
+    ``windowed`` are the windows, call rates and period figures at ``now``
+    when they were kept elsewhere (``running.Running.at``): then only the
+    all-time figures are queried.
+    """
     tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
     periods = {
         "24h": (now - DAY_MS, now),
         "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
         "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
     }
-    queries = [
-        metrics.windows(calls, now),
+    alltime = [
         metrics.merge_tallies(tallies, by=("role",)),
-        metrics.call_rate(calls, now, timezone),
-        ranged.period_figures(calls, periods),
         *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
-    windows, everything, rates, figures, *breakdowns = pl.collect_all(queries)
+    if windowed is None:
+        queries = [metrics.windows(calls, now), metrics.call_rate(calls, now, timezone)]
+        windows, rates, figures, everything, *breakdowns = pl.collect_all(
+            [*queries, ranged.period_figures(calls, periods), *alltime]
+        )
+    else:
+        (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
     views = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
@@ -340,6 +358,7 @@ def compute(
     views: dict[str, RoleView] | None = None,
     seen: FirstSeen | None = None,
     horizon: int = 0,
+    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -353,11 +372,12 @@ def compute(
     snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
     the first seller calls of consumers before ``horizon``, where ``calls``
     begin.  ``views`` are the roles' figures when they were tallied elsewhere
-    (the fleet's engines).
+    (the fleet's engines), ``windowed`` the windowed figures when they were
+    kept as running state (see ``role_views``).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
     if views is None:
-        views = role_views(calls, totals, good_apis, now, settings.timezone)
+        views = role_views(calls, totals, good_apis, now, settings.timezone, windowed)
     if balances is None:
         balances = facts.balance
     elif not balances.known:
@@ -412,18 +432,38 @@ def compute(
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
         view=None
         if range_name is None or seen is None
-        else ranged.ranged_view(
-            calls,
-            seen=seen,
-            horizon=horizon,
-            names=totals.names.lazy(),
-            apis=good_apis,
-            now=now,
-            timezone=settings.timezone,
-            range_name=range_name,
-            api=api,
+        else _view_with_spikes(
+            ranged.ranged_view(
+                calls,
+                seen=seen,
+                horizon=horizon,
+                names=totals.names.lazy(),
+                apis=good_apis,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                api=api,
+            ),
+            calls.filter(pl.lit(True) if api is None else pl.col("api_id") == api),
+            now,
+            settings,
+            range_name,
         ),
     )
+
+
+def _view_with_spikes(
+    view: dict[str, Any], calls: pl.LazyFrame, now: int, settings: Settings, range_name: str
+) -> dict[str, Any]:
+    """Each ``view.series`` bucket gains ``spike`` (alerts.md), from the view's own calls."""
+    starts = ranged.bucket_starts(now, settings.timezone, ranged.RANGES[range_name])
+    since = max(starts[0] - settings.error_spike_window_ms, -(2**62))
+    errors = metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms").collect()
+    for role in ROLES:
+        flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+        for bucket, flag in zip(view[role]["series"], flags, strict=True):
+            bucket["spike"] = flag
+    return view
 
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
@@ -469,13 +509,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         now = parse_now(args.now)
+        events = parse_events(args.events)
     except ValueError as exc:
-        raise CCError(str(exc)) from None
-    if args.events < 0:
-        raise CCError("--events must be 0 or more")
+        raise CCError(f"--{exc}") from None
     store = open_store(args.db)
     try:
-        snap = store.snapshot(now=now, events=args.events, range=args.range, api=args.api)
+        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
     finally:
         store.close()
     sys.stdout.write(snap.to_json() + "\n")

@@ -10,6 +10,7 @@ the ledger (old calls tallied, recent calls as rows).
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from polars.io.plugins import register_io_source
 
 from ccanalytics import cache as ledger_cache
 from ccanalytics import metrics
+from ccanalytics.alerts import lookback_ms
 from ccanalytics.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
@@ -27,8 +29,8 @@ from ccanalytics.ledger import REACH_MS, Ledger
 from ccanalytics.reconcile import latest_reconciliation
 from ccanalytics.settings import parse_settings
 from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
-from ccanalytics.sqlite import RID, Source
-from ccanalytics.units import DAY_MS, now_ms, parse_now
+from ccanalytics.sqlite import RID, Bulk, Source
+from ccanalytics.units import DAY_MS, now_ms, parse_events, parse_now
 from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
+CANNOT_BE_READ = "cannot be read"
 # How far behind `now - WEEK` the horizon may fall before old rows are folded.
 _SETTLE_SLACK_MS = 2 * DAY_MS
 # Up to this many calls, a change is checked against the row count at once
@@ -48,6 +51,7 @@ SYNC_CHECK_ROWS = 200_000
 # it is used for a day after that full read (see ``ccanalytics.cache``).
 _CACHE_EVERY_MS = 5 * 60_000
 CACHE_MAX_AGE_MS = DAY_MS
+CHART_SPAN_MS = 49 * 3_600_000  # the 48 hourly buckets reach back at most 49 h
 
 
 def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
@@ -75,7 +79,7 @@ def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
 class _Cursor:
     """How far a table has been read: the greatest rowid, how many rows, the last row."""
 
-    top: int = 0
+    top: int | None = None  # None: no row read yet (rowids may be negative)
     rows: int = 0
     last: tuple | None = None
 
@@ -85,8 +89,31 @@ def _intact(source: Source, table: str, cursor: _Cursor) -> bool:
 
     Counts the whole table: cheap for a small one, a background job for a big one.
     """
+    if cursor.top is None:
+        return source.count(table) == cursor.rows
     below = source.count(table) - source.count_after(table, cursor.top)
     return below == cursor.rows and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last)
+
+
+def _still_there(source: Source, cursor: _Cursor) -> bool:
+    """Whether every row a read in short queries counted is still there, the last one unchanged.
+
+    Counted in short queries too: a rollback-journal writer never waits long.
+    """
+    if cursor.top is None:
+        return True
+    below = source.count_upto("calls", cursor.top)
+    return below == cursor.rows and source.row_at("calls", cursor.top) == cursor.last
+
+
+class _HistoryChanged(Exception):
+    """Rows read before are gone or changed: the calls must be read in full."""
+
+
+# How often a read that a writer's commits kept overtaking is tried again.
+_ATTEMPTS = 8
+# A rollback-journal store with rowids spanning at most this many is read in one transaction (well under 200 ms).
+ONE_TRANSACTION_ROWS = 5_000
 
 
 def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -137,8 +164,15 @@ class _Verifier:
         except StoreError:
             return False
         try:
-            with source.transaction():
-                return _intact(source, table, cursor)
+            if source.wal:
+                with source.transaction():
+                    return _intact(source, table, cursor)
+            # A rollback-journal store: short queries, none of which makes a writer wait long.
+            # A commit between them may show as a difference: the store is then read again.
+            below = 0 if cursor.top is None else source.count_upto(table, cursor.top)
+            return below == cursor.rows and (
+                cursor.top is None or cursor.last is None or source.row_at(table, cursor.top) == cursor.last
+            )
         except StoreError:
             return False
         finally:
@@ -222,8 +256,7 @@ class Store:
         ``api_id`` with ``api``.
         """
         now_ms = parse_now(now)
-        if events < 0:
-            raise ValueError("events must be 0 or more")
+        events = parse_events(events)
         if range is not None and range not in RANGES:
             raise ValueError(f"range must be one of {', '.join(RANGES)}")
         if api is not None and range is None:
@@ -235,11 +268,17 @@ class Store:
                     self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._settings_raw)
+            # A long error_spike_window_ms looks back before the chart (or range): keep those rows raw.
+            span = CHART_SPAN_MS if range is None else max(CHART_SPAN_MS, RANGES[range].length_ms + DAY_MS)
+            if lookback_ms(settings, span) > self._reach:
+                self._reach = lookback_ms(settings, span)
+                self._catch_up(now_ms)
             balances, mismatch = self._live.get(settings, wait_s=chain_wait_s)
             if mismatch:
                 setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
+            self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
@@ -258,6 +297,7 @@ class Store:
                 api=api,
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
+                windowed=windowed,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
@@ -290,8 +330,11 @@ class Store:
         with self._lock:
             if self._ledger is None:
                 return True
-            with self._source.transaction():
-                intact = _intact(self._source, "calls", self._cursors["calls"])
+            if self._source.wal:
+                with self._source.transaction():
+                    intact = _intact(self._source, "calls", self._cursors["calls"])
+            else:  # short queries: a rollback-journal writer never waits long
+                intact = _still_there(self._source, self._cursors["calls"])
             if not intact:
                 self._ledger = None
                 self._version = None
@@ -306,23 +349,98 @@ class Store:
             self._reset()
         if self._verifier.disagreed():
             self._ledger = None
-        source = self._source
-        with source.transaction():
-            version = source.data_version()
-            if version != self._version or self._ledger is None or not self._ledger.covers(now, self._reach):
-                states = source.states(SMALL_TABLES)
-                for table in SMALL_TABLES:
-                    if states[table] is None or states[table] != self._states.get(table):
-                        self._follow_small(table)
-                        self._small_generation += 1
-                self._states = states
-                self._settings_raw = source.settings()
-                self._follow_calls(now)
-                self._version = version
+        full = self._ledger is None or not self._ledger.covers(now, self._reach)
+        for attempt in range(_ATTEMPTS):
+            if attempt:
+                time.sleep(min(0.02 * 2**attempt, 0.5))
+            try:
+                if self._read(now, full=full):
+                    break
+            except _HistoryChanged:
+                pass
+            full, self._ledger, self._version = True, None, None
+        else:
+            raise StoreError(f"{self.path}: changed during every attempt to read it ({_ATTEMPTS}); try again")
         ledger = self._ledger
         assert ledger is not None
         if now - ledger.reach - ledger.horizon > _SETTLE_SLACK_MS:
             self._ledger = ledger.settle(now - ledger.reach - DAY_MS)
+
+    def _read(self, now: int, *, full: bool) -> bool:
+        """Catch up with the file in one state of it; False when a writer overtook a full read.
+
+        Everything happens in one read transaction, except a full read of a
+        big rollback-journal store: there a transaction makes writers wait, so
+        the calls up to the greatest rowid seen in it are read afterwards in
+        short queries, and then checked to be all still there (appends are
+        fine: they are read by the next refresh).  A WAL store's full read goes
+        through ADBC (``Bulk``), in transactions begun on this one's state.
+        """
+        source = self._source
+        with source.transaction(bulk=full and source.wal) as bulk:
+            version = source.data_version()
+            if not full and version == self._version:
+                return True
+            states = source.states(SMALL_TABLES)
+            for table in SMALL_TABLES:
+                if states[table] is None or states[table] != self._states.get(table):
+                    self._follow_small(table)
+                    self._small_generation += 1
+            self._states = states
+            self._settings_raw = self._read_settings()
+            if self._ledger is None and self._cache and source.wal:
+                self._adopt_cache(now)
+            new_calls = None
+            if self._ledger is not None and self._ledger.covers(now, self._reach):
+                big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
+                reset, rows = self._new_rows("calls", count=not big)
+                if not reset:
+                    new_calls = rows
+            if new_calls is not None:
+                if bulk is not None:
+                    bulk.close()
+            elif not full:
+                raise _HistoryChanged
+            elif source.wal or source.span("calls") <= ONE_TRANSACTION_ROWS:
+                # Inside this transaction (its read lock also keeps the state a Bulk reads: see ``sqlite.Bulk``).
+                try:
+                    self._read_history(now, bulk)
+                finally:
+                    if bulk is not None:
+                        bulk.close()
+                self._version = version
+                self._maybe_save(force=True)
+                return True
+            else:
+                upto = source.max_rowid("calls")
+        if new_calls is not None:  # judged and added once the read lock is released
+            assert self._ledger is not None
+            self._advance("calls", new_calls, reset=False)
+            self._ledger = self._ledger.add(_judged("calls", new_calls))
+            self._maybe_save()
+            self._version = version
+            return True
+        self._read_history(now, None, upto=upto)
+        cursor = self._cursors["calls"]
+        if _still_there(source, cursor):
+            self._version = None  # appends during the read: the next refresh reads them
+            self._maybe_save(force=True)
+            return True
+        return False
+
+    def _read_settings(self) -> dict[str, str | None]:
+        """The settings' raw pairs; a settings table that cannot be read is a data issue, as others are."""
+        shape = self._source.shapes["settings"]
+        self._shape_issues.pop("settings", None)
+        try:
+            if shape.broken:
+                raise StoreError(shape.broken)
+            if shape.exists and shape.missing and (rows := self._source.count("settings")):
+                self._shape_issues["settings"] = DataIssue("settings", f"lacks column {shape.missing[0]}", rows)
+            return self._source.settings()
+        except StoreError:
+            self._shape_issues["settings"] = DataIssue("settings", CANNOT_BE_READ, 0)
+            return {}
 
     def _new_rows(self, table: str, count: bool = True) -> tuple[bool, pl.DataFrame]:
         """Rows added since the last read, or (True, all rows) when history changed."""
@@ -331,7 +449,7 @@ class Store:
         # read as it was (SQLite reuses the greatest rowid once its row is gone).
         # Deletes, replaced rows and a swapped table fail one of these checks.
         # An UPDATE in place of an older row passes both: see docs/design.md.
-        if source.shapes[table].has_rowid and (cursor.top or cursor.rows):
+        if source.shapes[table].has_rowid and cursor.top is not None:
             new = source.read(table, after_rowid=cursor.top)
             counted = not count or cursor.rows + new.height == source.count(table)
             if counted and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last):
@@ -341,23 +459,32 @@ class Store:
     def _advance(self, table: str, rows: pl.DataFrame, reset: bool) -> None:
         cursor = self._cursors[table]
         if reset:
-            cursor.top, cursor.rows, cursor.last = 0, 0, None
+            cursor.top, cursor.rows, cursor.last = None, 0, None
         cursor.rows += rows.height
         top = rows[RID].max() if rows.height else None
-        if top is not None and top > cursor.top:  # type: ignore[operator]
+        if top is not None and (cursor.top is None or top > cursor.top):  # type: ignore[operator]
             cursor.top = top  # type: ignore[assignment]
             cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())  # type: ignore[arg-type]
 
     def _follow_small(self, table: str) -> None:
         shape = self._source.shapes[table]
+        self._shape_issues.pop(table, None)
+        empty = _judged(table, pl.DataFrame(schema={RID: pl.Int64, **TABLES[table].schema}))
         if not shape.usable:
-            self._frames[table] = _judged(table, pl.DataFrame(schema={RID: pl.Int64, **TABLES[table].schema}))
+            self._frames[table] = empty
+            if shape.broken:
+                self._shape_issues[table] = DataIssue(table, CANNOT_BE_READ, 0)
+                return
             rows = self._source.count(table) if shape.exists else 0
-            self._shape_issues.pop(table, None)
             if rows:
                 self._shape_issues[table] = DataIssue(table, f"lacks column {shape.missing[0]}", rows)
             return
-        reset, rows = self._new_rows(table)
+        try:
+            reset, rows = self._new_rows(table)
+        except StoreError:  # an optional table that cannot be read (a view over a broken one) is left out
+            self._frames[table], self._cursors[table] = empty, _Cursor()
+            self._shape_issues[table] = DataIssue(table, CANNOT_BE_READ, 0)
+            return
         rows = _judged(table, rows)
         self._advance(table, rows, reset)
         if reset or table not in self._frames:
@@ -365,45 +492,37 @@ class Store:
         else:
             self._frames[table] = pl.concat([self._frames[table], rows])
 
-    def _follow_calls(self, now: int) -> None:
-        if self._ledger is None and self._cache:
-            self._adopt_cache(now)
-        ledger = self._ledger
-        if ledger is not None and ledger.covers(now, self._reach):
-            big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
-            reset, rows = self._new_rows("calls", count=not big)
-            if not reset:
-                self._advance("calls", rows, reset=False)
-                self._ledger = ledger.add(_judged("calls", rows))
-                self._maybe_save()
-                return
-        # First read, a history that changed, or a `now` before the horizon.
-        self._read_history(now)
-        self._maybe_save(force=True)
-
-    def _read_history(self, now: int) -> None:
+    def _read_history(self, now: int, bulk: Bulk | None, upto: int | None = None) -> None:
         """Read all calls: those before the horizon into totals, the others as rows.
 
         The long texts of old calls are not read (``texts_from``): of them only
         each API's latest name matters, and those few rows are fetched whole at
         the end.  That keeps a first read of ten million calls within memory.
+        A table without rowids is read whole, texts and all.
         """
+        source = self._source
         ledger = Ledger.empty(horizon=now - self._reach - DAY_MS, reach=self._reach, consumers=self._consumers)
         self._built_ms = now_ms()
         self._advance("calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
+        spare = source.shapes["calls"].has_rowid
         named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
-        for chunk in self._source.read_chunks("calls", texts_from=ledger.horizon):
+        texts_from = ledger.horizon if spare else None
+        for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto):
             self._advance("calls", chunk, reset=False)
             rows = _judged("calls", chunk)
             ledger = ledger.add(rows)
-            latest = _latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect()
-            named.append(_detached(latest).lazy())
-        latest = _at_latest_time(pl.concat(named)).collect()
-        names = metrics.latest_names(self._source.read_rowids("calls", latest[RID].to_list()).lazy()).collect()
-        self._ledger = replace(ledger, settled=replace(ledger.settled, names=names))
+            if spare:
+                latest = _latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect()
+                named.append(_detached(latest).lazy())
+        if spare:
+            latest = _at_latest_time(pl.concat(named)).collect()
+            rows = source.read_rowids("calls", latest[RID].to_list(), bulk)
+            names = metrics.latest_names(rows.lazy()).collect()
+            ledger = replace(ledger, settled=replace(ledger.settled, names=names))
+        self._ledger = ledger
         cursor = self._cursors["calls"]
-        if cursor.top:
-            cursor.last = self._source.row_at("calls", cursor.top)  # with its real texts
+        if cursor.top is not None:
+            cursor.last = source.row_at("calls", cursor.top, bulk)  # with its real texts
 
     # -- the cache between processes ----------------------------------------
 

@@ -217,7 +217,8 @@ def _breakdown(calls: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> 
 
 def with_names(tallied: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> pl.LazyFrame:
     """``tallied`` with ``api_name``: registered, else the latest call's name, else the id."""
-    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="first")
+    # Of a repeated api_id the row read last, the greatest rowid, wins (data-contract.md).
+    registered = apis.select("api_id", registered_name="name").unique("api_id", keep="last", maintain_order=True)
     called = names.select("api_id", called_name="api_name")
     return (
         tallied.join(registered, on="api_id", how="left")
@@ -237,7 +238,7 @@ def _consumers(calls: pl.LazyFrame) -> tuple[pl.LazyFrame, ...]:
     count = seller.select(consumers=pl.col("consumer").n_unique().cast(pl.Int64))
     top = (
         seller.group_by("consumer")
-        .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").sum())
+        .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").cast(pl.Int128).sum())  # never wraps
         .sort(["micro", "calls", "consumer"], descending=[True, True, False])
         .head(TOP_CONSUMERS)
         .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))

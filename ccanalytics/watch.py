@@ -8,7 +8,8 @@ which deliveries are still under way — lives in a state file written
 atomically after every change, so a restart neither repeats a delivery nor
 misses a transition: a rule that fires and that the file does not know is
 delivered once, a rule the file says fires and that no longer does is
-delivered as resolved, and deliveries cut short by a crash are sent again.
+delivered as resolved, and deliveries a crash left decided but not begun
+are sent (one already begun may have arrived: it is never sent twice).
 
 Deliveries run on worker threads, each within its 30 s budget, so the
 evaluation never waits for an endpoint.  A delivery that fails every try is
@@ -263,13 +264,27 @@ class Watcher:
         return transitions
 
     def resume(self) -> None:
-        """Send again the deliveries a previous run left under way (it stopped before they ended)."""
+        """Send the deliveries a previous run decided but had not begun (it was killed first).
+
+        A delivery it had begun may have arrived: it is not sent again (never
+        twice), and the log says so.
+        """
         if not self._pending:
             return
         settings = self.settings()
         with self._lock:
+            begun = {k: v for k, v in self._pending.items() if v.get("begun")}
+            for key, item in begun.items():
+                transition = Transition.from_dict(item["transition"])
+                self._log(
+                    f"{transition.state} {transition.rule} by {item['channel']} was under way when the watcher "
+                    "stopped: not sent again (it may have arrived)"
+                )
+                del self._pending[key]
             keys = list(self._pending)
-        self._log(f"resuming {len(keys)} delivery(ies) left under way")
+            self._save()
+        if keys:
+            self._log(f"sending {len(keys)} delivery(ies) decided before the watcher stopped")
         for key in keys:
             self._start(key, settings)
 
@@ -291,6 +306,9 @@ class Watcher:
         channel, transition = item["channel"], Transition.from_dict(item["transition"])
         store = str(self.store.path)
         what = f"{transition.state} {transition.rule} by {channel}"
+        with self._lock:  # from here on, a restart cannot know whether it arrived
+            item["begun"] = True
+            self._save()
         try:
             if channel == "webhook":
                 if not settings.alert_webhook_url:
@@ -343,8 +361,13 @@ def _email_body(transition: Transition, store: str) -> str:
 # -- the command ----------------------------------------------------------
 
 
+# Store text (an API id in a spike's message) reaches the log: no control character may
+# move a terminal's cursor or forge a log line.
+_CONTROLS = {c: "?" for c in (*range(0x20), 0x7F)}
+
+
 def _printer(line: str) -> None:
-    print(f"{iso_utc(now_ms() // 1000 * 1000)} {line}", flush=True)
+    print(f"{iso_utc(now_ms() // 1000 * 1000)} {line.translate(_CONTROLS)}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

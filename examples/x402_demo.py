@@ -106,7 +106,12 @@ def main() -> None:
     parser.add_argument("--db", default="x402-seller.db", help="the seller's store (default x402-seller.db)")
     parser.add_argument("--port", type=int, default=8866, help="the dashboard's port (default 8866)")
     parser.add_argument("--calls", type=int, help="stop after this many calls (default: run until Ctrl-C)")
+    parser.add_argument("--seed", type=int, help="random seed of the buyer's choices")
+    parser.add_argument(
+        "--no-serve", action="store_true", help="do not start the dashboard (the store fills all the same)"
+    )
     args = parser.parse_args()
+    random.seed(args.seed)
 
     from eth_account import Account
     from web3 import HTTPProvider, Web3
@@ -156,10 +161,11 @@ def main() -> None:
             )
         )
         _wait(seller_url + "/health", "the seller", processes[-1])
-        processes.append(
-            subprocess.Popen([sys.executable, "-m", "ccanalytics", "serve", "--db", str(db), "--port", str(args.port)])
-        )
-        print(f"seller {seller_url} · chain {rpc_url} · dashboard http://127.0.0.1:{args.port}/", flush=True)
+        if not args.no_serve:
+            serve = [sys.executable, "-m", "ccanalytics", "serve", "--db", str(db), "--port", str(args.port)]
+            processes.append(subprocess.Popen(serve))
+            print(f"dashboard http://127.0.0.1:{args.port}/", flush=True)
+        print(f"seller {seller_url} · chain {rpc_url}", flush=True)
 
         async def run() -> None:
             async def reconcile_every_minute() -> None:

@@ -159,7 +159,7 @@ class Server:
         if self.process is None:
             return None
         for pid in _children(self.process.pid):
-            if "voila" in cmdline(pid):
+            if "ccanalytics.guard" in cmdline(pid):  # python -m ccanalytics.guard: Voila with its checks
                 return pid
         return None
 

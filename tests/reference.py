@@ -63,9 +63,13 @@ _OPTIONAL_TABLES = {
 _RULES = {
     "calls": (
         "request_id is missing",
+        "request_id is not valid text",
         "ts_ms is not an integer",
+        "ts_ms is out of range",
+        "role is not valid text",
         "role is not buyer or seller",
         "api_id is missing",
+        "api_id is not valid text",
         "status_code outside 100..599",
         "latency_ms is negative or not a number",
         "price_micro is negative or not an integer",
@@ -75,6 +79,7 @@ _RULES = {
     "events": (
         "id is not an integer",
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "type is missing",
         "severity is not info, warning or error",
         "message is missing",
@@ -88,11 +93,13 @@ _RULES = {
     ),
     "balance_snapshots": (
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "usdc_micro is negative or not an integer",
         "eth_wei is not a decimal number",
     ),
     "backups": (
         "ts_ms is not an integer",
+        "ts_ms is out of range",
         "size_bytes is negative or not an integer",
     ),
     "settings": (
@@ -174,8 +181,42 @@ def _eth(wei: int) -> str:
 # -- reading --------------------------------------------------------------------
 
 
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lower(name: str) -> str:
+    """SQLite folds the case of names in ASCII only."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in name)
+
+
 def _columns(con: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1].lower() for row in con.execute(f'PRAGMA table_info("{table}")')]
+    return [_lower(row[1]) for row in con.execute(f"PRAGMA table_info({_q(table)})")]
+
+
+def _rowid(con: sqlite3.Connection, table: str) -> str | None:
+    """A name that reaches the table's rowid, None when it has none (or columns took every name)."""
+    taken = set(_columns(con, table))
+    for name in ("rowid", "_rowid_", "oid"):
+        if name not in taken:
+            try:
+                con.execute(f"SELECT {name} FROM {_q(table)} LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                return None
+            return name
+    return None
+
+
+class _NotUtf8(str):
+    """Text whose bytes were not UTF-8: its value is decoded with replacement characters."""
+
+
+def _text_of(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotUtf8(data.decode("utf-8", "replace"))
 
 
 def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, str] | None]) -> list[dict]:
@@ -187,11 +228,12 @@ def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, s
     """
     present = set(_columns(con, table))
     selected = [c for c in wanted if c in present]
-    items = [f'"{c}", typeof("{c}")' for c in selected]
-    try:
-        raws = con.execute(f'SELECT {", ".join(["rowid", *items])} FROM "{table}"').fetchall()
-    except sqlite3.OperationalError:  # WITHOUT ROWID
-        raws = [(None, *r) for r in con.execute(f'SELECT {", ".join(items)} FROM "{table}"')]
+    items = [f"{_q(c)}, typeof({_q(c)})" for c in selected]
+    rowid = _rowid(con, table) if _table_kind(con, table) == "table" else None
+    if rowid is not None:
+        raws = con.execute(f"SELECT {', '.join([rowid, *items])} FROM {_q(table)}").fetchall()
+    else:  # a view, a WITHOUT ROWID table
+        raws = [(None, *r) for r in con.execute(f"SELECT {', '.join(items)} FROM {_q(table)}")]
     rows = []
     for position, raw in enumerate(raws):
         row: dict = {"_rowid": position if raw[0] is None else raw[0]}
@@ -202,6 +244,13 @@ def _read(con: sqlite3.Connection, table: str, wanted: dict[str, tuple[object, s
                 row[c] = default
         rows.append(row)
     return rows
+
+
+def _table_kind(con: sqlite3.Connection, table: str) -> str:
+    for name, kind in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"):
+        if _lower(name) == table:
+            return kind
+    return ""
 
 
 # -- the rules --------------------------------------------------------------------
@@ -217,6 +266,19 @@ def _is_text(cell: tuple) -> bool:
 
 def _nonempty_text(cell: tuple) -> bool:
     return cell[1] == "text" and cell[0] != ""
+
+
+def _utf8(cell: tuple) -> bool:
+    """Not text whose bytes were not UTF-8 (any other value passes: other rules judge it)."""
+    return not isinstance(cell[0], _NotUtf8)
+
+
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def _in_range(cell: tuple) -> bool:
+    return MIN_MS <= cell[0] <= MAX_MS
 
 
 def _amount(cell: tuple) -> bool:
@@ -246,9 +308,13 @@ def _checks(table: str) -> list:
     if table == "calls":
         return [
             lambda r: _nonempty_text(r["request_id"]),
+            lambda r: _utf8(r["request_id"]),
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
+            lambda r: _utf8(r["role"]),
             lambda r: _is_text(r["role"]) and r["role"][0] in ("buyer", "seller"),
             lambda r: _nonempty_text(r["api_id"]),
+            lambda r: _utf8(r["api_id"]),
             lambda r: _is_int(r["status_code"]) and 100 <= r["status_code"][0] <= 599,
             lambda r: _latency_ok(r["latency_ms"]),
             lambda r: _amount(r["price_micro"]),
@@ -259,6 +325,7 @@ def _checks(table: str) -> list:
         return [
             lambda r: _is_int(r["id"]),
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
             lambda r: _nonempty_text(r["type"]),
             lambda r: _is_text(r["severity"]) and r["severity"][0] in ("info", "warning", "error"),
             lambda r: _is_text(r["message"]),
@@ -274,11 +341,13 @@ def _checks(table: str) -> list:
     if table == "balance_snapshots":
         return [
             lambda r: _is_int(r["ts_ms"]),
+            lambda r: _in_range(r["ts_ms"]),
             lambda r: _amount(r["usdc_micro"]),
             lambda r: _eth_ok(r["eth_wei"]),
         ]
     return [  # backups
         lambda r: _is_int(r["ts_ms"]),
+        lambda r: _in_range(r["ts_ms"]),
         lambda r: r["size_bytes"][1] == "null" or _amount(r["size_bytes"]),
     ]
 
@@ -290,7 +359,7 @@ def _sort_out(table: str, rows: list[dict], now_ms: int, issues: dict) -> list[d
     for row in rows:
         ts = row.get("ts_ms")
         # A row with a valid time at or after now does not exist yet, good or bad.
-        if ts is not None and _is_int(ts) and ts[0] >= now_ms:
+        if ts is not None and _is_int(ts) and _in_range(ts) and ts[0] >= now_ms:
             continue
         broken = None
         for rule, check in zip(_RULES[table], _checks(table), strict=True):
@@ -350,13 +419,20 @@ def _settings(con: sqlite3.Connection, tables: set[str], issues: dict) -> dict[s
                 issues["settings"] = {f"lacks column {column}": n}
             return effective
     bad = issues.setdefault("settings", {})
+    # Keys match without regard to (ASCII) case; of repeated keys the row with the greatest rowid wins.
+    rowid = _rowid(con, "settings") if _table_kind(con, "settings") == "table" else None
+    order = f" ORDER BY {rowid}" if rowid else ""
+    latest: dict[str, tuple] = {}
     for key, key_type, value, value_type in con.execute(
-        'SELECT "key", typeof("key"), "value", typeof("value") FROM "settings"'
+        f'SELECT "key", typeof("key"), CAST("value" AS TEXT), typeof("value") FROM "settings"{order}'
     ):
-        if key_type != "text" or value_type == "null":
+        if key_type == "text":
+            latest[_lower(key)] = (value, value_type)
+    for key, (value, value_type) in latest.items():
+        if value_type == "null":
             continue
-        # A value that is not text (a blob) is as unusable as malformed text.
-        ok = value_type == "text" and _setting_ok(key, value)
+        # A blob is as unusable as malformed text; a number is read as its text.
+        ok = value_type != "blob" and _setting_ok(key, value)
         if ok:
             effective[key] = value
         elif key in _CHECKED_SETTINGS:
@@ -506,8 +582,8 @@ def _open(path: str) -> sqlite3.Connection:
         raise StoreError(f"{path}: no such file")
     uri = "file:" + urllib.request.pathname2url(os.path.abspath(path)) + "?mode=ro"
     con = sqlite3.connect(uri, uri=True)
-    # Never crash on text that is not UTF-8: it is still text to the rules.
-    con.text_factory = lambda b: b.decode("utf-8", "replace")
+    # Never crash on text that is not UTF-8: decoded with replacement, and marked.
+    con.text_factory = _text_of
     try:
         con.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -521,7 +597,11 @@ def _success(row: dict) -> bool:
 
 
 def _bucket_starts(now_ms: int, zone: ZoneInfo) -> list[int]:
-    offset = (_EPOCH + timedelta(milliseconds=now_ms)).astimezone(zone).utcoffset()
+    moment = _EPOCH + timedelta(milliseconds=now_ms)
+    try:
+        offset = moment.astimezone(zone).utcoffset()
+    except OverflowError:  # past 9999-12-31 in that zone: its offset a day earlier
+        offset = (moment - timedelta(days=1)).astimezone(zone).utcoffset()
     offset_ms = offset // timedelta(milliseconds=1)
     last = now_ms - (now_ms + offset_ms) % HOUR_MS
     return [last - (BUCKETS - 1 - i) * HOUR_MS for i in range(BUCKETS)]
@@ -671,10 +751,13 @@ def reference_snapshot(
 def _snapshot(
     con: sqlite3.Connection, path: str, now_ms: int, n_events: int, range_name: str | None, api: str | None
 ) -> dict:
-    tables = {r[0].lower() for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    tables = {_lower(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     if "calls" not in tables:
         raise StoreError(f"{path}: no calls table")
-    present = _columns(con, "calls")
+    try:
+        present = _columns(con, "calls")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: the calls table cannot be read ({exc})") from None
     for column in _CALLS_REQUIRED:
         if column not in present:
             raise StoreError(f"{path}: the calls table lacks column {column}")
@@ -689,18 +772,27 @@ def _snapshot(
         rows_of[table] = []
         if table not in tables:
             continue
-        have = _columns(con, table)
-        lacking = [c for c in required if c not in have]
-        if lacking:
-            (n,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
-            if n:
-                issues[table] = {f"lacks column {lacking[0]}": n}
+        try:
+            have = _columns(con, table)
+            lacking = [c for c in required if c not in have]
+            if lacking:
+                (n,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                if n:
+                    issues[table] = {f"lacks column {lacking[0]}": n}
+                continue
+            wanted: dict = {c: None for c in required}
+            wanted.update(optional)
+            raw = _read(con, table, wanted)
+        except sqlite3.DatabaseError:  # a view over a table that is gone: left out, and said
+            issues[table] = {"cannot be read": 0}
             continue
-        wanted: dict = {c: None for c in required}
-        wanted.update(optional)
-        rows_of[table] = _sort_out(table, _read(con, table, wanted), now_ms, issues)
+        rows_of[table] = _sort_out(table, raw, now_ms, issues)
 
-    settings = _settings(con, tables, issues)
+    try:
+        settings = _settings(con, tables, issues)
+    except sqlite3.DatabaseError:
+        issues["settings"] = {"cannot be read": 0}
+        settings = dict(_DEFAULT_SETTINGS)
     zone_name = settings["timezone"]
     zone = ZoneInfo(zone_name)
 
@@ -787,8 +879,9 @@ def _snapshot(
     data_issues = []
     for table in _TABLE_ORDER:
         counts = issues.get(table, {})
-        for rule in [r for r in counts if r.startswith("lacks column ")] + list(_RULES[table]):
-            if counts.get(rule, 0) > 0:
+        shape_rules = [r for r in counts if r.startswith("lacks column ") or r == "cannot be read"]
+        for rule in shape_rules + list(_RULES[table]):
+            if counts.get(rule, 0) > 0 or rule == "cannot be read":
                 data_issues.append({"table": table, "rule": rule, "rows": counts[rule]})
 
     out = {
@@ -818,7 +911,7 @@ def _snapshot(
         "runway": _runway(settings, now_ms, usdc_micro, wei, buyer, rows_of["balance_snapshots"]),
     }
     if range_name is not None:
-        out["view"] = _view(calls, names, now_ms, zone, range_name, api)
+        out["view"] = _view(calls, names, now_ms, zone, range_name, api, settings)
     return out
 
 
@@ -860,7 +953,13 @@ def _view_starts(now_ms: int, zone: ZoneInfo, count: int, unit: str) -> list[int
 
 
 def _view(
-    calls: list[dict], names: dict[str, str], now_ms: int, zone: ZoneInfo, range_name: str, api: str | None
+    calls: list[dict],
+    names: dict[str, str],
+    now_ms: int,
+    zone: ZoneInfo,
+    range_name: str,
+    api: str | None,
+    settings: dict,
 ) -> dict:
     length, count, unit = _RANGES[range_name]
     start = now_ms - length
@@ -880,11 +979,14 @@ def _view(
         section = _figures(window, role)
         section["previous"] = _figures(_between(mine, start - length, start), role)
         series = []
+        errors = [c["ts_ms"][0] for c in mine if not _success(c)]
+        spike_limit, spike_window = int(settings["error_spike_errors"]), int(settings["error_spike_window_ms"])
         for i, bucket in enumerate(starts):
             end = min(starts[i + 1], now_ms) if i + 1 < len(starts) else now_ms
             inside = _between(mine, bucket, end)
             ok = sum(1 for c in inside if _success(c))
-            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok})
+            spike = _spike(errors, bucket, end, spike_limit, spike_window)
+            series.append({"start": iso_ms(bucket), "success": ok, "error": len(inside) - ok, "spike": spike})
         section["series"] = series
         section["breakdown"] = _breakdown(window, role, names)
         if role == "seller":

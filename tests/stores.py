@@ -30,6 +30,7 @@ an event count) whose rows cluster on the edges that ``now`` defines::
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -45,11 +46,15 @@ __all__ = [
     "BAD_ZONES",
     "OMIT",
     "ZONES",
+    "BadText",
     "Case",
+    "HostileCase",
+    "HostileSpec",
     "StoreBuilder",
     "StoreSpec",
     "cases",
     "dst_transitions",
+    "hostile_cases",
     "nows",
     "stores",
 ]
@@ -448,6 +453,12 @@ _SETTINGS = {
     "wallet_address": ("0x" + "ab" * 20, "0x" + "AB" * 20, "0x" + "ab" * 19, "ab" * 21, "0x" + "g" * 40),
     "usdc_address": ("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "0x1234", "USDC"),
     "panel_url": ("https://localhost:3002/panel", "http://10.0.0.2/panel", "ftp://x", "localhost:3002", ""),
+    # alerts.md's settings: valid, invalid, and windows that make spikes of the drawn calls.
+    "error_spike_errors": ("5", "0", "1", "2", "-1", "x", "1.5"),
+    "error_spike_window_ms": ("300000", "1", "3600000", "86400000", "0", "-5", "abc"),
+    "alert_error_spike": ("panel", "off", "email+webhook", "Email", ""),
+    "alert_low_usdc": ("panel", "webhook", "sms"),
+    "alert_repeat_ms": ("3600000", "1", "0", "soon"),
     # Valid zones three times as often as invalid ones; a blob is not a zone either.
     "timezone": (*ZONES, *ZONES, *ZONES, *BAD_ZONES, b"UTC"),
 }
@@ -677,3 +688,227 @@ def cases(draw: st.DrawFn) -> Case:
     """A :class:`Case`: a ``now`` from :func:`nows`, a store around it, an event count."""
     now_ms = draw(nows())
     return Case(draw(stores(now_ms)), now_ms, draw(_S["events_listed"]))
+
+
+# -- hostile stores: SQLite as other software writes it -----------------------------
+#
+# Loose or merely typed tables (no NOT NULL, no primary key), names in any case and
+# extra columns with hostile names, values of every storage class in every column and
+# at any row (well beyond the ~1 000 rows a fast reader samples), text that is not
+# UTF-8, negative, huge or sparse rowids, repeated settings keys, amounts whose sums
+# pass 2**63, times outside years 1-9999. See data-contract.md, "Stores written by
+# someone else".
+
+
+class BadText(bytes):
+    """Bytes stored as TEXT although they are not UTF-8 (written with ``CAST(? AS TEXT)``)."""
+
+
+_HOSTILE_TYPES = {  # the contract's affinities, without its constraints
+    "calls": {
+        "request_id": "TEXT", "ts_ms": "INTEGER", "role": "TEXT", "api_id": "TEXT", "api_name": "TEXT",
+        "status_code": "INTEGER", "latency_ms": "REAL", "price_micro": "INTEGER", "revenue_micro": "INTEGER",
+        "demo": "INTEGER", "tx_hash": "TEXT",
+    },
+    "events": {"id": "INTEGER", "ts_ms": "INTEGER", "type": "TEXT", "severity": "TEXT", "message": "TEXT"},
+    "apis": {
+        "api_id": "TEXT", "name": "TEXT", "price_micro": "INTEGER", "registered_ms": "INTEGER", "active": "INTEGER",
+    },
+    "balance_snapshots": {"ts_ms": "INTEGER", "usdc_micro": "INTEGER", "eth_wei": "TEXT"},
+    "backups": {"ts_ms": "INTEGER", "file": "TEXT", "size_bytes": "INTEGER"},
+    "settings": {"key": "TEXT", "value": "TEXT"},
+}  # fmt: skip
+
+MIN_TS_MS = -62_135_596_800_000
+MAX_TS_MS = 253_402_300_799_999
+_ANY = (
+    None, 0, 1, -1, 2**63 - 1, -(2**63), 1.5, -0.0, 200.0, "", "x", "200", "ünï", "a\x00b",
+    b"", b"\x00", b"buyer", BadText(b"\xff\xfe"), BadText(b"caf\xc3"),
+)  # fmt: skip
+# Values a column is likely to be given by another writer, valid or nearly so.
+_HOSTILE = {
+    ("calls", "request_id"): ("r-x", "R-X", BadText(b"r\xff"), b"r-blob"),
+    ("calls", "ts_ms"): (MIN_TS_MS - 1, MIN_TS_MS, MAX_TS_MS, MAX_TS_MS + 1, -(2**62), 2**62, "1795608000000"),
+    ("calls", "role"): ("buyer", "seller", "Buyer", BadText(b"buy\xe9r"), b"seller", "seller\x00"),
+    ("calls", "api_id"): ("api-a", BadText(b"api-\xff"), b"api-a", "API-A"),
+    ("calls", "api_name"): ("Renamed", BadText(b"Caf\xe9"), b"blob name", ""),
+    ("calls", "status_code"): (200, 299, 599, 99, 600, "200", 200.5),
+    ("calls", "latency_ms"): (0, 12.5, -1.0, float("inf"), "fast", 3),
+    ("calls", "price_micro"): (4 * 10**18, 2**63 - 1, 0, -5, "100", 1.0),
+    ("calls", "revenue_micro"): (4 * 10**18, 2**63 - 1, 0, -5, 2.5),
+    ("calls", "demo"): (0, 1, 2, "1", 1.0),
+    ("calls", "tx_hash"): (BadText(b"0x\xff"), b"\x01", 5),
+    ("events", "ts_ms"): (MIN_TS_MS - 1, MAX_TS_MS + 1, 2**62, -(2**62), MIN_TS_MS + 1),
+    ("events", "type"): ("startup", BadText(b"start\xffup"), b"startup", "STARTUP"),
+    ("events", "severity"): ("info", "error", BadText(b"inf\xf6"), b"info"),
+    ("events", "message"): (BadText(b"disk \xff full"), b"msg", "", 5),
+    ("apis", "api_id"): ("api-a", "api-b", BadText(b"api-\xff")),
+    ("apis", "name"): ("Registered", BadText(b"Na\xefve"), b"name"),
+    ("balance_snapshots", "ts_ms"): (MAX_TS_MS + 1, MIN_TS_MS - 1),
+    ("balance_snapshots", "usdc_micro"): (2**63 - 1, -1, 0),
+    ("balance_snapshots", "eth_wei"): ("9" * 78, BadText(b"1\xff"), 10**18, "1.5"),
+    ("backups", "ts_ms"): (MIN_TS_MS - 1, MAX_TS_MS + 1, 2**62),
+}
+# Extra columns other software adds, some named as SQLite's rowid is.
+_EXTRA_COLUMNS = ('a"b', "rowid", "_rowid_", "oid", "Sel;ect --", "ñ")
+_ROWID_PLANS = ("auto", "auto", "negative", "huge", "sparse", "mixed")
+_HOSTILE_KEYS = (
+    "timezone", "Timezone", "TIMEZONE", "chain_id", "CHAIN_ID", "low_usdc_threshold_micro",
+    "auto_pause_enabled", "panel_url", "PANEL_URL", "wallet_address", "Low_Gas_Threshold_Wei",
+)  # fmt: skip
+_HOSTILE_SETTING_VALUES = (
+    "Europe/Berlin", "Asia/Kathmandu", "UTC", "84532", "1", "0", 1, 8453, 12_500_000, 1.5, None,
+    BadText(b"Europe/Berl\xffn"), b"UTC", "https://p.example/panel", "javascript:alert(1)", "0x" + "ab" * 20,
+)  # fmt: skip
+
+
+def _case_variant(name: str, pick: int) -> str:
+    return (name, name.upper(), name.title(), name.swapcase())[pick % 4]
+
+
+@dataclass
+class HostileSpec:
+    """A store as another program might write it: see :func:`hostile_cases`.
+
+    ``rows`` maps a contract table to (rowid or None, {contract column: value}) rows;
+    ``names`` and ``columns`` give the names the store uses, ``extra`` its extra
+    columns, ``typed`` the tables declared with the contract's affinities.
+    """
+
+    journal: str = "wal"
+    typed: frozenset[str] = frozenset()
+    names: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rows: dict[str, list[tuple[int | None, dict]]] = field(default_factory=dict)
+    settings: list[tuple[object, object]] = field(default_factory=list)
+
+    def write(self, path: str) -> None:
+        con = sqlite3.connect(path, isolation_level=None)
+        try:
+            con.execute("PRAGMA synchronous=OFF")
+            con.execute(f"PRAGMA journal_mode={self.journal}")
+            con.execute("BEGIN")
+            for table, types in _HOSTILE_TYPES.items():
+                name = self.names.get(table, table)
+                columns = self.columns.get(table, {c: c for c in types})
+                items = [_quoted(columns[c]) + (f" {types[c]}" if table in self.typed else "") for c in columns]
+                items += [_quoted(e) for e in self.extra.get(table, ())]
+                con.execute(f"CREATE TABLE {_quoted(name)} ({', '.join(items)})")
+                taken = {c.lower() for c in (*columns.values(), *self.extra.get(table, ()))}
+                rowid = next((r for r in ("rowid", "_rowid_", "oid") if r not in taken), None)
+                rows = self.rows.get(table, [])
+                if table == "settings":
+                    rows = [(None, {"key": k, "value": v}) for k, v in self.settings]
+                for at, row in rows:
+                    names = [_quoted(columns[c]) for c in row]
+                    marks = ["CAST(? AS TEXT)" if isinstance(v, BadText) else "?" for v in row.values()]
+                    values = [bytes(v) if isinstance(v, BadText) else v for v in row.values()]
+                    if at is not None and rowid is not None:
+                        names, marks, values = [rowid, *names], ["?", *marks], [at, *values]
+                    con.execute(f"INSERT INTO {_quoted(name)} ({', '.join(names)}) VALUES ({', '.join(marks)})", values)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class HostileCase(NamedTuple):
+    """A hostile store, the moment to compute for, and how many rows a bulk read takes at once."""
+
+    spec: HostileSpec
+    now_ms: int
+    chunk_rows: int
+
+
+def _rowids(plan: str, n: int, rng: random.Random) -> list[int | None]:
+    if plan == "auto":
+        return [None] * n
+    if plan == "negative":
+        start = -(2**63) + rng.randrange(0, 10)
+        return [start + i for i in range(n)]
+    if plan == "huge":
+        return [2**63 - 1 - n + i for i in range(n)]
+    if plan == "sparse":  # snowflake-like ids: far apart, increasing
+        return sorted(rng.sample(range(2**40, 2**62), n)) if n else []
+    ids: set[int] = set()  # mixed: any order, any sign
+    while len(ids) < n:
+        ids.add(rng.randrange(-(2**62), 2**62))
+    return list(ids)
+
+
+@st.composite
+def hostile_cases(draw: st.DrawFn) -> HostileCase:
+    """A :class:`HostileCase`: a store as another program writes it, with its rows around ``now``."""
+    now_ms = draw(st.sampled_from((_NOON_2026_11_25, *_TRANSITIONS[:2]))) + draw(st.integers(-HOUR_MS, HOUR_MS))
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    spec = HostileSpec(journal=draw(st.sampled_from(("wal", "wal", "delete"))))
+    spec.typed = frozenset(draw(st.sets(st.sampled_from(tuple(_HOSTILE_TYPES)))))
+    for table, types in _HOSTILE_TYPES.items():
+        spec.names[table] = _case_variant(table, draw(st.integers(0, 3)))
+        spec.columns[table] = {c: _case_variant(c, rng.randrange(4)) for c in types}
+        extra = draw(st.sets(st.sampled_from(_EXTRA_COLUMNS), max_size=3)) if table != "balance_snapshots" else set()
+        spec.extra[table] = tuple(sorted(extra))
+    if draw(st.integers(0, 9)) == 0:  # every name of the rowid taken: the table reads as if it had none
+        spec.extra["calls"] = ("rowid", "_rowid_", "oid")
+
+    n_calls = draw(st.sampled_from((0, 3, 40, 1_030, 1_300)))
+    calls = []
+    for i in range(n_calls):
+        role = rng.choice(("buyer", "seller"))
+        price = rng.choice((0, 1_000, 999_999, 4 * 10**18))
+        calls.append(
+            {
+                "request_id": f"r{i}",
+                "ts_ms": now_ms - rng.randrange(-HOUR_MS, 9 * DAY_MS),
+                "role": role,
+                "api_id": rng.choice(("api-a", "api-b", "ä-api")),
+                "api_name": rng.choice((None, "Alpha", "Beta")),
+                "status_code": rng.choice((200, 200, 201, 402, 502)),
+                "latency_ms": rng.choice((None, 12.5, 100.0, 0.25)),
+                "price_micro": price,
+                "revenue_micro": price * 95 // 100 if role == "seller" else 0,
+                "demo": 0,
+                "tx_hash": "0x" + "ab" * 32,
+            }
+        )
+    # Hostile values at any row, most of them beyond the rows a fast reader samples.
+    for _ in range(draw(st.integers(0, 6)) if calls else 0):
+        at = draw(st.one_of(st.integers(0, len(calls) - 1), st.integers(max(0, len(calls) - 300), len(calls) - 1)))
+        column = draw(st.sampled_from(tuple(_HOSTILE_TYPES["calls"])))
+        calls[at][column] = draw(st.sampled_from(_HOSTILE.get(("calls", column), ()) + _ANY))
+    plan = draw(st.sampled_from(_ROWID_PLANS))
+    spec.rows["calls"] = list(zip(_rowids(plan, len(calls), rng), calls, strict=True))
+
+    events = [
+        {"id": i + 1, "ts_ms": now_ms - rng.randrange(0, 3 * DAY_MS), "type": rng.choice(("startup", "backup")),
+         "severity": rng.choice(("info", "warning", "error")), "message": rng.choice(("ok", "ünï"))}
+        for i in range(draw(st.integers(0, 6)))
+    ]  # fmt: skip
+    apis = [
+        {"api_id": rng.choice(("api-a", "api-b")), "name": rng.choice(("Registered A", "B")), "price_micro": 1000,
+         "registered_ms": 0, "active": 1}
+        for _ in range(draw(st.integers(0, 3)))
+    ]  # fmt: skip
+    balances = [
+        {"ts_ms": now_ms - rng.randrange(0, DAY_MS), "usdc_micro": rng.choice((0, 5, 2**63 - 1)),
+         "eth_wei": rng.choice(("0", "4200000000000000", 10**18))}
+        for _ in range(draw(st.integers(0, 3)))
+    ]  # fmt: skip
+    backups = [{"ts_ms": now_ms - rng.randrange(0, 40 * DAY_MS), "file": "b.db", "size_bytes": 1} for _ in range(2)]
+    for table, rows in (("events", events), ("apis", apis), ("balance_snapshots", balances), ("backups", backups)):
+        for _ in range(draw(st.integers(0, 3)) if rows else 0):
+            row = rows[draw(st.integers(0, len(rows) - 1))]
+            column = draw(st.sampled_from(tuple(_HOSTILE_TYPES[table])))
+            row[column] = draw(st.sampled_from(_HOSTILE.get((table, column), ()) + _ANY))
+        spec.rows[table] = [(None, row) for row in rows]
+    spec.settings = draw(
+        st.lists(st.tuples(st.sampled_from(_HOSTILE_KEYS), st.sampled_from(_HOSTILE_SETTING_VALUES)), max_size=6)
+    )
+    if draw(st.integers(0, 9)) == 0:
+        spec.settings.append((b"timezone", "Asia/Kolkata"))  # a key that is not text is no key
+    chunk_rows = draw(st.sampled_from((100_000, 7, 500)))
+    return HostileCase(spec, now_ms, chunk_rows)

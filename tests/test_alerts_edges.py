@@ -380,3 +380,52 @@ def test_huge_gas_balances_stay_exact(store):
     burnt = 2 * big * DAY // (2 * DAY - HOUR)
     assert runway["gas_per_day_eth"] == f"{burnt // 10**18}.{burnt % 10**18:018d}"
     assert runway["eth_days"] == pytest.approx(big * (2 * DAY - HOUR) / (2 * big * DAY), rel=1e-12)
+
+
+# -- long windows and ranged views ----------------------------------------------------
+
+RANGED = {
+    "ccanalytics": lambda path, now, range_name, api: _package_ranged(path, now, range_name, api),
+    "reference": lambda path, now, range_name, api: reference_snapshot(path, now, 50, range_name, api),
+}
+
+
+def _package_ranged(path: str, now: int, range_name: str | None, api: str | None) -> dict:
+    import ccanalytics as cc
+
+    with cc.open_store(path) as opened:
+        return opened.snapshot(now=now, range=range_name, api=api).to_dict()
+
+
+@pytest.fixture(params=list(RANGED))
+def ranged(tmp_path, request):
+    builder = StoreBuilder(str(tmp_path / "store.db"))
+    builder.compute = RANGED[request.param]
+    return builder
+
+
+def test_a_window_of_ten_days_counts_errors_older_than_a_week(ranged):
+    ranged.setting("error_spike_window_ms", str(10 * DAY)).setting("error_spike_errors", "2")
+    errors(ranged, [NOW - 9 * DAY, NOW - 9 * DAY + 1, NOW - 10 * DAY, NOW - 10 * DAY - 1])
+    snapshot = ranged.compute(ranged.write(), NOW, None, None)
+    alert = rule(snapshot, "error_spike")
+    assert (alert["firing"], alert["value"]) == (True, 3)
+    # The first chart hour (2026-11-23T13:00) still sees the three within 10 days.
+    assert snapshot["buyer"]["call_rate"][0]["spike"] is True
+
+
+def test_ranged_view_buckets_are_marked_too(ranged):
+    # A 1 h view has minute buckets: six errors at 11:40:30 mark 11:40 … 11:45 (until 11:45:30).
+    errors(ranged, [ms("2026-11-25T11:40:30Z")] * 6)
+    errors(ranged, [ms("2026-11-25T11:20:00Z")] * 6, api_id="other")
+    view = ranged.compute(ranged.write(), NOW, "1h", "bb-graphql")["view"]
+    marked = [b["start"][11:16] for b in view["buyer"]["series"] if b["spike"]]
+    assert marked == ["11:40", "11:41", "11:42", "11:43", "11:44", "11:45"]
+    assert not any(b["spike"] for b in view["seller"]["series"])
+
+
+def test_a_buyer_call_before_the_week_makes_a_seven_day_span_even_with_nothing_spent_since(store):
+    store.call(NOW - 8 * DAY, price_micro=5_000_000)
+    store.balance(NOW - HOUR, usdc_micro=3_000_000, eth_wei="0")
+    runway = snap(store)["runway"]
+    assert (runway["spend_per_day_usdc"], runway["usdc_days"]) == ("0.000000", None)

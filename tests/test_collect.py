@@ -152,6 +152,19 @@ def test_a_store_that_cannot_be_written_loses_calls_counted_never_raises(tmp_pat
         writer.close()
     assert writer.failed == 5 and writer.written == 0
     assert "could not write 5 calls" in caplog.text
+    # The next transaction that succeeds (here the shutdown event's) says what was lost.
+    errors = [r["message"] for r in rows(db, "SELECT message FROM events WHERE type = 'error'")]
+    assert errors == ["x402 recorder: 5 calls were lost (the store could not be written: no such table: calls)"]
+    # A store whose calls table has only the required columns is written all the same.
+    con = sqlite3.connect(db)
+    con.execute(
+        "CREATE TABLE calls (request_id TEXT PRIMARY KEY, ts_ms INTEGER, role TEXT, api_id TEXT, status_code INTEGER)"
+    )
+    con.commit()
+    con.close()
+    with StoreWriter(db) as again:
+        again.record(call("after"))
+    assert [r["request_id"] for r in rows(db)] == ["after"]
 
 
 def test_a_file_that_is_not_a_store_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -362,3 +362,36 @@ def test_killing_the_app_mid_traffic_leaves_a_consistent_store(anvil: Anvil, tmp
             {"request_id": recorded[0]["request_id"], "ts_ms": 1, "role": "seller", "api_id": "x", "status_code": 200}
         )
     assert len(rows(seller.db)) == len(recorded)
+
+
+def test_the_living_demo_fills_a_store_the_dashboard_reads(tmp_path: Path) -> None:
+    from x402_world import REPO
+
+    db = tmp_path / "demo.db"
+    demo = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "examples" / "x402_demo.py"),
+            "--db",
+            str(db),
+            "--calls",
+            "4",
+            "--seed",
+            "3",
+            "--no-serve",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    calls = rows(db)
+    assert len(calls) == 4 and all(r["role"] == "seller" for r in calls)
+    paid = [r for r in calls if r["price_micro"] > 0]
+    assert paid and all(r["tx_hash"] for r in paid)
+    snap = snapshot(db)
+    assert snap["mode"] == "seller" and snap["seller"]["calls_24h"] == 4
+    # The demo reconciles as it stops: every paid call was found on chain.
+    assert snap["reconciliation"]["matched"] == len(paid) and snap["reconciliation"]["missing"] == 0
+    buyer = rows(db.with_suffix(".buyer.db"))
+    assert sorted(r["request_id"] for r in buyer) == sorted(r["request_id"] for r in calls)

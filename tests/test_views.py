@@ -153,7 +153,7 @@ def test_a_1h_view_edges_to_the_millisecond_and_its_minutes(store):
     assert series[0]["start"] == "2026-11-25T11:01:00Z" and series[-1]["start"] == "2026-11-25T12:00:00Z"
     # The call at now - 1 h (11:00:30.123) lies before the first minute bucket: not in the series.
     assert sum(b["success"] + b["error"] for b in series) == 1
-    assert series[-1] == {"start": "2026-11-25T12:00:00Z", "success": 1, "error": 0}
+    assert series[-1] == {"start": "2026-11-25T12:00:00Z", "success": 1, "error": 0, "spike": False}
     assert view["seller"]["calls"] == 0 and view["seller"]["consumers"] == 0
 
 
@@ -190,8 +190,9 @@ def test_hour_buckets_in_a_quarter_hour_zone(store):
     path = store.write()
     view = store.compute(path, now, "24h", None)["view"]
     series = view["buyer"]["series"]
-    assert len(series) == 24 and series[-1] == {"start": "2026-11-25T12:15:00Z", "success": 1, "error": 0}
-    assert series[-2] == {"start": "2026-11-25T11:15:00Z", "success": 1, "error": 0}
+    last = {"start": "2026-11-25T12:15:00Z", "success": 1, "error": 0, "spike": False}
+    assert len(series) == 24 and series[-1] == last
+    assert series[-2] == {"start": "2026-11-25T11:15:00Z", "success": 1, "error": 0, "spike": False}
     assert series[0]["start"] == "2026-11-24T13:15:00Z"
     days = store.compute(path, now, "30d", None)["view"]["buyer"]["series"]
     assert days[-1]["start"] == "2026-11-24T18:15:00Z"  # local midnight of the 25th

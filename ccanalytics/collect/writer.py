@@ -126,7 +126,9 @@ class StoreWriter:
         self.dropped = 0  # calls lost to a full queue
         self.failed = 0  # calls lost to a batch that could not be written
         self.written = 0
-        self._unreported = 0
+        self._unreported = 0  # dropped calls no event has reported yet
+        self._unwritten = 0  # calls of failed batches no event has reported yet
+        self._error = ""
         self._thread = threading.Thread(target=self._run, name="ccanalytics-writer", daemon=True)
         self._thread.start()
         self._balances: threading.Thread | None = None
@@ -202,19 +204,23 @@ class StoreWriter:
                 batch = [self._calls.popleft() for _ in range(min(BATCH_CALLS, len(self._calls)))]
                 other, self._other = self._other, []
                 lost, self._unreported = self._unreported, 0
-                self._writing = bool(batch or other or lost)
+                unwritten, self._unwritten = self._unwritten, 0
+                self._writing = bool(batch or other or lost or unwritten)
             if self._writing:
-                self._write(batch, other, lost)
+                self._write(batch, other, lost, unwritten)
             with self._cond:
                 self._writing = False
-                idle = not self._calls and not self._other and not self._unreported
+                # Reports of losses ride on the next write; they never keep the writer from stopping.
+                idle = not self._calls and not self._other
                 if idle:
                     self._flushing = False
                 self._cond.notify_all()
                 if self._closing and idle:
                     return
 
-    def _write(self, batch: list[tuple[Any, ...]], other: list[tuple[str, tuple[Any, ...]]], lost: int) -> None:
+    def _write(
+        self, batch: list[tuple[Any, ...]], other: list[tuple[str, tuple[Any, ...]]], lost: int, unwritten: int
+    ) -> None:
         con = self._con
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -238,14 +244,18 @@ class StoreWriter:
                 self._insert_event(
                     now_ms(), "error", "error", f"x402 recorder: {lost} calls were lost (its queue was full)"
                 )
+            if unwritten:
+                message = f"x402 recorder: {unwritten} calls were lost (the store could not be written: {self._error})"
+                self._insert_event(now_ms(), "error", "error", message)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 con.execute("ROLLBACK")
             with self._cond:
                 self.failed += len(batch)
-                if lost:
-                    self._unreported += lost
+                self._unreported += lost
+                self._unwritten += unwritten + len(batch)
+                self._error = " ".join(str(exc).split())[:200]
             log.warning("ccanalytics: could not write %d calls to %s (%s); dropped", len(batch), self.path, exc)
             return
         self.written += len(batch)
@@ -320,7 +330,7 @@ class StoreWriter:
         with self._cond:
             self._flushing = True
             self._cond.notify_all()
-            while self._calls or self._other or self._unreported or self._writing:
+            while self._calls or self._other or self._writing:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._thread.is_alive():
                     return False
