@@ -89,11 +89,16 @@ def _calls(path: Path) -> int:
 
 
 def _same(a: object, b: object) -> bool:
-    """Equal, floats within a relative 1e-9 (SQLite and polars add in different orders)."""
+    """Equal, floats within a relative 1e-9 (SQLite and polars add in different orders).
+
+    Only the peer's figures are compared: it does not compute views.md's
+    additions (percentiles, previous periods, spike flags), so it does less
+    work than ccanalytics and the ratios are conservative.
+    """
     if isinstance(a, float) and isinstance(b, float):
         return math.isclose(a, b, rel_tol=1e-9)
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return b.keys() <= a.keys() and all(_same(a[k], b[k]) for k in b)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
@@ -164,7 +169,7 @@ def table(figures: dict) -> str:
             f"warm refresh after {NEW_CALLS:,} new calls",
             f"{f['warm_s'] * ms:.0f} ms (max {f['warm_max_s'] * ms:.0f} ms)",
             f"{f['peer_s'] / f['warm_s']:.0f}× faster",
-            "≥ 200× and < 50 ms",
+            "≥ 1 000× and < 15 ms",
         ),
         (
             "first snapshot, new process, cache built",

@@ -24,6 +24,7 @@ import polars as pl
 
 from ccanalytics import metrics, sketch
 from ccanalytics.consumers import FirstSeen
+from ccanalytics.running import Running
 from ccanalytics.units import WEEK_MS
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
@@ -100,6 +101,7 @@ class Ledger:
     present: Totals | None = None  # settled + recent rows with ts_ms < upto
     reach: int = REACH_MS  # how far before `now` the rows must go
     seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
+    running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
@@ -128,7 +130,8 @@ class Ledger:
         if present is not None and self.upto is not None:
             present = present.plus(old).plus(new.filter(ts < self.upto))
         seen = None if self.seen is None else self.seen.plus(old)
-        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, seen=seen)
+        running = None if self.running is None else self.running.add(new.filter(pl.col("rule").is_null()))
+        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, seen=seen, running=running)
 
     def settle(self, horizon: int) -> Ledger:
         """The same calls, with those before a later ``horizon`` folded into the settled totals."""
@@ -147,6 +150,7 @@ class Ledger:
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,
+            running=None if self.running is None else self.running.settle(horizon),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -162,3 +166,9 @@ class Ledger:
             present = self.settled.plus(self.recent.filter(ts < now))
         calls = metrics.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present), calls, present
+
+    def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+        """The windowed figures at ``now`` (see ``running.Running.at``), and the ledger whose state moved there."""
+        running = self.running or Running.of(self.recent.filter(pl.col("rule").is_null()))
+        running, *frames = running.at(now, timezone)
+        return replace(self, running=running), tuple(frames)  # type: ignore[return-value]

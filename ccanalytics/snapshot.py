@@ -277,22 +277,37 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
     )
 
 
-def role_views(calls: pl.LazyFrame, totals: Totals, apis: pl.LazyFrame, now: int, timezone: str) -> dict[str, RoleView]:
-    """The figures of both roles: windows, call rates and breakdowns, in one collect."""
+def role_views(
+    calls: pl.LazyFrame,
+    totals: Totals,
+    apis: pl.LazyFrame,
+    now: int,
+    timezone: str,
+    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
+) -> dict[str, RoleView]:
+    """The figures of both roles: windows, call rates and breakdowns, in one collect.
+
+    ``windowed`` are the windows, call rates and period figures at ``now``
+    when they were kept elsewhere (``running.Running.at``): then only the
+    all-time figures are queried.
+    """
     tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
     periods = {
         "24h": (now - DAY_MS, now),
         "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
         "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
     }
-    queries = [
-        metrics.windows(calls, now),
+    alltime = [
         metrics.merge_tallies(tallies, by=("role",)),
-        metrics.call_rate(calls, now, timezone),
-        ranged.period_figures(calls, periods),
         *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
-    windows, everything, rates, figures, *breakdowns = pl.collect_all(queries)
+    if windowed is None:
+        queries = [metrics.windows(calls, now), metrics.call_rate(calls, now, timezone)]
+        windows, rates, figures, everything, *breakdowns = pl.collect_all(
+            [*queries, ranged.period_figures(calls, periods), *alltime]
+        )
+    else:
+        (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
     views = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
@@ -343,6 +358,7 @@ def compute(
     views: dict[str, RoleView] | None = None,
     seen: FirstSeen | None = None,
     horizon: int = 0,
+    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -356,11 +372,12 @@ def compute(
     snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
     the first seller calls of consumers before ``horizon``, where ``calls``
     begin.  ``views`` are the roles' figures when they were tallied elsewhere
-    (the fleet's engines).
+    (the fleet's engines), ``windowed`` the windowed figures when they were
+    kept as running state (see ``role_views``).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
     if views is None:
-        views = role_views(calls, totals, good_apis, now, settings.timezone)
+        views = role_views(calls, totals, good_apis, now, settings.timezone, windowed)
     if balances is None:
         balances = facts.balance
     elif not balances.known:

@@ -34,7 +34,7 @@ from ccanalytics.errors import StoreError
 from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = ["Bulk", "Source", "TableShape"]
 
@@ -45,7 +45,7 @@ _ROWID_NAMES = ("rowid", "_rowid_", "oid")
 # Rows read per bulk query; on a rollback-journal store every query holds a
 # lock that makes a writer wait, so they are kept short there.
 CHUNK_ROWS = 100_000
-ROLLBACK_CHUNK_ROWS = 20_000
+ROLLBACK_CHUNK_ROWS = 5_000
 # Beyond this many rowid ranges (sparse rowids), chunks are cut by rows instead.
 _MAX_RANGES = 1_000
 _BUSY_MS = 5_000
@@ -199,12 +199,9 @@ class Source:
     def transaction(self, bulk: bool = False) -> Iterator[Bulk | None]:
         """One read transaction: every query inside sees the same state of the file.
 
-        With ``bulk``, it also yields a ``Bulk`` for the big reads, which
-        outlives the transaction (the caller closes it).  On a WAL store the
-        Bulk's connections hold read transactions begun on the very same
-        state; on a rollback-journal store, where a long transaction would
-        make writers wait, its reads are short and ``Bulk.unchanged()`` says
-        afterwards whether anything was committed since this transaction.
+        With ``bulk`` (a WAL store), it also yields a ``Bulk`` for the big
+        reads, whose connections hold read transactions begun on the very same
+        state (the caller closes it before this transaction ends).
         """
         for _ in range(20):
             files = self._fingerprint()
@@ -228,8 +225,6 @@ class Source:
                 reader.close()
                 self._end()
                 continue
-            if reader is not None:
-                reader.version = (self._fingerprint(), version)
             try:
                 yield reader
             except BaseException:
@@ -244,10 +239,6 @@ class Source:
     def _end(self) -> None:
         with suppress(sqlite3.DatabaseError):
             self.con.execute("ROLLBACK")
-
-    def unchanged_since(self, version: tuple) -> bool:
-        """Whether nothing was committed since a transaction's ``version`` (call outside one)."""
-        return self._fingerprint() == version[0] and self._query("PRAGMA data_version")[0][0] == version[1]
 
     # -- what the file is ---------------------------------------------------
 
@@ -338,6 +329,18 @@ class Source:
         found = {table: tuple(values[3 * i : 3 * i + 3]) for i, table in enumerate(named)}
         return {table: found.get(table) for table in tables}
 
+    def max_rowid(self, table: str) -> int | None:
+        shape = self.shapes[table]
+        return self._query(f"SELECT max({shape.rowid}) FROM {shape.quoted}")[0][0] if shape.rowid else None
+
+    def span(self, table: str) -> int:
+        """How many rowids lie between a table's least and greatest (0 when empty): at least its rows."""
+        shape = self.shapes[table]
+        if shape.rowid is None:
+            return self.count(table)
+        low, high = self._query(f"SELECT min({shape.rowid}), max({shape.rowid}) FROM {shape.quoted}")[0]
+        return 0 if low is None else high - low + 1
+
     def count_after(self, table: str, rowid: int) -> int:
         """Rows with a rowid above ``rowid`` (cheap: a range of the table's b-tree)."""
         shape = self.shapes[table]
@@ -408,10 +411,11 @@ class Source:
         where: str | None = None,
         params: tuple = (),
         descriptive: bool = False,
+        texts_from: int | None = None,
     ) -> pl.DataFrame:
         """Clean rows of a table: all, those with ``rowid > after_rowid``, or those ``where`` says."""
         shape = self.shapes[table]
-        sql = self.select_sql(table, descriptive=descriptive)
+        sql = self.select_sql(table, descriptive=descriptive, texts_from=texts_from)
         if after_rowid is not None:
             where, params = f"{shape.rowid} > ?", (after_rowid,)
         if where is not None:
@@ -471,21 +475,37 @@ class Source:
         workers: int = 2,
         texts_from: int | None = None,
         descriptive: bool = False,
+        upto: int | None = None,
     ) -> Iterator[pl.DataFrame]:
         """All clean rows of a big table, in rowid ranges read by ``workers`` threads (ADBC, into Arrow).
 
         ``bulk`` gives the connections (one state of the file, see
-        ``transaction``); without it the read opens its own.
-        ``texts_from`` and ``descriptive``: see ``select_sql``.
+        ``transaction``); without it the read opens its own.  On a
+        rollback-journal store without ``bulk`` the rows are read through this
+        source's own connection instead (see ``Bulk`` for why), in ranges up to
+        the rowid ``upto`` when given: one short query each, so a writer never
+        waits long.  ``texts_from`` and ``descriptive``: see ``select_sql``.
         """
-        if bulk is None:
-            own = Bulk(self, transaction=self.wal)
-            try:
-                yield from self.read_chunks(
-                    table, own, chunk_rows=chunk_rows, texts_from=texts_from, descriptive=descriptive
-                )
-            finally:
-                own.close()
+        if bulk is None and (not self.wal or self.con.in_transaction):
+            # Also inside a caller's transaction: its state is the one to read.
+            shape = self.shapes[table]
+            if shape.rowid is None:
+                yield self.read(table, descriptive=descriptive, texts_from=texts_from)
+                return
+            rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
+            for low, high in _ranges(lambda sql: self._query(sql)[0], shape, rows, upto):
+                where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
+                yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
+            return
+        if bulk is None:  # a WAL store: a transaction of this source's own holds the state (see ``Bulk``)
+            with self.transaction(bulk=True) as own:
+                assert own is not None
+                try:
+                    yield from self._chunks(
+                        table, own, chunk_rows=chunk_rows, texts_from=texts_from, descriptive=descriptive
+                    )
+                finally:
+                    own.close()
             return
         yield from self._chunks(
             table, bulk, chunk_rows=chunk_rows, workers=workers, texts_from=texts_from, descriptive=descriptive
@@ -524,8 +544,11 @@ class Source:
                 if frame is not None and any(frame.schema[n] != d for n, d in wire.items()):
                     frame = None
             if frame is None:
-                frame = bulk.frame(f"{clean} {where})")
-                frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                try:
+                    frame = bulk.frame(f"{clean} {where})")
+                    frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # never a traceback
+                    raise StoreError(f"{self.path}: cannot read the store ({_line(exc)})") from None
             return _finish(frame.slice(1), table)
 
         if shape.rowid is None or where is not None:
@@ -533,7 +556,8 @@ class Source:
             return
         rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
         r = shape.rowid
-        where = (f"WHERE {r} BETWEEN {int(low)} AND {int(high)}" for low, high in bulk.ranges(shape, rows))
+        ranges = _ranges(lambda sql: bulk.frame(sql).row(0), shape, rows)
+        where = (f"WHERE {r} BETWEEN {int(low)} AND {int(high)}" for low, high in ranges)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccanalytics-read") as pool:
             # At most `workers` chunks in flight: memory stays bounded however big the table.
             pending = deque(pool.submit(chunk, w) for w in islice(where, workers))
@@ -568,8 +592,15 @@ class Bulk:
     With ``transaction`` (a WAL store) each connection holds one read
     transaction for its whole life, begun before the caller's transaction
     (``Source.transaction`` checks that nothing was committed in between), so
-    every chunk sees the same state.  Without (a rollback-journal store), each
-    query is its own short transaction.
+    every chunk sees the same state.
+
+    ADBC's driver carries its own copy of SQLite, and two copies in one
+    process share POSIX locks without knowing it: when one copy releases a
+    lock the other still counts on, it is gone for both (sqlite.org,
+    "How To Corrupt", 2.2.1).  So a Bulk is only read from while the
+    caller's transaction, on Python's copy, holds the same state's read lock
+    (WAL), and never on a rollback-journal store, whose locks are on the
+    file itself: there the source's own connection reads (``read_chunks``).
     """
 
     def __init__(self, source: Source, *, transaction: bool, connections: int = 2) -> None:
@@ -578,7 +609,6 @@ class Bulk:
 
         self.source = source
         self.transaction = transaction
-        self.version: tuple | None = None
         self._open: list = []
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         try:
@@ -630,42 +660,48 @@ class Bulk:
         finally:
             self._free.put(connection)
 
-    def ranges(self, shape: TableShape, rows: int) -> Iterator[tuple[int, int]]:
-        """Inclusive rowid ranges of at most ``rows`` rows each, covering the table.
-
-        Ranges run from the actual least to the greatest rowid (negative and
-        huge rowids alike); when rowids are sparse, each range is cut at the
-        ``rows``-th rowid instead, so no range is empty.
-        """
-        t, r = shape.quoted, shape.rowid
-        low, high = self.frame(f"SELECT min({r}) AS low, max({r}) AS high FROM {t}").row(0)
-        if low is None:
-            return
-        if (high - low) // rows < _MAX_RANGES:
-            for start in range(low, high + 1, rows):
-                yield start, min(start + rows - 1, high)
-            return
-        while True:
-            end = self.frame(
-                f"SELECT max(x) AS x FROM (SELECT {r} AS x FROM {t} WHERE {r} >= {int(low)} ORDER BY {r} LIMIT {rows})"
-            ).item()
-            if end is None:
-                return
-            yield low, end
-            if end >= high:
-                return
-            low = end + 1
-
-    def unchanged(self) -> bool:
-        """Whether every read saw the state of the transaction it came with."""
-        return self.transaction or (self.version is not None and self.source.unchanged_since(self.version))
-
     def close(self) -> None:
         for database, connection in reversed(self._open):
             with suppress(Exception):  # closing a read-only connection cannot lose anything
                 connection.close()
                 database.close()
         self._open = []
+
+
+def _ranges(
+    value: Callable[[str], tuple], shape: TableShape, rows: int, upto: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """Inclusive rowid ranges of at most ``rows`` rows each, covering the table (up to the rowid ``upto``).
+
+    Ranges run from the actual least to the greatest rowid (negative and huge
+    rowids alike); when rowids are sparse, each range is cut at the
+    ``rows``-th rowid instead, so no range is empty.  ``value`` runs a query
+    and gives its first row.
+    """
+    t, r = shape.quoted, shape.rowid
+    # Two subqueries: each is one seek in the b-tree (a WHERE would make SQLite scan).
+    low, high = value(f"SELECT (SELECT min({r}) FROM {t}) AS low, (SELECT max({r}) FROM {t}) AS high")
+    if low is None:
+        return
+    if upto is not None:
+        high = min(high, upto)
+        if high < low:
+            return
+    if (high - low) // rows < _MAX_RANGES:
+        for start in range(low, high + 1, rows):
+            yield start, min(start + rows - 1, high)
+        return
+    while True:
+        (end,) = value(
+            f"SELECT max(x) AS x FROM (SELECT {r} AS x FROM {t} WHERE {r} BETWEEN {int(low)} AND {int(high)} "
+            f"ORDER BY {r} LIMIT {rows})"
+        )
+        if end is None:
+            return
+        yield low, end
+        if end >= high:
+            return
+        low = end + 1
 
 
 def _finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:

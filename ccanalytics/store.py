@@ -95,12 +95,25 @@ def _intact(source: Source, table: str, cursor: _Cursor) -> bool:
     return below == cursor.rows and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last)
 
 
+def _still_there(source: Source, cursor: _Cursor) -> bool:
+    """Whether every row a read in short queries counted is still there, the last one unchanged.
+
+    Counted in short queries too: a rollback-journal writer never waits long.
+    """
+    if cursor.top is None:
+        return True
+    below = source.count_upto("calls", cursor.top)
+    return below == cursor.rows and source.row_at("calls", cursor.top) == cursor.last
+
+
 class _HistoryChanged(Exception):
     """Rows read before are gone or changed: the calls must be read in full."""
 
 
 # How often a read that a writer's commits kept overtaking is tried again.
 _ATTEMPTS = 8
+# A rollback-journal store with rowids spanning at most this many is read in one transaction (well under 200 ms).
+ONE_TRANSACTION_ROWS = 5_000
 
 
 def _judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -265,6 +278,7 @@ class Store:
                 setting_issues = [*setting_issues, mismatch]
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
+            self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
@@ -283,6 +297,7 @@ class Store:
                 api=api,
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
+                windowed=windowed,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
@@ -315,8 +330,11 @@ class Store:
         with self._lock:
             if self._ledger is None:
                 return True
-            with self._source.transaction():
-                intact = _intact(self._source, "calls", self._cursors["calls"])
+            if self._source.wal:
+                with self._source.transaction():
+                    intact = _intact(self._source, "calls", self._cursors["calls"])
+            else:  # short queries: a rollback-journal writer never waits long
+                intact = _still_there(self._source, self._cursors["calls"])
             if not intact:
                 self._ledger = None
                 self._version = None
@@ -349,15 +367,17 @@ class Store:
             self._ledger = ledger.settle(now - ledger.reach - DAY_MS)
 
     def _read(self, now: int, *, full: bool) -> bool:
-        """Catch up with the file in one state of it; False when a writer's commit overtook a full read.
+        """Catch up with the file in one state of it; False when a writer overtook a full read.
 
-        Everything but a full read of the calls happens in one short read
-        transaction.  A full read goes through ADBC (``Bulk``) after it: on a
-        WAL store in read transactions begun on the same state, on a
-        rollback-journal store in short queries checked afterwards.
+        Everything happens in one read transaction, except a full read of a
+        big rollback-journal store: there a transaction makes writers wait, so
+        the calls up to the greatest rowid seen in it are read afterwards in
+        short queries, and then checked to be all still there (appends are
+        fine: they are read by the next refresh).  A WAL store's full read goes
+        through ADBC (``Bulk``), in transactions begun on this one's state.
         """
         source = self._source
-        with source.transaction(bulk=full) as bulk:
+        with source.transaction(bulk=full and source.wal) as bulk:
             version = source.data_version()
             if not full and version == self._version:
                 return True
@@ -370,28 +390,43 @@ class Store:
             self._settings_raw = self._read_settings()
             if self._ledger is None and self._cache and source.wal:
                 self._adopt_cache(now)
+            new_calls = None
             if self._ledger is not None and self._ledger.covers(now, self._reach):
                 big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
                 reset, rows = self._new_rows("calls", count=not big)
                 if not reset:
-                    self._advance("calls", rows, reset=False)
-                    self._ledger = self._ledger.add(_judged("calls", rows))
-                    self._maybe_save()
-                    self._version = version
+                    new_calls = rows
+            if new_calls is not None:
+                if bulk is not None:
+                    bulk.close()
+            elif not full:
+                raise _HistoryChanged
+            elif source.wal or source.span("calls") <= ONE_TRANSACTION_ROWS:
+                # Inside this transaction (its read lock also keeps the state a Bulk reads: see ``sqlite.Bulk``).
+                try:
+                    self._read_history(now, bulk)
+                finally:
                     if bulk is not None:
                         bulk.close()
-                    return True
-            if bulk is None:
-                raise _HistoryChanged
-        try:
-            self._read_history(now, bulk)
-            consistent = bulk.unchanged()
-        finally:
-            bulk.close()
-        if consistent:
+                self._version = version
+                self._maybe_save(force=True)
+                return True
+            else:
+                upto = source.max_rowid("calls")
+        if new_calls is not None:  # judged and added once the read lock is released
+            assert self._ledger is not None
+            self._advance("calls", new_calls, reset=False)
+            self._ledger = self._ledger.add(_judged("calls", new_calls))
+            self._maybe_save()
             self._version = version
+            return True
+        self._read_history(now, None, upto=upto)
+        cursor = self._cursors["calls"]
+        if _still_there(source, cursor):
+            self._version = None  # appends during the read: the next refresh reads them
             self._maybe_save(force=True)
-        return consistent
+            return True
+        return False
 
     def _read_settings(self) -> dict[str, str | None]:
         """The settings' raw pairs; a settings table that cannot be read is a data issue, as others are."""
@@ -457,7 +492,7 @@ class Store:
         else:
             self._frames[table] = pl.concat([self._frames[table], rows])
 
-    def _read_history(self, now: int, bulk: Bulk) -> None:
+    def _read_history(self, now: int, bulk: Bulk | None, upto: int | None = None) -> None:
         """Read all calls: those before the horizon into totals, the others as rows.
 
         The long texts of old calls are not read (``texts_from``): of them only
@@ -472,7 +507,7 @@ class Store:
         spare = source.shapes["calls"].has_rowid
         named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
         texts_from = ledger.horizon if spare else None
-        for chunk in source.read_chunks("calls", bulk, texts_from=texts_from):
+        for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto):
             self._advance("calls", chunk, reset=False)
             rows = _judged("calls", chunk)
             ledger = ledger.add(rows)

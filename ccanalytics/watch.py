@@ -361,8 +361,13 @@ def _email_body(transition: Transition, store: str) -> str:
 # -- the command ----------------------------------------------------------
 
 
+# Store text (an API id in a spike's message) reaches the log: no control character may
+# move a terminal's cursor or forge a log line.
+_CONTROLS = {c: "?" for c in (*range(0x20), 0x7F)}
+
+
 def _printer(line: str) -> None:
-    print(f"{iso_utc(now_ms() // 1000 * 1000)} {line}", flush=True)
+    print(f"{iso_utc(now_ms() // 1000 * 1000)} {line.translate(_CONTROLS)}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

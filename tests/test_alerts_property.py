@@ -72,3 +72,26 @@ def test_alerts_spikes_and_runway_equal_the_reference(builder, range_name):
     if range_name is not None:
         wanted["view"] = {role: {"series": expected["view"][role]["series"]} for role in ("buyer", "seller")}
     assert_snapshots_equal(actual, wanted)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    errors=st.lists(st.integers(-5, 60), max_size=25),
+    starts=st.lists(st.integers(0, 60), min_size=1, max_size=6, unique=True).map(sorted),
+    now=st.integers(0, 70),
+    window=st.integers(1, 25),
+    limit=st.integers(0, 4),
+)
+@example(errors=[], starts=[0], now=0, window=1, limit=0)
+def test_spike_flags_equal_a_brute_force_over_real_instants(errors, starts, now, window, limit):
+    """``spike_flags`` on small integers against the reference's try-every-instant search."""
+    from reference import _spike
+
+    from ccanalytics.alerts import spike_flags
+    from ccanalytics.settings import Settings
+
+    rule = Settings(error_spike_errors=limit, error_spike_window_ms=window)
+    existing = [t for t in errors if t < now]
+    ends = [*starts[1:], now]
+    expected = [_spike(existing, s, min(e, now), limit, window) for s, e in zip(starts, ends, strict=True)]
+    assert spike_flags(starts, now, errors, rule).to_list() == expected

@@ -492,3 +492,13 @@ def test_the_store_is_never_written(tmp_path, receiver, smtp):
     assert result.returncode == 0, result.stderr
     assert db.read_bytes() == before
     assert len(receiver.posts) == 1
+
+
+def test_store_text_cannot_forge_log_lines(tmp_path, receiver, smtp):
+    db = make_store(tmp_path / "store.db", **alert_settings(receiver.url, smtp.url))
+    add_errors(db, [int(time.time() * 1000) - 500] * 6, api_id="x\x1b[2J\n2026-01-01T00:00:00Z delivered FAKE")
+    result = watch("--db", str(db), "--state", str(tmp_path / "s.json"), "--once")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert not any(line.startswith("2026-01-01") for line in result.stdout.splitlines())
+    assert receiver.posts[0]["message"].startswith("6 errors in the last 5 min (x\x1b[2J\n")  # the JSON keeps it
