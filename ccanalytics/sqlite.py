@@ -486,12 +486,13 @@ class Source:
         the rowid ``upto`` when given: one short query each, so a writer never
         waits long.  ``texts_from`` and ``descriptive``: see ``select_sql``.
         """
-        if bulk is None and not self.wal:
+        if bulk is None and (not self.wal or self.con.in_transaction):
+            # Also inside a caller's transaction: its state is the one to read.
             shape = self.shapes[table]
             if shape.rowid is None:
                 yield self.read(table, descriptive=descriptive, texts_from=texts_from)
                 return
-            rows = chunk_rows or ROLLBACK_CHUNK_ROWS
+            rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
             for low, high in _ranges(lambda sql: self._query(sql)[0], shape, rows, upto):
                 where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
                 yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
