@@ -23,6 +23,7 @@ from ccanalytics.balances import READING_NOTE
 from ccanalytics.errors import CCError
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
+from ccanalytics.ui.views import ViewChoice
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -331,7 +332,9 @@ class Refresher:
             self.start(refresh_now=True)
 
 
-def live_dashboard(get_snapshot: GetSnapshot, *, interval_s: float | None = None) -> Dashboard:
+def live_dashboard(
+    get_snapshot: GetSnapshot, *, interval_s: float | None = None, view: ViewChoice | None = None
+) -> Dashboard:
     """A :class:`Dashboard` showing ``get_snapshot()`` now and refreshing itself while its page is open.
 
     Call it from a notebook cell (it needs the kernel's running asyncio loop)
@@ -343,14 +346,17 @@ def live_dashboard(get_snapshot: GetSnapshot, *, interval_s: float | None = None
         Returns a snapshot dict, e.g. ``lambda: store.snapshot().to_dict()``.
     interval_s
         Seconds between refreshes; default :func:`refresh_interval` (``CCANALYTICS_REFRESH_S``).
+    view
+        The view to show first (range, role, API; e.g. from the URL's query), which the page's
+        controls then change; ``get_snapshot`` should honour ``view.snapshot_args()``.
     """
     interval = refresh_interval() if interval_s is None else interval_s
     try:
         first = get_snapshot()
-        dashboard = Dashboard(first)
+        dashboard = Dashboard(first, view=view)
     except Exception:
         # The page still comes up, showing the failure on its pill; the loop keeps trying.
-        first, dashboard = None, Dashboard()
+        first, dashboard = None, Dashboard(view=view)
     refresher = Refresher(dashboard, get_snapshot, interval_s=interval)
     dashboard.refresher = refresher
     refresher.start(refresh_now=first is None)
