@@ -582,7 +582,9 @@ DARK_CSS = """
 .cc-dashboard .cc-api-filter { width: auto; margin: 0; }
 .cc-dashboard .cc-api-filter select {
   height: 32px; border-radius: 8px; border: 1px solid var(--cc-border); padding: 0 8px; font-size: 13px;
+  min-width: 10em; flex: none;
 }
+.cc-dashboard .cc-api-filter .widget-label { color: var(--cc-muted); font-size: 13px; margin-right: 6px; }
 .cc-dashboard .cc-export { margin-left: auto; }
 .cc-dashboard .cc-export-body {
   display: inline-flex; gap: 10px; align-items: center; flex-wrap: wrap; font-size: 12.5px;
