@@ -32,7 +32,7 @@ from ccanalytics.ledger import Ledger, Totals
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 2
+FORMAT = 3  # 3: money tallies in Int128
 _FRAMES = (
     "settled_tallies",
     "settled_names",

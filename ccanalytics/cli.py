@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ccanalytics.cli_help import describe, package_version
 from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="ccanalytics",
         description="The Dashboard of an API-marketplace control center.",
     )
+    parser.add_argument("--version", action="version", version=f"ccanalytics {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve the dashboard with Voila (the embedded demo without --db)")
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--state", help="the state file (default: in the user's state directory)")
     watch.add_argument("--once", action="store_true", help="evaluate once, deliver, and exit (for cron)")
     _fleet_commands(sub)
+    describe(sub.choices)
     return parser
 
 

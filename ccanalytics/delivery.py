@@ -48,8 +48,8 @@ def mask_url(url: str) -> str:
     --------
     >>> mask_url("smtps://alerts:hunter22@mail.example.org:465")
     'smtps://***@mail.example.org:465'
-    >>> mask_url("https://hooks.slack.com/services/T01234567/B01234567/abcdefghijklmnopqrstuvwx")
-    'https://hooks.slack.com/services/***/***/***'
+    >>> mask_url("https://hooks.example.org/hook/abcdefghijklmnopqrstuvwx")
+    'https://hooks.example.org/hook/***'
     """
     return _split_secrets(url)[0]
 

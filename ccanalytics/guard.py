@@ -303,6 +303,7 @@ def _without_token(request: Any) -> None:
 def _build() -> type:
     """The Voila application class with the checks (imports Voila: seconds)."""
     import tornado.web
+    from jupyter_server import DEFAULT_STATIC_FILES_PATH
     from jupyter_server.auth.decorator import allow_unauthenticated
     from jupyter_server.base.handlers import JupyterHandler
     from voila.app import Voila
@@ -448,6 +449,9 @@ def _build() -> type:
             self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
             settings = self.init_settings()
             guard.kernel_manager = self.kernel_manager
+            # jupyter_server's error pages link its favicon through `static_url`: without a
+            # static_path every 404 of its handlers (/voila/files/…) became a traceback.
+            settings.setdefault("static_path", DEFAULT_STATIC_FILES_PATH)
             self.app = GuardedApplication(**settings, ccanalytics_guard=guard)
             self.app.settings.update(self.tornado_settings)
             handlers = []

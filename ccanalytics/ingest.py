@@ -216,9 +216,9 @@ class _Reader:
 
     def _take_columns(self, names: list[str]) -> None:
         """Refuse a file without a required column or with one twice; note the columns to ignore."""
-        for column in CALLS.required:
-            if column not in names:
-                raise _Unreadable(None, f"lacks column {column}")
+        missing = [column for column in CALLS.required if column not in names]
+        if missing:  # every one at once: the user fixes the file in one go
+            raise _Unreadable(None, f"lacks {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)}")
         for name in names:
             if name in _BY_NAME and names.count(name) > 1:
                 raise _Unreadable(None, f"column {name} appears twice")
@@ -773,18 +773,27 @@ def ingest(
     bad.csv ...bad.csv: refused, nothing added: line 3: status_code outside 100..599
     good.csv IngestResult(added=0, skipped=3)
     """
+    created = not Path(db).exists()
+    accepted = False
     con, columns = _open_store(db)
     try:
         bar = _Progress() if progress else None
         for file in files:
             try:
-                yield str(file), _ingest_one(con, db, columns, file, batch_rows, bar)
+                result = _ingest_one(con, db, columns, file, batch_rows, bar)
             except IngestError as exc:
                 yield str(file), exc
             except sqlite3.Error as exc:
                 raise StoreError(f"{db}: {exc}") from None
+            else:
+                accepted = True
+                yield str(file), result
     finally:
         con.close()
+        if created and not accepted:
+            # Every file was refused: leave no empty store behind, as if nothing had run.
+            for leftover in (Path(db), *(Path(f"{db}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
 
 
 def ingest_file(db: str | Path, file: str | Path, *, batch_rows: int = BATCH_ROWS) -> IngestResult:

@@ -49,6 +49,9 @@ _STATE_SCHEMA = {
     "target": pl.String,
     "hour": pl.Int64,
     **{name: pl.Float64 if name == "latency_sum" else pl.Int64 for name in _SUMS},
+    # money sums in Int128: 2**63 - 1 per amount (data-contract.md), a sum never wraps
+    "price_micro": pl.Int128,
+    "revenue_micro": pl.Int128,
     "drift": pl.Float64,
 }
 _ROWS_SCHEMA = {
@@ -277,8 +280,8 @@ def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame
             error=(sign * (~ok).cast(pl.Int64)).sum(),
             latency_sum=(sign * lat).sum().cast(pl.Float64),
             latency_n=(sign * lat.is_not_null().cast(pl.Int64)).sum(),
-            price_micro=(sign * pl.col("price_micro")).sum(),
-            revenue_micro=(sign * pl.col("revenue_micro")).sum(),
+            price_micro=(sign * pl.col("price_micro").cast(pl.Int128)).sum(),
+            revenue_micro=(sign * pl.col("revenue_micro").cast(pl.Int128)).sum(),
             # what adding this band's latency sum to the state may round away
             drift=(lat.abs().sum() * _EPS).cast(pl.Float64),
         )

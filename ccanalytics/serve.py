@@ -217,6 +217,10 @@ def run(args: argparse.Namespace) -> int:
         raise CCError(f"--port must be 1..65535, not {args.port}")
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
+    named = args.db or os.environ.get("CCANALYTICS_DB")
+    if named and not getattr(args, "lake", None) and not Path(named).is_file():
+        with open_store(named):  # a missing store is the problem to report, not a busy port
+            pass
     _check_port(args.host, args.port)
     security = _guard_env(args, token, max_kernels)
     if getattr(args, "lake", None):

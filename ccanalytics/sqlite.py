@@ -486,12 +486,13 @@ class Source:
         the rowid ``upto`` when given: one short query each, so a writer never
         waits long.  ``texts_from`` and ``descriptive``: see ``select_sql``.
         """
-        if bulk is None and not self.wal:
+        if bulk is None and (not self.wal or self.con.in_transaction):
+            # Also inside a caller's transaction: its state is the one to read.
             shape = self.shapes[table]
             if shape.rowid is None:
                 yield self.read(table, descriptive=descriptive, texts_from=texts_from)
                 return
-            rows = chunk_rows or ROLLBACK_CHUNK_ROWS
+            rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
             for low, high in _ranges(lambda sql: self._query(sql)[0], shape, rows, upto):
                 where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
                 yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
@@ -543,8 +544,11 @@ class Source:
                 if frame is not None and any(frame.schema[n] != d for n, d in wire.items()):
                     frame = None
             if frame is None:
-                frame = bulk.frame(f"{clean} {where})")
-                frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                try:
+                    frame = bulk.frame(f"{clean} {where})")
+                    frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
+                except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # never a traceback
+                    raise StoreError(f"{self.path}: cannot read the store ({_line(exc)})") from None
             return _finish(frame.slice(1), table)
 
         if shape.rowid is None or where is not None:

@@ -238,7 +238,7 @@ def _consumers(calls: pl.LazyFrame) -> tuple[pl.LazyFrame, ...]:
     count = seller.select(consumers=pl.col("consumer").n_unique().cast(pl.Int64))
     top = (
         seller.group_by("consumer")
-        .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").sum())
+        .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").cast(pl.Int128).sum())  # never wraps
         .sort(["micro", "calls", "consumer"], descending=[True, True, False])
         .head(TOP_CONSUMERS)
         .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))

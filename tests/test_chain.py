@@ -329,6 +329,11 @@ def test_a_key_in_the_url_never_shows_in_errors_or_logs(
         ("https://rpc.example.org/?s3cretToken123", "https://rpc.example.org/?***"),
         ("https://rpc.example.org/#s3cret", "https://rpc.example.org/#***"),
         ("http://[::1", "***"),
+        # Letter-only keys, and short ones, are keys too; versions, numbers and plain words are not.
+        ("https://rpc.example.org/v2/QwErTyUiOpAsDf", "https://rpc.example.org/v2/***"),
+        ("https://rpc.example.org/base/kqzmwrtplxvbn", "https://rpc.example.org/base/***"),
+        ("https://rpc.example.org/8453/base-mainnet/Ab3", "https://rpc.example.org/8453/base-mainnet/***"),
+        ("https://:hunter2pw@rpc.example.org/", "https://***@rpc.example.org/"),
     ],
 )
 def test_mask_rpc_url(url: str, shown: str) -> None:

@@ -323,7 +323,8 @@ class TestANodeWithBothRoles:
         subs = {key: sub for key, _value, sub in cards(page)}
         assert subs["calls_24h"] == f"{fmt.rate(snap['buyer']['success_rate_24h'])} success" == "83.3 % success"
         assert subs["total_calls"] == "0.01 USDC spent"
-        assert subs["usdc_balance"].startswith("as of ")  # from the balance snapshot, not live
+        # From the balance snapshot, not live; 0.50 USDC is below the 1.00 USDC threshold.
+        assert subs["usdc_balance"].startswith("Low USDC · as of "), subs["usdc_balance"]
         assert wait_for(lambda: "Geocoder" in text_of(page, ".cc-breakdown"), LIVE_TIMEOUT_S)
 
         page.locator(".cc-mode button", has_text="Seller").click()
@@ -565,3 +566,11 @@ def test_serve_refuses_a_busy_port_in_one_line(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
         _assert_one_line_error(_serve("--db", str(path), "--port", str(port)), str(port))
+
+
+def test_serve_names_a_missing_store_before_a_busy_port(tmp_path):
+    missing = tmp_path / "missing.db"
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        _assert_one_line_error(_serve("--db", str(missing), "--port", str(port)), str(missing))
+    assert not missing.exists()

@@ -295,3 +295,23 @@ def test_snapshot_gives_up_on_a_dripping_endpoint_within_ten_seconds(hostile: Ho
     assert balances["source"] == "snapshot" and "timed out after 5 s" in balances["note"]
     assert PASSWORD not in result.stdout + result.stderr
     assert elapsed < 15  # 5 s of budget, plus the start of Python and polars on a busy machine
+
+
+@pytest.mark.slow
+def test_snapshot_shows_an_endpoint_error_without_the_password_in_any_form(hostile: Hostile, tmp_path) -> None:
+    builder = StoreBuilder(str(tmp_path / "store.db"))
+    builder.call(1_795_608_000_000).balance(1_795_607_000_000, usdc_micro=1_500_000, eth_wei="1")
+    builder.setting("rpc_url", f"http://{USER}:{PASSWORD}@{hostile.url.removeprefix('http://')}/echo")
+    builder.setting("wallet_address", WALLET).setting("usdc_address", USDC).setting("chain_id", str(CHAIN_ID))
+    result = subprocess.run(
+        [sys.executable, "-m", "ccanalytics", "snapshot", "--db", builder.write()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    note = json.loads(result.stdout)["balances"]["note"]
+    assert "returned an error: invalid credentials" in note
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, PASSWORD.upper(), USER, basic, basic.rstrip("="), quote(PASSWORD)):
+        assert secret not in result.stdout + result.stderr

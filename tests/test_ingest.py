@@ -130,7 +130,7 @@ def refusal(db: Path, file: Path, **kwargs) -> str:
     before = count(db) if db.exists() else 0
     with pytest.raises(IngestError) as caught:
         ingest_file(db, file, **kwargs)
-    assert count(db) == before
+    assert (count(db) if db.exists() else 0) == before
     message = str(caught.value)
     assert "\n" not in message
     prefix = f"{file}: refused, nothing added: "
@@ -374,6 +374,22 @@ def test_parquet_integer_columns_of_any_width_are_read(tmp_path: Path) -> None:
 def test_a_missing_required_column_refuses_the_file(tmp_path: Path, fmt: str) -> None:
     file = write(calls().drop("status_code"), tmp_path / f"calls.{fmt}")
     assert refusal(tmp_path / "store.db", file) == "lacks column status_code"
+
+
+def test_every_missing_required_column_is_named_at_once(tmp_path: Path) -> None:
+    file = write(calls().drop("request_id", "role", "status_code"), tmp_path / "calls.csv")
+    assert refusal(tmp_path / "store.db", file) == "lacks columns request_id, role, status_code"
+
+
+def test_refusing_the_only_file_leaves_no_empty_store_behind(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    refusal(db, write(calls().drop("status_code"), tmp_path / "calls.csv"))
+    assert not db.exists() and list(tmp_path.iterdir()) == [tmp_path / "calls.csv"]
+    # A store that was there before stays, refused file or not.
+    good = write(calls(request_id=["a"]), tmp_path / "good.csv")
+    assert ingest_file(db, good) == IngestResult(added=1, skipped=0)
+    refusal(db, write(calls().drop("status_code"), tmp_path / "calls.csv"))
+    assert count(db) == 1
 
 
 def test_a_column_given_twice_refuses_the_file(tmp_path: Path) -> None:

@@ -70,3 +70,34 @@ def test_every_command_is_documented_in_the_readme():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert flag in readme, f"README does not mention {name} {flag}"
+
+
+def test_the_docs_links_stay_inside_the_repository():
+    """A user reads the repository alone: every relative link of README.md and docs/ resolves in it."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    broken = []
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s) and mailto links are not files
+            resolved = (page.parent / target).resolve()
+            if not resolved.exists() or (root not in resolved.parents and resolved != root):
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert broken == []
+
+
+def test_the_cli_has_a_version_and_each_command_help_has_examples():
+    import subprocess
+    import sys
+
+    version = subprocess.run([sys.executable, "-m", "ccanalytics", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("ccanalytics ")
+    for command in ("serve", "snapshot", "demo", "ingest"):
+        shown = subprocess.run([sys.executable, "-m", "ccanalytics", command, "--help"], capture_output=True, text=True)
+        assert "examples:" in shown.stdout and f"ccanalytics {command} " in shown.stdout, command
+    serve = subprocess.run([sys.executable, "-m", "ccanalytics", "serve", "--help"], capture_output=True, text=True)
+    for name in ("CCANALYTICS_DB", "CCANALYTICS_REFRESH_S", "CCANALYTICS_CULL_IDLE_S", "CCANALYTICS_DEMO_SPEED"):
+        assert name in serve.stdout

@@ -141,6 +141,8 @@ def test_no_process_of_the_serve_tree_shows_the_token(server: Server) -> None:
         assert TOKEN not in " ".join(cmdline(pid)), (pid, cmdline(pid))
     for pid in server.kernel_pids().values():  # and no kernel inherits it
         assert TOKEN.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+    # The operator's own terminal gets the URL to open, token included.
+    assert f"at http://localhost:{server.port}/?token={TOKEN}" in server.log()
 
 
 def test_the_query_websocket_refuses_a_client_without_the_token(server: Server) -> None:
@@ -236,6 +238,8 @@ def test_a_cross_site_request_starts_no_kernel(server: Server, headers: dict[str
         ("/voila/templates/../../etc/passwd", 404),
         ("/voila/templates/lab/static/../../../x", 404),
         ("/voila/templates/nope/static/x.js", 404),
+        ("/voila/files/../../etc/passwd", 403),
+        ("/voila/static/../../etc/passwd", 403),
     ],
 )
 def test_odd_paths_get_a_clean_answer(server: Server, path: str, expected: int) -> None:
@@ -256,6 +260,10 @@ def test_visitors_one_after_another_then_a_burst_stay_under_the_cap(tmp_path: Pa
     served.start()
     try:
         assert wait_for(lambda: len(served.kernel_pids()) == 1, 60), served.log()
+        # Without a token too (the loopback default), a rebinding name gets nothing.
+        status, _, body = get(served, "/", Host=f"{ATTACKER}:{served.port}")
+        assert status == 403 and "Wrong address" in body
+        assert len(served.kernel_pids()) == 1
         # Two visitors in a row are both served (each, with the refilled warm kernel, under the cap).
         for _ in range(2):
             settled_kernels(served)

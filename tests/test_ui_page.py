@@ -312,7 +312,8 @@ def test_the_empty_state_replaces_cards_chart_and_breakdown():
     dashboard = Dashboard(snaps.EMPTY)
     empty = only(dashboard, "cc-empty")
     assert "Catalog" in text(empty.value) and "API Management" in text(empty.value)
-    assert 'href="https://localhost:3002/panel"' in empty.value
+    assert 'href="https://localhost:3002/panel#catalog"' in empty.value
+    assert 'href="https://localhost:3002/panel#api-management"' in empty.value
     for gone in ("cc-kpi", "cc-call-rate", "cc-breakdown"):
         assert on_page(dashboard, gone) == []
     assert on_page(dashboard, "cc-events")
@@ -328,7 +329,7 @@ def test_the_empty_state_replaces_cards_chart_and_breakdown():
 
 def breakdown_rows(dashboard: Dashboard) -> list[str]:
     body = only(dashboard, "cc-breakdown").children[-1].value
-    return [text(row) for row in re.findall(r'<div role="row".*?</div></div>', body)]
+    return [text(row) for row in re.findall(r'<div role="row" class="cc-row">.*?</div></div>', body)]
 
 
 def test_the_buyer_breakdown_has_its_columns_and_formatted_rows_in_the_snapshots_order():
@@ -457,3 +458,14 @@ def test_the_public_names_are_exactly_all():
     modules = {name for name in public if type(getattr(ccanalytics.ui, name)).__name__ == "module"}
     future = {"annotations"}  # `from __future__ import annotations` binds this name
     assert public - modules - future == set(ccanalytics.ui.__all__)
+
+
+def test_a_narrow_window_gets_half_the_chart_labels_and_short_ones():
+    dashboard = Dashboard(snaps.BUYER)
+    wide = [label for label in dashboard.chart._x_axis.tick_labels.values() if label]
+    dashboard.heartbeat.viewport_px = 390  # what the page's JavaScript reports on a phone
+    narrow = [label for label in dashboard.chart._x_axis.tick_labels.values() if label]
+    assert len(narrow) in (len(wide) // 2, len(wide) // 2 + 1)
+    assert all(len(label) <= 5 for label in narrow), narrow
+    dashboard.heartbeat.viewport_px = 1440
+    assert [label for label in dashboard.chart._x_axis.tick_labels.values() if label] == wide

@@ -126,5 +126,7 @@ def test_a_tab_navigating_away_shuts_its_kernel_at_once_without_a_403(tabs: Tabs
     page = open_page(tabs, server)
     kernel = kernel_id(page)
     page.goto("about:blank")
-    assert wait_for(lambda: not server.kernel_exists(kernel), 10), "the kernel outlived its tab"
-    assert "403" not in server.log() and "_xsrf" not in server.log(), server.log()
+    # At once, not when the culler finds it (120 s here): 20 s leaves room for a busy machine.
+    assert wait_for(lambda: not server.kernel_exists(kernel), 20), "the kernel outlived its tab"
+    # Tornado logs "403 POST /voila/api/shutdown/<id> ... '_xsrf' argument missing" without the fix.
+    assert not re.search(r"\b403 POST|_xsrf", server.log()), server.log()

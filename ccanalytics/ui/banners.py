@@ -107,6 +107,11 @@ def data_issues_html(issues: Sequence[Mapping[str, Any]]) -> str:
     return f'<div class="cc-banner-body">{_WARNING_ICON}{_text(esc(head + " of every number."), details)}</div>'
 
 
+def _alert(inner_html: str) -> str:
+    # role="alert": a screen reader announces a banner when it appears (or its text changes).
+    return f'<div role="alert" class="cc-banner-alert">{inner_html}</div>'
+
+
 class Banners:
     """The banner strip: one HTML widget per banner, in the page only while its condition holds."""
 
@@ -137,14 +142,14 @@ class Banners:
         panel_url = snapshot.get("panel_url")
         shown = []
         if flags.get("auto_pause") is True:
-            self.auto_pause.value = auto_pause_html(panel_url)
+            self.auto_pause.value = _alert(auto_pause_html(panel_url))
             shown.append(self.auto_pause)
         if flags.get("backup_overdue") is True:
-            self.backup.value = backup_html(snapshot.get("last_backup"), snapshot.get("now"), panel_url)
+            self.backup.value = _alert(backup_html(snapshot.get("last_backup"), snapshot.get("now"), panel_url))
             shown.append(self.backup)
         issues = data_issues(snapshot)
         if issues:
-            self.data.value = data_issues_html(issues)
+            self.data.value = _alert(data_issues_html(issues))
             shown.append(self.data)
         if self.widget.children != tuple(shown):
             self.widget.children = tuple(shown)

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.alerts import runway_text
 from ccanalytics.ui.markup import esc
+from ccanalytics.ui.wallet import low_balances
 
 __all__ = ["BUYER_KEYS", "SELLER_KEYS", "Card", "KpiRow", "buyer_cards", "card_html", "seller_cards"]
 
@@ -72,15 +73,16 @@ def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     balances = _section(snapshot, "balances")
     buyer = _section(snapshot, "buyer")
     source, source_tone, note = _balance_source(balances, zone)
-    low_gas = bool(_section(snapshot, "banners").get("low_gas"))
+    low = low_balances(snapshot)
+    low_gas, low_usdc = "eth" in low, "usdc" in low
     rate = buyer.get("success_rate_24h")
     return [
         Card(
             "usdc_balance",
             "USDC Balance",
             fmt.usdc(balances.get("usdc")),
-            source,
-            source_tone,
+            f"Low USDC · {source}" if low_usdc else source,
+            "warn" if low_usdc else source_tone,
             note,
             runway_text(snapshot, "usdc"),
         ),

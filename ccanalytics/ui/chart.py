@@ -25,7 +25,18 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "metadata .* was set from the constructor", DeprecationWarning)
     import bqplot
 
-__all__ = ["ERROR_COLOR", "SPIKE_COLOR", "SUCCESS_COLOR", "CallRateChart", "HourBar", "hour_bars", "y_ticks"]
+__all__ = [
+    "AXIS_COLOR",
+    "ERROR_COLOR",
+    "NARROW_LABEL_EVERY_H",
+    "SPIKE_COLOR",
+    "SUCCESS_COLOR",
+    "CallRateChart",
+    "HourBar",
+    "chart_summary",
+    "hour_bars",
+    "y_ticks",
+]
 
 SUCCESS_COLOR = "#16a34a"
 ERROR_COLOR = "#dc2626"
@@ -36,8 +47,11 @@ _SPIKE_ICON = (
     f'<path d="M0 1h10L5 9Z" fill="{SPIKE_COLOR}"/></svg>'
 )
 
-# Label every sixth hour: eight labels fit under 48 bars at any sensible width.
+# Label every sixth hour: eight labels fit under 48 bars on a laptop; a phone gets every twelfth.
 _LABEL_EVERY_H = 6
+NARROW_LABEL_EVERY_H = 12
+# Axis text: slate-500 on white is 4.8:1 (WCAG AA asks 4.5:1 for text).
+AXIS_COLOR = "#64748b"
 
 
 @dataclass(frozen=True)
@@ -60,12 +74,14 @@ def _count(value: object) -> int:
     return max(number, 0)
 
 
-def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[HourBar]:
+def hour_bars(
+    call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, label_every_h: int = _LABEL_EVERY_H
+) -> list[HourBar]:
     """The snapshot's ``call_rate`` as bars with unique keys, axis labels and tooltips.
 
     Keys are the buckets' UTC start times, unique even across a daylight-saving
     change (when a local hour repeats); labels are local times in the store's
-    zone, shown every sixth hour and empty otherwise.
+    zone, shown every ``label_every_h`` hours (sixth by default) and empty otherwise.
 
     Examples
     --------
@@ -94,7 +110,10 @@ def hour_bars(call_rate: Sequence[Mapping[str, Any]], zone: tzinfo) -> list[Hour
         else:
             local = start.astimezone(zone)
             stamp = f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
-            label = stamp if local.minute == 0 and local.hour % _LABEL_EVERY_H == 0 else ""
+            if label_every_h >= NARROW_LABEL_EVERY_H:
+                # Narrow: the day at midnight, the hour otherwise ("Mon", "12:00"), so labels stay apart.
+                stamp = fmt.WEEKDAYS[local.weekday()] if local.hour == 0 else f"{local:%H:%M}"
+            label = stamp if local.minute == 0 and local.hour % label_every_h == 0 else ""
             until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
             when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
         tooltip = (
@@ -132,6 +151,24 @@ def y_ticks(peak: int) -> list[int]:
         magnitude *= 10
 
 
+def chart_summary(bars: Sequence[HourBar]) -> str:
+    """The chart in one sentence: totals, errors and the busiest hour (its text alternative).
+
+    Examples
+    --------
+    >>> bars = [HourBar("a", "", "", 3, 1), HourBar("b", "", "", 10, 0)]
+    >>> chart_summary(bars)
+    'Call rate, last 2 hours: 14 calls, 13 successful and 1 error; the busiest hour had 10 calls.'
+    """
+    success = sum(bar.success for bar in bars)
+    error = sum(bar.error for bar in bars)
+    peak = max((bar.success + bar.error for bar in bars), default=0)
+    return (
+        f"Call rate, last {len(bars)} hours: {fmt.count(success + error)} calls, {fmt.count(success)} successful "
+        f"and {fmt.count(error)} {'error' if error == 1 else 'errors'}; the busiest hour had {fmt.count(peak)} calls."
+    )
+
+
 class CallRateChart:
     """The call-rate panel: a title with its own legend, and the bqplot figure.
 
@@ -155,6 +192,8 @@ class CallRateChart:
             tooltip=self.tooltip,
         )
         self.bars.on_hover(self._on_hover)
+        # A tap on a phone is a click, not a hover: it fills the tooltip too.
+        self.bars.on_element_click(self._on_hover)
         # A marker over each spike hour (alerts.md): reads at a glance; the bar's tooltip has the count.
         self.spikes = bqplot.Scatter(
             x=[],
@@ -165,7 +204,7 @@ class CallRateChart:
             stroke="#ffffff",
             default_size=70,
         )
-        self._x_axis = bqplot.Axis(scale=self._x, grid_lines="none", tick_labels={}, color="#94a3b8")
+        self._x_axis = bqplot.Axis(scale=self._x, grid_lines="none", tick_labels={}, color=AXIS_COLOR)
         self._y_axis = bqplot.Axis(
             scale=self._y,
             side="left",
@@ -173,7 +212,7 @@ class CallRateChart:
             tick_values=[0, 1],
             grid_lines="solid",
             grid_color="#eef2f7",
-            color="#94a3b8",
+            color=AXIS_COLOR,
         )
         self.figure = bqplot.Figure(
             marks=[self.bars, self.spikes],
@@ -186,13 +225,27 @@ class CallRateChart:
         self.figure.add_class("cc-call-rate")
         self.title = widgets.HTML()
         self.title.add_class("cc-panel-title")
-        self.widget = widgets.VBox([self.title, self.figure])
+        # The chart's text alternative: what it shows, in words, for screen readers.
+        self.summary = widgets.HTML()
+        self.summary.add_class("cc-call-rate-summary")
+        self.widget = widgets.VBox([self.title, self.figure, self.summary])
         self.widget.add_class("cc-panel")
         self._tooltips: list[str] = []
+        self.label_every_h = _LABEL_EVERY_H
+        self._last: tuple[Sequence[Mapping[str, Any]], tzinfo, str] | None = None
+
+    def set_narrow(self, narrow: bool) -> None:
+        """Label every twelfth hour on a narrow screen (every sixth otherwise), so labels never overprint."""
+        every = NARROW_LABEL_EVERY_H if narrow else _LABEL_EVERY_H
+        if every != self.label_every_h:
+            self.label_every_h = every
+            if self._last is not None:
+                self.update(*self._last)
 
     def update(self, call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: str) -> None:
         """Replace the bars' data in place (one message per widget, no redraw of the figure)."""
-        bars = hour_bars(call_rate, zone)
+        self._last = (call_rate, zone, zone_name)
+        bars = hour_bars(call_rate, zone, self.label_every_h)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
         peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
@@ -201,14 +254,17 @@ class CallRateChart:
         marks = [(bar.key, bar.success + bar.error + lift) for bar in bars if bar.spike]
         ticks = y_ticks(math.ceil(max([peak, *(y for _, y in marks)])))
         self._tooltips = [bar.tooltip for bar in bars]
+        if not self.tooltip.value and self._tooltips:
+            self.tooltip.value = self._tooltips[-1]  # a first tap never opens an empty tooltip
         self.title.value = (
-            '<div class="cc-panel-head"><span class="cc-panel-name">Call rate</span>'
+            '<div class="cc-panel-head"><h2 class="cc-panel-name">Call rate</h2>'
             f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
-            '<span class="cc-legend"><span class="cc-swatch cc-swatch-success"></span>Success'
-            '<span class="cc-swatch cc-swatch-error"></span>Errors'
+            '<span class="cc-legend" aria-hidden="true"><span class="cc-swatch cc-swatch-success"></span>Success'
+            '<span class="cc-swatch cc-swatch-error"></span>Errors (on top)'
             + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
             + "</span></div>"
         )
+        self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars))}</p>'
         with contextlib.ExitStack() as stack:
             for widget in (self.bars, self.spikes, self._x_axis, self._y, self._y_axis):
                 stack.enter_context(widget.hold_sync())

@@ -134,6 +134,19 @@ function render({ model, el }) {
     }
   };
 
+  // The kernel lays the page out for the window's width (fewer chart labels on a phone).
+  let resizing = null;
+  const reportWidth = () => {
+    const width = Math.round(window.innerWidth);
+    if (model.get("viewport_px") !== width) {
+      model.set("viewport_px", width);
+      model.save_changes();
+    }
+  };
+  const onResize = () => { clearTimeout(resizing); resizing = setTimeout(reportWidth, 200); };
+  window.addEventListener("resize", onResize);
+  reportWidth();
+
   beat();
   const beats = setInterval(beat, model.get("period_ms"));
   const watch = setInterval(check, 1000);
@@ -151,6 +164,7 @@ function render({ model, el }) {
     clearInterval(watch);
     model.off("msg:custom", onMessage);
     document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("resize", onResize);
   };
 }
 export default { render };
@@ -186,6 +200,8 @@ class Heartbeat(anywidget.AnyWidget):
     period_ms = traitlets.Int(2_000).tag(sync=True)
     silence_ms = traitlets.Int(watchdog_timings(30.0)[0]).tag(sync=True)
     reload_after_ms = traitlets.Int(watchdog_timings(30.0)[1]).tag(sync=True)
+    # The browser window's width in CSS pixels, as the page reports it (0 until it does).
+    viewport_px = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

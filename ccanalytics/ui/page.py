@@ -22,11 +22,14 @@ from ccanalytics.ui.markup import esc, link, panel_link
 from ccanalytics.ui.reconciliation import reconciliation_line
 from ccanalytics.ui.style import style_widget
 from ccanalytics.ui.tables import BreakdownTable, EventLog
+from ccanalytics.ui.wallet import WalletLine
 
 __all__ = ["FRESHNESS_LEVELS", "Dashboard", "roles_with_calls"]
 
 ROLES = ("buyer", "seller")
 FRESHNESS_LEVELS = ("ok", "warn", "error", "idle")
+# Below this window width (CSS px) the page is laid out for a phone (style.py's media queries agree).
+NARROW_PX = 720
 
 _EMPTY_ICON = (
     '<svg viewBox="0 0 48 48" width="48" height="48" aria-hidden="true"><rect x="6" y="26" width="8" height="14" '
@@ -57,14 +60,15 @@ def roles_with_calls(snapshot: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _empty_html(panel_url: object) -> str:
-    url = panel_link(panel_url, "")
-    open_panel = link(url, "Open the control center →") if url else ""
+    catalog = link(panel_link(panel_url, "catalog"), "Browse the Catalog →")
+    manage = link(panel_link(panel_url, "api-management"), "Register an API in API Management →")
+    links = f'<div class="cc-empty-links">{catalog}{manage}</div>' if panel_link(panel_url, "") else ""
     return (
         f'<div class="cc-empty-body">{_EMPTY_ICON}'
-        '<div class="cc-empty-title">No API activity yet</div>'
+        '<h2 class="cc-empty-title">No API activity yet</h2>'
         '<div class="cc-empty-text">Browse the <strong>Catalog</strong> to discover APIs to call, or register '
         "your own API in <strong>API Management</strong> to start earning USDC.</div>"
-        f"{open_panel}</div>"
+        f"{links}</div>"
     )
 
 
@@ -107,6 +111,7 @@ class Dashboard:
         self.uptime = widgets.HTML()
         self.uptime.add_class("cc-uptime")
         self.heartbeat = Heartbeat()
+        self.heartbeat.observe(self._on_viewport, names="viewport_px")
         self.alerts = AlertChips()  # the firing rules of alerts.md, one chip each
 
         left = widgets.HBox([self.title, self.mode])
@@ -121,6 +126,7 @@ class Dashboard:
         self.refresh_error.add_class("cc-refresh-error")
         self.banners = Banners()
         self.kpis = KpiRow()
+        self.wallet = WalletLine()
         self.chart = CallRateChart()
         self.breakdown = BreakdownTable()
         self.reconciliation = widgets.HTML()
@@ -219,12 +225,20 @@ class Dashboard:
             self.kpis.show(role, self._snapshot)
             self.chart.update(_rows(section, "call_rate"), fmt.store_zone(zone_name), zone_name)
             self.breakdown.update(_rows(section, "breakdown"), role)
-            main_children = (self.kpis.widget, self.chart.widget, self.breakdown.widget)
+            # The seller cards hold no balance: the wallet line shows it, and its low-balance warnings.
+            wallet = (self.wallet.widget,) if role == "seller" else ()
+            if wallet:
+                self.wallet.update(self._snapshot)
+            main_children = (self.kpis.widget, *wallet, self.chart.widget, self.breakdown.widget)
             self.reconciliation.value = reconciliation_line(self._snapshot.get("reconciliation"), zone_name)
             if self.reconciliation.value:
                 main_children = (*main_children, self.reconciliation)
         if self.main.children != main_children:
             self.main.children = main_children
+
+    def _on_viewport(self, change: Mapping[str, Any]) -> None:
+        width = change["new"]
+        self.chart.set_narrow(0 < width < NARROW_PX)
 
     def _on_mode_switch(self, change: Mapping[str, Any]) -> None:
         if self._syncing_switch:

@@ -13,7 +13,7 @@ __all__ = ["CSS", "style_widget"]
 CSS = """
 .cc-dashboard {
   --cc-bg: #f5f7fb; --cc-card: #ffffff; --cc-border: #e3e8ef; --cc-line: #eef2f6;
-  --cc-text: #0f172a; --cc-muted: #64748b; --cc-faint: #94a3b8;
+  --cc-text: #0f172a; --cc-muted: #556275; --cc-faint: #5f6b7c;
   --cc-green: #16a34a; --cc-red: #dc2626; --cc-amber: #d97706; --cc-blue: #2563eb;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans",
     "Liberation Sans", "DejaVu Sans", Arial, sans-serif;
@@ -121,7 +121,6 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 .cc-dashboard .cc-card-value {
   font-size: clamp(19px, 1.75vw, 26px); font-weight: 650; margin-top: 6px; line-height: 1.2;
   font-variant-numeric: tabular-nums;
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
 .cc-dashboard .cc-unit { font-size: 0.6em; font-weight: 600; color: var(--cc-muted); letter-spacing: 0.02em; }
 .cc-dashboard .cc-card-sub { font-size: 12.5px; color: var(--cc-muted); margin-top: 5px; }
@@ -151,6 +150,19 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 .cc-dashboard .cc-tone-warn { color: #b45309; font-weight: 600; }
 .cc-dashboard .cc-tone-warn::before { content: "⚠ "; }
 
+/* The wallet line (seller view) */
+.cc-dashboard .cc-wallet-body {
+  display: flex; flex-wrap: wrap; align-items: baseline; gap: 6px 14px; padding: 10px 16px;
+  background: var(--cc-card); border: 1px solid var(--cc-border); border-radius: 12px;
+}
+.cc-dashboard .cc-wallet-low { border-color: #fcd34d; background: #fffdf5; }
+.cc-dashboard .cc-wallet-label {
+  font-size: 12px; font-weight: 600; color: var(--cc-muted); text-transform: uppercase; letter-spacing: 0.04em;
+}
+.cc-dashboard .cc-wallet-value { font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.cc-dashboard .cc-wallet-source { color: var(--cc-muted); font-size: 12.5px; }
+.cc-dashboard .cc-wallet-warn { color: #92400e; font-weight: 600; font-size: 13px; }
+
 /* Panels: chart, breakdown, events */
 .cc-dashboard .cc-main { gap: 16px; }
 .cc-dashboard .cc-panel {
@@ -160,7 +172,11 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 .cc-dashboard .cc-panel-head {
   display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 6px;
 }
-.cc-dashboard .cc-panel-name { font-size: 15px; font-weight: 650; }
+.cc-dashboard .cc-panel-name { font-size: 15px; font-weight: 650; margin: 0; line-height: 1.3; }
+.cc-dashboard .cc-sr-only {
+  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;
+}
 .cc-dashboard .cc-panel-hint { font-size: 12.5px; color: var(--cc-muted); }
 .cc-dashboard .cc-reconciliation { font-size: 13px; margin: -4px 4px 0; color: var(--cc-text); }
 .cc-dashboard .cc-reconciliation-warn { color: #b45309; }
@@ -185,7 +201,9 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 
 .cc-dashboard .cc-thead { border-bottom: 1px solid var(--cc-border); margin: 0; }
 .cc-dashboard .jupyter-button.cc-th {
-  width: auto; height: 30px; margin: 0; padding: 0 8px; background: transparent; box-shadow: none;
+  width: auto; height: auto; min-height: 30px; margin: 0; padding: 4px 8px; line-height: 1.25;
+  white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: normal;
+  background: transparent; box-shadow: none;
   font-size: 12px; font-weight: 600; color: var(--cc-muted); text-transform: uppercase; letter-spacing: 0.04em;
   justify-content: flex-start; text-align: left; border-radius: 6px; min-width: 0;
 }
@@ -193,23 +211,27 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 .cc-dashboard .jupyter-button.cc-th:hover { background: #f1f5f9; color: var(--cc-text); }
 .cc-dashboard .jupyter-button.cc-sort-active { color: var(--cc-text); }
 .cc-dashboard .jupyter-button:focus:not(:focus-visible) { outline: none; box-shadow: none; }
-.cc-dashboard .cc-rows { max-height: 420px; overflow-y: auto; }
+/* The breakdown: one grid template for the sort buttons and the rows, wide enough for every number
+   (no cell truncates); below 720 px each row is a card of labelled values. */
+.cc-dashboard .cc-breakdown .cc-thead, .cc-dashboard .cc-breakdown .cc-row {
+  display: grid; grid-template-columns: minmax(9em, 2.4fr) repeat(3, minmax(6.5em, 1fr)) minmax(10.5em, 1.3fr)
+    minmax(7em, 1fr);
+}
+.cc-dashboard .cc-table { position: relative; }
 .cc-dashboard .cc-row {
-  display: grid; align-items: center; border-bottom: 1px solid var(--cc-line); min-height: 40px;
+  align-items: center; border-bottom: 1px solid var(--cc-line); min-height: 40px;
 }
 .cc-dashboard .cc-row:hover { background: #f8fafc; }
-.cc-dashboard .cc-cell {
-  padding: 7px 8px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0;
-}
+.cc-dashboard .cc-cell { padding: 7px 8px; min-width: 0; }
+.cc-dashboard .cc-row .cc-num { white-space: nowrap; }
 .cc-dashboard .cc-num { text-align: right; font-variant-numeric: tabular-nums; }
-.cc-dashboard .cc-api-name { display: block; font-weight: 600; overflow: hidden; text-overflow: ellipsis; }
+.cc-dashboard .cc-api-name { display: block; font-weight: 600; overflow-wrap: anywhere; }
 .cc-dashboard .cc-api-id {
-  display: block; color: var(--cc-muted); font-size: 12px; overflow: hidden; text-overflow: ellipsis;
+  display: block; color: var(--cc-muted); font-size: 12px; overflow-wrap: anywhere;
   font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
 }
 .cc-dashboard .cc-table-empty { color: var(--cc-muted); padding: 18px 8px; }
 
-.cc-dashboard .cc-events-scroll { max-height: 420px; overflow-y: auto; }
 .cc-dashboard .cc-events-table { width: 100%; border-collapse: collapse; }
 .cc-dashboard .cc-events-table th {
   text-align: left; font-size: 12px; font-weight: 600; color: var(--cc-muted); text-transform: uppercase;
@@ -237,7 +259,46 @@ body.cc-offline .cc-dashboard .cc-main, body.cc-offline .cc-dashboard .cc-events
 }
 .cc-dashboard .cc-empty-title { font-size: 18px; font-weight: 650; margin: 10px 0 6px; }
 .cc-dashboard .cc-empty-text { color: var(--cc-muted); max-width: 560px; margin: 0 auto 14px; }
-.cc-dashboard .cc-empty a { color: var(--cc-blue); font-weight: 600; text-decoration: none; }
+.cc-dashboard .cc-empty a { color: #1d4ed8; font-weight: 600; text-decoration: none; }
+.cc-dashboard .cc-empty-links { display: flex; gap: 10px 18px; justify-content: center; flex-wrap: wrap; }
+
+/* A phone or a narrow window (page.NARROW_PX) */
+@media (max-width: 719px) {
+  .cc-dashboard { padding: 14px 12px 24px; gap: 12px; border-radius: 0; }
+  .cc-dashboard .cc-title { font-size: 21px; }
+  .cc-dashboard .cc-header-right { margin-left: 0; justify-content: flex-start; }
+  .cc-dashboard .cc-kpis { grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; }
+  .cc-dashboard .cc-card { padding: 12px; }
+  .cc-dashboard .cc-card-value { font-size: 20px; }
+  .cc-dashboard .cc-panel { padding: 12px; }
+  .cc-dashboard .cc-legend { margin-left: 0; }
+  .cc-dashboard .cc-breakdown .cc-thead {
+    display: flex; flex-wrap: wrap; gap: 4px; border-bottom: 0; padding-bottom: 6px;
+  }
+  .cc-dashboard .jupyter-button.cc-th, .cc-dashboard .jupyter-button.cc-th.cc-num {
+    border: 1px solid var(--cc-border); border-radius: 999px; height: 28px; padding: 0 10px;
+  }
+  .cc-dashboard .cc-breakdown .cc-row {
+    grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); column-gap: 12px; padding: 6px 0;
+  }
+  .cc-dashboard .cc-cell-api { grid-column: 1 / -1; }
+  .cc-dashboard .cc-row .cc-num {
+    display: flex; flex-direction: column; align-items: flex-start; padding: 4px 8px; text-align: left;
+  }
+  .cc-dashboard .cc-row .cc-num::before {
+    content: attr(data-label); color: var(--cc-muted); font-size: 11.5px; white-space: normal;
+  }
+  .cc-dashboard .cc-events-table thead {
+    position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0, 0, 0, 0);
+  }
+  .cc-dashboard .cc-events-table tr {
+    display: grid; grid-template-columns: auto minmax(0, 1fr) auto; column-gap: 8px; align-items: center;
+    padding: 8px 0; border-bottom: 1px solid var(--cc-line);
+  }
+  .cc-dashboard .cc-events-table td { padding: 0; border-bottom: 0; width: auto; }
+  .cc-dashboard .cc-event-type { overflow-wrap: anywhere; white-space: normal; }
+  .cc-dashboard .cc-event-msg { grid-column: 1 / -1; padding-top: 4px; }
+}
 """
 
 

@@ -64,7 +64,7 @@ BREAKDOWN_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("success_rate", "Success rate", fmt.rate),
     ),
 }
-_GRID = "minmax(0, 2.6fr) repeat(5, minmax(0, 1fr))"
+_ARIA_SORT = {True: "descending", False: "ascending"}
 
 
 def _sort_value(key: str, row: Mapping[str, Any]) -> object:
@@ -110,25 +110,45 @@ def _api_cell(row: Mapping[str, Any]) -> str:
     return html
 
 
-def breakdown_body(rows: Sequence[Mapping[str, Any]], role: str) -> str:
-    """The breakdown's rows as a grid of ``role="row"`` divs; every text is escaped.
+def breakdown_body(
+    rows: Sequence[Mapping[str, Any]], role: str, sort_key: str | None = None, descending: bool = True
+) -> str:
+    """The breakdown's rows as an ARIA table of ``role="row"`` divs; every text is escaped.
+
+    Each number cell carries its column's name (``data-label``: a phone shows
+    the rows as cards); a header row for assistive technology says which
+    column is sorted (``aria-sort``); the visible header is the sort buttons.
 
     Examples
     --------
     >>> html = breakdown_body([{"api_id": "x", "api_name": "<b>X</b>", "calls": 1200, "success": 1199,
-    ...                         "errors": 1, "usdc": "1.200000", "success_rate": 0.99917}], "seller")
+    ...                         "errors": 1, "usdc": "1.200000", "success_rate": 0.99917}], "seller", "calls")
     >>> "&lt;b&gt;X&lt;/b&gt;" in html, "1,200" in html, "1.20 USDC" in html, "99.9 %" in html
     (True, True, True, True)
+    >>> 'aria-sort="descending">Calls<' in html, 'data-label="USDC earned"' in html
+    (True, True)
     """
     columns = BREAKDOWN_COLUMNS["seller" if role == "seller" else "buyer"]
     if not rows:
         return '<div class="cc-table-empty">No calls yet.</div>'
+    heads = "".join(
+        f'<div role="columnheader" aria-sort="{_ARIA_SORT[descending] if c.key == sort_key else "none"}">'
+        f"{esc(c.header)}</div>"
+        for c in columns
+    )
     lines = []
     for row in rows:
         cells = [f'<div role="cell" class="cc-cell cc-cell-api">{_api_cell(row)}</div>']
-        cells += [f'<div role="cell" class="cc-cell cc-num">{esc(c.show(row.get(c.key)))}</div>' for c in columns[1:]]
-        lines.append(f'<div role="row" class="cc-row" style="grid-template-columns: {_GRID}">{"".join(cells)}</div>')
-    return f'<div role="rowgroup" class="cc-rows">{"".join(lines)}</div>'
+        cells += [
+            f'<div role="cell" class="cc-cell cc-num" data-label="{esc(c.header)}">{esc(c.show(row.get(c.key)))}</div>'
+            for c in columns[1:]
+        ]
+        lines.append(f'<div role="row" class="cc-row">{"".join(cells)}</div>')
+    return (
+        '<div role="table" class="cc-table" aria-label="API breakdown">'
+        f'<div role="rowgroup" class="cc-sr-only"><div role="row">{heads}</div></div>'
+        f'<div role="rowgroup" class="cc-rows">{"".join(lines)}</div></div>'
+    )
 
 
 class BreakdownTable:
@@ -140,12 +160,9 @@ class BreakdownTable:
     """
 
     def __init__(self) -> None:
-        self.title = widgets.HTML(
-            '<div class="cc-panel-head"><span class="cc-panel-name">API breakdown</span>'
-            '<span class="cc-panel-hint">all time · click a column to sort</span></div>'
-        )
+        self.title = widgets.HTML()
         self.title.add_class("cc-panel-title")
-        self.header = widgets.GridBox(layout=widgets.Layout(grid_template_columns=_GRID))
+        self.header = widgets.GridBox()
         self.header.add_class("cc-thead")
         self.body = widgets.HTML()
         self.body.add_class("cc-tbody")
@@ -210,7 +227,13 @@ class BreakdownTable:
                 button.add_class("cc-sort-active")
             else:
                 button.remove_class("cc-sort-active")
-        self.body.value = breakdown_body(self.rows, self.role)
+        count = len(self._rows)
+        self.title.value = (
+            '<div class="cc-panel-head"><h2 class="cc-panel-name">API breakdown</h2>'
+            f'<span class="cc-panel-hint">{count:,} {"API" if count == 1 else "APIs"} · all time · '
+            "click a column to sort</span></div>"
+        )
+        self.body.value = breakdown_body(self.rows, self.role, self.sort_key, self.descending)
 
 
 def _icon(color: str, glyph: str, label: str) -> str:
@@ -255,9 +278,11 @@ def events_html(events: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: st
     >>> "Nov 25, 11:00:00" in html, "cc-sev-error" in html, "<img" in html
     (True, True, False)
     """
+    count = len(events)
+    shown = f"{count:,} latest" if count else "none yet"
     head = (
-        '<div class="cc-panel-head"><span class="cc-panel-name">Event log</span>'
-        f'<span class="cc-panel-hint">newest first · times in {esc(zone_name)}</span></div>'
+        '<div class="cc-panel-head"><h2 class="cc-panel-name">Event log</h2>'
+        f'<span class="cc-panel-hint">{shown} · newest first · times in {esc(zone_name)}</span></div>'
     )
     if not events:
         return head + '<div class="cc-table-empty">No events yet.</div>'
@@ -274,8 +299,9 @@ def events_html(events: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: st
             f'<td class="cc-event-msg">{esc(event.get("message") or "")}</td></tr>'
         )
     return (
-        f'{head}<div class="cc-events-scroll"><table class="cc-events-table"><thead><tr><th>Time</th><th>Type</th>'
-        f"<th>Severity</th><th>Description</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f'{head}<table class="cc-events-table"><thead><tr><th scope="col">Time</th><th scope="col">Type</th>'
+        f'<th scope="col">Severity</th><th scope="col">Description</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table>"
     )
 
 

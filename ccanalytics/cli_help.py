@@ -1,0 +1,78 @@
+"""What ``ccanalytics COMMAND --help`` says beyond the flags: a description, examples, environment.
+
+Kept apart from ``cli.py`` (which only declares the flags) so the texts can
+grow without crowding the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib.metadata import PackageNotFoundError, version
+
+__all__ = ["HELP", "describe", "package_version"]
+
+HELP: dict[str, tuple[str, str]] = {
+    "serve": (
+        "Serve the dashboard with Voila: the store named by --db (or $CCANALYTICS_DB), else the "
+        "embedded demo (a month of history, live traffic and an in-process chain).",
+        """examples:
+  ccanalytics serve                                   # the embedded demo at http://localhost:8866/
+  ccanalytics serve --db control-center.db --port 8900
+  ccanalytics serve --db cc.db --host 0.0.0.0 --token-file ~/.cc-token
+
+environment:
+  CCANALYTICS_DB          the store, when --db is not given
+  CCANALYTICS_TOKEN       the token, when --token is not given
+  CCANALYTICS_REFRESH_S   seconds between page refreshes (default 30; fractions allowed)
+  CCANALYTICS_CULL_IDLE_S seconds a closed or sleeping tab's kernel is kept (default 120)
+  CCANALYTICS_DEMO_SPEED  multiplies the embedded demo's live traffic (default 1: its history's rate)""",
+    ),
+    "snapshot": (
+        "Print every number of the dashboard as JSON (the snapshot of docs/spec/metrics.md), for scripts, "
+        "cron and monitoring.",
+        """examples:
+  ccanalytics snapshot --db control-center.db
+  ccanalytics snapshot --db cc.db --now 2026-11-25T12:00:00+01:00 --events 10
+  ccanalytics snapshot --db cc.db --range 7d --api bb-graphql""",
+    ),
+    "demo": (
+        "Write a realistic demo store: a dozen APIs with their own prices and latencies, a daily rhythm, "
+        "error bursts, a low-balance pause, restarts, backups. The same seed writes the same store.",
+        """examples:
+  ccanalytics demo --db demo.db
+  ccanalytics demo --db week.db --days 7 --seed 42""",
+    ),
+    "ingest": (
+        "Add calls from CSV, NDJSON or Parquet files to a store (created when missing). Each file is added "
+        "whole or not at all; running it twice adds nothing. The columns are in docs/spec/data-contract.md (calls): "
+        "request_id, ts_ms, role, api_id and status_code are required.",
+        """examples:
+  ccanalytics ingest --db control-center.db calls-2026-11.csv
+  ccanalytics ingest --db cc.db exports/*.parquet""",
+    ),
+}
+
+
+def describe(parsers: dict[str, argparse.ArgumentParser]) -> None:
+    """Give the subcommands in ``HELP`` their description and examples (shown by ``--help``)."""
+    for name, (description, epilog) in HELP.items():
+        parser = parsers.get(name)
+        if parser is None:
+            continue
+        parser.description = description
+        parser.epilog = epilog
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def package_version() -> str:
+    """The installed ccanalytics version ("unknown" when it is not installed).
+
+    Examples
+    --------
+    >>> package_version().count(".") >= 1 or package_version() == "unknown"
+    True
+    """
+    try:
+        return version("ccanalytics")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,97 @@
+"""The wallet line: the node's balances and their low-balance warnings, for the seller view.
+
+The seller cards (metrics.md) hold no balance, yet a node that sells still
+pays gas and may still buy: its operator must see a low balance there too. A
+low USDC balance warns whether or not auto-pause is on (the auto-pause banner
+only says that serving stopped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as widgets
+
+from ccanalytics.ui import format as fmt
+from ccanalytics.ui.markup import esc
+
+__all__ = ["WalletLine", "low_balances", "wallet_html"]
+
+
+def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = snapshot.get(name)
+    return section if isinstance(section, Mapping) else {}
+
+
+def low_balances(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """The balances below their threshold: ``{"usdc" | "eth": threshold text}``, from the snapshot's alerts.
+
+    Examples
+    --------
+    >>> low_balances({"alerts": [{"rule": "low_usdc", "firing": True, "threshold": "1.000000"},
+    ...                          {"rule": "low_gas", "firing": False, "threshold": "0.0005"}]})
+    {'usdc': '1.00 USDC'}
+    >>> low_balances({"banners": {"low_gas": True}})
+    {'eth': ''}
+    """
+    low: dict[str, str] = {}
+    alerts = snapshot.get("alerts")
+    for alert in alerts if isinstance(alerts, list) else []:
+        if not isinstance(alert, Mapping) or alert.get("firing") is not True:
+            continue
+        if alert.get("rule") == "low_usdc":
+            low["usdc"] = fmt.usdc(alert.get("threshold"))
+        elif alert.get("rule") == "low_gas":
+            low["eth"] = fmt.eth(alert.get("threshold"))
+    if _section(snapshot, "banners").get("low_gas") is True:
+        low.setdefault("eth", "")
+    return low
+
+
+def wallet_html(snapshot: Mapping[str, Any]) -> str:
+    """The wallet line: both balances, where they come from, and a warning per low balance.
+
+    Examples
+    --------
+    >>> html = wallet_html({"balances": {"usdc": "0.400000", "eth": "0.000100000000000000", "source": "chain"},
+    ...                     "alerts": [{"rule": "low_usdc", "firing": True, "threshold": "1.000000"}]})
+    >>> "0.40 USDC" in html, "0.0001 ETH" in html, "Low USDC — below 1.00 USDC" in html, "Low gas" in html
+    (True, True, True, False)
+    """
+    balances = _section(snapshot, "balances")
+    zone = fmt.store_zone(snapshot.get("timezone"))
+    source = balances.get("source")
+    where = (
+        "live"
+        if source == "chain"
+        else (f"as of {fmt.short_time(balances.get('as_of'), zone)}" if source == "snapshot" else "not available")
+    )
+    low = low_balances(snapshot)
+    warnings = []
+    if "usdc" in low:
+        below = f" — below {low['usdc']}" if low["usdc"] and low["usdc"] != fmt.UNKNOWN else ""
+        warnings.append(f"Low USDC{below}")
+    if "eth" in low:
+        below = f" — below {low['eth']}" if low["eth"] and low["eth"] != fmt.UNKNOWN else ""
+        warnings.append(f"Low gas{below}")
+    chips = "".join(f'<span class="cc-wallet-warn">⚠ {esc(text)}</span>' for text in warnings)
+    return (
+        f'<div class="cc-wallet-body{" cc-wallet-low" if warnings else ""}">'
+        '<span class="cc-wallet-label">Wallet</span>'
+        f'<span class="cc-wallet-value">{esc(fmt.usdc(balances.get("usdc")))}</span>'
+        f'<span class="cc-wallet-value">{esc(fmt.eth(balances.get("eth")))}</span>'
+        f'<span class="cc-wallet-source">{esc(where)}</span>{chips}</div>'
+    )
+
+
+class WalletLine:
+    """The wallet line's widget (class ``cc-wallet``), updated in place."""
+
+    def __init__(self) -> None:
+        self.widget = widgets.HTML()
+        self.widget.add_class("cc-wallet")
+
+    def update(self, snapshot: Mapping[str, Any]) -> None:
+        """Show ``snapshot``'s balances and warnings."""
+        self.widget.value = wallet_html(snapshot)
