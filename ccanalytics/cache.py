@@ -124,10 +124,10 @@ def save(store: Path, cached: CachedLedger) -> None:
 
 def load(store: Path) -> CachedLedger | None:
     """The cache file of a store, or None when there is none or it cannot be read."""
-    target = _file_for(store)
-    if target is None or not target.is_file():
-        return None
     try:
+        target = _file_for(store)
+        if target is None or not target.is_file():  # is_file() raises on a folder that cannot be searched
+            return None
         with target.open("rb") as f:
             meta = json.loads(f.readline())
             if (

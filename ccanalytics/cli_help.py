@@ -22,7 +22,8 @@ HELP: dict[str, tuple[str, str]] = {
 
 environment:
   CCANALYTICS_DB          the store, when --db is not given
-  CCANALYTICS_TOKEN       the token, when --token is not given
+  CCANALYTICS_TOKEN       the token, when --token is not given (never on a command line)
+  CCANALYTICS_MAX_KERNELS cap on live kernels, when --max-kernels is not given (default: by memory and cores)
   CCANALYTICS_REFRESH_S   seconds between page refreshes (default 30; fractions allowed)
   CCANALYTICS_CULL_IDLE_S seconds a closed or sleeping tab's kernel is kept (default 120)
   CCANALYTICS_DEMO_SPEED  multiplies the embedded demo's live traffic (default 1: its history's rate)""",

@@ -8,6 +8,7 @@ traffic, since every Voila tab runs its own kernel.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -37,6 +38,8 @@ FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fl
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parent / "share"
 TRAFFIC_EVERY_S = 2.0
+# The embedded demo's stand-in for the control center's panel, served by Voila from notebooks/.
+DEMO_PANEL = "voila/files/demo-panel.html"
 # The live traffic follows the history's own rhythm (×1): faster, the current hour would dwarf the
 # chart's 48 hours within minutes. CCANALYTICS_DEMO_SPEED multiplies it (a livelier demo, or tests).
 TRAFFIC_SCALE = 1.0
@@ -57,7 +60,14 @@ def _is_loopback(host: str) -> bool:
 class EmbeddedDemo:
     """A fresh demo store, an in-process chain holding its wallet, and live traffic."""
 
-    def __init__(self, folder: Path, chain: DemoChain, seed: int = 0, speed: float = TRAFFIC_SCALE) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        chain: DemoChain,
+        seed: int = 0,
+        speed: float = TRAFFIC_SCALE,
+        panel_url: str | None = None,
+    ) -> None:
         from ccanalytics.demo import write_demo
 
         self.path = folder / "demo.db"
@@ -72,6 +82,12 @@ class EmbeddedDemo:
             rpc_url=chain.rpc_url,
             usdc_address=chain.usdc_address,
         )
+        if panel_url:
+            # The demo's links lead to a page saying it is the demo, served by this server.
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(self.path)) as con, con:
+                con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('panel_url', ?)", (panel_url,))
         self.speed = speed
         self._rng = random.Random(seed + 1)
         self._stop = threading.Event()
@@ -139,6 +155,10 @@ def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_
         "--KernelManager.transport=ipc",
         "--Voila.log_level=WARN",
         "--template=ccanalytics",
+        # The embedded demo's stand-in for the control center's panel (its links must lead somewhere).
+        f"--Voila.root_dir={NOTEBOOK.parent}",
+        "--VoilaConfiguration.file_allowlist=.*\\.(png|jpg|gif|svg)",
+        "--VoilaConfiguration.file_allowlist=demo-panel\\.html",
         # Visitors cannot switch the template or the theme (the guard refuses ?template= too).
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
@@ -245,11 +265,18 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            demo = EmbeddedDemo(folder, chain, speed=speed).start()
+            panel = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
+            demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path, **security}
+        env = {
+            **os.environ,
+            "CCANALYTICS_DB": str(Path(db).resolve()),
+            "JUPYTER_PATH": jupyter_path,
+            **_voila_config_env(),
+            **security,
+        }
         voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
@@ -285,7 +312,7 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
     _trust(FLEET_NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **security}
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **_voila_config_env(), **security}
     voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
     url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
     print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
@@ -296,6 +323,17 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
         return 0
     finally:
         _stop(voila)
+
+
+def _voila_config_env() -> dict[str, str]:
+    """Our Voila config first on JUPYTER_CONFIG_PATH (share/config/voila.json).
+
+    It sets the kernel websockets' ping timeout to their ping interval:
+    jupyter_server's default (three intervals) makes tornado log a warning on
+    every start. A dict on Voila's command line would be a deprecated form.
+    """
+    paths = (str(SHARE / "config"), os.environ.get("JUPYTER_CONFIG_PATH"))
+    return {"JUPYTER_CONFIG_PATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _trust(notebook: Path) -> None:

@@ -501,6 +501,14 @@ class TestTheEmbeddedDemo:
         ]
         assert len(demo_page.requests) > 10 and not foreign, foreign
 
+    def test_its_panel_links_lead_to_a_page_saying_it_is_the_demo(self, demo_page: Page, demo_server: Server) -> None:
+        links = demo_page.eval_on_selector_all(".cc-banners a[href]", "links => links.map(a => a.href)")
+        assert links, "the demo shows no banner link"
+        for href in links:
+            assert href.startswith(f"http://localhost:{demo_server.port}/voila/files/demo-panel.html#"), href
+            answer = demo_page.request.get(href.replace("localhost", "127.0.0.1"))
+            assert answer.status == 200 and "This is the embedded demo" in answer.text(), href
+
     def test_its_screenshot_is_saved_and_its_balance_is_live(self, demo_page: Page, demo_server: Server) -> None:
         assert [key for key, _v in shown_values(demo_page)] in (BUYER_KEYS, SELLER_KEYS)
         pill = wait_for(lambda: text_of(demo_page, ".cc-updated").startswith("Updated"), LIVE_TIMEOUT_S)

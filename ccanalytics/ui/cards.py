@@ -39,6 +39,8 @@ class Card:
     tone: str = ""
     note: str = ""
     runway: str = ""  # how long the balance lasts (alerts.md, Runway): under the USDC and Gas cards
+    change: str = ""  # the change against the previous period (views.md), under the value
+    change_tone: str = ""  # good, bad or neutral
 
 
 def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -153,7 +155,12 @@ def card_html(card: Card) -> str:
     return (
         f'<div class="cc-card"><div class="cc-card-label">{esc(card.label)}</div>'
         f'<div class="cc-card-value">{value}</div>'
-        f'<div class="cc-card-sub{tone}">{esc(card.sub)}</div>'
+        + (
+            f'<div class="cc-card-change cc-change-{esc(card.change_tone or "neutral")}">{esc(card.change)}</div>'
+            if card.change
+            else ""
+        )
+        + f'<div class="cc-card-sub{tone}">{esc(card.sub)}</div>'
         + (f'<div class="cc-card-runway">{esc(card.runway)}</div>' if card.runway else "")
         + (f'<div class="cc-card-note">{esc(card.note)}</div>' if card.note else "")
         + "</div>"
@@ -189,10 +196,15 @@ class KpiRow:
 
     def show(self, role: str, snapshot: Mapping[str, Any]) -> None:
         """Show ``role``'s cards with the values of ``snapshot``."""
-        cards = seller_cards(snapshot) if role == "seller" else buyer_cards(snapshot)
-        role_widgets = self._widgets["seller" if role == "seller" else "buyer"]
+        self.show_cards(role, seller_cards(snapshot) if role == "seller" else buyer_cards(snapshot))
+
+    def show_cards(self, scope: str, cards: list[Card]) -> None:
+        """Show these cards; ``scope`` (a role, or a role's ranged view) keeps each its own widgets."""
+        role_widgets = self._widgets.setdefault(scope, {})
         for card in cards:
-            target = role_widgets[card.key]
+            target = role_widgets.get(card.key)
+            if target is None:
+                target = role_widgets[card.key] = self._card_widget(card.key)
             target.value = card_html(card)
             if card.tone == "warn":
                 target.add_class("cc-kpi-warn")

@@ -74,8 +74,28 @@ def _count(value: object) -> int:
     return max(number, 0)
 
 
+def _label(local: Any, unit: str, index: int, count: int) -> str:
+    """The axis label of a ranged view's bucket (views.md), or "": a few per axis, each unique."""
+    if unit == "1m":
+        return f"{local:%H:%M}" if local.minute % 10 == 0 else ""
+    if unit == "1d":
+        step = 15 if count > 45 else 5
+        return f"{fmt.MONTHS[local.month - 1]} {local.day}" if (count - 1 - index) % step == 0 else ""
+    # A week of hours: one label a day.
+    return f"{fmt.WEEKDAYS[local.weekday()]} {local.day}" if local.minute == 0 and local.hour == 0 else ""
+
+
+def _when(local: Any, unit: str, last: bool) -> str:
+    day = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}"
+    if unit == "1d":
+        return f"{day}{' (so far)' if last else ''}"
+    minutes = local.hour * 60 + local.minute + (1 if unit == "1m" else 60)
+    until = "now" if last else f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+    return f"{day}, {local:%H:%M}–{until}"
+
+
 def hour_bars(
-    call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, label_every_h: int = _LABEL_EVERY_H
+    call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, label_every_h: int = _LABEL_EVERY_H, unit: str = "1h"
 ) -> list[HourBar]:
     """The snapshot's ``call_rate`` as bars with unique keys, axis labels and tooltips.
 
@@ -116,6 +136,8 @@ def hour_bars(
             label = stamp if local.minute == 0 and local.hour % label_every_h == 0 else ""
             until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
             when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
+            if unit != "1h" or last >= 48:  # a ranged view's minutes, days or week of hours
+                label, when = _label(local, unit, index, last + 1), _when(local, unit, index == last)
         tooltip = (
             f'<div class="cc-tip-hour">{esc(when)}</div>'
             f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-success"></span>'
@@ -232,7 +254,7 @@ class CallRateChart:
         self.widget.add_class("cc-panel")
         self._tooltips: list[str] = []
         self.label_every_h = _LABEL_EVERY_H
-        self._last: tuple[Sequence[Mapping[str, Any]], tzinfo, str] | None = None
+        self._last: tuple[Sequence[Mapping[str, Any]], tzinfo, str, str, str] | None = None
 
     def set_narrow(self, narrow: bool) -> None:
         """Label every twelfth hour on a narrow screen (every sixth otherwise), so labels never overprint."""
@@ -242,10 +264,20 @@ class CallRateChart:
             if self._last is not None:
                 self.update(*self._last)
 
-    def update(self, call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, zone_name: str) -> None:
-        """Replace the bars' data in place (one message per widget, no redraw of the figure)."""
-        self._last = (call_rate, zone, zone_name)
-        bars = hour_bars(call_rate, zone, self.label_every_h)
+    def update(
+        self,
+        call_rate: Sequence[Mapping[str, Any]],
+        zone: tzinfo,
+        zone_name: str,
+        bucket: str = "1h",
+        hint: str = "calls per hour, last 48 h",
+    ) -> None:
+        """Replace the bars' data in place (one message per widget, no redraw of the figure).
+
+        ``bucket`` (``1m``, ``1h``, ``1d``: a ranged view's unit) sets labels and tooltips, ``hint`` the title's note.
+        """
+        self._last = (call_rate, zone, zone_name, bucket, hint)
+        bars = hour_bars(call_rate, zone, self.label_every_h, bucket)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
         peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
@@ -258,7 +290,7 @@ class CallRateChart:
             self.tooltip.value = self._tooltips[-1]  # a first tap never opens an empty tooltip
         self.title.value = (
             '<div class="cc-panel-head"><h2 class="cc-panel-name">Call rate</h2>'
-            f'<span class="cc-panel-hint">calls per hour, last 48 h ({esc(zone_name)})</span>'
+            f'<span class="cc-panel-hint">{esc(hint)} ({esc(zone_name)})</span>'
             '<span class="cc-legend" aria-hidden="true"><span class="cc-swatch cc-swatch-success"></span>Success'
             '<span class="cc-swatch cc-swatch-error"></span>Errors (on top)'
             + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")

@@ -90,8 +90,8 @@ def nodes_html(result: Mapping[str, Any]) -> str:
         for h, c in (
             ("Node", ""),
             ("Mode", ""),
-            ("Calls (24h)", "cc-num"),
-            ("Errors (24h)", "cc-num"),
+            ("Calls, both roles (24h)", "cc-num"),
+            ("Errors, both roles (24h)", "cc-num"),
             ("Error rate", "cc-num"),
             ("Revenue (24h)", "cc-num"),
             ("USDC balance", "cc-num"),

@@ -22,6 +22,7 @@ from ccanalytics.ui.markup import esc, link, panel_link
 from ccanalytics.ui.reconciliation import reconciliation_line
 from ccanalytics.ui.style import style_widget
 from ccanalytics.ui.tables import BreakdownTable, EventLog
+from ccanalytics.ui.views import ViewChoice, ViewControls, show_scope, view_style_widget
 from ccanalytics.ui.wallet import WalletLine
 
 __all__ = ["FRESHNESS_LEVELS", "Dashboard", "roles_with_calls"]
@@ -88,7 +89,7 @@ class Dashboard:
     any widget (it is the last expression of a cell in the Voila notebook).
     """
 
-    def __init__(self, snapshot: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, snapshot: Mapping[str, Any] | None = None, view: ViewChoice | None = None) -> None:
         self.title = widgets.HTML(
             '<h1 class="cc-title">Dashboard</h1>'
             '<div class="cc-subtitle">Your at-a-glance overview of activity, balances, and system health.</div>'
@@ -136,13 +137,27 @@ class Dashboard:
         self.main = widgets.VBox()
         self.main.add_class("cc-main")
 
+        # views.md: the range picker, the API filter, the downloads, and the view kept in the URL.
+        self.view = view if view is not None else ViewChoice()
+        self.controls = ViewControls(self.view)
+        self.controls.range.observe(self._on_view_change, names="value")
+        self.controls.api.observe(self._on_view_change, names="value")
         self.widget = widgets.VBox(
-            [style_widget(), self.header, self.refresh_error, self.banners.widget, self.main, self.events.widget]
+            [
+                style_widget(),
+                view_style_widget(),
+                self.header,
+                self.controls.widget,
+                self.refresh_error,
+                self.banners.widget,
+                self.main,
+                self.events.widget,
+            ]
         )
         self.widget.add_class("cc-dashboard")
 
         self._snapshot: Mapping[str, Any] = {}
-        self._chosen_role: str | None = None
+        self._chosen_role: str | None = self.view.role
         self._syncing_switch = False
         # Set by ccanalytics.ui.refresh.live_dashboard: the page keeps its refresh loop alive.
         self.refresher: object | None = None
@@ -220,11 +235,8 @@ class Dashboard:
             self.empty.value = _empty_html(self._snapshot.get("panel_url"))
             main_children: tuple[widgets.Widget, ...] = (self.empty,)
         else:
-            section = _section(self._snapshot, role)
             zone_name = self._zone_name()
-            self.kpis.show(role, self._snapshot)
-            self.chart.update(_rows(section, "call_rate"), fmt.store_zone(zone_name), zone_name)
-            self.breakdown.update(_rows(section, "breakdown"), role)
+            show_scope(self, role, zone_name)
             # The seller cards hold no balance: the wallet line shows it, and its low-balance warnings.
             wallet = (self.wallet.widget,) if role == "seller" else ()
             if wallet:
@@ -244,6 +256,21 @@ class Dashboard:
         if self._syncing_switch:
             return
         self._chosen_role = change["new"]
+        self.view.role = change["new"]
+        self.controls.sync()
+        self._show_role()
+
+    def _on_view_change(self, _change: Mapping[str, Any]) -> None:
+        """A range or API picked: keep it in the URL and refresh (off the loop) for the new view."""
+        if self.controls.syncing:
+            return
+        self.view.range = self.controls.range.value
+        self.view.api = self.controls.api.value or None
+        self.controls.sync()
+        refresher = self.refresher
+        request = getattr(refresher, "request_refresh", None)
+        if callable(request):
+            request()
         self._show_role()
 
     def show_refresh_error(self, line: str) -> None:

@@ -23,6 +23,7 @@ from ccanalytics.balances import READING_NOTE
 from ccanalytics.errors import CCError
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
+from ccanalytics.ui.views import ViewChoice
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -39,6 +40,8 @@ MIN_INTERVAL_S = 0.1
 # How soon to refresh again when a snapshot still waits for its first chain read.
 FOLLOW_UP_S = 2.0
 DEFAULT_MAX_LIFETIME_S = 24 * 3600.0
+# Figures older than this when the page's first beat arrives are refreshed at once.
+FRESH_ON_ARRIVAL_S = 2.0
 DEFAULT_FIRST_BEAT_GRACE_S = 60.0
 # Beats missed before the page counts as gone ("about three", plus slack for a busy browser).
 MISSED_BEATS = 3.5
@@ -150,6 +153,7 @@ class Refresher:
         self._last_ok: float | None = None
         self._error: str | None = None
         self._reason = ""
+        self._page_seen = False
         dashboard.heartbeat.watch_interval(self.interval_s)
         dashboard.refresh_button.on_click(self._on_button)
         dashboard.heartbeat.on_beat(self._on_beat)
@@ -311,15 +315,26 @@ class Refresher:
         self._call_on_loop(self.request_refresh)
 
     def _on_beat(self) -> None:
+        if not self._page_seen:
+            # A warm (preheated) kernel rendered its page before anyone opened it: the first beat
+            # says a person is looking now, so stale figures are replaced at once.
+            self._page_seen = True
+            self._call_on_loop(self._refresh_if_stale)
         if self.stop_reason in ("page gone", "no page"):
             self._call_on_loop(self._resume_after_beat)
+
+    def _refresh_if_stale(self) -> None:
+        if self._last_ok is None or self._clock() - self._last_ok > FRESH_ON_ARRIVAL_S:
+            self.request_refresh()
 
     def _resume_after_beat(self) -> None:
         if not self.running and self.stop_reason in ("page gone", "no page"):
             self.start(refresh_now=True)
 
 
-def live_dashboard(get_snapshot: GetSnapshot, *, interval_s: float | None = None) -> Dashboard:
+def live_dashboard(
+    get_snapshot: GetSnapshot, *, interval_s: float | None = None, view: ViewChoice | None = None
+) -> Dashboard:
     """A :class:`Dashboard` showing ``get_snapshot()`` now and refreshing itself while its page is open.
 
     Call it from a notebook cell (it needs the kernel's running asyncio loop)
@@ -331,14 +346,17 @@ def live_dashboard(get_snapshot: GetSnapshot, *, interval_s: float | None = None
         Returns a snapshot dict, e.g. ``lambda: store.snapshot().to_dict()``.
     interval_s
         Seconds between refreshes; default :func:`refresh_interval` (``CCANALYTICS_REFRESH_S``).
+    view
+        The view to show first (range, role, API; e.g. from the URL's query), which the page's
+        controls then change; ``get_snapshot`` should honour ``view.snapshot_args()``.
     """
     interval = refresh_interval() if interval_s is None else interval_s
     try:
         first = get_snapshot()
-        dashboard = Dashboard(first)
+        dashboard = Dashboard(first, view=view)
     except Exception:
         # The page still comes up, showing the failure on its pill; the loop keeps trying.
-        first, dashboard = None, Dashboard()
+        first, dashboard = None, Dashboard(view=view)
     refresher = Refresher(dashboard, get_snapshot, interval_s=interval)
     dashboard.refresher = refresher
     refresher.start(refresh_now=first is None)
