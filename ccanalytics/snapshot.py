@@ -36,7 +36,18 @@ if TYPE_CHECKING:
     from ccanalytics.ledger import Totals
     from ccanalytics.settings import Settings
 
-__all__ = ["Balances", "DataIssue", "RoleView", "Snapshot", "TableFacts", "compute", "role_views", "table_facts"]
+__all__ = [
+    "Balances",
+    "BuyerView",
+    "DataIssue",
+    "RoleView",
+    "SellerView",
+    "Snapshot",
+    "TableFacts",
+    "compute",
+    "role_views",
+    "table_facts",
+]
 
 ROLES = metrics.ROLES
 ISSUE_TABLES = (*TABLES, "settings")
@@ -88,6 +99,43 @@ class RoleView:
     @property
     def avg_latency_ms_24h(self) -> float | None:
         return self.latency_sum_24h / self.latency_n_24h if self.latency_n_24h else None
+
+    def __getattr__(self, name: str) -> Any:
+        """views.md's additions (``p95_latency_ms_24h``, ``previous_24h``…) under their JSON names."""
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class BuyerView(RoleView):
+    """The buyer's figures; every key of ``to_dict()["buyer"]`` is also an attribute.
+
+    The JSON's money is exact USDC text (``spent_24h_usdc``); the integers are
+    ``money_24h`` and ``total_money`` (micro-USDC).
+    """
+
+    @property
+    def spent_24h_usdc(self) -> str:
+        return usdc_text(self.money_24h) or ""
+
+    @property
+    def total_spent_usdc(self) -> str:
+        return usdc_text(self.total_money) or ""
+
+
+@dataclass(frozen=True)
+class SellerView(RoleView):
+    """The seller's figures; every key of ``to_dict()["seller"]`` is also an attribute."""
+
+    @property
+    def revenue_24h_usdc(self) -> str:
+        return usdc_text(self.money_24h) or ""
+
+    @property
+    def revenue_7d_usdc(self) -> str:
+        return usdc_text(self.money_7d) or ""
 
 
 @dataclass(frozen=True)
@@ -308,7 +356,7 @@ def role_views(
         )
     else:
         (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
-    views = {}
+    views: dict[str, RoleView] = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
         money = "price_micro" if role == "buyer" else "revenue_micro"
         window, total = _row(windows, role), _row(everything, role)
@@ -319,7 +367,7 @@ def role_views(
         extra["previous_24h"] = ranged.figures_dict(period.get("previous_24h"), role, previous)
         if role == "seller":
             extra["previous_7d"] = ranged.figures_dict(period.get("previous_7d"), role, ("calls", "usdc"))
-        views[role] = RoleView(
+        views[role] = (BuyerView if role == "buyer" else SellerView)(
             calls_24h=window.get("calls_24h", 0),
             success_24h=window.get("success_24h", 0),
             latency_sum_24h=window.get("latency_sum_24h", 0.0),

@@ -570,9 +570,25 @@ class Store:
     # -- the tables, for ad-hoc queries -------------------------------------
 
     def _scan(self, table: str) -> pl.LazyFrame:
-        """A lazy scan of a table's valid rows (those that keep the contract)."""
-        schema = TABLES[table].full_schema
+        """A lazy scan of a table's valid rows (those that keep the contract).
+
+        A table with ``ts_ms`` gains ``ts`` first: that moment as a datetime in
+        the store's time zone (its ``timezone`` setting, UTC when absent or invalid).
+        """
+        contract = TABLES[table].full_schema
         path = self.path
+        local = None
+        if "ts_ms" in contract:
+            with self._lock:
+                try:
+                    pairs = self._source.settings()
+                except StoreError:  # an unreadable settings table is UTC, as in a snapshot
+                    pairs = {}
+            zone = parse_settings(pairs)[0].timezone
+            local = pl.col("ts_ms").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(zone).alias("ts")
+            schema = {"ts": pl.Datetime("ms", zone), **contract}
+        else:
+            schema = dict(contract)
 
         def rows(
             with_columns: list[str] | None,
@@ -586,7 +602,9 @@ class Store:
                     return
                 left = n_rows
                 for chunk in source.read_chunks(table, chunk_rows=max(batch_size or 0, 100_000), descriptive=True):
-                    valid = chunk.filter(first_broken_rule(TABLES[table]).is_null()).select(*schema)
+                    valid = chunk.filter(first_broken_rule(TABLES[table]).is_null()).select(*contract)
+                    if local is not None:
+                        valid = valid.select(local, pl.all())
                     if predicate is not None:
                         valid = valid.filter(predicate)
                     if with_columns is not None:
@@ -604,7 +622,10 @@ class Store:
 
     @property
     def calls(self) -> pl.LazyFrame:
-        """The valid rows of ``calls`` (future rows included), with ``tx_hash``, ``delivery`` and ``consumer``."""
+        """The valid rows of ``calls`` (future rows included), with ``tx_hash``, ``delivery`` and ``consumer``.
+
+        ``ts`` leads: ``ts_ms`` as a datetime in the store's time zone.
+        """
         return self._scan("calls")
 
     @property

@@ -133,7 +133,7 @@ def union_store(stores: dict[str, Path], path: Path, timezone: str) -> Path:
     con.executescript(DDL)
     for node, store_path in sorted(stores.items()):
         store = open_store(store_path, cache=False)
-        calls = store.calls.collect().with_columns(request_id=pl.lit(f"{node}/") + pl.col("request_id"))
+        calls = store.calls.drop("ts").collect().with_columns(request_id=pl.lit(f"{node}/") + pl.col("request_id"))
         con.executemany(
             f"INSERT INTO calls ({', '.join(calls.columns)}) VALUES ({', '.join('?' * calls.width)})", calls.rows()
         )

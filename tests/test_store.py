@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -166,6 +168,35 @@ def test_tables_are_lazy_frames_of_valid_rows(store_path):
     assert store.settings.collect().height == 0
 
 
+def test_timed_tables_lead_with_a_local_time_column(store_path):
+    con = sqlite3.connect(store_path)
+    con.execute("INSERT INTO settings (key, value) VALUES ('timezone', 'Asia/Kolkata')")
+    con.execute("INSERT INTO events (ts_ms, type, severity, message) VALUES (?, 'restart', 'info', 'up')", (NOW,))
+    con.execute("INSERT INTO balance_snapshots (ts_ms, usdc_micro, eth_wei) VALUES (?, 1, '1')", (NOW,))
+    con.commit()
+    con.close()
+    store = cc.open_store(store_path)
+    zone = pl.Datetime("ms", "Asia/Kolkata")
+    for frame in (store.calls, store.events, store.balance_snapshots, store.backups):
+        schema = frame.collect_schema()
+        assert schema.names()[0] == "ts" and "ts_ms" in schema and schema["ts"] == zone
+    first = store.calls.filter(pl.col("ts") >= datetime(2026, 11, 25, 16, 30, tzinfo=ZoneInfo("Asia/Kolkata")))
+    assert first.select("ts", "ts_ms").collect().rows() == [
+        (datetime(2026, 11, 25, 16, 30, tzinfo=ZoneInfo("Asia/Kolkata")), NOW - HOUR)
+    ]  # 11:00 UTC is 16:30 in India
+    assert store.calls.select("ts").collect().height == 39
+    assert "ts" not in store.apis.collect_schema()
+    assert store.snapshot(now=NOW).buyer.calls_24h == 24  # the snapshot reads the contract's columns, as before
+
+
+def test_local_time_is_utc_without_a_valid_zone(store_path):
+    con = sqlite3.connect(store_path)
+    con.execute("INSERT INTO settings (key, value) VALUES ('timezone', 'Mars/Base')")
+    con.commit()
+    con.close()
+    assert cc.open_store(store_path).events.collect_schema()["ts"] == pl.Datetime("ms", "UTC")
+
+
 def test_optional_columns_and_tables_may_be_absent(tmp_path):
     path = tmp_path / "minimal.db"
     con = sqlite3.connect(path)
@@ -302,3 +333,25 @@ def test_a_cache_older_than_a_day_is_read_afresh(store_path, big, monkeypatch, t
     monkeypatch.setattr(ccanalytics.store, "CACHE_MAX_AGE_MS", -1)
     with cc.open_store(store_path) as store:
         assert store.snapshot(now=NOW).buyer.success_24h == 23
+
+
+def test_every_json_key_of_a_role_is_an_attribute(store_path):
+    add_calls(store_path, [("s1", NOW - 2 * HOUR, "seller", 200, 0)])
+    snap = cc.open_store(store_path).snapshot(now=NOW, range="7d")
+    as_json = snap.to_dict()
+    for role in ("buyer", "seller"):
+        view = getattr(snap, role)
+        for key, value in as_json[role].items():
+            attribute = getattr(view, key)  # AttributeError names a missing one
+            if isinstance(attribute, pl.DataFrame):
+                assert attribute.height == len(value), (role, key)
+            else:
+                assert attribute == value, (role, key)
+    assert snap.buyer.spent_24h_usdc == "0.000240" and snap.buyer.money_24h == 240  # 24 calls of 10 micro
+    assert snap.buyer.total_spent_usdc == "0.000390"
+    with pytest.raises(AttributeError, match="revenue_24h_usdc"):
+        snap.buyer.revenue_24h_usdc  # noqa: B018 - a buyer has no revenue
+    with pytest.raises(AttributeError):
+        snap.seller.revenue_24h_usdc = "1"  # read-only
+    with pytest.raises(AttributeError):
+        snap.seller.new_figure = 1  # frozen
