@@ -102,28 +102,28 @@ class Running:
         >>> Running.of(calls).rows["ts_ms"].to_list()
         [1, 5]
         """
-        rows = calls.select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms")  # type: ignore[arg-type]
-        return cls(rows=rows.with_columns(pl.col("ts_ms").set_sorted()))
+        return cls(rows=calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect())  # type: ignore[arg-type]
 
     def add(self, calls: pl.DataFrame) -> Running:
         """The state with more valid calls; those before ``now`` are counted at the next move."""
         if calls.is_empty():
             return self
-        new = calls.select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms")  # type: ignore[arg-type]
-        rows = self.rows
-        last = rows["ts_ms"].max() if rows.height else None
-        if last is None or new["ts_ms"][0] >= last:  # type: ignore[operator]
+        new = calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect()  # type: ignore[arg-type]
+        rows, first = self.rows, new["ts_ms"][0]
+        last = rows["ts_ms"][-1] if rows.height else None
+        if last is None or (first is not None and first >= last):
             rows = pl.concat([rows, new])
             if rows.n_chunks() > _MAX_CHUNKS:
                 rows = rows.rechunk()
-        else:
-            rows = rows.merge_sorted(new, key="ts_ms")
-        rows = rows.with_columns(pl.col("ts_ms").set_sorted())
+        else:  # merge only the tail the new calls fall into: calls arrive a little out of order
+            cut = int(rows["ts_ms"].search_sorted(first, side="right"))
+            rows = pl.concat([rows.slice(0, cut), rows.slice(cut).merge_sorted(new, key="ts_ms")])
+            if rows.n_chunks() > _MAX_CHUNKS:
+                rows = rows.rechunk()
         late = self.late
-        if self.now is not None:
-            early = new.filter(pl.col("ts_ms") < self.now)
-            if early.height:
-                late = early if late is None else pl.concat([late, early])
+        if self.now is not None and first is not None and first < self.now:
+            early = new.slice(0, int(new["ts_ms"].search_sorted(self.now, side="left")))
+            late = early if late is None else pl.concat([late, early])
         return replace(self, rows=rows, late=late)
 
     def settle(self, horizon: int) -> Running:
@@ -136,12 +136,6 @@ class Running:
         start = int(self.rows["ts_ms"].search_sorted(horizon, side="left"))
         return replace(self, rows=self.rows.slice(start)) if start else self
 
-    def _slice(self, start: int, end: int) -> pl.DataFrame:
-        ts = self.rows["ts_ms"]
-        i = int(ts.search_sorted(start, side="left"))
-        j = int(ts.search_sorted(end, side="left"))
-        return self.rows.slice(i, max(j - i, 0))
-
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The state moved to ``now``, and the frames ``snapshot.role_views`` shows.
 
@@ -151,13 +145,11 @@ class Running:
         and the previous 7 d, all at ``now``.
         """
         first = metrics.last_bucket_start(now, timezone) - (metrics.CHART_HOURS - 1) * HOUR_MS
-        bands = self._bands(now, timezone, first)
-        moved = self._moved(now, timezone, first, bands)
-        if moved.state is not None and _drifted(moved.state):
-            moved = replace(self, state=None, latencies=None, now=None, late=None)._moved(
-                now, timezone, first, _scratch_bands(now, first)
-            )
-        return moved, *moved._frames()
+        moved, frames, drifted = self._moved(now, timezone, first, self._bands(now, timezone, first))
+        if drifted:
+            fresh = replace(self, state=None, latencies=None, now=None, late=None)
+            moved, frames, _ = fresh._moved(now, timezone, first, None)
+        return moved, *frames
 
     def _bands(self, now: int, timezone: str, first: int) -> list[_Band] | None:
         """The bands that move the state from its ``now`` to this one; None: start from scratch."""
@@ -180,87 +172,86 @@ class Running:
             bands.append(_Band(min(first, then_first), max(first, then_first), -1 if first > then_first else 1, HOURS))
         return bands
 
-    def _moved(self, now: int, timezone: str, first: int, bands: list[_Band] | None) -> Running:
+    def _moved(
+        self, now: int, timezone: str, first: int, bands: list[_Band] | None
+    ) -> tuple[Running, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], bool]:
+        """The moved state, its frames, and whether its float sums drifted (all in one ``collect_all``)."""
         scratch = bands is None
         if bands is None:
             bands = _scratch_bands(now, first)
+        bands = [band for band in bands if band.start < band.end]
+        # Every edge in one binary search; each band of `rows` is then a slice.
+        edges = [edge for band in bands if not band.late for edge in (band.start, band.end)]
+        found = self.rows["ts_ms"].search_sorted(pl.Series(edges, dtype=pl.Int64), side="left").to_list()
+        at = dict(zip(edges, found, strict=True))
         pieces = []
         for band in bands:
-            if band.start >= band.end:
-                continue
             if band.late:
-                late = self.late
-                assert late is not None
-                rows = late.filter(pl.col("ts_ms").is_between(band.start, band.end, closed="left"))
+                assert self.late is not None
+                rows = self.late.lazy().filter(pl.col("ts_ms").is_between(band.start, band.end, closed="left"))
+            elif at[band.end] > at[band.start]:
+                rows = self.rows.slice(at[band.start], at[band.end] - at[band.start]).lazy()
             else:
-                rows = self._slice(band.start, band.end)
-            if rows.height:
-                pieces.append(rows.lazy().with_columns(target=pl.lit(band.target), sign=pl.lit(band.sign, pl.Int64)))
+                continue
+            pieces.append(rows.with_columns(target=pl.lit(band.target), sign=pl.lit(band.sign, pl.Int64)))
         empty = pl.LazyFrame(schema={**_ROWS_SCHEMA, "target": pl.String, "sign": pl.Int64})
         moving = pl.concat([empty, *pieces])
         state = pl.DataFrame(schema=_STATE_SCHEMA) if scratch or self.state is None else self.state
-        queries = [_step(state.lazy(), moving, first), _latencies(moving)]
-        new_state, values = pl.collect_all(queries)
+        step = _step(state.lazy(), moving, first)
+        new_state, wide, rates, tallied, drifted, plus, minus = pl.collect_all(
+            [step, *_shown(step, first), _drifted(step), *_latencies(moving)]
+        )
         latencies = {} if scratch or self.latencies is None else dict(self.latencies)
+        entering = plus.partition_by("role", "target", as_dict=True, include_key=False)
+        leaving = minus.partition_by("role", "target", as_dict=True, include_key=False)
         for role in metrics.ROLES:
             for window in PERCENTILE_WINDOWS:
-                mine = values.filter((pl.col("role") == role) & (pl.col("target") == window))
                 current = latencies.get((role, window), pl.Series("latency_ms", [], pl.Float64))
-                latencies[(role, window)] = _moved_values(current, mine)
-        return replace(
+                latencies[(role, window)] = _moved_values(
+                    current, entering.get((role, window)), leaving.get((role, window))
+                )
+        moved = replace(
             self, now=now, timezone=timezone, first_hour=first, state=new_state, latencies=latencies, late=None
         )
+        return moved, (wide, rates, _with_percentiles(tallied, latencies)), bool(drifted.item())
 
-    def _frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        state, first, latencies = self.state, self.first_hour, self.latencies
-        assert state is not None and first is not None and latencies is not None
-        windows = state.filter(pl.col("target") != HOURS)
-        wide = pl.DataFrame({"role": metrics.ROLES}).join(
-            windows.filter(pl.col("target") == "24h").select(
-                "role", *(pl.col(n).alias(f"{n}_24h") for n in _SUMS if n != "error")
-            ),
-            on="role",
-            how="left",
-        )
-        week = windows.filter(pl.col("target") == "7d").select(
-            "role", calls_7d="calls", price_micro_7d="price_micro", revenue_micro_7d="revenue_micro"
-        )
-        wide = wide.join(week, on="role", how="left").fill_null(0)
-        grid = pl.DataFrame({"role": metrics.ROLES}).join(
-            pl.DataFrame({"hour": [first + i * HOUR_MS for i in range(metrics.CHART_HOURS)]}), how="cross"
-        )
-        rates = (
-            grid.join(
-                state.filter(pl.col("target") == HOURS).select("role", "hour", "success", "error"),
-                on=["role", "hour"],
-                how="left",
-            )
-            .with_columns(pl.col("success", "error").fill_null(0))
-            .sort("role", "hour")
-        )
-        picks = []
-        for (role, window), values in latencies.items():
-            n = values.len()
-            picks.append(
-                {
-                    "role": role,
-                    "period": window,
-                    **{
-                        f"p{nn}_latency_ms": values[max((n * nn + 99) // 100 - 1, 0)] if n else None
-                        for nn in sketch.PERCENTILES
-                    },
-                }
-            )
-        figures = (
-            windows.filter(pl.col("target").is_in(["24h", "previous_24h", "previous_7d"]) & (pl.col("calls") > 0))
-            .select("role", period="target", **{n: n for n in _SUMS if n != "error"})
-            .join(
-                pl.DataFrame(picks, schema={"role": pl.String, "period": pl.String, **_PCT_SCHEMA}),
-                on=["role", "period"],
-                how="left",
-            )
-        )
-        return wide, rates, figures
+
+def _shown(step: pl.LazyFrame, first: int) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """What ``role_views`` reads, from the moved state: the windows, the chart hours, the periods' tallies."""
+    windows = step.filter(pl.col("target") != HOURS)
+    roles = pl.LazyFrame({"role": metrics.ROLES})
+    day = windows.filter(pl.col("target") == "24h").select(
+        "role", *(pl.col(n).alias(f"{n}_24h") for n in _SUMS if n != "error")
+    )
+    week = windows.filter(pl.col("target") == "7d").select(
+        "role", calls_7d="calls", price_micro_7d="price_micro", revenue_micro_7d="revenue_micro"
+    )
+    wide = roles.join(day, on="role", how="left").join(week, on="role", how="left").fill_null(0)
+    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(metrics.CHART_HOURS)]})
+    counts = step.filter(pl.col("target") == HOURS).select("role", "hour", "success", "error")
+    rates = (
+        roles.join(hours, how="cross")
+        .join(counts, on=["role", "hour"], how="left")
+        .with_columns(pl.col("success", "error").fill_null(0))
+        .sort("role", "hour")
+    )
+    tallied = windows.filter(
+        pl.col("target").is_in(["24h", "previous_24h", "previous_7d"]) & (pl.col("calls") > 0)
+    ).select("role", period="target", **{n: n for n in _SUMS if n != "error"})
+    return wide, rates, tallied
+
+
+def _with_percentiles(tallied: pl.DataFrame, latencies: dict[tuple[str, str], pl.Series]) -> pl.DataFrame:
+    """The periods' tallies with the nearest-rank percentiles of their sorted latencies (None: no latency)."""
+    picks: dict[str, list] = {"role": [], "period": [], **{name: [] for name in _PCT_SCHEMA}}
+    for (role, window), values in latencies.items():
+        n = values.len()
+        picks["role"].append(role)
+        picks["period"].append(window)
+        for nn in sketch.PERCENTILES:
+            picks[f"p{nn}_latency_ms"].append(values[max((n * nn + 99) // 100 - 1, 0)] if n else None)
+    schema = {"role": pl.String, "period": pl.String, **_PCT_SCHEMA}
+    return tallied.join(pl.DataFrame(picks, schema=schema), on=["role", "period"], how="left")
 
 
 _PCT_SCHEMA = {f"p{nn}_latency_ms": pl.Float64 for nn in sketch.PERCENTILES}
@@ -306,36 +297,40 @@ def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame
     return merged.filter(keep).with_columns(drift=pl.col("drift") + pl.col("latency_sum").abs() * _EPS)
 
 
-def _latencies(moving: pl.LazyFrame) -> pl.LazyFrame:
-    return moving.filter(pl.col("target").is_in(PERCENTILE_WINDOWS) & pl.col("latency_ms").is_not_null()).select(
-        "role", "target", "sign", "latency_ms"
+def _latencies(moving: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The latencies entering and leaving the percentile windows; those leaving with ``k``, their copy number."""
+    shown = moving.filter(pl.col("target").is_in(PERCENTILE_WINDOWS) & pl.col("latency_ms").is_not_null())
+    plus = shown.filter(pl.col("sign") > 0).select("role", "target", "latency_ms")
+    minus = (
+        shown.filter(pl.col("sign") < 0)
+        .select("role", "target", "latency_ms")
+        .sort("latency_ms")
+        .with_columns(k=pl.int_range(pl.len(), dtype=pl.UInt32).over("role", "target", "latency_ms"))
     )
+    return plus, minus
 
 
-def _drifted(state: pl.DataFrame) -> bool:
-    """Whether some window's latency sum may be further than 1e-11 of its value from the exact sum."""
-    windows = state.filter((pl.col("target") != HOURS) & (pl.col("latency_n") > 0))
-    return bool(windows.select((pl.col("drift") > _DRIFT_LIMIT * pl.col("latency_sum")).any()).item())
+def _drifted(step: pl.LazyFrame) -> pl.LazyFrame:
+    """One value: whether some window's latency sum may be further than 1e-11 of its value from the exact sum."""
+    windows = step.filter((pl.col("target") != HOURS) & (pl.col("latency_n") > 0))
+    return windows.select((pl.col("drift") > _DRIFT_LIMIT * pl.col("latency_sum")).any())
 
 
-def _moved_values(current: pl.Series, signed: pl.DataFrame) -> pl.Series:
-    """Sorted latencies with the ``sign > 0`` values added and the ``sign < 0`` ones removed (a multiset).
+def _moved_values(current: pl.Series, plus: pl.DataFrame | None, minus: pl.DataFrame | None) -> pl.Series:
+    """Sorted latencies with ``plus`` added and ``minus`` (sorted, with copy numbers ``k``) removed, as multisets.
 
     Examples
     --------
-    >>> signed = pl.DataFrame({"sign": [1, -1, -1], "latency_ms": [2.5, 1.0, 3.0]})
-    >>> _moved_values(pl.Series([1.0, 1.0, 3.0]), signed).to_list()
+    >>> minus = pl.DataFrame({"latency_ms": [1.0, 3.0], "k": [0, 0]}, schema_overrides={"k": pl.UInt32})
+    >>> _moved_values(pl.Series([1.0, 1.0, 3.0]), pl.DataFrame({"latency_ms": [2.5]}), minus).to_list()
     [1.0, 2.5]
     """
-    if signed.is_empty():
-        return current
-    plus = signed.filter(pl.col("sign") > 0)["latency_ms"]
-    minus = signed.filter(pl.col("sign") < 0)["latency_ms"].sort()
-    values = pl.concat([current, plus]).sort() if plus.len() else current
-    if not minus.len():
+    values = current
+    if plus is not None and plus.height:
+        values = pl.concat([values, plus["latency_ms"]]).sort()
+    if minus is None or not minus.height:
         return values
     # The k-th copy of a value v to remove sits k places after v's first position.
-    repeat = pl.DataFrame({"v": minus}).select(k=pl.int_range(pl.len()).over("v"))["k"]
-    at = values.search_sorted(minus, side="left") + repeat.cast(pl.UInt32)
-    keep = pl.repeat(True, values.len(), eager=True).scatter(at, False)
+    at = values.search_sorted(minus["latency_ms"], side="left") + minus["k"]
+    keep = pl.Series([True]).extend_constant(True, values.len() - 1).scatter(at, False)
     return values.filter(keep)

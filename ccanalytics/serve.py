@@ -157,7 +157,8 @@ def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_
         "--template=ccanalytics",
         # The embedded demo's stand-in for the control center's panel (its links must lead somewhere).
         f"--Voila.root_dir={NOTEBOOK.parent}",
-        "--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg)', 'demo-panel\\.html']",
+        "--VoilaConfiguration.file_allowlist=.*\\.(png|jpg|gif|svg)",
+        "--VoilaConfiguration.file_allowlist=demo-panel\\.html",
         # Visitors cannot switch the template or the theme (the guard refuses ?template= too).
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
@@ -269,7 +270,13 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {**os.environ, "CCANALYTICS_DB": str(Path(db).resolve()), "JUPYTER_PATH": jupyter_path, **security}
+        env = {
+            **os.environ,
+            "CCANALYTICS_DB": str(Path(db).resolve()),
+            "JUPYTER_PATH": jupyter_path,
+            **_voila_config_env(),
+            **security,
+        }
         voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
@@ -305,7 +312,7 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
     _trust(FLEET_NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **security}
+    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **_voila_config_env(), **security}
     voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
     url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
     print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
@@ -316,6 +323,17 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
         return 0
     finally:
         _stop(voila)
+
+
+def _voila_config_env() -> dict[str, str]:
+    """Our Voila config first on JUPYTER_CONFIG_PATH (share/config/voila.json).
+
+    It sets the kernel websockets' ping timeout to their ping interval:
+    jupyter_server's default (three intervals) makes tornado log a warning on
+    every start. A dict on Voila's command line would be a deprecated form.
+    """
+    paths = (str(SHARE / "config"), os.environ.get("JUPYTER_CONFIG_PATH"))
+    return {"JUPYTER_CONFIG_PATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _trust(notebook: Path) -> None:

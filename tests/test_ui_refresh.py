@@ -357,3 +357,37 @@ def test_a_page_waiting_for_its_first_chain_read_refreshes_again_soon_not_an_int
 def test_the_interval_comes_from_ccanalytics_refresh_s(value, seconds):
     environ = {} if value is None else {"CCANALYTICS_REFRESH_S": value}
     assert refresh_interval(environ) == seconds
+
+
+def test_a_warm_kernels_page_refreshes_as_soon_as_someone_opens_it():
+    """Voila renders a preheated kernel's page before a visitor comes: the first beat brings fresh figures."""
+
+    async def main():
+        source = Source()
+        dashboard = Dashboard(source())
+        refresher = Refresher(dashboard, source, interval_s=3600, first_beat_grace_s=10)
+        refresher.start(refresh_now=False)  # as live_dashboard does: the page was built from a snapshot
+        await asyncio.sleep(2.2)  # the kernel waits in the pool; its figures age
+        assert source.calls == 1
+        await beat(dashboard)  # a visitor's page connects
+        await wait_until(lambda: source.calls == 2 and refresher.refreshes == 1)
+        await beat(dashboard)
+        await asyncio.sleep(0.2)
+        assert source.calls == 2  # later beats do not refresh
+        refresher.stop()
+
+    run(main())
+
+
+def test_a_fresh_page_is_not_refreshed_again_on_its_first_beat():
+    async def main():
+        source = Source()
+        dashboard = Dashboard(source())
+        refresher = Refresher(dashboard, source, interval_s=3600, first_beat_grace_s=10)
+        refresher.start(refresh_now=False)
+        await beat(dashboard)
+        await asyncio.sleep(0.2)
+        assert source.calls == 1
+        refresher.stop()
+
+    run(main())

@@ -43,6 +43,8 @@ def open_page(tabs: Tabs, server: Server) -> Page:
     page = tabs.open()
     page.sockets = []  # type: ignore[attr-defined]
     page.on("websocket", lambda ws: page.sockets.append(ws.url))
+    page.console = []  # type: ignore[attr-defined]
+    page.on("console", lambda message: page.console.append((message.type, message.text)))
     page.goto(server.url, timeout=60_000)
     page.wait_for_selector(".cc-kpi", timeout=60_000)
     assert wait_for(lambda: pill(page).startswith("Updated"), 20), pill(page)
@@ -122,7 +124,7 @@ def test_a_stopped_server_turns_the_pill_red_and_a_restarted_one_gets_a_fresh_pa
         again.stop()
 
 
-def test_a_tab_navigating_away_shuts_its_kernel_at_once_without_a_403(tabs: Tabs, server: Server):
+def test_a_clean_start_and_a_tab_navigating_away_shuts_its_kernel_at_once_without_a_403(tabs: Tabs, server: Server):
     page = open_page(tabs, server)
     kernel = kernel_id(page)
     page.goto("about:blank")
@@ -130,3 +132,7 @@ def test_a_tab_navigating_away_shuts_its_kernel_at_once_without_a_403(tabs: Tabs
     assert wait_for(lambda: not server.kernel_exists(kernel), 20), "the kernel outlived its tab"
     # Tornado logs "403 POST /voila/api/shutdown/<id> ... '_xsrf' argument missing" without the fix.
     assert not re.search(r"\b403 POST|_xsrf", server.log()), server.log()
+    # A clean start: no ping-timeout or deprecation warning in the log, no warning in the console.
+    assert not re.search(r"websocket_ping_timeout|Deprecat", server.log()), server.log()
+    warnings = [text for kind, text in page.console if kind in ("warning", "error")]  # type: ignore[attr-defined]
+    assert warnings == []

@@ -40,6 +40,8 @@ MIN_INTERVAL_S = 0.1
 # How soon to refresh again when a snapshot still waits for its first chain read.
 FOLLOW_UP_S = 2.0
 DEFAULT_MAX_LIFETIME_S = 24 * 3600.0
+# Figures older than this when the page's first beat arrives are refreshed at once.
+FRESH_ON_ARRIVAL_S = 2.0
 DEFAULT_FIRST_BEAT_GRACE_S = 60.0
 # Beats missed before the page counts as gone ("about three", plus slack for a busy browser).
 MISSED_BEATS = 3.5
@@ -151,6 +153,7 @@ class Refresher:
         self._last_ok: float | None = None
         self._error: str | None = None
         self._reason = ""
+        self._page_seen = False
         dashboard.heartbeat.watch_interval(self.interval_s)
         dashboard.refresh_button.on_click(self._on_button)
         dashboard.heartbeat.on_beat(self._on_beat)
@@ -312,8 +315,17 @@ class Refresher:
         self._call_on_loop(self.request_refresh)
 
     def _on_beat(self) -> None:
+        if not self._page_seen:
+            # A warm (preheated) kernel rendered its page before anyone opened it: the first beat
+            # says a person is looking now, so stale figures are replaced at once.
+            self._page_seen = True
+            self._call_on_loop(self._refresh_if_stale)
         if self.stop_reason in ("page gone", "no page"):
             self._call_on_loop(self._resume_after_beat)
+
+    def _refresh_if_stale(self) -> None:
+        if self._last_ok is None or self._clock() - self._last_ok > FRESH_ON_ARRIVAL_S:
+            self.request_refresh()
 
     def _resume_after_beat(self) -> None:
         if not self.running and self.stop_reason in ("page gone", "no page"):
