@@ -454,7 +454,13 @@ class ViewControls:
             tooltips=["Today's overview", "Last hour", "Last 24 hours", "Last 7 days", "Last 30 days", "Last 90 days"],
         )
         self.range.add_class("cc-range")
-        self.api = widgets.Dropdown(options=[("All APIs", _ALL_APIS)], value=_ALL_APIS, description="")
+        # A visible label: a select without one has no accessible name (axe: select-name).
+        self.api = widgets.Dropdown(
+            options=[("All APIs", _ALL_APIS)],
+            value=_ALL_APIS,
+            description="API",
+            style={"description_width": "initial"},
+        )
         self.api.add_class("cc-api-filter")
         self._offer_api(choice.api)
         self.export = widgets.HTML()
@@ -540,9 +546,11 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
         stem = f"ccanalytics-{role}"
     dashboard.breakdown.update(rows, role)
     scope = "all time" if stem == f"ccanalytics-{role}" else _WINDOW.get(str(view.get("range")), "")  # type: ignore[union-attr]
+    count = len(rows)
     title = (
-        '<div class="cc-panel-head"><span class="cc-panel-name">API breakdown</span>'
-        f'<span class="cc-panel-hint">{esc(scope)} · click a column to sort</span></div>'
+        '<div class="cc-panel-head"><h2 class="cc-panel-name">API breakdown</h2>'
+        f'<span class="cc-panel-hint">{count:,} {"API" if count == 1 else "APIs"} · {esc(scope)} · '
+        "click a column to sort</span></div>"
     )
     if dashboard.breakdown.title.value != title:
         dashboard.breakdown.title.value = title
@@ -574,7 +582,9 @@ DARK_CSS = """
 .cc-dashboard .cc-api-filter { width: auto; margin: 0; }
 .cc-dashboard .cc-api-filter select {
   height: 32px; border-radius: 8px; border: 1px solid var(--cc-border); padding: 0 8px; font-size: 13px;
+  min-width: 10em; flex: none;
 }
+.cc-dashboard .cc-api-filter .widget-label { color: var(--cc-muted); font-size: 13px; margin-right: 6px; }
 .cc-dashboard .cc-export { margin-left: auto; }
 .cc-dashboard .cc-export-body {
   display: inline-flex; gap: 10px; align-items: center; flex-wrap: wrap; font-size: 12.5px;
