@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         "CCANALYTICS_CULL_IDLE_S": str(args.cull_idle),
         # Room for every tab and the warm kernel, whatever the machine's default cap.
         "CCANALYTICS_MAX_KERNELS": str(args.tabs + 1),
+        # The demo at its history's own rate adds a call every few seconds: twenty times that lets a
+        # short run see every tab follow new calls.
+        "CCANALYTICS_DEMO_SPEED": "20",
     }
     server = Server(free_port(), None, env).start()
     errors: collections.Counter = collections.Counter()

@@ -162,3 +162,107 @@ def peer_refresh(path: str, now: int, events: int = 50) -> dict:
         },
         "data_issues": [],
     }
+
+
+RANGES = {"1h": (HOUR, 60, "1m"), "24h": (DAY, 24, "1h"), "7d": (WEEK, 168, "1h"), "30d": (30 * DAY, 30, "1d")}
+RANGES["90d"] = (90 * DAY, 90, "1d")
+
+
+def _view_starts(now: int, tz: str, length: int, count: int, unit: str) -> list[int]:
+    zone = ZoneInfo(tz)
+    if unit == "1d":
+        today = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).date()
+        days = [today - timedelta(days=i) for i in range(count - 1, -1, -1)]
+        return [int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() * 1000) for d in days]
+    step = 60_000 if unit == "1m" else HOUR
+    offset = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).utcoffset() // timedelta(milliseconds=1)
+    last = now - (now + offset) % step
+    return [last - (count - 1 - i) * step for i in range(count)]
+
+
+def peer_view(path: str, now: int, range_name: str = "90d", api: str | None = None) -> dict:
+    """views.md's ``view`` object the peer's way: one SQL query per figure, percentiles by ORDER BY … OFFSET."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    q = con.execute
+    tz = dict(q("SELECT key, value FROM settings").fetchall()).get("timezone", "UTC")
+    length, count, unit = RANGES[range_name]
+    start = now - length
+    where_api = "" if api is None else " AND api_id = ?"
+    extra = () if api is None else (api,)
+    names = {a: n for a, n, _ in q("SELECT api_id, api_name, max(ts_ms) FROM calls WHERE api_name IS NOT NULL"
+                                   " AND ts_ms < ? GROUP BY api_id", (now,))}  # fmt: skip
+    names.update(q("SELECT api_id, name FROM apis").fetchall())
+    starts = _view_starts(now, tz, length, count, unit)
+    bucket = " ".join(f"WHEN ts_ms < {s} THEN {i - 1}" for i, s in enumerate(starts[1:], start=1))
+    bucket = f"CASE {bucket} ELSE {count - 1} END" if bucket else "0"
+
+    def pct(role: str, lo: int, hi: int, n: int, nn: int, api_id: str | None = None) -> float | None:
+        if not n:
+            return None
+        filt, args = (where_api, extra) if api_id is None else (" AND api_id = ?", (api_id,))
+        return q(
+            f"SELECT latency_ms FROM calls WHERE role = ? AND ts_ms >= ? AND ts_ms < ? AND latency_ms IS NOT NULL"
+            f"{filt} ORDER BY latency_ms LIMIT 1 OFFSET ?",
+            (role, lo, hi, *args, -(-nn * n // 100) - 1),
+        ).fetchone()[0]
+
+    def figures(role: str, lo: int, hi: int) -> dict:
+        money = "price_micro" if role == "buyer" else "revenue_micro"
+        n, ok, lat, lat_n, usdc = q(
+            f"SELECT count(*), coalesce(sum({OK}), 0), sum(latency_ms), count(latency_ms), coalesce(sum({money}), 0)"
+            f" FROM calls WHERE role = ? AND ts_ms >= ? AND ts_ms < ?{where_api}",
+            (role, lo, hi, *extra),
+        ).fetchone()
+        return {
+            "calls": n,
+            "success_rate": ok / n if n else None,
+            "avg_latency_ms": lat / lat_n if lat_n else None,
+            **{f"p{nn}_latency_ms": pct(role, lo, hi, lat_n, nn) for nn in (50, 95, 99)},
+            "usdc": _usdc(usdc),
+        }
+
+    out: dict = {"range": range_name, "api": api, "start": _iso(start), "end": _iso(now), "bucket": unit}
+    for role in ("buyer", "seller"):
+        money = "price_micro" if role == "buyer" else "revenue_micro"
+        section = figures(role, start, now)
+        section["previous"] = figures(role, start - length, start)
+        counted = {b: (s, e) for b, s, e in q(
+            f"SELECT {bucket}, sum({OK}), sum(NOT ({OK})) FROM calls WHERE role = ? AND ts_ms >= ? AND ts_ms < ?"
+            f"{where_api} GROUP BY 1", (role, starts[0], now, *extra))}  # fmt: skip
+        section["series"] = [
+            {"start": _iso(s), "success": counted.get(i, (0, 0))[0], "error": counted.get(i, (0, 0))[1]}
+            for i, s in enumerate(starts)
+        ]
+        rows = q(
+            f"SELECT api_id, count(*), sum({OK}), sum({money}), sum(latency_ms), count(latency_ms) FROM calls"
+            f" WHERE role = ? AND ts_ms >= ? AND ts_ms < ?{where_api} GROUP BY api_id ORDER BY count(*) DESC, api_id",
+            (role, start, now, *extra),
+        ).fetchall()
+        section["breakdown"] = [
+            {"api_id": a, "api_name": names.get(a, a), "calls": n, "success": ok, "errors": n - ok, "usdc": _usdc(m),
+             "avg_latency_ms": lat / lat_n if lat_n else None,
+             "p95_latency_ms": pct(role, start, now, lat_n, 95, a), "success_rate": ok / n}
+            for a, n, ok, m, lat, lat_n in rows
+        ]  # fmt: skip
+        if role == "seller":
+            seller = f"role = 'seller' AND consumer IS NOT NULL{where_api}"
+            section["consumers"] = q(
+                f"SELECT count(DISTINCT consumer) FROM calls WHERE {seller} AND ts_ms >= ? AND ts_ms < ?",
+                (*extra, start, now),
+            ).fetchone()[0]
+            section["new_consumers"] = q(
+                f"SELECT count(*) FROM (SELECT min(ts_ms) AS first FROM calls WHERE {seller} AND ts_ms < ?"
+                " GROUP BY consumer) WHERE first >= ?",
+                (*extra, now, start),
+            ).fetchone()[0]
+            section["top_consumers"] = [
+                {"consumer": c, "calls": n, "usdc": _usdc(m)}
+                for c, n, m in q(
+                    f"SELECT consumer, count(*), sum(revenue_micro) AS m FROM calls WHERE {seller}"
+                    " AND ts_ms >= ? AND ts_ms < ? GROUP BY consumer ORDER BY m DESC, count(*) DESC, consumer LIMIT 10",
+                    (*extra, start, now),
+                )
+            ]
+        out[role] = section
+    con.close()
+    return out
