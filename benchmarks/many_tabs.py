@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cull-idle", type=int, default=CULL_IDLE_S, help=f"CCANALYTICS_CULL_IDLE_S (default {CULL_IDLE_S}, serve's)"
     )
+    parser.add_argument(
+        "--demo-speed", type=float, default=20.0, help="CCANALYTICS_DEMO_SPEED: the demo's traffic rate (default 20)"
+    )
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -152,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         "CCANALYTICS_CULL_IDLE_S": str(args.cull_idle),
         # Room for every tab and the warm kernel, whatever the machine's default cap.
         "CCANALYTICS_MAX_KERNELS": str(args.tabs + 1),
-        # The demo at its history's own rate adds a call every few seconds: twenty times that lets a
-        # short run see every tab follow new calls.
-        "CCANALYTICS_DEMO_SPEED": "20",
+        # The demo at its history's own rate adds a buyer call every few seconds or minutes, by the
+        # hour of day: a livelier demo lets a short run see every tab follow new calls.
+        "CCANALYTICS_DEMO_SPEED": str(args.demo_speed),
     }
     server = Server(free_port(), None, env).start()
     errors: collections.Counter = collections.Counter()
