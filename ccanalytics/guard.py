@@ -180,6 +180,30 @@ def page(title: str, text: str, link: str | None = None) -> str:
     )
 
 
+def login_page(action: str, xsrf: str, error: str | None = None) -> str:
+    """The sign-in form: the token only, posted back to the same address; every text is escaped.
+
+    >>> "Wrong token" in login_page("/login?next=%2F", "x", "Wrong token")
+    True
+    >>> "new_password" in login_page("/", "x") or "jupyter server list" in login_page("/", "x")
+    False
+    """
+    wrong = f'<p role="alert" style="color:#b42318">{html.escape(error)}</p>' if error else ""
+    form = (
+        f'<form method="post" action="{html.escape(action)}">'
+        f'<input type="hidden" name="_xsrf" value="{html.escape(xsrf)}">'
+        '<p><label for="password">Token</label><br>'
+        '<input id="password" name="password" type="password" autocomplete="current-password" required '
+        'style="font:inherit;padding:.4rem;width:100%;box-sizing:border-box"></p>'
+        '<p><button type="submit" style="font:inherit;padding:.4rem 1rem">Open the dashboard</button></p></form>'
+    )
+    text = (
+        "This dashboard needs its token. Open the address `ccanalytics serve` printed (it carries the token), "
+        "or paste the token here."
+    )
+    return page("ccanalytics — sign in", text).replace("</body>", f"{wrong}{form}</body>")
+
+
 class Guard:
     """What the checks need to know: allowed hosts, the cap, and the pages admitted lately.
 
@@ -430,6 +454,18 @@ def _build() -> type:
             text = "Open the dashboard's address with its token to sign in again."
             self.finish(page("Signed out", text))
 
+    def login_class(base: type) -> type:
+        class Login(base):  # type: ignore[misc, valid-type]
+            """The sign-in form in the dashboard's own words (not the stock Jupyter one, which offers to
+            set a password and tells how to list running servers)."""
+
+            def _render(self, message: dict | None = None) -> None:
+                error = (message or {}).get("error")
+                self.set_header("Content-Type", "text/html; charset=utf-8")
+                self.finish(login_page(self.request.uri, self.xsrf_token.decode(), error))
+
+        return Login
+
     swaps = {
         TornadoVoilaHandler: Page,
         RequestInfoSocketHandler: Query,
@@ -452,12 +488,16 @@ def _build() -> type:
             # jupyter_server's error pages link its favicon through `static_url`: without a
             # static_path every 404 of its handlers (/voila/files/…) became a traceback.
             settings.setdefault("static_path", DEFAULT_STATIC_FILES_PATH)
+            # The token is the only way in: no password can be set from the sign-in form.
+            self.identity_provider.allow_password_change = False
             self.app = GuardedApplication(**settings, ccanalytics_guard=guard)
             self.app.settings.update(self.tornado_settings)
             handlers = []
             for pattern, handler, *rest in self.init_handlers():
                 if pattern.rstrip("/").endswith("/logout"):
                     handler = Logout
+                elif pattern.rstrip("/").endswith("/login"):
+                    handler = login_class(handler)
                 handlers.append((pattern, swaps.get(handler, handler), *rest))
             self.app.add_handlers(".*$", handlers)
             self.listen()

@@ -176,8 +176,22 @@ def test_the_query_websocket_refuses_a_client_without_the_token(server: Server) 
 def test_a_tokenless_page_asks_for_the_token_and_the_login_page_works(server: Server) -> None:
     status, headers, _ = get(server, "/")
     assert status == 302 and "/login" in headers["Location"]
-    status, _, login = get(server, "/login")
+    status, headers, login = get(server, "/login")
     assert status == 200 and "<form" in login
+    # The dashboard's own form: the token only, no password to set, no Jupyter instructions.
+    assert "ccanalytics" in login and "new_password" not in login and "jupyter server list" not in login
+    cookie = headers["Set-Cookie"].split(";")[0]
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+    for password, expected in (("wrong", 401), (TOKEN, 302)):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=90)
+        body = f"_xsrf={xsrf}&password={password}"
+        kinds = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+        conn.request("POST", "/login?next=%2F", body=body, headers=kinds)
+        answer = conn.getresponse()
+        page = answer.read().decode(errors="replace")
+        conn.close()
+        assert answer.status == expected, page
+        assert (expected == 401) == ("Invalid credentials" in page)
     status, _, signed_out = get(server, "/logout")
     assert status == 200 and "Signed out" in signed_out
 
