@@ -1,13 +1,15 @@
-"""Time from opening the dashboard's URL to the KPI cards on screen (quality.md: under 4 s on the demo).
+"""Time from opening the dashboard's URL to the KPI cards on screen (quality.md: under 2.5 s).
 
     python benchmarks/page_load.py [--runs 10] [--gap 8] [--db PATH]
 
 Starts ``ccanalytics serve`` on the embedded demo (or on ``--db``), then opens the URL
 ``--runs`` times, each in a fresh browser context (a new visitor), and times
-``goto`` until the first ``.cc-kpi`` card is visible. A warm-up visit is not
-counted. Between visits it waits ``--gap`` seconds, so Voila's preheated
-kernel is ready again, as for a visitor arriving at a quiet server; ``--gap 0``
-measures visitors arriving back to back (most get a kernel started for them).
+``goto`` until the first ``.cc-kpi`` card is visible. The first visit opens the
+URL the moment serve prints it (serve announces it only once its warm kernel is
+ready); it is reported on its own line and not counted in the median. Between
+visits it waits ``--gap`` seconds, so Voila's preheated kernel is ready again,
+as for a visitor arriving at a quiet server; ``--gap 0`` measures visitors
+arriving back to back (most get a kernel started for them).
 Last, it keeps one tab open for ``--hold`` seconds of refreshes and reports
 the resident memory of its kernel (quality.md: under 300 MB on 10 M calls).
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from browser_fixtures import Server, free_port, launch_chromium, rss_mb  # noqa: E402
 
-BUDGET_S = 4.0
+BUDGET_S = 2.5
 _KERNEL = re.compile(r"/api/kernels/([0-9a-f-]{36})/channels")
 
 
@@ -45,6 +47,15 @@ def visit(browser, url: str, timeout_s: float) -> float:
         return took
     finally:
         context.close()
+
+
+def announced(server: Server, timeout_s: float) -> None:
+    """Wait until serve has printed the URL to open (its log says ``serving ... at``)."""
+    deadline = time.monotonic() + timeout_s
+    while "ccanalytics: serving" not in server.log():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"serve did not announce its URL within {timeout_s:.0f} s:\n{server.log()}")
+        time.sleep(0.02)
 
 
 def hold(browser, server: Server, seconds: float, timeout_s: float) -> str:
@@ -87,30 +98,31 @@ def main(argv: list[str] | None = None) -> int:
 
     server = Server(free_port(), args.db, {"CCANALYTICS_REFRESH_S": args.refresh})
     started = time.perf_counter()
-    server.start(timeout_s=max(90.0, args.timeout * 10))
-    served = args.db or "the embedded demo"
-    print(f"serve on {served}: port answered after {time.perf_counter() - started:.1f} s", flush=True)
-    try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                time.sleep(args.gap)  # the preheated kernel of the first visitor
-                print(f"warm-up visit: {visit(browser, server.url, args.timeout):.2f} s", flush=True)
-                times = []
-                for run in range(args.runs):
-                    time.sleep(args.gap)
-                    times.append(visit(browser, server.url, args.timeout))
-                    print(f"visit {run + 1}: {times[-1]:.2f} s", flush=True)
-                held = hold(browser, server, args.hold, args.timeout)
-            finally:
-                browser.close()
-    finally:
-        left = server.stop()
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)  # before serve starts: the first visit opens the URL at once
+        try:
+            server.start(timeout_s=max(90.0, args.timeout * 10))
+            served = args.db or "the embedded demo"
+            print(f"serve on {served}: port answered after {time.perf_counter() - started:.1f} s", flush=True)
+            announced(server, max(90.0, args.timeout * 10))
+            print(f"serve on {served}: URL announced after {time.perf_counter() - started:.1f} s", flush=True)
+            first = visit(browser, server.url, args.timeout)
+            print(f"first visit, the moment serve announced its URL: {first:.2f} s", flush=True)
+            times = []
+            for run in range(args.runs):
+                time.sleep(args.gap)
+                times.append(visit(browser, server.url, args.timeout))
+                print(f"visit {run + 1}: {times[-1]:.2f} s", flush=True)
+            held = hold(browser, server, args.hold, args.timeout)
+        finally:
+            browser.close()
+            left = server.stop()
     median, worst = statistics.median(times), max(times)
     print(
         f"goto -> cards visible over {len(times)} visits (gap {args.gap:g} s): "
         f"median {median:.2f} s, max {worst:.2f} s, min {min(times):.2f} s (budget {BUDGET_S:g} s: "
-        f"{'met' if median < BUDGET_S else 'NOT met'} by the median)"
+        f"{'met' if median < BUDGET_S else 'NOT met'} by the median; first visit {first:.2f} s: "
+        f"{'met' if first < BUDGET_S else 'NOT met'})"
     )
     print(held)
     if left:

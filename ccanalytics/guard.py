@@ -47,6 +47,10 @@ __all__ = ["GUARD_ENV", "TOKEN_ENV", "cross_site", "default_max_kernels", "host_
 TOKEN_ENV = "CCANALYTICS_TOKEN"
 # What serve tells this process (JSON): {"hosts": [...], "wildcard": bool, "max_kernels": int}.
 GUARD_ENV = "CCANALYTICS_GUARD"
+# A file serve names: written once the warm kernel has run the whole page, so that serve
+# announces its URL only when a first visitor is served at full speed.
+READY_ENV = "CCANALYTICS_READY_FILE"
+READY_WAIT_S = 90.0  # past this the file is written anyway: a slow machine still gets its URL
 KERNEL_MB = 300  # a dashboard kernel's resident memory, measured: about 270 MB
 RETRY_AFTER_S = 30
 # An admitted page counts as one more kernel until its kernel registers, at most this long while it
@@ -480,6 +484,7 @@ def _build() -> type:
 
             # Before the kernel manager exists: no kernel ever inherits the token.
             token = os.environ.pop(TOKEN_ENV, "")
+            ready = os.environ.pop(READY_ENV, "")
             self.token = token or None
             guard = Guard.from_env()
             self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
@@ -500,9 +505,36 @@ def _build() -> type:
                     handler = login_class(handler)
                 handlers.append((pattern, swaps.get(handler, handler), *rest))
             self.app.add_handlers(".*$", handlers)
+            if ready:
+                from tornado.ioloop import IOLoop
+
+                IOLoop.current().spawn_callback(announce_ready, self.kernel_manager, ready)
             self.listen()
 
     return GuardedVoila
+
+
+def _warm(pools: list[Any]) -> bool:
+    """Whether every pooled kernel has run its notebook to the end (Voila keeps tasks in ``_pools``)."""
+    if not pools or not all(task.done() for task in pools):
+        return False
+    try:
+        return all(task.result()["task"].done() for task in pools)
+    except Exception:  # a kernel that failed to start: nothing more to wait for
+        return True
+
+
+async def announce_ready(manager: Any, path: str, timeout_s: float = READY_WAIT_S) -> None:
+    """Write ``path`` once the preheated kernel has run the page, or after ``timeout_s``."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _warm([task for pool in getattr(manager, "_pools", {}).values() for task in pool]):
+            break
+        await asyncio.sleep(0.05)
+    with open(path, "w", encoding="utf-8") as ready:
+        ready.write("ready\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -277,12 +277,14 @@ def run(args: argparse.Namespace) -> int:
             **_voila_config_env(),
             **security,
         }
-        voila = subprocess.Popen(voila_command(NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
+        voila, ready = _start_voila(NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
         url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-        print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
         try:
+            if not _wait_ready(voila, ready):
+                return voila.wait()
+            print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
             return voila.wait()
         except KeyboardInterrupt:
             return 0
@@ -313,16 +315,44 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
     env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **_voila_config_env(), **security}
-    voila = subprocess.Popen(voila_command(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s), env=env)
-    url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-    print(f"ccanalytics: serving the fleet of {lake} at {url}" + (f"?token={token}" if token else ""), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
-    try:
-        return voila.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        _stop(voila)
+    with ExitStack() as stack:
+        voila, ready = _start_voila(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
+        stack.callback(_stop, voila)
+        url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
+        signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
+        try:
+            if not _wait_ready(voila, ready):
+                return voila.wait()
+            shown = f"the fleet of {lake}"
+            print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
+            return voila.wait()
+        except KeyboardInterrupt:
+            return 0
+
+
+def _start_voila(
+    notebook: Path, host: str, port: int, cull_idle_s: int, env: dict[str, str], stack: ExitStack
+) -> tuple[subprocess.Popen, Path]:
+    """Start Voila under the guard, with the file it writes once its warm kernel has run the page."""
+    from ccanalytics import guard
+
+    folder = Path(tempfile.mkdtemp(prefix="ccanalytics-ready-"))
+    stack.callback(shutil.rmtree, folder, True)
+    ready = folder / "ready"
+    voila = subprocess.Popen(voila_command(notebook, host, port, cull_idle_s), env={**env, guard.READY_ENV: str(ready)})
+    return voila, ready
+
+
+def _wait_ready(voila: subprocess.Popen, ready: Path) -> bool:
+    """Wait (bounded) until the warm kernel is ready, so the URL is announced only then; False if Voila died."""
+    import time
+
+    from ccanalytics import guard
+
+    deadline = time.monotonic() + guard.READY_WAIT_S + 30
+    while not ready.exists() and voila.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return voila.poll() is None
 
 
 def _voila_config_env() -> dict[str, str]:
