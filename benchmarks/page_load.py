@@ -49,15 +49,6 @@ def visit(browser, url: str, timeout_s: float) -> float:
         context.close()
 
 
-def announced(server: Server, timeout_s: float) -> None:
-    """Wait until serve has printed the URL to open (its log says ``serving ... at``)."""
-    deadline = time.monotonic() + timeout_s
-    while "ccanalytics: serving" not in server.log():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"serve did not announce its URL within {timeout_s:.0f} s:\n{server.log()}")
-        time.sleep(0.02)
-
-
 def hold(browser, server: Server, seconds: float, timeout_s: float) -> str:
     """Keep one tab open for ``seconds`` of refreshes; its kernel's resident memory, first and last."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -103,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             server.start(timeout_s=max(90.0, args.timeout * 10))
             served = args.db or "the embedded demo"
-            print(f"serve on {served}: port answered after {time.perf_counter() - started:.1f} s", flush=True)
-            announced(server, max(90.0, args.timeout * 10))
+            # Server.start returns once serve has printed its URL (and the port answers).
             print(f"serve on {served}: URL announced after {time.perf_counter() - started:.1f} s", flush=True)
             first = visit(browser, server.url, args.timeout)
             print(f"first visit, the moment serve announced its URL: {first:.2f} s", flush=True)

@@ -121,7 +121,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> Server:
-        """Start serving and wait until the port answers (a TCP connect: ``GET /`` would start a kernel)."""
+        """Start serving and wait until serve announces its URL (once its warm kernel is ready) and the port
+        answers (a TCP connect: ``GET /`` would start a kernel)."""
         command = [sys.executable, "-m", "ccanalytics", "serve", "--port", str(self.port)]
         if self.db is not None:
             command += ["--db", str(self.db)]
@@ -142,11 +143,13 @@ class Server:
                 raise RuntimeError(f"ccanalytics serve exited with {self.process.returncode}:\n{self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
+                if b"ccanalytics: serving" in self.log_path.read_bytes():
+                    return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"ccanalytics serve did not listen on {self.port} within {timeout_s:.0f} s:\n{self.log()}")
+        raise RuntimeError(f"ccanalytics serve did not announce {self.port} within {timeout_s:.0f} s:\n{self.log()}")
 
     def log(self) -> str:
         """What the server printed so far (the end of it)."""
