@@ -344,3 +344,26 @@ def test_a_token_file_open_to_others_is_refused(tmp_path: Path) -> None:
 def test_a_cap_below_two_is_refused() -> None:
     result = _serve("--max-kernels", "1")
     assert result.returncode == 1 and "--max-kernels must be 2 or more" in result.stderr
+
+
+def test_the_ready_file_waits_for_the_warm_kernel_to_run_the_page(tmp_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from ccanalytics.guard import announce_ready
+
+    async def scenario() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        rendering = loop.create_future()
+        pooled = loop.create_future()
+        pooled.set_result({"task": rendering, "kernel_id": "k"})
+        manager = SimpleNamespace(_pools={"dashboard.ipynb": [pooled]})
+        ready = tmp_path / "ready"
+        waiting = asyncio.ensure_future(announce_ready(manager, str(ready), timeout_s=30))
+        await asyncio.sleep(0.3)
+        before = ready.exists()  # the kernel started but is still running the notebook
+        rendering.set_result(([], None))
+        await asyncio.wait_for(waiting, 5)
+        return before, ready.exists()
+
+    assert asyncio.run(scenario()) == (False, True)
