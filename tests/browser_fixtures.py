@@ -287,11 +287,14 @@ class Tabs:
         return context.new_page()
 
     def close_all(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
         for context in self.contexts:
             for page in context.pages:
                 if not page.is_closed():
                     # As a person closing the tab: the page's beforeunload handlers run.
-                    page.close(run_before_unload=True)
+                    with contextlib.suppress(PlaywrightError):  # a tab that went away meanwhile (a reload)
+                        page.close(run_before_unload=True)
             context.close()
         self.contexts.clear()
 
