@@ -284,11 +284,18 @@ class Tabs:
         return context.new_page()
 
     def close_all(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
         for context in self.contexts:
             for page in context.pages:
                 if not page.is_closed():
-                    # As a person closing the tab: the page's beforeunload handlers run.
-                    page.close(run_before_unload=True)
+                    # As a person closing the tab: the page's beforeunload handlers run. A page a
+                    # test already asked to close may finish closing meanwhile: that is fine.
+                    try:
+                        page.close(run_before_unload=True)
+                    except PlaywrightError:
+                        if not page.is_closed():
+                            raise
             context.close()
         self.contexts.clear()
 
