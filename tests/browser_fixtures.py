@@ -292,9 +292,13 @@ class Tabs:
         for context in self.contexts:
             for page in context.pages:
                 if not page.is_closed():
-                    # As a person closing the tab: the page's beforeunload handlers run.
-                    with contextlib.suppress(PlaywrightError):  # a tab that went away meanwhile (a reload)
+                    # As a person closing the tab: the page's beforeunload handlers run. A page a
+                    # test already asked to close may finish closing meanwhile: that is fine.
+                    try:
                         page.close(run_before_unload=True)
+                    except PlaywrightError:
+                        if not page.is_closed():
+                            raise
             context.close()
         self.contexts.clear()
 
