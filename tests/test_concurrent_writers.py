@@ -142,3 +142,15 @@ def test_a_rollback_journal_writer_with_a_short_busy_timeout_never_fails(tmp_pat
     assert counts == sorted(counts) and counts[0] >= 50_000
     with cc.open_store(path, cache=False) as store:
         assert store.snapshot(now=NOW).buyer.calls_24h == 50_000 + written
+
+
+def test_a_file_that_changes_at_every_attempt_is_still_read_in_one_state(tmp_path):
+    """A writer that never pauses: every attempt to pair the bulk readers with the transaction fails."""
+    path = tmp_path / "store.db"
+    _store(path, 5_000, wal=True)
+    ticks = iter(range(10**9))
+    always_new = lambda self: (next(ticks),)  # noqa: E731  # the file's stat differs at every look
+    small_chunks = mock.patch.object(sqlite, "CHUNK_ROWS", 1_000)
+    changing = mock.patch.object(sqlite.Source, "_fingerprint", always_new)
+    with small_chunks, changing, cc.open_store(path, cache=False) as store:
+        assert store.snapshot(now=NOW).buyer.calls_24h == 5_000
