@@ -64,8 +64,10 @@ def test_an_ingested_store_has_the_snapshot_of_its_rows(tmp_path, fmt):
         )
 
     with cc.open_store(ingested) as a, cc.open_store(direct) as b:
-        snapshot = a.snapshot(now=NOW).to_dict()
-        assert snapshot == b.snapshot(now=NOW).to_dict()
+        snapshot, direct_snapshot = a.snapshot(now=NOW).to_dict(), b.snapshot(now=NOW).to_dict()
+    # The same rows in another order: averages may differ in the last bits of a double.
+    assert snapshot.keys() == direct_snapshot.keys()
+    assert_snapshots_equal(snapshot, direct_snapshot)
     assert_snapshots_equal(snapshot, reference_snapshot(str(direct), NOW))
     counted = sum(row["calls"] for role in ("buyer", "seller") for row in snapshot[role]["breakdown"])
     assert counted > 300  # most calls were added and counted (a few lie in the future)
