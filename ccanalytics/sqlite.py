@@ -227,10 +227,18 @@ class Source:
             # A commit between the Bulk's start and this transaction's: begin both again.
             if reader is not None and (version != before or self._fingerprint() != files):
                 reader.close()
+                self._end()
                 if attempt < attempts - 1:
-                    self._end()
                     continue
+                # Begin again with no Bulk: closing its connections dropped this process's locks on
+                # the file (two SQLite libraries in one process), so the old transaction is not safe.
                 reader = None
+                try:
+                    self._query("BEGIN")
+                    self._query("SELECT count(*) FROM sqlite_master")
+                except BaseException:
+                    self._end()
+                    raise
             try:
                 yield reader
             except BaseException:
