@@ -279,15 +279,7 @@ def run(args: argparse.Namespace) -> int:
         }
         voila, ready = _start_voila(NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
-        url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-        signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
-        try:
-            if not _wait_ready(voila, ready):
-                return voila.wait()
-            print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
-            return voila.wait()
-        except KeyboardInterrupt:
-            return 0
+        return _announce_and_wait(voila, ready, args.host, args.port, shown, token)
 
 
 def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
@@ -318,16 +310,7 @@ def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str,
     with ExitStack() as stack:
         voila, ready = _start_voila(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
-        url = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/"
-        signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
-        try:
-            if not _wait_ready(voila, ready):
-                return voila.wait()
-            shown = f"the fleet of {lake}"
-            print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
-            return voila.wait()
-        except KeyboardInterrupt:
-            return 0
+        return _announce_and_wait(voila, ready, args.host, args.port, f"the fleet of {lake}", token)
 
 
 def _start_voila(
@@ -341,6 +324,21 @@ def _start_voila(
     ready = folder / "ready"
     voila = subprocess.Popen(voila_command(notebook, host, port, cull_idle_s), env={**env, guard.READY_ENV: str(ready)})
     return voila, ready
+
+
+def _announce_and_wait(
+    voila: subprocess.Popen, ready: Path, host: str, port: int, shown: str, token: str | None
+) -> int:
+    """Print the URL once a visitor can be served at full speed, then run until Voila ends."""
+    url = f"http://{'localhost' if _is_loopback(host) else host}:{port}/"
+    signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
+    try:
+        if not _wait_ready(voila, ready):
+            return voila.wait()
+        print(f"ccanalytics: serving {shown} at {url}" + (f"?token={token}" if token else ""), flush=True)
+        return voila.wait()
+    except KeyboardInterrupt:
+        return 0
 
 
 def _wait_ready(voila: subprocess.Popen, ready: Path) -> bool:
