@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ccanalytics.contract import create_store
 from ccanalytics.errors import CCError, StoreError
-from ccanalytics.snapshot import Snapshot
+from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.store import Store, open_store
 
 __all__ = ["CCError", "Snapshot", "Store", "StoreError", "create_store", "open_store"]

@@ -21,7 +21,7 @@ from stores import StoreBuilder
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
-from ccanalytics.history import SPAN_MS
+from ccanalytics.metrics.history import SPAN_MS
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 MINUTE = 60_000

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ccanalytics.balances import READING_NOTE
 from ccanalytics.errors import CCError
+from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
 from ccanalytics.ui.views import ViewChoice

@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics import metrics, sketch
-from ccanalytics.alerts import spike_flags
-from ccanalytics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.alerts import spike_flags
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics.views import RANGES, TOP_CONSUMERS, breakdown_rows, bucket_starts, usdc_texts, view_dict
 from ccanalytics.units import HOUR_MS
-from ccanalytics.views import RANGES, TOP_CONSUMERS, breakdown_rows, bucket_starts, usdc_texts, view_dict
 
 if TYPE_CHECKING:
     from ccanalytics.settings import Settings
@@ -70,11 +70,11 @@ def _day_counts(calls: pl.LazyFrame, starts: list[int], end: int) -> pl.LazyFram
     """Per (role, api_id, start): successes and errors of the calls in ``[starts[0], end)``."""
     edges = pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)})
     return (
-        metrics.window(calls, starts[0], end)
+        formulas.window(calls, starts[0], end)
         .sort("ts_ms")
         .join_asof(edges, left_on="ts_ms", right_on="start", strategy="backward")
         .group_by("role", "api_id", "start")
-        .agg(success=metrics.succeeded().sum().cast(pl.Int64), error=(~metrics.succeeded()).sum().cast(pl.Int64))
+        .agg(success=formulas.succeeded().sum().cast(pl.Int64), error=(~formulas.succeeded()).sum().cast(pl.Int64))
     )
 
 
@@ -186,10 +186,10 @@ class History:
         ).filter(ts >= b - length)
         frames = pl.collect_all(
             [
-                metrics.tally(middles, by=_BY),
+                formulas.tally(middles, by=_BY),
                 sketch.sketch(middles, by=_BY),
                 _day_counts(before, starts, b),
-                before.filter(~metrics.succeeded() & (ts >= max(starts[0] - spike_window, -(2**62)))).select(
+                before.filter(~formulas.succeeded() & (ts >= max(starts[0] - spike_window, -(2**62)))).select(
                     "role", "api_id", "ts_ms"
                 ),
                 before.filter(in_band).sort("ts_ms"),
@@ -241,9 +241,9 @@ class History:
             pl.concat([self.band.lazy().filter(mine), new]),
             {"window": (now - length, now), "previous": (now - 2 * length, now - length)},
         )
-        by_api = metrics.merge_tallies(self.tallies.lazy().filter(mine), metrics.tally(edge, by=_BY), by=_BY)
+        by_api = formulas.merge_tallies(self.tallies.lazy().filter(mine), formulas.tally(edge, by=_BY), by=_BY)
         sketches = sketch.merge_sketches(self.sketch.lazy().filter(mine), sketch.sketch(edge, by=_BY), by=_BY)
-        figures = metrics.merge_tallies(by_api, by=("period", "role")).join(
+        figures = formulas.merge_tallies(by_api, by=("period", "role")).join(
             sketch.sketch_percentiles(sketches, by=("period", "role")), on=["period", "role"], how="left"
         )
         in_window = pl.col("period") == "window"
@@ -252,7 +252,7 @@ class History:
         starts = bucket_starts(now, self.timezone, range_)
         series = self._series(new, starts, now, mine)
         failed = pl.concat(
-            [self.errors.lazy().filter(mine), new.filter(~metrics.succeeded()).select(self.errors.columns)]
+            [self.errors.lazy().filter(mine), new.filter(~formulas.succeeded()).select(self.errors.columns)]
         )
         seller = _sellers(edge.filter(in_window))
         key = consumer_key() if api is None else api_key()
@@ -262,7 +262,7 @@ class History:
             [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
         )
         view = view_dict(range_, api, now, figures, series, breakdown, self._consumers(outside, new_firsts, now, api))
-        for role in metrics.ROLES:
+        for role in formulas.ROLES:
             flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
@@ -270,7 +270,7 @@ class History:
 
     def _series(self, new: pl.LazyFrame, starts: list[int], now: int, mine: pl.Expr) -> pl.LazyFrame:
         """Per (role, start): the buckets' successes and errors."""
-        grid = pl.LazyFrame({"role": metrics.ROLES}).join(
+        grid = pl.LazyFrame({"role": formulas.ROLES}).join(
             pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)}), how="cross"
         )
         counts = (

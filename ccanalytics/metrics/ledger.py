@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics import metrics, sketch
-from ccanalytics.consumers import FirstSeen
-from ccanalytics.history import History
-from ccanalytics.running import Running
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.history import History
+from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ class Totals:
     @classmethod
     def empty(cls) -> Totals:
         return cls(
-            tallies=metrics.empty_tally().collect(),
-            names=metrics.empty_names().collect(),
+            tallies=formulas.empty_tally().collect(),
+            names=formulas.empty_names().collect(),
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
@@ -84,9 +84,9 @@ class Totals:
         good = rows.lazy().filter(pl.col("rule").is_null())
         tallies, names, issues, sketches = pl.collect_all(
             [
-                metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
-                metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
-                pl.concat([self.issues.lazy(), metrics.issue_counts(rows.lazy())])
+                formulas.merge_tallies(self.tallies.lazy(), formulas.tally(good)),
+                formulas.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
+                pl.concat([self.issues.lazy(), formulas.issue_counts(rows.lazy())])
                 .group_by("rule")
                 .agg(pl.col("rows").sum()),
                 sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
@@ -171,7 +171,7 @@ class Ledger:
             present = self.present.plus(self.recent.filter(ts.is_between(self.upto, now, closed="left")))
         else:
             present = self.settled.plus(self.recent.filter(ts < now))
-        calls = metrics.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
+        calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present), calls, present
 
     def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
