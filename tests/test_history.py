@@ -31,8 +31,11 @@ LENGTH = {"30d": 30 * DAY, "90d": 90 * DAY}
 
 
 def _offsets(range_name: str) -> st.SearchStrategy[int]:
-    """Call times relative to the first ``now``: near the edges, the window's and previous period's
-    insides, the future, and before the previous period (late rows that move a first call)."""
+    """Call times relative to the first ``now``.
+
+    Near the edges, inside the window and the previous period, in the future,
+    and before the previous period (late rows that move a first call).
+    """
     r = LENGTH[range_name]
     near = st.integers(-2 * HOUR, SPAN_MS + 2 * HOUR)
     return st.one_of(

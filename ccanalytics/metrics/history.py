@@ -51,7 +51,7 @@ __all__ = ["SPAN_MS", "History"]
 SPAN_MS = 6 * HOUR_MS  # how long a history answers; its bands hold this much of calls each
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
 _BY = ("period", "role", "api_id")
-_TOP_ORDER = {"by": ["micro", "calls", "consumer"], "descending": [True, True, False]}
+_TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 
 
 def _valid(recent: pl.DataFrame) -> pl.LazyFrame:
@@ -162,7 +162,7 @@ class History:
         seller = _sellers(middles.filter(pl.col("period") == "window"))
         by_consumer = _per_consumer(seller, consumer_key()).with_columns(api_id=pl.lit(None, pl.String))
         by_api = _per_consumer(seller, api_key())
-        ranked = pl.concat([by_consumer, by_api]).sort(**_TOP_ORDER)
+        ranked = pl.concat([by_consumer, by_api]).sort(_TOP_BY, descending=_TOP_DESCENDING)
         top = ranked.group_by("api_id", maintain_order=True).head(TOP_CONSUMERS)
         recent_sellers = _sellers(before)
         seen = seen.merged()
@@ -258,10 +258,11 @@ class History:
         key = consumer_key() if api is None else api_key()
         outside = _per_consumer(seller, key)
         new_firsts = _sellers(new).group_by(key=key).agg(pl.col("ts_ms").min())
-        figures, series, breakdown, errors, outside, new_firsts = pl.collect_all(
+        shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
             [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
         )
-        view = view_dict(range_, api, now, figures, series, breakdown, self._consumers(outside, new_firsts, now, api))
+        consumers = self._consumers(tallied_outside, firsts, now, api)
+        view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
             flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
@@ -304,7 +305,7 @@ class History:
                     totals.select("key", "consumer", "calls", "micro"),
                 ]
             )
-            .sort(**_TOP_ORDER)
+            .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
         )

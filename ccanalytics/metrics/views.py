@@ -314,8 +314,11 @@ def view_dict(
     breakdown: pl.DataFrame,
     consumers: tuple[int, int, pl.DataFrame],
 ) -> dict[str, Any]:
-    """The ``view`` object from its frames: ``figures`` per (role, period) as ``period_figures``,
-    ``series`` per (role, start), ``breakdown`` per role, and the seller's consumers, new consumers and top ones.
+    """The ``view`` object from its frames.
+
+    ``figures`` per (role, period) as ``period_figures``, ``series`` per
+    (role, start), ``breakdown`` per role, and the seller's consumers, new
+    consumers and top ones.
     """
     out: dict[str, Any] = {
         "range": range_.name,
