@@ -16,13 +16,15 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
 from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
-from ccanalytics.ui.views import ViewChoice
+
+if TYPE_CHECKING:
+    from ccanalytics.ui.views import ViewChoice
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
