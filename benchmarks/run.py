@@ -1,7 +1,7 @@
 """ccanalytics against the SQL peer, side by side in one run, on one store.
 
-    python benchmarks/generate.py --calls 10000000 benchmarks/data/10m.db
-    python benchmarks/run.py benchmarks/data/10m.db
+    python -m benchmarks.generate --calls 10000000 benchmarks/data/10m.db
+    python -m benchmarks.run benchmarks/data/10m.db
 
 Figures (quality.md): the peer's refresh (every panel one SQL query); a warm
 refresh after 1 000 new calls; the first snapshot in a new process with the
@@ -30,12 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-
-from generate import END_MS  # noqa: E402
-from peer import peer_refresh, peer_view  # noqa: E402
+from benchmarks.generate import END_MS
+from benchmarks.peer import peer_refresh, peer_view
 
 NEW_CALLS = 1_000
 _PERCENTILE = re.compile(r"p\d\d_latency_ms")
