@@ -8,10 +8,10 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
+from tests.support.reference import assert_snapshots_equal
 
 BASE = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000

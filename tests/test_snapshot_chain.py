@@ -9,12 +9,14 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from chain_fixtures import free_port
-from stores import StoreBuilder
+
+from tests.support.chain_fixtures import free_port
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
+
+    from tests.support.chain_fixtures import Anvil
 
 NOW = 1_795_608_000_000
 SECRET = "sk_live_4f9a8b7c6d5e4f3a2b1c"

@@ -319,6 +319,10 @@ class Store:
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
+            view = None
+            if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
+                good_apis = self._frames["apis"].lazy().filter(pl.col("rule").is_null())
+                self._ledger, view = self._ledger.view_at(now_ms, settings, range, api, totals.names.lazy(), good_apis)
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -335,6 +339,7 @@ class Store:
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
                 windowed=windowed,
+                view=view,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
