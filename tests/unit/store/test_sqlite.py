@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import StoreBuilder
 
 import ccanalytics as cc
 from ccanalytics.store.sqlite import Source
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import StoreBuilder
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000
