@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.running import Running
@@ -32,17 +33,23 @@ __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
 # How far back the default snapshot looks: the seller's previous 7 d starts at now - 14 d.
 REACH_MS = 2 * WEEK_MS
 
+# The calls' columns a recent row keeps (the contract's dtypes), and the rule it breaks.
 RECENT_SCHEMA = {
-    "ts_ms": pl.Int64,
-    "role": pl.String,
-    "api_id": pl.String,
-    "api_name": pl.String,
-    "request_id": pl.String,
-    "status_code": pl.Int64,
-    "latency_ms": pl.Float64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-    "consumer": pl.String,
+    **{
+        name: TABLES["calls"].schema[name]
+        for name in (
+            "ts_ms",
+            "role",
+            "api_id",
+            "api_name",
+            "request_id",
+            "status_code",
+            "latency_ms",
+            "price_micro",
+            "revenue_micro",
+            "consumer",
+        )
+    },
     "rule": pl.String,
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
@@ -66,11 +73,6 @@ class Totals:
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
-
-    @classmethod
-    def of(cls, rows: pl.DataFrame) -> Totals:
-        """The totals of clean call rows (every row given counts: filter by time first)."""
-        return cls.empty().plus(rows)
 
     def plus(self, rows: pl.DataFrame) -> Totals:
         """These totals with more rows counted."""
