@@ -121,8 +121,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> Server:
-        """Start serving and wait until serve announces its URL (once its warm kernel is ready) and the port
-        answers (a TCP connect: ``GET /`` would start a kernel)."""
+        """Start serving and wait until serve announces its URL and the port answers.
+
+        Serve announces its URL once its warm kernel is ready; the port is probed with a TCP connect
+        (``GET /`` would start a kernel).
+        """
         command = [sys.executable, "-m", "ccanalytics", "serve", "--port", str(self.port)]
         if self.db is not None:
             command += ["--db", str(self.db)]

@@ -79,7 +79,7 @@ class Seller:
                 self.process.wait()
 
     def kill(self) -> None:
-        """kill -9: no clean shutdown of anything."""
+        """Kill -9: no clean shutdown of anything."""
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 

@@ -34,7 +34,6 @@ from ccanalytics.metrics.compute import compute, table_facts
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import REACH_MS, RECENT_SCHEMA, Totals
 from ccanalytics.metrics.sketch import merge_sketches
-from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.settings import Settings, parse_settings
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     import narwhals as nw
 
     from ccanalytics.fleet.engines import Engine
+    from ccanalytics.metrics.snapshot import Snapshot
 
 __all__ = ["LakeTallies", "cut_day", "fleet_snapshot", "tally_lake"]
 

@@ -26,7 +26,6 @@ from ccanalytics.metrics import formulas
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import TableFacts, compute, table_facts
 from ccanalytics.metrics.ledger import REACH_MS, Ledger
-from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.model import DataIssue
 from ccanalytics.settings import parse_settings
@@ -39,6 +38,8 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Iterator
     from datetime import datetime
+
+    from ccanalytics.metrics.snapshot import Snapshot
 
 __all__ = ["Store", "open_store"]
 

@@ -18,11 +18,13 @@ gone, or has stayed silent for ``reload_after_ms``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["DISCONNECTED_TEXT", "Heartbeat", "watchdog_timings"]
 

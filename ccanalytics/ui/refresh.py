@@ -17,13 +17,15 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
 from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
-from ccanalytics.ui.views import ViewChoice
+
+if TYPE_CHECKING:
+    from ccanalytics.ui.views import ViewChoice
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
