@@ -22,6 +22,8 @@ import polars as pl
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from polars._typing import PolarsDataType
+
 __all__ = [
     "DDL",
     "INVALID_TEXT",
@@ -81,7 +83,7 @@ class Column:
     """
 
     name: str
-    dtype: pl.DataType
+    dtype: PolarsDataType
     sqlite_types: tuple[str, ...]
     required: bool = True
     default: object = None
@@ -160,7 +162,7 @@ def quote_name(name: str) -> str:
 INVALID_TEXT = "\x00\ufffdinvalid UTF-8"
 
 
-_SQL_TYPE = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
+_SQL_TYPE: dict[PolarsDataType, str] = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
 
 
 def _sql_literal(value: object) -> str:
@@ -210,11 +212,11 @@ class Table:
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{lines}\n)"
 
     @property
-    def schema(self) -> dict[str, pl.DataType]:
+    def schema(self) -> dict[str, PolarsDataType]:
         return {c.name: c.dtype for c in self.columns}
 
     @property
-    def full_schema(self) -> dict[str, pl.DataType]:
+    def full_schema(self) -> dict[str, PolarsDataType]:
         """The schema with the descriptive columns: what ``store.<table>`` gives."""
         return {c.name: c.dtype for c in (*self.columns, *self.descriptive)}
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ccanalytics.contract import USDC_BY_CHAIN
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Settings", "parse_settings"]
 
@@ -65,7 +69,9 @@ def _is_zone(name: str) -> bool:
 
 
 # key -> (rule text when invalid, validity check, conversion)
-_PARSERS = {  # in the order their issues are reported
+_PARSERS: dict[
+    str, tuple[str, Callable[[str], object], Callable[[str], object]]
+] = {  # in the order their issues are reported
     "chain_id": ("chain_id is not an integer", lambda v: _UINT.match(v) and int(v) > 0, int),
     "low_usdc_threshold_micro": ("low_usdc_threshold_micro is not a non-negative integer", _UINT.match, int),
     "low_gas_threshold_wei": ("low_gas_threshold_wei is not a non-negative integer", _UINT.match, int),
@@ -115,5 +121,5 @@ def parse_settings(pairs: dict[str, str | None]) -> tuple[Settings, list[str]]:
         else:
             issues.append(rule)
     if "usdc_address" not in values:
-        values["usdc_address"] = USDC_BY_CHAIN.get(values.get("chain_id", 8453))  # type: ignore[arg-type]
+        values["usdc_address"] = USDC_BY_CHAIN.get(cast("int", values.get("chain_id", 8453)))
     return Settings(**values), issues  # type: ignore[arg-type]

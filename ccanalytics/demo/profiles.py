@@ -5,8 +5,11 @@ Pure data (and two tiny draws): what the history and the live traffic are drawn 
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["APIS", "DEMO_WALLET", "RHYTHMS", "TIMEOUT_MS", "Api", "Burst", "Rhythm", "gas_wei", "usdc_message"]
 

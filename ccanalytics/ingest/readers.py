@@ -325,6 +325,7 @@ class _ParquetReader(Reader):
 
 
 def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, at most 120 characters: what a refusal quotes."""
     text = str(exc).strip().splitlines()
     return text[0][:120] if text else type(exc).__name__
 

@@ -19,6 +19,7 @@ Pure polars, no I/O: the store feeds it the clean rows it reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -28,13 +29,16 @@ from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
 
 # How far back the default snapshot looks: the seller's previous 7 d starts at now - 14 d.
 REACH_MS = 2 * WEEK_MS
 
 # The calls' columns a recent row keeps (the contract's dtypes), and the rule it breaks.
-RECENT_SCHEMA = {
+RECENT_SCHEMA: dict[str, PolarsDataType] = {
     **{
         name: TABLES["calls"].schema[name]
         for name in (
