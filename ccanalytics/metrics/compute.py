@@ -301,7 +301,7 @@ def _view_with_spikes(
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
     """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
-    first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
+    first = min(now, *(v.call_rate.select(pl.col("hour").min().fill_null(now)).item() for v in views.values()))
     since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
     return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
 
