@@ -1,6 +1,6 @@
 """Benchmark: the fleet snapshot of a generated lake of many nodes' rollups, on polars, Spark and DuckDB.
 
-    python benchmarks/fleet.py --nodes 100 --days 120 --apis 10 --out /tmp/fleet-lake
+    python -m benchmarks.fleet --nodes 100 --days 120 --apis 10 --out /tmp/fleet-lake
 
 writes a lake as ``ccanalytics export`` lays it out — per node and UTC day the
 hourly tallies (``rollups``), the day's latest names (``names``) and latency

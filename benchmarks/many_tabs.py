@@ -1,6 +1,6 @@
 """Many open tabs (quality.md): 20 dashboards refreshing every second, then no kernel left once they close.
 
-    python benchmarks/many_tabs.py [--tabs 20] [--duration 300] [--cull-idle 120]
+    python -m benchmarks.many_tabs [--tabs 20] [--duration 300] [--cull-idle 120]
 
 Starts ``ccanalytics serve`` on the embedded demo with ``CCANALYTICS_REFRESH_S=1``
 and opens ``--tabs`` pages, one browser context each (separate visitors). For
@@ -30,15 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from browser_fixtures import Server, free_port, launch_chromium, rss_mb  # noqa: E402
-
-from ccanalytics.serve import CULL_IDLE_S  # noqa: E402
-from ccanalytics.ui.heartbeat import Heartbeat  # noqa: E402
-from ccanalytics.ui.refresh import MISSED_BEATS  # noqa: E402
+from ccanalytics.serve import CULL_IDLE_S
+from ccanalytics.ui.heartbeat import Heartbeat
+from ccanalytics.ui.refresh import MISSED_BEATS
+from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
