@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from chain_fixtures import free_port
 
 import ccanalytics as cc
 from ccanalytics.watch import Watcher, decide
+from tests.support.chain_fixtures import free_port
 
 if TYPE_CHECKING:
     from email.message import EmailMessage

@@ -6,7 +6,7 @@ may name another binary) driven by the ``playwright`` package: ``playwright
 install`` cannot download browsers here. A missing browser fails the tests
 that need it: CI must run them, never skip them.
 
-The benchmarks (``benchmarks/page_load.py``, ``benchmarks/many_tabs.py``) use
+The benchmarks (``benchmarks.page_load``, ``benchmarks.many_tabs``) use
 :class:`Server` and :func:`launch_chromium` too.
 """
 
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from chain_fixtures import free_port
+
+from tests.support.chain_fixtures import free_port
 
 __all__ = ["REPO", "Server", "Tabs", "free_port", "launch_chromium", "rss_mb", "running_server", "wait_for"]
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CCANALYTICS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
