@@ -12,17 +12,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
-from chain_fixtures import free_port
 
 from ccanalytics.chain import ChainError, ChainIdMismatch, mask_rpc_url, read_balances
 from ccanalytics.errors import CCError
+from tests.support.chain_fixtures import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from eth_account.signers.local import LocalAccount
 
-    from tests.chain_fixtures import Anvil
+    from tests.support.chain_fixtures import Anvil
 
 KEY_IN_PATH = "sk_live_abcdef123456SECRET"
 KEY_IN_QUERY = "SECRETQUERYVALUE"

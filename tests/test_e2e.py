@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_fixtures import REPO, Server, Tabs, free_port, running_server, wait_for
-from stores import StoreBuilder
 
 import ccanalytics
 from ccanalytics.serve import NOTEBOOK, voila_command
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.refresh import MISSED_BEATS
+from tests.support.browser_fixtures import REPO, Server, Tabs, free_port, running_server, wait_for
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 
 import ipywidgets as widgets
 import pytest
-import ui_snapshots as snaps
 
 import ccanalytics.ui
 from ccanalytics.ui import Dashboard
+from tests.support import ui_snapshots as snaps
 
 BUYER_CARDS = [
     "cc-kpi-usdc_balance",

@@ -13,10 +13,11 @@ from ccanalytics.fleet.reading import ROLLUP_SCHEMAS
 from ccanalytics.metrics.compute import compute, table_facts
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import RECENT_SCHEMA, Totals
-from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.model import Balances, DataIssue
 
 if TYPE_CHECKING:
+    from ccanalytics.metrics.snapshot import Snapshot
+
     pass
 
 __all__ = ["NO_CHAIN_NOTE", "first_seen", "node_snapshot", "ordered_issues", "recent_rows", "settled_totals", "shaped"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -19,6 +18,7 @@ from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from polars._typing import PolarsDataType
 
@@ -54,6 +54,7 @@ class PolarsEngine(Engine):
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> PolarsEngine().scan(Path(tempfile.mkdtemp()), {"ts_ms": pl.Int64}).collect().to_native().columns
     ['ts_ms', 'node', 'day']
     """

@@ -12,15 +12,16 @@ import polars as pl
 
 from ccanalytics.fleet.assemble import first_seen, recent_rows, settled_totals
 from ccanalytics.fleet.nodes import SMALL_TABLES, Node, empty_small
-from ccanalytics.fleet.reading import LakeTallies
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.compute import compute, table_facts
 from ccanalytics.metrics.sketch import merge_sketches
-from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.settings import Settings
 from ccanalytics.units import usdc_text
 
 if TYPE_CHECKING:
+    from ccanalytics.fleet.reading import LakeTallies
+    from ccanalytics.metrics.snapshot import Snapshot
+
     pass
 
 __all__ = ["fleet_figures", "rankings"]

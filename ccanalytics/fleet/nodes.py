@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -13,6 +12,8 @@ from ccanalytics.errors import CCError
 from ccanalytics.settings import Settings, parse_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     pass
 
 __all__ = ["NO_ISSUES", "SMALL_TABLES", "Node", "by_node", "empty_small", "issues_at", "read_nodes", "read_small"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -16,6 +15,8 @@ from ccanalytics.metrics.ledger import REACH_MS, RECENT_SCHEMA
 from ccanalytics.units import DAY_MS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import narwhals as nw
     from polars._typing import PolarsDataType
 

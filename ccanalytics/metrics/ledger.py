@@ -19,13 +19,18 @@ Pure polars, no I/O: the store feeds it the clean rows it reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.history import History
 from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
+
+if TYPE_CHECKING:
+    from ccanalytics.settings import Settings
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
 
@@ -102,6 +107,7 @@ class Ledger:
     reach: int = REACH_MS  # how far before `now` the rows must go
     seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
     running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
+    histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
@@ -151,6 +157,7 @@ class Ledger:
             upto=self.upto if keep else None,
             present=self.present if keep else None,
             running=None if self.running is None else self.running.settle(horizon),
+            histories=(),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -172,3 +179,31 @@ class Ledger:
         running = self.running or Running.of(self.recent.filter(pl.col("rule").is_null()))
         running, *frames = running.at(now, timezone)
         return replace(self, running=running), tuple(frames)  # type: ignore[return-value]
+
+    def view_at(
+        self, now: int, settings: Settings, range_name: str, api: str | None, names: pl.LazyFrame, apis: pl.LazyFrame
+    ) -> tuple[Ledger, dict[str, Any]]:
+        """A day range's ``view`` at ``now`` (see ``history.History``), and the ledger that keeps its history.
+
+        The ledger must keep consumers' first calls (``seen``) and rows since ``now − 2R``.
+        """
+        assert self.seen is not None
+        state = (settings.timezone, range_name, settings.error_spike_window_ms, self.horizon)
+        settled = int(self.settled.tallies["calls"].sum())
+        kept = [h for h in self.histories if h.answers(now, *state, settled, self.recent.height)]
+        if kept:
+            history = kept[0]
+        else:
+            history = History.of(
+                self.recent,
+                self.seen,
+                horizon=self.horizon,
+                settled_calls=settled,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                spike_window=settings.error_spike_window_ms,
+            )
+        others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
+        view = history.view(self.recent, now, api, names, apis, settings)
+        return replace(self, histories=(history, *others)), view

@@ -54,12 +54,15 @@ class Reconciliation:
 
     @property
     def clean(self) -> bool:
+        """Nothing missing on chain and nothing unrecorded."""
         return not self.missing_on_chain and not self.unrecorded
 
     def micro(self, name: str) -> int:
+        """The micro-USDC of one list (``matched``, ``missing_on_chain``, ``unrecorded``)."""
         return sum(item["_micro"] for item in getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``ccanalytics reconcile``: the block range, the three lists and their totals."""
         lists = ("matched", "missing_on_chain", "unrecorded")
         shown = {name: [_public(item) for item in getattr(self, name)] for name in lists}
         return {

@@ -161,6 +161,7 @@ class Guard:
 
     @classmethod
     def from_env(cls) -> Guard:
+        """The guard serve describes in ``$CCANALYTICS_GUARD``; loopback names are always allowed."""
         raw = json.loads(os.environ.get(GUARD_ENV) or "{}")
         hosts = {"localhost", "127.0.0.1", "::1", *(_bare_host(h) for h in raw.get("hosts", []))}
         return cls(frozenset(hosts), bool(raw.get("wildcard")), int(raw.get("max_kernels") or default_max_kernels()))
@@ -182,9 +183,11 @@ class Guard:
         return kernels + len(self._admitted)
 
     def admit(self, key: int) -> None:
+        """Count the page ``key`` as one more kernel until its kernel registers."""
         self._admitted[key] = (time.monotonic(), self.live_kernels() + 1, None)
 
     def release(self, key: int) -> None:
+        """The page ``key`` has rendered: it counts ``HOLD_S`` more at most."""
         entry = self._admitted.get(key)
         if entry is not None and entry[2] is None:
             self._admitted[key] = (entry[0], entry[1], time.monotonic())

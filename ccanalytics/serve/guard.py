@@ -206,8 +206,10 @@ def _build() -> type[Any]:
 
     def login_class(base: type) -> type:
         class Login(base):  # type: ignore[misc, valid-type]
-            """The sign-in form in the dashboard's own words (not the stock Jupyter one, which offers to
-            set a password and tells how to list running servers)."""
+            """The sign-in form in the dashboard's own words.
+
+            Not the stock Jupyter one, which offers to set a password and tells how to list running servers.
+            """
 
             def _render(self, message: dict | None = None) -> None:
                 error = (message or {}).get("error")

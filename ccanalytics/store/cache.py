@@ -22,6 +22,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,13 +114,19 @@ def save(store: Path, cached: CachedLedger) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".ledger-")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(meta).encode() + b"\n")
             for blob in blobs:
                 f.write(blob)
         os.replace(temp, target)
-    except OSError:
-        return
+    except BaseException as exc:  # a full disk, a folder in the way, an interrupt: no half-written file stays
+        with suppress(OSError):
+            os.unlink(temp)
+        if not isinstance(exc, OSError):
+            raise
 
 
 def load(store: Path) -> CachedLedger | None:

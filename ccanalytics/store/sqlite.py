@@ -15,7 +15,6 @@ file or says that it did not (``Bulk``).
 
 from __future__ import annotations
 
-import os
 import queue
 import sqlite3
 from collections import deque
@@ -34,6 +33,7 @@ from ccanalytics.errors import StoreError
 from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
 
 __all__ = ["Bulk", "Source", "TableShape"]

@@ -26,7 +26,6 @@ from ccanalytics.metrics import formulas
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import TableFacts, compute, table_facts
 from ccanalytics.metrics.ledger import REACH_MS, Ledger
-from ccanalytics.metrics.snapshot import Snapshot
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.model import DataIssue
 from ccanalytics.settings import parse_settings
@@ -39,6 +38,8 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Iterator
     from datetime import datetime
+
+    from ccanalytics.metrics.snapshot import Snapshot
 
 __all__ = ["Store", "open_store"]
 
@@ -56,11 +57,31 @@ CACHE_MAX_AGE_MS = DAY_MS
 CHART_SPAN_MS = 49 * 3_600_000  # the 48 hourly buckets reach back at most 49 h
 
 
-def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    cache: bool = True,
+    balances: LiveBalances | None = None,
+    sync_check_rows: int = SYNC_CHECK_ROWS,
+    cache_max_age_s: float = CACHE_MAX_AGE_MS / 1000,
+) -> Store:
     """Open a store read-only; a file that is not a store raises ``StoreError`` (one line).
 
-    With ``cache`` (the default) what was learnt about a big store is kept in
-    the user's cache directory, so that opening it again is fast (see ``ccanalytics.store.cache``).
+    Parameters
+    ----------
+    path
+        The control center's SQLite file.
+    cache
+        Keep what was learnt about a big store in the user's cache directory,
+        so that opening it again is fast (see ``ccanalytics.store.cache``).
+    balances
+        Where live balances come from (default: a ``LiveBalances`` reading the
+        chain the store's settings name); the caller closes one it passes.
+    sync_check_rows
+        Up to this many calls, a change is checked against the row count at
+        once; beyond, the count runs in the background and the ledger is cached.
+    cache_max_age_s
+        A cached ledger is used until this long after the full read it came from.
 
     Examples
     --------
@@ -74,7 +95,7 @@ def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
     >>> store.calls.collect().height
     0
     """
-    return Store(path, cache=cache)
+    return Store(path, cache=cache, balances=balances, sync_check_rows=sync_check_rows, cache_max_age_s=cache_max_age_s)
 
 
 @dataclass
@@ -195,13 +216,26 @@ class _Verifier:
 class Store:
     """One store, read-only.  Thread-safe; snapshots are incremental."""
 
-    def __init__(self, path: str | os.PathLike[str], *, cache: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cache: bool = True,
+        balances: LiveBalances | None = None,
+        sync_check_rows: int = SYNC_CHECK_ROWS,
+        cache_max_age_s: float = CACHE_MAX_AGE_MS / 1000,
+    ) -> None:
+        if sync_check_rows < 0 or not cache_max_age_s >= 0:
+            raise ValueError("sync_check_rows and cache_max_age_s must not be negative")
         self.path = Path(path).absolute()  # a notebook's %cd must not lose the store
         self._lock = threading.RLock()
         self._source = Source(self.path)
         self._cache = cache
+        self._sync_check_rows = sync_check_rows
+        self._cache_max_age_ms = cache_max_age_s * 1000
         self._verifier = _Verifier(self.path)
-        self._live = LiveBalances()
+        self._own_live = balances is None  # closed with the store only when made here
+        self._live = LiveBalances() if balances is None else balances
         self._reset()
 
     def _reset(self) -> None:
@@ -221,7 +255,8 @@ class Store:
         self._small_generation = 0
 
     def close(self) -> None:
-        self._live.close()
+        if self._own_live:
+            self._live.close()
         self._verifier.close()
         self._source.close()
 
@@ -284,6 +319,10 @@ class Store:
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
+            view = None
+            if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
+                good_apis = self._frames["apis"].lazy().filter(pl.col("rule").is_null())
+                self._ledger, view = self._ledger.view_at(now_ms, settings, range, api, totals.names.lazy(), good_apis)
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -300,11 +339,12 @@ class Store:
                 seen=self._ledger.seen,
                 horizon=self._ledger.horizon,
                 windowed=windowed,
+                view=view,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
             calls_cursor = self._cursors["calls"]
-            if calls_cursor.rows > SYNC_CHECK_ROWS:
+            if calls_cursor.rows > self._sync_check_rows:
                 self._verifier.start("calls", calls_cursor)
             return snapshot
 
@@ -394,7 +434,7 @@ class Store:
                 self._adopt_cache(now)
             new_calls = None
             if self._ledger is not None and self._ledger.covers(now, self._reach):
-                big = self._cursors["calls"].rows > SYNC_CHECK_ROWS
+                big = self._cursors["calls"].rows > self._sync_check_rows
                 reset, rows = self._new_rows("calls", count=not big)
                 if not reset:
                     new_calls = rows
@@ -538,7 +578,7 @@ class Store:
             or cached.schema != source.schema_sql
             or not cached.ledger.covers(now, self._reach)
             or (self._consumers and cached.ledger.seen is None)
-            or now_ms() - cached.built_ms > CACHE_MAX_AGE_MS
+            or now_ms() - cached.built_ms > self._cache_max_age_ms
         ):
             return
         cursor = self._cursors["calls"]
@@ -555,7 +595,7 @@ class Store:
         cursor = self._cursors["calls"]
         moment = now_ms()
         # Small stores are read from scratch in milliseconds: not worth a file.
-        if cursor.rows <= SYNC_CHECK_ROWS or (not force and moment - self._cached_at < _CACHE_EVERY_MS):
+        if cursor.rows <= self._sync_check_rows or (not force and moment - self._cached_at < _CACHE_EVERY_MS):
             return
         cached = ledger_cache.CachedLedger(
             ledger=self._ledger,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ccanalytics.errors import CCError
 from ccanalytics.serve.token import TOKEN_ENV, argv_without, read_token
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _file(tmp_path: Path, text: str, mode: int) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.ui.choice import ViewChoice
 from ccanalytics.ui.url import UrlState, apply_query, follow_url
 from ccanalytics.ui.views import ViewControls
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def _dashboard() -> Any:
