@@ -121,7 +121,7 @@ def memory(server: Server) -> dict[str, float]:
         "kernel_max_mb": max(kernels, default=0.0),
         "kernels_total_mb": sum(kernels),
         "voila_mb": (rss_mb(voila) or 0.0) if voila else 0.0,
-        "serve_mb": rss_mb(server.process.pid) or 0.0,
+        "serve_mb": (rss_mb(server.process.pid) or 0.0) if server.process else 0.0,
     }
 
 
