@@ -291,14 +291,14 @@ def ranged_view(
         calls = calls.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
     in_window = formulas.window(calls, start, now)
-    count, top = _consumers(in_window)
+    consumer_count, top_consumers = _consumers(in_window)
     figures, series, breakdown, count, top = pl.collect_all(
         [
             period_figures(calls, {"window": (start, now), "previous": (start - length, start)}),
             _series(calls, starts, now),
             _breakdown(in_window, names, apis),
-            count,
-            top,
+            consumer_count,
+            top_consumers,
         ]
     )
     fresh = new_consumers(calls, seen, horizon, start, now, api)
