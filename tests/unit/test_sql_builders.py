@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-import polars as pl
 import pytest
 
 from ccanalytics.contract import DDL, TABLES, quote_name
@@ -18,6 +17,8 @@ from ccanalytics.store.sqlite import Source
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import polars as pl
 
 HOSTILE = [
     'a"b',
