@@ -150,8 +150,9 @@ class History:
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
-        calls = _valid(recent)
-        before = calls.filter(ts < b)
+        # In steps, each collected before the next: one query over all rows at once would hold several copies.
+        rows, future = pl.collect_all([_valid(recent).filter(ts < b), _valid(recent).filter(ts >= b)])
+        before = rows.lazy()
         middles = _periods(
             before, {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
         )
@@ -159,50 +160,67 @@ class History:
         in_band = ts.is_between(b - 2 * length, b - 2 * length + SPAN_MS, closed="left") | ts.is_between(
             b - length, b - length + SPAN_MS, closed="left"
         )
-        seller = _sellers(middles.filter(pl.col("period") == "window"))
-        by_consumer = _per_consumer(seller, consumer_key()).with_columns(api_id=pl.lit(None, pl.String))
-        by_api = _per_consumer(seller, api_key())
-        ranked = pl.concat([by_consumer, by_api]).sort(_TOP_BY, descending=_TOP_DESCENDING)
-        top = ranked.group_by("api_id", maintain_order=True).head(TOP_CONSUMERS)
-        recent_sellers = _sellers(before)
-        seen = seen.merged()
-        firsts = (
-            pl.concat([seen.by_consumer.lazy(), recent_sellers.select(key=consumer_key(), ts_ms="ts_ms")])
-            .group_by("key")
-            .agg(pl.col("ts_ms").min())
-        )
-        api_firsts = (
-            pl.concat(
-                [
-                    seen.by_api.lazy().select("key", api_id=pl.col("api_id").cast(pl.String), ts_ms="ts_ms"),
-                    recent_sellers.select(key=api_key(), api_id="api_id", ts_ms="ts_ms"),
-                ]
-            )
-            .group_by("key")
-            .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
-        )
-        fresh = pl.concat(
-            [firsts.select(api_id=pl.lit(None, pl.String), ts_ms="ts_ms"), api_firsts.select("api_id", "ts_ms")]
-        ).filter(ts >= b - length)
-        frames = pl.collect_all(
+        since = max(starts[0] - spike_window, -(2**62))
+        summed = pl.collect_all(
             [
                 formulas.tally(middles, by=_BY),
                 sketch.sketch(middles, by=_BY),
                 _day_counts(before, starts, b),
-                before.filter(~formulas.succeeded() & (ts >= max(starts[0] - spike_window, -(2**62)))).select(
-                    "role", "api_id", "ts_ms"
-                ),
+                before.filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
                 before.filter(in_band).sort("ts_ms"),
-                calls.filter(ts >= b),
-                by_consumer.select("key", "calls", "micro").sort("key"),
-                by_api.select("key", "api_id", "calls", "micro").sort("key"),
-                top.select("api_id", "key", "consumer", "calls", "micro"),
-                pl.concat([by_consumer.select("api_id"), by_api.select("api_id")]).group_by("api_id").agg(n=pl.len()),
-                firsts.sort("key"),
-                api_firsts.select("key", "ts_ms").sort("key"),
-                fresh.sort("api_id", "ts_ms"),
             ]
         )
+        seller = _sellers(middles.filter(pl.col("period") == "window"))
+        by_consumer, by_api = pl.collect_all(
+            [
+                _per_consumer(seller, consumer_key()).with_columns(api_id=pl.lit(None, pl.String)),
+                _per_consumer(seller, api_key()),
+            ]
+        )
+        both = pl.concat([by_consumer.lazy(), by_api.lazy()])
+        top, counts, by_consumer, by_api = pl.collect_all(
+            [
+                both.sort(_TOP_BY, descending=_TOP_DESCENDING)
+                .group_by("api_id", maintain_order=True)
+                .head(TOP_CONSUMERS)
+                .select("api_id", "key", "consumer", "calls", "micro"),
+                both.group_by("api_id").agg(n=pl.len()),
+                by_consumer.lazy().select("key", "calls", "micro").sort("key"),
+                by_api.lazy().select("key", "api_id", "calls", "micro").sort("key"),
+            ]
+        )
+        recent_sellers = _sellers(before)
+        seen = seen.merged()
+        firsts, api_firsts = pl.collect_all(
+            [
+                pl.concat([seen.by_consumer.lazy(), recent_sellers.select(key=consumer_key(), ts_ms="ts_ms")])
+                .group_by("key")
+                .agg(pl.col("ts_ms").min())
+                .sort("key"),
+                pl.concat(
+                    [
+                        seen.by_api.lazy().select("key", api_id=pl.col("api_id").cast(pl.String), ts_ms="ts_ms"),
+                        recent_sellers.select(key=api_key(), api_id="api_id", ts_ms="ts_ms"),
+                    ]
+                )
+                .group_by("key")
+                .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
+                .sort("key"),
+            ]
+        )
+        del rows, before, middles, seller, recent_sellers
+        fresh = (
+            pl.concat(
+                [
+                    firsts.lazy().select(api_id=pl.lit(None, pl.String), ts_ms="ts_ms"),
+                    api_firsts.lazy().select("api_id", "ts_ms"),
+                ]
+            )
+            .filter(ts >= b - length)
+            .sort("api_id", "ts_ms")
+            .collect()
+        )
+        frames = (*summed, future, by_consumer, by_api, top, counts, firsts, api_firsts.drop("api_id"), fresh)
         return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
 
     def answers(
