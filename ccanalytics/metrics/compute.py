@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.contract import TABLES
+from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.alerts import evaluate, spike_flags
@@ -34,7 +34,7 @@ from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapsh
 __all__ = ["TableFacts", "compute", "role_views", "table_facts", "table_issues"]
 
 ROLES = formulas.ROLES
-ISSUE_TABLES = (*TABLES, "settings")
+ISSUE_TABLES = tuple(STORE_TABLES)
 
 
 def _latest_balance(balance_snapshots: pl.LazyFrame, now: int) -> pl.LazyFrame:
