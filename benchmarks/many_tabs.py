@@ -28,11 +28,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ccanalytics.serve import CULL_IDLE_S
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.refresh import MISSED_BEATS
 from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 _FRESH = re.compile(r"Updated (just now|[1-3] s ago)")
 _AGE = re.compile(r"[0-9]+ (s|min)\b")
@@ -46,12 +50,12 @@ _PILL_JS = """() => { const pill = document.querySelector('.cc-updated .cc-pill'
 class Tab:
     """One open dashboard and what was seen on it."""
 
-    page: object
+    page: Page
     kernel: str = ""
     frames: int = 0
     frames_seen: int = 0
     totals: list[int] = field(default_factory=list)
-    problems: collections.Counter = field(default_factory=collections.Counter)
+    problems: collections.Counter[str] = field(default_factory=collections.Counter)
     late: int = 0  # looks at a pill in its warning state: data more than two refreshes old, but no error
 
 
@@ -117,7 +121,7 @@ def memory(server: Server) -> dict[str, float]:
         "kernel_max_mb": max(kernels, default=0.0),
         "kernels_total_mb": sum(kernels),
         "voila_mb": (rss_mb(voila) or 0.0) if voila else 0.0,
-        "serve_mb": rss_mb(server.process.pid) or 0.0,
+        "serve_mb": (rss_mb(server.process.pid) or 0.0) if server.process else 0.0,
     }
 
 
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 peak = max(samples, key=lambda s: s["kernels_total_mb"])
                 show_memory("peak", peak)
 
-                problems = collections.Counter()
+                problems: collections.Counter[str] = collections.Counter()
                 for tab in tabs:
                     problems.update(tab.problems)
                 grew = sum(1 for tab in tabs if len(tab.totals) > 1 and tab.totals[-1] > tab.totals[0])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.contract import TABLES
+from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.alerts import evaluate, spike_flags
@@ -34,7 +34,7 @@ from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapsh
 __all__ = ["TableFacts", "compute", "role_views", "table_facts", "table_issues"]
 
 ROLES = formulas.ROLES
-ISSUE_TABLES = (*TABLES, "settings")
+ISSUE_TABLES = tuple(STORE_TABLES)
 
 
 def _latest_balance(balance_snapshots: pl.LazyFrame, now: int) -> pl.LazyFrame:
@@ -143,7 +143,7 @@ def role_views(
         (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
     views: dict[str, RoleView] = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
-        money = "price_micro" if role == "buyer" else "revenue_micro"
+        money = formulas.money_column(role)
         window, total = _row(windows, role), _row(everything, role)
         period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
         day = ranged.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))
@@ -303,7 +303,7 @@ def _view_with_spikes(
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
     """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
-    first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
+    first = min(now, *(v.call_rate.select(pl.col("hour").min().fill_null(now)).item() for v in views.values()))
     since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
     return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
 

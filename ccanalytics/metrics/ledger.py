@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.history import History
@@ -30,6 +31,8 @@ from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
 
 if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
     from ccanalytics.settings import Settings
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
@@ -37,17 +40,23 @@ __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
 # How far back the default snapshot looks: the seller's previous 7 d starts at now - 14 d.
 REACH_MS = 2 * WEEK_MS
 
-RECENT_SCHEMA = {
-    "ts_ms": pl.Int64,
-    "role": pl.String,
-    "api_id": pl.String,
-    "api_name": pl.String,
-    "request_id": pl.String,
-    "status_code": pl.Int64,
-    "latency_ms": pl.Float64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-    "consumer": pl.String,
+# The calls' columns a recent row keeps (the contract's dtypes), and the rule it breaks.
+RECENT_SCHEMA: dict[str, PolarsDataType] = {
+    **{
+        name: TABLES["calls"].schema[name]
+        for name in (
+            "ts_ms",
+            "role",
+            "api_id",
+            "api_name",
+            "request_id",
+            "status_code",
+            "latency_ms",
+            "price_micro",
+            "revenue_micro",
+            "consumer",
+        )
+    },
     "rule": pl.String,
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
@@ -71,11 +80,6 @@ class Totals:
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
-
-    @classmethod
-    def of(cls, rows: pl.DataFrame) -> Totals:
-        """The totals of clean call rows (every row given counts: filter by time first)."""
-        return cls.empty().plus(rows)
 
     def plus(self, rows: pl.DataFrame) -> Totals:
         """These totals with more rows counted."""

@@ -6,13 +6,13 @@ import threading
 import time
 
 import pytest
-from stores import StoreBuilder
 
 import ccanalytics as cc
 from ccanalytics.chain import ChainBalances, ChainError
 from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.model import READING_NOTE
 from ccanalytics.settings import parse_settings
+from tests.support.stores import StoreBuilder
 
 NOW = 1_795_608_000_000
 

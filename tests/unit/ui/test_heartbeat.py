@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import ui_snapshots as snaps
-
 from ccanalytics.ui import Dashboard, Refresher
+from tests.support import ui_snapshots as snaps
 
 
 class Clock:
