@@ -11,8 +11,6 @@ Parquet reader (polars, pyarrow, DuckDB, Spark) reads back.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -56,20 +54,27 @@ def table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> list[
 
 
 def csv_bytes(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """A CSV file of ``rows``: a header, then one line per row; nulls are empty fields.
+    """A CSV file of ``rows`` as polars writes it: a header, one line per row, a null an empty field.
+
+    A text is quoted when it holds a comma, a quote or a line break, or is empty
+    (so an empty text and a null stay apart).
 
     Examples
     --------
-    >>> csv_bytes([("api_id", "text"), ("calls", "int")], [{"api_id": "a,b", "calls": 2}, {}]).decode()
-    'api_id,calls\\n"a,b",2\\n,\\n'
+    >>> csv_bytes([("api_id", "text"), ("calls", "int")], [{"api_id": "a,b", "calls": 2}, {"api_id": ""}]).decode()
+    'api_id,calls\\n"a,b",2\\n"",\\n'
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([name for name, _ in columns])
+    lines = [",".join(_csv_field(name) for name, _ in columns)]
     values = table(columns, rows)
     for i in range(len(rows)):
-        writer.writerow(["" if column[i] is None else _csv_text(column[i]) for column in values])
-    return out.getvalue().encode()
+        lines.append(",".join("" if column[i] is None else _csv_field(_csv_text(column[i])) for column in values))
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def _csv_field(text: str) -> str:
+    if text == "" or any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _csv_text(value: Any) -> str:
