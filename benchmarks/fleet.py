@@ -106,8 +106,8 @@ def _peak_mb() -> float:
 
 def run_engine(lake: Path, engine_name: str, now: int) -> dict[str, float]:
     """One measurement, in this (fresh) process."""
-    from ccanalytics.engines import engine
     from ccanalytics.fleet import fleet_snapshot, tally_lake
+    from ccanalytics.fleet.engines import engine
 
     started = time.perf_counter()
     chosen = engine(engine_name)
@@ -133,7 +133,7 @@ def run_duckdb(lake: Path, now: int) -> dict[str, float]:
     import duckdb
 
     from ccanalytics.fleet import cut_day
-    from ccanalytics.ledger import REACH_MS
+    from ccanalytics.metrics.ledger import REACH_MS
 
     cut = cut_day(now, REACH_MS)
     con = duckdb.connect()

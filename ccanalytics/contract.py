@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DDL",
     "INVALID_TEXT",
+    "RECONCILIATIONS_DDL",
+    "RECONCILIATION_COLUMNS",
     "TABLES",
     "USDC_BY_CHAIN",
     "Column",
@@ -382,3 +384,31 @@ USDC_BY_CHAIN = {
     8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
     84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
 }
+
+
+# -- reconciliations (written by `ccanalytics reconcile`) -------------------------
+
+RECONCILIATIONS_DDL = """
+CREATE TABLE IF NOT EXISTS reconciliations (
+    ts_ms            INTEGER NOT NULL,
+    from_block       INTEGER NOT NULL,
+    to_block         INTEGER NOT NULL,
+    matched          INTEGER NOT NULL,
+    missing          INTEGER NOT NULL,
+    unrecorded       INTEGER NOT NULL,
+    matched_micro    INTEGER NOT NULL,
+    missing_micro    INTEGER NOT NULL,
+    unrecorded_micro INTEGER NOT NULL
+)
+"""
+RECONCILIATION_COLUMNS = (
+    "ts_ms",
+    "from_block",
+    "to_block",
+    "matched",
+    "missing",
+    "unrecorded",
+    "matched_micro",
+    "missing_micro",
+    "unrecorded_micro",
+)

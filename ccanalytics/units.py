@@ -18,6 +18,7 @@ __all__ = [
     "MAX_TS_MS",
     "MIN_TS_MS",
     "WEEK_MS",
+    "count_text",
     "eth_text",
     "iso_utc",
     "now_ms",
@@ -75,6 +76,17 @@ def _fixed(amount: int | None, decimals: int) -> str | None:
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10**decimals)
     return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+def count_text(n: int) -> str:
+    """A count with thin groups of three, as the CLI prints it.
+
+    Examples
+    --------
+    >>> count_text(1234567)
+    '1 234 567'
+    """
+    return f"{n:,}".replace(",", " ")
 
 
 def usdc_text(micro: int | None) -> str | None:

@@ -162,7 +162,7 @@ class Server:
         if self.process is None:
             return None
         for pid in _children(self.process.pid):
-            if "ccanalytics.guard" in cmdline(pid):  # python -m ccanalytics.guard: Voila with its checks
+            if "ccanalytics.serve.guard" in cmdline(pid):  # python -m ccanalytics.serve.guard: Voila with its checks
                 return pid
         return None
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ccanalytics.demochain import load_token_artifact
+from ccanalytics.chain.demochain import load_token_artifact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -87,7 +87,7 @@ def test_spike_flags_equal_a_brute_force_over_real_instants(errors, starts, now,
     """``spike_flags`` on small integers against the reference's try-every-instant search."""
     from reference import _spike
 
-    from ccanalytics.alerts import spike_flags
+    from ccanalytics.metrics.alerts import spike_flags
     from ccanalytics.settings import Settings
 
     rule = Settings(error_spike_errors=limit, error_spike_window_ms=window)

@@ -301,7 +301,7 @@ def test_a_key_in_the_url_never_shows_in_errors_or_logs(
     balances = read_balances(f"{anvil.url}/?key={KEY_IN_QUERY}", wallet.address, token, anvil.chain_id)
     assert balances.usdc_micro == 12_345_678
 
-    # Requests go through ccanalytics.rpc, which logs nothing, not even at DEBUG.
+    # Requests go through ccanalytics.chain.rpc, which logs nothing, not even at DEBUG.
     logged = "\n".join(caplog.messages)
     _assert_secret_free(logged)
     out, err = capfd.readouterr()

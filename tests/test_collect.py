@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from ccanalytics.chain.demochain import DEMO_ETH_WEI, DEMO_USDC_MICRO, DemoChain
 from ccanalytics.collect import StoreWriter, x402_buyer, x402_seller
-from ccanalytics.demochain import DEMO_ETH_WEI, DEMO_USDC_MICRO, DemoChain
 from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:

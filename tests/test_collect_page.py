@@ -10,7 +10,7 @@ import pytest
 from browser_fixtures import Tabs, running_server, wait_for
 
 from ccanalytics.collect import StoreWriter
-from ccanalytics.reconcile import RECONCILIATIONS_DDL
+from ccanalytics.contract import RECONCILIATIONS_DDL
 
 if TYPE_CHECKING:
     from pathlib import Path

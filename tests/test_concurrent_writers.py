@@ -13,8 +13,8 @@ from unittest import mock
 import pytest
 
 import ccanalytics as cc
-from ccanalytics import sqlite
 from ccanalytics.contract import create_store
+from ccanalytics.store import sqlite
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000

@@ -14,7 +14,7 @@ from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.demo import DEMO_WALLET, TIMEOUT_MS, append_traffic, write_demo
 from ccanalytics.errors import CCError
 from ccanalytics.settings import parse_settings
-from ccanalytics.sqlite import RID, Source
+from ccanalytics.store.sqlite import RID, Source
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z, a Wednesday
 HOUR = 3_600_000

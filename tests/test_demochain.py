@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ccanalytics.chain import ChainError, read_balances
-from ccanalytics.demochain import DEMO_ETH_WEI, DEMO_USDC_MICRO, DemoChain, load_token_artifact
+from ccanalytics.chain.demochain import DEMO_ETH_WEI, DEMO_USDC_MICRO, DemoChain, load_token_artifact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

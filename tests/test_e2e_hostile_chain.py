@@ -15,7 +15,7 @@ from browser_fixtures import running_server, wait_for
 from stores import StoreBuilder
 from test_hostile_rpc import CHAIN_ID, PASSWORD, USDC, USER, WALLET, Hostile
 
-from ccanalytics.balances import READING_NOTE
+from ccanalytics.model import READING_NOTE
 
 if TYPE_CHECKING:
     from pathlib import Path

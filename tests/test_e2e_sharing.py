@@ -20,7 +20,7 @@ import pytest
 from browser_fixtures import Server, Tabs, running_server, wait_for
 
 from ccanalytics.demo import write_demo
-from ccanalytics.sharing import SOCKET_ENV
+from ccanalytics.serve.sharing import SOCKET_ENV
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -28,11 +28,11 @@ from stores import Case, StoreBuilder, cases
 
 from ccanalytics.contract import DDL, create_store
 from ccanalytics.demo import write_demo
-from ccanalytics.engines import PolarsEngine
 from ccanalytics.errors import CCError
 from ccanalytics.fleet import NO_CHAIN_NOTE, fleet_snapshot
-from ccanalytics.lake import export
-from ccanalytics.store import open_store
+from ccanalytics.fleet.engines import PolarsEngine
+from ccanalytics.fleet.lake import export
+from ccanalytics.store.store import open_store
 from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS, parse_now
 
 NOW = parse_now("2026-11-25T12:34:56.789Z")
@@ -154,7 +154,7 @@ def union_store(stores: dict[str, Path], path: Path, timezone: str) -> Path:
 
 @pytest.fixture(scope="session")
 def spark_engine():
-    from ccanalytics.engines import SparkEngine
+    from ccanalytics.fleet.engines import SparkEngine
 
     return SparkEngine("local[2]")  # one session for the whole run: it takes up to a minute to start
 

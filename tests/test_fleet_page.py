@@ -13,7 +13,7 @@ from browser_fixtures import Server, Tabs, free_port
 from stores import StoreBuilder
 
 from ccanalytics.demo import write_demo
-from ccanalytics.lake import export
+from ccanalytics.fleet.lake import export
 from ccanalytics.ui import format as fmt
 from ccanalytics.units import HOUR_MS, now_ms
 

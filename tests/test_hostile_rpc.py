@@ -21,8 +21,9 @@ from urllib.parse import quote
 import pytest
 from stores import StoreBuilder
 
-from ccanalytics.balances import READING_NOTE, LiveBalances
 from ccanalytics.chain import ChainError, read_balances
+from ccanalytics.chain.balances import LiveBalances
+from ccanalytics.model import READING_NOTE
 from ccanalytics.settings import parse_settings
 
 if TYPE_CHECKING:

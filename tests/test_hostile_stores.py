@@ -12,7 +12,7 @@ from reference import assert_snapshots_equal, reference_snapshot
 from stores import hostile_cases
 
 import ccanalytics as cc
-from ccanalytics import sqlite
+from ccanalytics.store import sqlite
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from reference import assert_snapshots_equal
 
 import ccanalytics as cc
-from ccanalytics import metrics
-from ccanalytics import views as ranged
 from ccanalytics.contract import create_store
-from ccanalytics.running import Running
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics import views as ranged
+from ccanalytics.metrics.running import Running
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000
@@ -56,7 +56,7 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 
 def _from_scratch(calls: pl.DataFrame, now: int, timezone: str) -> tuple[pl.DataFrame, ...]:
     """What snapshot.role_views queries without running state."""
-    existing = metrics.existing(calls.lazy(), now)
+    existing = formulas.existing(calls.lazy(), now)
     periods = {
         "24h": (now - DAY, now),
         "previous_24h": (now - 2 * DAY, now - DAY),
@@ -65,8 +65,8 @@ def _from_scratch(calls: pl.DataFrame, now: int, timezone: str) -> tuple[pl.Data
     return tuple(
         pl.collect_all(
             [
-                metrics.windows(existing, now),
-                metrics.call_rate(existing, now, timezone),
+                formulas.windows(existing, now),
+                formulas.call_rate(existing, now, timezone),
                 ranged.period_figures(existing, periods),
             ]
         )

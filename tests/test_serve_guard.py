@@ -350,7 +350,7 @@ def test_the_ready_file_waits_for_the_warm_kernel_to_run_the_page(tmp_path: Path
     import asyncio
     from types import SimpleNamespace
 
-    from ccanalytics.guard import announce_ready
+    from ccanalytics.serve.guard import announce_ready
 
     async def scenario() -> tuple[bool, bool]:
         loop = asyncio.get_running_loop()

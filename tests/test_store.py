@@ -239,9 +239,9 @@ def test_tables_without_rowids_are_read_whole(tmp_path, kind):
 @pytest.fixture
 def big(monkeypatch):
     """Treat every store as big: counts run in the background and ledgers are cached."""
-    import ccanalytics.store
+    import ccanalytics.store.store
 
-    monkeypatch.setattr(ccanalytics.store, "SYNC_CHECK_ROWS", 0)
+    monkeypatch.setattr(ccanalytics.store.store, "SYNC_CHECK_ROWS", 0)
 
 
 def delete_call(path, request_id):
@@ -284,7 +284,7 @@ def test_a_second_process_starts_from_the_cache(store_path, big, monkeypatch, tm
     assert _beside(store_path) == before  # nothing written beside the store
     add_calls(store_path, [("late", NOW - 5, "buyer", 200, 3)])
 
-    from ccanalytics.sqlite import Source
+    from ccanalytics.store.sqlite import Source
 
     def no_full_read(*args, **kwargs):
         raise AssertionError("the store was read in full although a valid cache exists")
@@ -319,7 +319,7 @@ def test_a_cache_of_a_changed_store_is_not_used(store_path, big, monkeypatch, tm
 
 
 def test_a_cache_older_than_a_day_is_read_afresh(store_path, big, monkeypatch, tmp_path_factory):
-    import ccanalytics.store
+    import ccanalytics.store.store
 
     monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     with cc.open_store(store_path) as store:
@@ -330,7 +330,7 @@ def test_a_cache_older_than_a_day_is_read_afresh(store_path, big, monkeypatch, t
     con.close()
     with cc.open_store(store_path) as store:
         assert store.snapshot(now=NOW).buyer.success_24h == 24  # the day-old cache still answers
-    monkeypatch.setattr(ccanalytics.store, "CACHE_MAX_AGE_MS", -1)
+    monkeypatch.setattr(ccanalytics.store.store, "CACHE_MAX_AGE_MS", -1)
     with cc.open_store(store_path) as store:
         assert store.snapshot(now=NOW).buyer.success_24h == 23
 

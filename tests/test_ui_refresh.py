@@ -10,8 +10,8 @@ import time
 import pytest
 import ui_snapshots as snaps
 
-from ccanalytics.balances import READING_NOTE
 from ccanalytics.errors import StoreError
+from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import Dashboard, Refresher, live_dashboard, refresh, refresh_interval
 
 TINY = 0.02  # seconds between refreshes in these tests

@@ -23,8 +23,8 @@ from reference import assert_snapshots_equal, reference_snapshot
 from stores import StoreBuilder, cases
 
 import ccanalytics as cc
-from ccanalytics import sketch
 from ccanalytics.contract import create_store
+from ccanalytics.metrics import sketch
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 MINUTE = 60_000

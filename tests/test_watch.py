@@ -347,7 +347,7 @@ def test_deliveries_a_killed_watcher_had_decided_are_sent_once_on_restart(tmp_pa
 
 
 def test_levels_decide_the_channels():
-    from ccanalytics.alerts import Alert
+    from ccanalytics.metrics.alerts import Alert
 
     alerts = [
         Alert("low_usdc", True, "off", None, None, "m"),

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ccanalytics.balances import READING_NOTE
 from ccanalytics.errors import CCError
+from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
 from ccanalytics.ui.views import ViewChoice
@@ -278,7 +278,7 @@ class Refresher:
             finished = self._clock()
             # On the grid every tab of the machine shares (the monotonic clock is system-wide), so
             # the tabs of one `serve` ask in the same moment and share one snapshot
-            # (ccanalytics.sharing); never back to back when a refresh is slow.
+            # (ccanalytics.serve.sharing); never back to back when a refresh is slow.
             self._due = on_grid(max(started + self.interval_s / 2, finished + self.interval_s / 4), self.interval_s)
             if snapshot is not None:
                 self.follow_up(snapshot)

@@ -36,10 +36,9 @@ from ccanalytics.units import DAY_MS, HOUR_MS
 from ccanalytics.units import now_ms as current_ms
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Sequence
 
-__all__ = ["DEMO_WALLET", "append_traffic", "run", "write_demo"]
+__all__ = ["DEMO_WALLET", "append_traffic", "write_demo"]
 
 DEMO_WALLET = "0xcC30a401DCAB96c0877FB64c27966C137B9367D0"
 """The demo node's wallet (a valid EIP-55 checksum, so web3 accepts it)."""
@@ -720,28 +719,3 @@ def append_traffic(
     if deposited and on_deposit is not None:
         on_deposit(deposited)
     return len(calls)
-
-
-# -- the command --------------------------------------------------------------------
-
-
-def _spaced(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics demo --db PATH [--seed S] [--days N]``: write the demo store and say what it holds."""
-    write_demo(args.db, seed=args.seed, days=args.days)
-    con = sqlite3.connect(args.db)
-    try:
-        counts = dict(con.execute("SELECT role, count(*) FROM calls GROUP BY role").fetchall())
-        n_events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-    finally:
-        con.close()
-    total = sum(counts.values())
-    print(
-        f"wrote {_spaced(total)} calls ({_spaced(counts.get('seller', 0))} served, "
-        f"{_spaced(counts.get('buyer', 0))} made) and {_spaced(n_events)} events "
-        f"over {args.days} days to {args.db}"
-    )
-    return 0

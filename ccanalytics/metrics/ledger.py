@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from ccanalytics import metrics, sketch
-from ccanalytics.consumers import FirstSeen
-from ccanalytics.running import Running
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
@@ -61,8 +61,8 @@ class Totals:
     @classmethod
     def empty(cls) -> Totals:
         return cls(
-            tallies=metrics.empty_tally().collect(),
-            names=metrics.empty_names().collect(),
+            tallies=formulas.empty_tally().collect(),
+            names=formulas.empty_names().collect(),
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
@@ -79,9 +79,9 @@ class Totals:
         good = rows.lazy().filter(pl.col("rule").is_null())
         tallies, names, issues, sketches = pl.collect_all(
             [
-                metrics.merge_tallies(self.tallies.lazy(), metrics.tally(good)),
-                metrics.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
-                pl.concat([self.issues.lazy(), metrics.issue_counts(rows.lazy())])
+                formulas.merge_tallies(self.tallies.lazy(), formulas.tally(good)),
+                formulas.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
+                pl.concat([self.issues.lazy(), formulas.issue_counts(rows.lazy())])
                 .group_by("rule")
                 .agg(pl.col("rows").sum()),
                 sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
@@ -164,7 +164,7 @@ class Ledger:
             present = self.present.plus(self.recent.filter(ts.is_between(self.upto, now, closed="left")))
         else:
             present = self.settled.plus(self.recent.filter(ts < now))
-        calls = metrics.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
+        calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present), calls, present
 
     def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:

@@ -5,7 +5,7 @@ shown as given: every message, log line and exception this module produces
 names the endpoint through :func:`mask_rpc_url`, and an endpoint's own error
 text is shown only with every secret of the URL (user, password, their
 Basic-auth form, keys, URL-encoded forms) masked. Requests go through
-:mod:`ccanalytics.rpc`: one wall-clock deadline for the whole read, bounded
+:mod:`ccanalytics.chain.rpc`: one wall-clock deadline for the whole read, bounded
 answers. Answers no chain can give (a negative balance, the all-ones word)
 are refused, never shown as live.
 
@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
-from ccanalytics import rpc
+from ccanalytics.chain import rpc
+from ccanalytics.chain.rpc import Deadline, RPCFailure
 from ccanalytics.errors import CCError
-from ccanalytics.rpc import Deadline, RPCFailure
 
 __all__ = ["ChainBalances", "ChainError", "ChainIdMismatch", "mask_rpc_url", "read_balances"]
 
@@ -263,9 +263,9 @@ def read_balances(rpc_url: str, wallet: str, usdc_address: str, chain_id: int, t
 
     Examples
     --------
-    A read of the embedded demo chain (see :mod:`ccanalytics.demochain`):
+    A read of the embedded demo chain (see :mod:`ccanalytics.chain.demochain`):
 
-    >>> from ccanalytics.demochain import DemoChain
+    >>> from ccanalytics.chain.demochain import DemoChain
     >>> with DemoChain.start() as demo:
     ...     read = read_balances(demo.rpc_url, demo.wallet_address, demo.usdc_address, demo.chain_id)
     >>> read.usdc_micro, read.eth_wei

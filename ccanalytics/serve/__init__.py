@@ -29,14 +29,14 @@ from ccanalytics.units import now_ms
 if TYPE_CHECKING:
     import argparse
 
-    from ccanalytics.demochain import DemoChain
+    from ccanalytics.chain.demochain import DemoChain
 
 __all__ = ["NOTEBOOK", "EmbeddedDemo", "run", "voila_command"]
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
 FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fleet page
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
-SHARE = Path(__file__).resolve().parent / "share"
+SHARE = Path(__file__).resolve().parents[1] / "share"
 TRAFFIC_EVERY_S = 2.0
 # The embedded demo's stand-in for the control center's panel, served by Voila from notebooks/.
 DEMO_PANEL = "voila/files/demo-panel.html"
@@ -125,7 +125,7 @@ class EmbeddedDemo:
 def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
     """The Voila command line: no browser, no port hopping, no tracebacks to visitors, culling on.
 
-    Voila runs under :mod:`ccanalytics.guard` (Host, origin and token checks, the kernel cap);
+    Voila runs under :mod:`ccanalytics.serve.guard` (Host, origin and token checks, the kernel cap);
     the token never appears here: it goes by the environment.
 
     One kernel is kept warm (preheated), so a new tab shows its cards without
@@ -135,7 +135,7 @@ def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_
     command = [
         sys.executable,
         "-m",
-        "ccanalytics.guard",
+        "ccanalytics.serve.guard",
         str(notebook),
         "--no-browser",
         f"--port={port}",
@@ -216,9 +216,9 @@ def _check_port(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
-    from ccanalytics import guard
-    from ccanalytics.sharing import SOCKET_ENV, share_snapshots, status_line
-    from ccanalytics.store import open_store
+    from ccanalytics.serve import guard
+    from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
+    from ccanalytics.store.store import open_store
 
     token = guard.read_token(args.token, args.token_file)
     if args.token is not None and any(args.token in arg for arg in sys.argv):
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
         if db:
             shown = db
         else:
-            from ccanalytics.demochain import DemoChain
+            from ccanalytics.chain.demochain import DemoChain
 
             folder = Path(tempfile.mkdtemp(prefix="ccanalytics-demo-"))
             stack.callback(shutil.rmtree, folder, True)
@@ -267,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
         # A bad store: one line now, not a broken page later.  This process keeps the store and
-        # computes the tabs' snapshots, once per refresh for all of them (ccanalytics.sharing).
+        # computes the tabs' snapshots, once per refresh for all of them (ccanalytics.serve.sharing).
         store = stack.enter_context(open_store(db))
         store.snapshot(chain_wait_s=0)
         sharing = share_snapshots(store, refresh_s)
@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
     """What the Voila child's guard needs, by environment (the token never goes in argv)."""
-    from ccanalytics import guard
+    from ccanalytics.serve import guard
 
     os.environ.pop(guard.TOKEN_ENV, None)  # children get it only from here
     wildcard = args.host in ("0.0.0.0", "::")
@@ -322,7 +322,7 @@ def _start_voila(
     notebook: Path, host: str, port: int, cull_idle_s: int, env: dict[str, str], stack: ExitStack
 ) -> tuple[subprocess.Popen, Path]:
     """Start Voila under the guard, with the file it writes once its warm kernel has run the page."""
-    from ccanalytics import guard
+    from ccanalytics.serve import guard
 
     folder = Path(tempfile.mkdtemp(prefix="ccanalytics-ready-"))
     stack.callback(shutil.rmtree, folder, True)
@@ -350,7 +350,7 @@ def _wait_ready(voila: subprocess.Popen, ready: Path) -> bool:
     """Wait (bounded) until the warm kernel is ready, so the URL is announced only then; False if Voila died."""
     import time
 
-    from ccanalytics import guard
+    from ccanalytics.serve import guard
 
     deadline = time.monotonic() + guard.READY_WAIT_S + 30
     while not ready.exists() and voila.poll() is None and time.monotonic() < deadline:

@@ -19,19 +19,21 @@ from typing import TYPE_CHECKING
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ccanalytics import cache as ledger_cache
-from ccanalytics import metrics
-from ccanalytics.alerts import lookback_ms
-from ccanalytics.balances import LiveBalances
+from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import StoreError
-from ccanalytics.ledger import REACH_MS, Ledger
-from ccanalytics.reconcile import latest_reconciliation
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics.alerts import lookback_ms
+from ccanalytics.metrics.compute import TableFacts, compute, table_facts
+from ccanalytics.metrics.ledger import REACH_MS, Ledger
+from ccanalytics.metrics.snapshot import Snapshot
+from ccanalytics.metrics.views import RANGES
+from ccanalytics.model import DataIssue
 from ccanalytics.settings import parse_settings
-from ccanalytics.snapshot import DataIssue, Snapshot, TableFacts, compute, table_facts
-from ccanalytics.sqlite import RID, Bulk, Source
+from ccanalytics.store import cache as ledger_cache
+from ccanalytics.store.reconciliation import latest_reconciliation
+from ccanalytics.store.sqlite import RID, Bulk, Source
 from ccanalytics.units import DAY_MS, now_ms, parse_events, parse_now
-from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
     import os
@@ -48,7 +50,7 @@ _SETTLE_SLACK_MS = 2 * DAY_MS
 # (a few ms); beyond, the count runs off the refresh path (see _Verifier).
 SYNC_CHECK_ROWS = 200_000
 # A cache of the ledger is written after a full read, then at most this often;
-# it is used for a day after that full read (see ``ccanalytics.cache``).
+# it is used for a day after that full read (see ``ccanalytics.store.cache``).
 _CACHE_EVERY_MS = 5 * 60_000
 CACHE_MAX_AGE_MS = DAY_MS
 CHART_SPAN_MS = 49 * 3_600_000  # the 48 hourly buckets reach back at most 49 h
@@ -58,7 +60,7 @@ def open_store(path: str | os.PathLike[str], *, cache: bool = True) -> Store:
     """Open a store read-only; a file that is not a store raises ``StoreError`` (one line).
 
     With ``cache`` (the default) what was learnt about a big store is kept in
-    the user's cache directory, so that opening it again is fast (see ``ccanalytics.cache``).
+    the user's cache directory, so that opening it again is fast (see ``ccanalytics.store.cache``).
 
     Examples
     --------
@@ -517,7 +519,7 @@ class Store:
         if spare:
             latest = _at_latest_time(pl.concat(named)).collect()
             rows = source.read_rowids("calls", latest[RID].to_list(), bulk)
-            names = metrics.latest_names(rows.lazy()).collect()
+            names = formulas.latest_names(rows.lazy()).collect()
             ledger = replace(ledger, settled=replace(ledger.settled, names=names))
         self._ledger = ledger
         cursor = self._cursors["calls"]

@@ -22,8 +22,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
-import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -31,20 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccanalytics.delivery import DeliveryError, mask_url, post_webhook, send_email
-from ccanalytics.errors import CCError
 from ccanalytics.settings import parse_settings
 from ccanalytics.units import iso_utc, now_ms
+from ccanalytics.watch.delivery import DeliveryError, mask_url, post_webhook, send_email
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Iterable
 
-    from ccanalytics.alerts import Alert
+    from ccanalytics.metrics.alerts import Alert
     from ccanalytics.settings import Settings
-    from ccanalytics.store import Store
+    from ccanalytics.store.store import Store
 
-__all__ = ["Transition", "Watcher", "decide", "default_state_path", "run"]
+__all__ = ["Transition", "Watcher", "decide", "default_state_path"]
 
 CHANNELS = {"off": (), "panel": (), "email": ("email",), "webhook": ("webhook",), "email+webhook": ("email", "webhook")}
 _TITLES = {"firing": "FIRING", "resolved": "RESOLVED", "reminder": "STILL FIRING"}
@@ -113,7 +109,7 @@ def decide(
 
     Examples
     --------
-    >>> from ccanalytics.alerts import Alert
+    >>> from ccanalytics.metrics.alerts import Alert
     >>> fire = Alert("low_usdc", True, "webhook", "0.5", "1.0", "Low USDC")
     >>> out, known = decide([fire], {}, now=0, repeat_ms=10)
     >>> [(t.rule, t.state) for t in out], known
@@ -356,65 +352,3 @@ def _email_body(transition: Transition, store: str) -> str:
             f"store:     {store}",
         ]
     )
-
-
-# -- the command ----------------------------------------------------------
-
-
-# Store text (an API id in a spike's message) reaches the log: no control character may
-# move a terminal's cursor or forge a log line.
-_CONTROLS = {c: "?" for c in (*range(0x20), 0x7F)}
-
-
-def _printer(line: str) -> None:
-    print(f"{iso_utc(now_ms() // 1000 * 1000)} {line.translate(_CONTROLS)}", flush=True)
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics watch --db PATH [--interval S] [--state FILE] [--once]``."""
-    from ccanalytics.store import open_store
-
-    if not 0 < args.interval <= 86_400:
-        raise CCError("--interval must be more than 0 and at most 86400 seconds")
-    store = open_store(args.db)
-    state_path = Path(args.state) if args.state else default_state_path(args.db)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    watcher = Watcher(store, state_path, log=_printer)
-    try:
-        settings = watcher.settings()
-        targets = []
-        if settings.alert_webhook_url:
-            targets.append(f"webhook {mask_url(settings.alert_webhook_url)}")
-        if settings.alert_smtp_url:
-            targets.append(f"e-mail to {settings.alert_email_to} via {mask_url(settings.alert_smtp_url)}")
-        _printer(
-            f"watching {store.path} every {args.interval:g} s; state in {state_path}; "
-            + ("; ".join(targets) if targets else "no webhook or e-mail set")
-        )
-        watcher.resume()
-        while not stop.is_set():
-            try:
-                for transition in watcher.evaluate():
-                    _printer(f"{transition.state} {transition.rule}: {transition.message}")
-            except CCError as exc:
-                _printer(f"cannot evaluate: {exc}")
-            except Exception as exc:  # a watcher outlives a bad moment of its store
-                _printer(f"cannot evaluate: {type(exc).__name__}: {exc}")
-            if args.once:
-                break
-            stop.wait(args.interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        with contextlib.suppress(KeyboardInterrupt):
-            watcher.close()
-        store.close()
-    _printer("stopped")
-    sys.stdout.flush()
-    return 0

@@ -187,7 +187,7 @@ def call(url: str, method: str, params: list[Any], deadline: Deadline, max_bytes
     >>> call("http://127.0.0.1:1", "eth_chainId", [], Deadline(1.0))
     Traceback (most recent call last):
     ...
-    ccanalytics.rpc.RPCFailure: unreachable: connection refused
+    ccanalytics.chain.rpc.RPCFailure: unreachable: connection refused
     """
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     data = _post(url, body, deadline, max_bytes)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from ccanalytics import metrics, sketch
+from ccanalytics.metrics import formulas, sketch
 from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
 
 __all__ = ["COLUMNS", "WINDOWS", "Running"]
@@ -137,14 +137,14 @@ class Running:
         return replace(self, rows=self.rows.slice(start)) if start else self
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The state moved to ``now``, and the frames ``snapshot.role_views`` shows.
+        """The state moved to ``now``, and the frames ``compute.role_views`` shows.
 
         Returns ``(state, windows, call_rate, figures)``: ``windows`` as
-        ``metrics.windows``, ``call_rate`` as ``metrics.call_rate`` and
+        ``formulas.windows``, ``call_rate`` as ``formulas.call_rate`` and
         ``figures`` as ``views.period_figures`` over the 24 h, the previous 24 h
         and the previous 7 d, all at ``now``.
         """
-        first = metrics.last_bucket_start(now, timezone) - (metrics.CHART_HOURS - 1) * HOUR_MS
+        first = formulas.last_bucket_start(now, timezone) - (formulas.CHART_HOURS - 1) * HOUR_MS
         moved, frames, drifted = self._moved(now, timezone, first, self._bands(now, timezone, first))
         if drifted:
             fresh = replace(self, state=None, latencies=None, now=None, late=None)
@@ -204,7 +204,7 @@ class Running:
         latencies = {} if scratch or self.latencies is None else dict(self.latencies)
         entering = plus.partition_by("role", "target", as_dict=True, include_key=False)
         leaving = minus.partition_by("role", "target", as_dict=True, include_key=False)
-        for role in metrics.ROLES:
+        for role in formulas.ROLES:
             for window in PERCENTILE_WINDOWS:
                 current = latencies.get((role, window), pl.Series("latency_ms", [], pl.Float64))
                 latencies[(role, window)] = _moved_values(
@@ -219,7 +219,7 @@ class Running:
 def _shown(step: pl.LazyFrame, first: int) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """What ``role_views`` reads, from the moved state: the windows, the chart hours, the periods' tallies."""
     windows = step.filter(pl.col("target") != HOURS)
-    roles = pl.LazyFrame({"role": metrics.ROLES})
+    roles = pl.LazyFrame({"role": formulas.ROLES})
     day = windows.filter(pl.col("target") == "24h").select(
         "role", *(pl.col(n).alias(f"{n}_24h") for n in _SUMS if n != "error")
     )
@@ -227,7 +227,7 @@ def _shown(step: pl.LazyFrame, first: int) -> tuple[pl.LazyFrame, pl.LazyFrame, 
         "role", calls_7d="calls", price_micro_7d="price_micro", revenue_micro_7d="revenue_micro"
     )
     wide = roles.join(day, on="role", how="left").join(week, on="role", how="left").fill_null(0)
-    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(metrics.CHART_HOURS)]})
+    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]})
     counts = step.filter(pl.col("target") == HOURS).select("role", "hour", "success", "error")
     rates = (
         roles.join(hours, how="cross")
@@ -264,7 +264,7 @@ def _scratch_bands(now: int, first: int) -> list[_Band]:
 
 def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame:
     """The state plus the signed tallies of the moving rows, per (role, target, hour)."""
-    sign, ok = pl.col("sign"), metrics.succeeded()
+    sign, ok = pl.col("sign"), formulas.succeeded()
     hour = (
         pl.when(pl.col("target") == HOURS)
         .then(first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
@@ -292,7 +292,7 @@ def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame
         .group_by("role", "target", "hour")
         .agg(*(pl.col(n).sum() for n in _SUMS), pl.col("drift").sum())
     )
-    last = first + (metrics.CHART_HOURS - 1) * HOUR_MS
+    last = first + (formulas.CHART_HOURS - 1) * HOUR_MS
     keep = (pl.col("target") != HOURS) | pl.col("hour").is_between(first, last)
     return merged.filter(keep).with_columns(drift=pl.col("drift") + pl.col("latency_sum").abs() * _EPS)
 

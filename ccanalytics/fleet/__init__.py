@@ -9,7 +9,7 @@ Three steps (docs/design.md, "The fleet"):
    over thousands of nodes become a few rows per node and API); the calls
    since the cut as rows.
 2. **Assemble** each node's snapshot from those with the very code a store
-   runs (``ledger.Totals``, ``snapshot.table_facts``, ``snapshot.compute``):
+   runs (``ledger.Totals``, ``compute.table_facts``, ``compute.compute``):
    each node equals ``ccanalytics snapshot`` of its store.
 3. **Merge** the nodes into the fleet the same way (their rollups merged,
    their recent calls together, request ids made ``NODE/request_id``): the
@@ -19,8 +19,6 @@ Three steps (docs/design.md, "The fleet"):
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,27 +27,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from ccanalytics import metrics
-from ccanalytics.consumers import FirstSeen
 from ccanalytics.contract import TABLES
 from ccanalytics.errors import CCError
-from ccanalytics.ledger import REACH_MS, RECENT_SCHEMA, Totals
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics.compute import compute, table_facts
+from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.ledger import REACH_MS, RECENT_SCHEMA, Totals
+from ccanalytics.metrics.sketch import merge_sketches
+from ccanalytics.metrics.snapshot import Snapshot
+from ccanalytics.metrics.views import RANGES
+from ccanalytics.model import Balances, DataIssue
 from ccanalytics.settings import Settings, parse_settings
-from ccanalytics.sketch import merge_sketches
-from ccanalytics.snapshot import Balances, DataIssue, Snapshot, compute, table_facts
 from ccanalytics.units import DAY_MS, iso_utc, parse_now, usdc_text
-from ccanalytics.views import RANGES
 
 if TYPE_CHECKING:
-    import argparse
-
     import narwhals as nw
 
-    from ccanalytics.engines import Engine
+    from ccanalytics.fleet.engines import Engine
 
-__all__ = ["LakeTallies", "cut_day", "fleet_snapshot", "run", "tally_lake"]
+__all__ = ["LakeTallies", "cut_day", "fleet_snapshot", "tally_lake"]
 
-ROLES = metrics.ROLES
+ROLES = formulas.ROLES
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
 _SUMS = {
     "calls": pl.Int64,
@@ -108,8 +106,8 @@ def tally_lake(engine: Engine, lake: Path, now: int, reach: int = REACH_MS) -> L
     """
     import narwhals as nw
 
-    from ccanalytics import tallies
-    from ccanalytics.lake import CALL_COLUMNS
+    from ccanalytics.fleet import tallies
+    from ccanalytics.fleet.lake import CALL_COLUMNS
 
     ts, day = nw.col("ts_ms"), nw.col("day")
     cut = cut_day(now, reach)
@@ -259,7 +257,7 @@ def _node_snapshot(
     seen: FirstSeen,
     horizon: int,
 ) -> Snapshot:
-    """The node's snapshot, by the code ``ccanalytics snapshot`` runs on its store (``snapshot.compute``)."""
+    """The node's snapshot, by the code ``ccanalytics snapshot`` runs on its store (``compute.compute``)."""
     present = settled.plus(recent)
     calls_issues = issues.filter(pl.col("table") == "calls").select("rule", "rows")
     facts = table_facts(node.small, now, events_limit=events)
@@ -298,8 +296,8 @@ def _fleet(
     """
     prefixed = pl.concat_str("node", pl.lit("/"), "request_id")
     settled = _totals(
-        metrics.merge_tallies(t.tallies.lazy()).collect(),
-        metrics.latest_names(t.names.lazy().with_columns(request_id=prefixed)).collect(),
+        formulas.merge_tallies(t.tallies.lazy()).collect(),
+        formulas.latest_names(t.names.lazy().with_columns(request_id=prefixed)).collect(),
         merge_sketches(t.sketch.lazy()).collect(),
         None,
     )
@@ -401,7 +399,7 @@ def fleet_snapshot(
     --------
     >>> import tempfile, os
     >>> from ccanalytics.contract import create_store
-    >>> from ccanalytics.lake import export
+    >>> from ccanalytics.fleet.lake import export
     >>> folder = tempfile.mkdtemp()
     >>> create_store(os.path.join(folder, "a.db"))
     >>> _ = export(os.path.join(folder, "a.db"), os.path.join(folder, "lake"))
@@ -409,7 +407,7 @@ def fleet_snapshot(
     >>> list(result["nodes"]), result["fleet"]["buyer"]["total_calls"]
     (['a'], 0)
     """
-    from ccanalytics.engines import PolarsEngine
+    from ccanalytics.fleet.engines import PolarsEngine
 
     lake = Path(lake)
     if not lake.is_dir():
@@ -444,18 +442,3 @@ def fleet_snapshot(
         "nodes": {name: s.to_dict() for name, s in snaps.items()},
         "fleet": _fleet(nodes, snaps, t, now_ms, timezone, range_name, horizon),
     }
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics fleet --lake DIR [--now T] [--engine polars|spark] [--range R] [--tz Z] [--master URL]``."""
-    from ccanalytics.lake import require_fleet_extra
-
-    require_fleet_extra()
-    from ccanalytics.engines import engine
-
-    if args.range is not None and args.range not in RANGES:
-        raise CCError(f"--range must be one of {', '.join(RANGES)}")
-    chosen = engine(args.engine, args.master)
-    result = fleet_snapshot(args.lake, args.now, engine=chosen, timezone=args.tz, range_name=args.range)
-    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    return 0

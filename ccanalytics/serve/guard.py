@@ -1,6 +1,6 @@
 """The Voila server of ``ccanalytics serve``, with checks in front of every request.
 
-``ccanalytics serve`` runs ``python -m ccanalytics.guard NOTEBOOK [voila options]``:
+``ccanalytics serve`` runs ``python -m ccanalytics.serve.guard NOTEBOOK [voila options]``:
 Voila itself, with these differences.
 
 - **Host header** (DNS rebinding): every HTTP and websocket request must name
@@ -538,7 +538,7 @@ async def announce_ready(manager: Any, path: str, timeout_s: float = READY_WAIT_
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run Voila with the checks: ``python -m ccanalytics.guard NOTEBOOK [voila options]``."""
+    """Run Voila with the checks: ``python -m ccanalytics.serve.guard NOTEBOOK [voila options]``."""
     _build().launch_instance(argv=sys.argv[1:] if argv is None else argv)
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ccanalytics.cli_help import describe, package_version
+from ccanalytics.cli.help import describe, package_version
 from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:
@@ -91,19 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--api needs --range")
     try:
         if args.command == "snapshot":
-            from ccanalytics.snapshot import run
+            from ccanalytics.cli.snapshot import run
         elif args.command == "demo":
-            from ccanalytics.demo import run
+            from ccanalytics.cli.demo import run
         elif args.command == "ingest":
-            from ccanalytics.ingest import run
+            from ccanalytics.cli.ingest import run
         elif args.command == "reconcile":
-            from ccanalytics.reconcile import run
+            from ccanalytics.cli.reconcile import run
         elif args.command == "watch":
-            from ccanalytics.watch import run
+            from ccanalytics.cli.watch import run
         elif args.command == "export":
-            from ccanalytics.lake import run
+            from ccanalytics.cli.export import run
         elif args.command == "fleet":
-            from ccanalytics.fleet import run
+            from ccanalytics.cli.fleet import run
         else:
             from ccanalytics.serve import run
         return run(args)
@@ -112,7 +112,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@ A dashboard never waits on an RPC endpoint longer than it chooses to
 (``wait_s``): the read goes on in the background and the next refresh picks
 it up.  Twenty tabs refreshing every second share one read every few seconds,
 so a hosted endpoint is not flooded. Each read has a wall-clock deadline
-(:mod:`ccanalytics.rpc`), so the one chain thread is never held longer than
+(:mod:`ccanalytics.chain.rpc`), so the one chain thread is never held longer than
 ``READ_TIMEOUT_S``: a dripping endpoint cannot starve the reads after it.
 """
 
@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ccanalytics.chain import ChainBalances, ChainError, ChainIdMismatch, read_balances
-from ccanalytics.snapshot import Balances
+from ccanalytics.model import READING_NOTE, Balances
 from ccanalytics.units import now_ms
 
 if TYPE_CHECKING:
     from ccanalytics.settings import Settings
 
-__all__ = ["READING_NOTE", "LiveBalances"]
+__all__ = ["LiveBalances"]
 
 FRESH_MS = 5_000  # a read younger than this is reused
-# The note of balances whose first chain read has not answered yet.
-READING_NOTE = "reading balances from the chain…"
 READ_TIMEOUT_S = 5.0
 
 

@@ -19,57 +19,28 @@ Unless ``--dry-run`` the result is appended to the optional table
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccanalytics.contract import USDC_BY_CHAIN
+from ccanalytics.contract import RECONCILIATION_COLUMNS, RECONCILIATIONS_DDL, USDC_BY_CHAIN
 from ccanalytics.errors import CCError
-from ccanalytics.units import iso_utc, now_ms, usdc_text
+from ccanalytics.units import now_ms, usdc_text
 
 if TYPE_CHECKING:
-    import argparse
     import os
 
 __all__ = [
     "MAX_BLOCKS",
-    "RECONCILIATIONS_DDL",
     "Reconciliation",
-    "latest_reconciliation",
     "match_transfers",
     "reconcile",
 ]
 
 MAX_BLOCKS = 2_000
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-RECONCILIATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS reconciliations (
-    ts_ms            INTEGER NOT NULL,
-    from_block       INTEGER NOT NULL,
-    to_block         INTEGER NOT NULL,
-    matched          INTEGER NOT NULL,
-    missing          INTEGER NOT NULL,
-    unrecorded       INTEGER NOT NULL,
-    matched_micro    INTEGER NOT NULL,
-    missing_micro    INTEGER NOT NULL,
-    unrecorded_micro INTEGER NOT NULL
-)
-"""
-_RECONCILIATION_COLUMNS = (
-    "ts_ms",
-    "from_block",
-    "to_block",
-    "matched",
-    "missing",
-    "unrecorded",
-    "matched_micro",
-    "missing_micro",
-    "unrecorded_micro",
-)
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _TOO_LARGE = re.compile(
     r"range|too (large|many|big)|more than|exceed|limit|10000 results|response size|query timeout", re.IGNORECASE
@@ -244,7 +215,7 @@ def _read_store(path: Path) -> tuple[dict[str, str], list[PaidCall], dict[str, s
     """The settings, the valid paid calls (oldest first) and the hashes deposit/withdrawal events name."""
     import polars as pl
 
-    from ccanalytics.store import open_store
+    from ccanalytics.store.store import open_store
 
     store = open_store(path, cache=False)
     try:
@@ -492,72 +463,9 @@ def _append(path: Path, result: Reconciliation) -> None:
         try:
             with con:
                 con.execute(RECONCILIATIONS_DDL)
-                columns = ", ".join(_RECONCILIATION_COLUMNS)
+                columns = ", ".join(RECONCILIATION_COLUMNS)
                 con.execute(f"INSERT INTO reconciliations ({columns}) VALUES ({', '.join('?' * 9)})", row)
         finally:
             con.close()
     except sqlite3.Error as exc:
         raise CCError(f"{path}: cannot record the reconciliation ({exc}); --dry-run writes nothing") from None
-
-
-# -- the snapshot's view -------------------------------------------------------------
-
-
-def latest_reconciliation(con: sqlite3.Connection, now: int) -> dict[str, Any] | None:
-    """The latest valid ``reconciliations`` row before ``now`` as the snapshot shows it, else ``None``.
-
-    A store without the table (or with one that cannot be read) has none.
-
-    Examples
-    --------
-    >>> con = sqlite3.connect(":memory:")
-    >>> latest_reconciliation(con, 10) is None
-    True
-    >>> _ = con.execute(RECONCILIATIONS_DDL)
-    >>> _ = con.execute("INSERT INTO reconciliations VALUES (5, 0, 99, 3, 1, 0, 3000, 1000, 0)")
-    >>> latest_reconciliation(con, 10)["missing_usdc"]
-    '0.001000'
-    >>> latest_reconciliation(con, 5) is None
-    True
-    """
-    valid = " AND ".join(f"typeof({c}) = 'integer' AND {c} >= 0" for c in _RECONCILIATION_COLUMNS[1:])
-    try:
-        row = con.execute(
-            f"SELECT {', '.join(_RECONCILIATION_COLUMNS)} FROM reconciliations "
-            f"WHERE typeof(ts_ms) = 'integer' AND ts_ms < ? AND {valid} ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
-            (now,),
-        ).fetchone()
-    except sqlite3.Error:
-        try:  # a WITHOUT ROWID table or a view: no rowid to break ties with
-            row = con.execute(
-                f"SELECT {', '.join(_RECONCILIATION_COLUMNS)} FROM reconciliations "
-                f"WHERE typeof(ts_ms) = 'integer' AND ts_ms < ? AND {valid} ORDER BY ts_ms DESC LIMIT 1",
-                (now,),
-            ).fetchone()
-        except sqlite3.Error:
-            return None
-    if row is None:
-        return None
-    ts, start, end, matched, missing, unrecorded, matched_micro, missing_micro, unrecorded_micro = row
-    return {
-        "ts": iso_utc(ts),
-        "from_block": start,
-        "to_block": end,
-        "matched": matched,
-        "missing": missing,
-        "unrecorded": unrecorded,
-        "matched_usdc": usdc_text(matched_micro),
-        "missing_usdc": usdc_text(missing_micro),
-        "unrecorded_usdc": usdc_text(unrecorded_micro),
-    }
-
-
-# -- the command -------------------------------------------------------------------
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics reconcile --db PATH [--from-block N] [--to-block M] [--dry-run]``."""
-    result = reconcile(args.db, args.from_block, args.to_block, dry_run=args.dry_run)
-    out = {"store": str(args.db), **result.to_dict(), "dry_run": bool(args.dry_run)}
-    sys.stdout.write(json.dumps(out, indent=2) + "\n")
-    return 0 if result.clean else 1

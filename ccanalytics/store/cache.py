@@ -27,8 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ccanalytics.consumers import FirstSeen
-from ccanalytics.ledger import Ledger, Totals
+from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.ledger import Ledger, Totals
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,12 +34,12 @@ import polars as pl
 
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import CCError
-from ccanalytics.sqlite import RID, Source
+from ccanalytics.store.sqlite import RID, Source
 
 if TYPE_CHECKING:
-    import argparse
+    pass
 
-__all__ = ["ExportReport", "day_text", "export", "node_name", "run"]
+__all__ = ["ExportReport", "day_text", "export", "node_name"]
 
 SMALL_TABLES = ("events", "apis", "balance_snapshots", "backups")
 ROLLUPS = ("rollups", "names", "latency", "firsts")
@@ -209,7 +208,7 @@ def _rollups(good: pl.DataFrame) -> dict[str, pl.DataFrame]:
     ``firsts``: each consumer's first seller call per API.  Day by day, so a
     rewritten last day is rolled up from exactly its own rows.
     """
-    from ccanalytics import metrics, sketch
+    from ccanalytics.metrics import formulas, sketch
 
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in ROLLUPS}
     for (day,), rows in sorted(good.partition_by("day", as_dict=True).items()):
@@ -218,10 +217,10 @@ def _rollups(good: pl.DataFrame) -> dict[str, pl.DataFrame]:
         seller = calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
         queries = {
             # Exact money sums are 128-bit; Parquet and Spark know them as decimal(38, 0).
-            "rollups": metrics.tally(hourly, by=("role", "api_id", "hour"))
+            "rollups": formulas.tally(hourly, by=("role", "api_id", "hour"))
             .with_columns(pl.col("price_micro", "revenue_micro").cast(pl.Decimal(38, 0)))
             .sort("role", "api_id", "hour"),
-            "names": metrics.latest_names(calls).sort("api_id"),
+            "names": formulas.latest_names(calls).sort("api_id"),
             "latency": sketch.sketch(calls).sort("role", "api_id", "key"),
             "firsts": seller.group_by("consumer", "api_id").agg(pl.col("ts_ms").min()).sort("consumer", "api_id"),
         }
@@ -331,14 +330,3 @@ def require_fleet_extra() -> None:
         import narwhals  # noqa: F401
     except ImportError:
         raise CCError("the fleet needs narwhals: pip install 'ccanalytics[fleet]'") from None
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics export --db PATH --to DIR [--node NAME]``."""
-    require_fleet_extra()
-    report = export(args.db, args.to, args.node)
-    sys.stdout.write(
-        f"exported node {report.node}: {report.calls} calls over {report.days} days read"
-        f" ({report.bad_rows} bad rows counted); {report.written} files written, {report.unchanged} unchanged\n"
-    )
-    return 0

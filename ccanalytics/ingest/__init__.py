@@ -53,10 +53,9 @@ from ccanalytics.contract import CALLS, Column, create_store, first_broken_rule
 from ccanalytics.errors import CCError, StoreError
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable, Iterator
 
-__all__ = ["IngestError", "IngestResult", "ingest", "ingest_file", "run"]
+__all__ = ["IngestError", "IngestResult", "ingest", "ingest_file"]
 
 BATCH_ROWS = 20_000
 """Rows (lines) read per batch: bounds memory, and the granularity of the progress bar."""
@@ -837,22 +836,3 @@ def ingest_file(db: str | Path, file: str | Path, *, batch_rows: int = BATCH_ROW
     if isinstance(outcome, IngestError):
         raise outcome
     return outcome
-
-
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics ingest --db PATH FILE…``: one line per file; exit 1 when any file was refused."""
-    refused = 0
-    for file, outcome in ingest(args.db, args.files, progress=sys.stderr.isatty()):
-        if isinstance(outcome, IngestError):
-            refused += 1
-            print(f"ccanalytics: {outcome}", file=sys.stderr, flush=True)
-            continue
-        line = f"{file}: added {_count(outcome.added)}, skipped {_count(outcome.skipped)}"
-        if outcome.ignored_columns:
-            line += f"; ignored columns: {', '.join(outcome.ignored_columns)}"
-        print(line, flush=True)
-    return 1 if refused else 0

@@ -84,7 +84,7 @@ class SmtpTarget:
         >>> SmtpTarget.parse("http://mail.x.org")
         Traceback (most recent call last):
         ...
-        ccanalytics.delivery.DeliveryError: alert_smtp_url is not smtp:// or smtps://: http://mail.x.org
+        ccanalytics.watch.delivery.DeliveryError: alert_smtp_url is not smtp:// or smtps://: http://mail.x.org
         """
         try:
             parts = urlsplit(url.strip())

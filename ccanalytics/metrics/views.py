@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from ccanalytics import metrics, sketch
-from ccanalytics.consumers import FirstSeen, new_consumers
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.consumers import FirstSeen, new_consumers
 from ccanalytics.units import DAY_MS, HOUR_MS, iso_utc, usdc_text
 
 __all__ = [
@@ -117,7 +117,7 @@ def bucket_starts(now: int, timezone: str, range_: Range) -> list[int]:
 
 
 def _tally(calls: pl.LazyFrame, by: tuple[str, ...]) -> pl.LazyFrame:
-    return metrics.tally(calls, by=by).select(*by, *_FIGURES)
+    return formulas.tally(calls, by=by).select(*by, *_FIGURES)
 
 
 def period_figures(
@@ -144,7 +144,7 @@ def period_figures(
         label = pl.when(ts.is_between(start, end, closed="left")).then(pl.lit(name)).otherwise(label)
     lo = min(s for s, _ in periods.values())
     hi = max(e for _, e in periods.values())
-    labelled = metrics.window(calls, lo, hi).with_columns(period=label).filter(pl.col("period").is_not_null())
+    labelled = formulas.window(calls, lo, hi).with_columns(period=label).filter(pl.col("period").is_not_null())
     keys = (*by, "period")
     return _tally(labelled, keys).join(sketch.exact_percentiles(labelled, keys), on=list(keys), how="left")
 
@@ -178,13 +178,13 @@ _VIEW_FIGURES = ("calls", "success_rate", "avg_latency_ms", *_PCT, "usdc")
 def _series(calls: pl.LazyFrame, starts: list[int], now: int) -> pl.LazyFrame:
     """Per role and bucket: ``start``, ``success``, ``error``."""
     edges = pl.Series("start", starts, dtype=pl.Int64)
-    grid = pl.LazyFrame({"role": metrics.ROLES}).join(pl.LazyFrame({"start": edges}), how="cross")
+    grid = pl.LazyFrame({"role": formulas.ROLES}).join(pl.LazyFrame({"start": edges}), how="cross")
     counts = (
-        metrics.window(calls, starts[0], now)
+        formulas.window(calls, starts[0], now)
         .sort("ts_ms")
         .join_asof(pl.LazyFrame({"start": edges}).sort("start"), left_on="ts_ms", right_on="start", strategy="backward")
         .group_by("role", "start")
-        .agg(success=metrics.succeeded().sum().cast(pl.Int64), error=(~metrics.succeeded()).sum().cast(pl.Int64))
+        .agg(success=formulas.succeeded().sum().cast(pl.Int64), error=(~formulas.succeeded()).sum().cast(pl.Int64))
     )
     return (
         grid.join(counts, on=["role", "start"], how="left")
@@ -263,7 +263,7 @@ def ranged_view(
     ``calls`` are the valid calls that exist at ``now`` (at least those since
     the previous period's start and all since ``horizon``), with ``consumer``;
     ``seen`` the first seller calls before ``horizon``; ``names`` from
-    ``metrics.latest_names``; ``apis`` the valid registrations.
+    ``formulas.latest_names``; ``apis`` the valid registrations.
 
     Examples
     --------
@@ -271,7 +271,7 @@ def ranged_view(
     ...     "status_code": [200, 500], "latency_ms": [10.0, 20.0], "price_micro": [5, 5],
     ...     "revenue_micro": [4, 4], "consumer": ["c1", "c1"]})
     >>> apis = pl.LazyFrame(schema={"api_id": pl.String, "name": pl.String})
-    >>> v = ranged_view(calls, seen=FirstSeen.empty(), horizon=0, names=metrics.empty_names(), apis=apis,
+    >>> v = ranged_view(calls, seen=FirstSeen.empty(), horizon=0, names=formulas.empty_names(), apis=apis,
     ...     now=3_600_001, timezone="UTC", range_name="1h")
     >>> v["seller"]["calls"], v["seller"]["previous"]["calls"], v["seller"]["new_consumers"]
     (1, 1, 0)
@@ -283,7 +283,7 @@ def ranged_view(
     if api is not None:
         calls = calls.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
-    in_window = metrics.window(calls, start, now)
+    in_window = formulas.window(calls, start, now)
     count, top = _consumers(in_window)
     figures, series, breakdown, count, top = pl.collect_all(
         [
@@ -301,7 +301,7 @@ def ranged_view(
         "end": iso_utc(now),
         "bucket": range_.bucket,
     }
-    for role in metrics.ROLES:
+    for role in formulas.ROLES:
         mine = figures.filter(pl.col("role") == role)
         rows = {r["period"]: r for r in mine.to_dicts()}
         section = figures_dict(rows.get("window"), role, _VIEW_FIGURES)
@@ -339,7 +339,7 @@ def all_time_breakdown(
     >>> calls = pl.LazyFrame({"role": ["buyer"] * 3, "api_id": ["a"] * 3, "status_code": [200, 200, 500],
     ...     "latency_ms": [10.0, None, 0.0], "price_micro": [1, 2, 3], "revenue_micro": [0, 0, 0]})
     >>> apis = pl.LazyFrame(schema={"api_id": pl.String, "name": pl.String})
-    >>> rows = all_time_breakdown(metrics.tally(calls), sketch.sketch(calls), metrics.empty_names(), apis, "buyer")
+    >>> rows = all_time_breakdown(formulas.tally(calls), sketch.sketch(calls), formulas.empty_names(), apis, "buyer")
     >>> row = rows.collect().row(0)
     >>> row[:7], round(row[7], 1), row[8]           # p95 = 10 within 0.5 %
     (('a', 'a', 3, 2, 1, 6, 5.0), 10.0, 0.6666666666666666)

@@ -1,261 +1,46 @@
-"""The snapshot: every number of the Dashboard at one moment, and its JSON form.
+"""Computing the snapshot: the store's clean frames in, a ``Snapshot`` out (pure polars).
 
-``compute`` turns the store's clean frames into a ``Snapshot`` (pure polars);
-``Snapshot.to_dict`` is the JSON of metrics.md, byte for byte in its formats.
+``compute`` assembles every number of the Dashboard from the ledger's totals,
+the running windows and the small tables; ``table_facts`` reads the small
+tables' figures (latest balance, events, backups, data issues).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics import metrics
-from ccanalytics import views as ranged
-from ccanalytics.alerts import Alert, evaluate, spike_flags
 from ccanalytics.contract import TABLES
-from ccanalytics.runway import Runway, days_left, gas_burn, spend_rate
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics import views as ranged
+from ccanalytics.metrics.alerts import evaluate, spike_flags
+from ccanalytics.metrics.runway import Runway, days_left, gas_burn, spend_rate
+from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
     DAY_MS,
     WEEK_MS,
-    eth_text,
-    iso_utc,
-    parse_events,
-    parse_now,
-    usdc_text,
 )
 
 if TYPE_CHECKING:
-    import argparse
-
-    from ccanalytics.consumers import FirstSeen
-    from ccanalytics.ledger import Totals
+    from ccanalytics.metrics.consumers import FirstSeen
+    from ccanalytics.metrics.ledger import Totals
     from ccanalytics.settings import Settings
 
-__all__ = [
-    "Balances",
-    "BuyerView",
-    "DataIssue",
-    "RoleView",
-    "SellerView",
-    "Snapshot",
-    "TableFacts",
-    "compute",
-    "role_views",
-    "table_facts",
-]
+from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapshot
 
-ROLES = metrics.ROLES
+__all__ = ["TableFacts", "compute", "role_views", "table_facts", "table_issues"]
+
+ROLES = formulas.ROLES
 ISSUE_TABLES = (*TABLES, "settings")
-
-
-@dataclass(frozen=True)
-class Balances:
-    """The wallet's balances and where they come from (``chain``, ``snapshot`` or ``none``)."""
-
-    usdc_micro: int | None = None
-    eth_wei: int | None = None
-    source: str = "none"
-    as_of_ms: int | None = None
-    note: str | None = None  # why live balances are not shown; never holds a secret
-
-    @property
-    def known(self) -> bool:
-        return self.usdc_micro is not None
-
-
-@dataclass(frozen=True)
-class DataIssue:
-    table: str
-    rule: str
-    rows: int
-
-
-@dataclass(frozen=True)
-class RoleView:
-    """The figures of one role (buyer or seller); money in micro-USDC."""
-
-    calls_24h: int
-    success_24h: int
-    latency_sum_24h: float
-    latency_n_24h: int
-    money_24h: int  # spent (buyer) or revenue (seller)
-    calls_7d: int
-    money_7d: int
-    total_calls: int
-    total_money: int
-    call_rate: pl.DataFrame  # hour (epoch ms), success, error, spike
-    breakdown: pl.DataFrame  # api_id, api_name, calls, success, errors, usdc, avg/p95_latency_ms, success_rate
-    extra: dict[str, Any] = field(default_factory=dict)  # views.md's additions, as JSON
-
-    @property
-    def success_rate_24h(self) -> float | None:
-        return self.success_24h / self.calls_24h if self.calls_24h else None
-
-    @property
-    def avg_latency_ms_24h(self) -> float | None:
-        return self.latency_sum_24h / self.latency_n_24h if self.latency_n_24h else None
-
-    def __getattr__(self, name: str) -> Any:
-        """views.md's additions (``p95_latency_ms_24h``, ``previous_24h``…) under their JSON names."""
-        extra = self.__dict__.get("extra", {})
-        if name in extra:
-            return extra[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-@dataclass(frozen=True)
-class BuyerView(RoleView):
-    """The buyer's figures; every key of ``to_dict()["buyer"]`` is also an attribute.
-
-    The JSON's money is exact USDC text (``spent_24h_usdc``); the integers are
-    ``money_24h`` and ``total_money`` (micro-USDC).
-    """
-
-    @property
-    def spent_24h_usdc(self) -> str:
-        return usdc_text(self.money_24h) or ""
-
-    @property
-    def total_spent_usdc(self) -> str:
-        return usdc_text(self.total_money) or ""
-
-
-@dataclass(frozen=True)
-class SellerView(RoleView):
-    """The seller's figures; every key of ``to_dict()["seller"]`` is also an attribute."""
-
-    @property
-    def revenue_24h_usdc(self) -> str:
-        return usdc_text(self.money_24h) or ""
-
-    @property
-    def revenue_7d_usdc(self) -> str:
-        return usdc_text(self.money_7d) or ""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Every number of the Dashboard at ``now_ms``."""
-
-    now_ms: int
-    timezone: str
-    mode: str
-    uptime_s: int | None
-    balances: Balances
-    buyer: RoleView
-    seller: RoleView
-    events: pl.DataFrame  # id, ts_ms, type, severity, message; newest first
-    auto_pause: bool
-    backup_overdue: bool
-    empty_state: bool
-    low_gas: bool
-    last_backup_ms: int | None
-    panel_url: str
-    data_issues: tuple[DataIssue, ...] = field(default=())
-    reconciliation: dict[str, Any] | None = None  # the latest `ccanalytics reconcile` before now
-    alerts: tuple[Alert, ...] = field(default=())
-    runway: Runway = field(default_factory=Runway)
-    view: dict[str, Any] | None = None  # views.md's ranged view (``snapshot --range``)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The snapshot JSON of metrics.md (plus ``panel_url``, ``last_backup``, ``banners.low_gas``)."""
-        b = self.balances
-        return {
-            "now": iso_utc(self.now_ms),
-            "timezone": self.timezone,
-            "mode": self.mode,
-            "uptime_s": self.uptime_s,
-            "balances": {
-                "usdc": usdc_text(b.usdc_micro),
-                "eth": eth_text(b.eth_wei),
-                "source": b.source,
-                "as_of": iso_utc(b.as_of_ms),
-                "note": b.note,
-            },
-            "buyer": _buyer_dict(self.buyer),
-            "seller": _seller_dict(self.seller),
-            "events": [
-                {"ts": iso_utc(ts), "type": t, "severity": s, "message": m}
-                for ts, t, s, m in self.events.select("ts_ms", "type", "severity", "message").iter_rows()
-            ],
-            "banners": {
-                "auto_pause": self.auto_pause,
-                "backup_overdue": self.backup_overdue,
-                "empty_state": self.empty_state,
-                "low_gas": self.low_gas,
-            },
-            "data_issues": [{"table": i.table, "rule": i.rule, "rows": i.rows} for i in self.data_issues],
-            "panel_url": self.panel_url,
-            "last_backup": iso_utc(self.last_backup_ms),
-            "reconciliation": self.reconciliation,
-            "alerts": [a.to_dict() for a in self.alerts],
-            "runway": self.runway.to_dict(),
-            **({} if self.view is None else {"view": self.view}),
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-
-def _call_rate_list(view: RoleView) -> list[dict[str, Any]]:
-    rows = view.call_rate.select("hour", "success", "error", "spike").iter_rows()
-    return [{"hour": iso_utc(h), "success": s, "error": e, "spike": k} for h, s, e, k in rows]
-
-
-def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
-    rows = view.breakdown.with_columns(usdc=pl.col("usdc").map_batches(_usdc_texts, return_dtype=pl.String))
-    return rows.to_dicts()
-
-
-def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
-    micro = micro.cast(pl.Int128)
-    million = pl.Series([1_000_000], dtype=pl.Int128)
-    whole = (micro // million).cast(pl.String)
-    frac = (micro % million).cast(pl.String).str.zfill(6)
-    return whole + "." + frac
-
-
-def _buyer_dict(v: RoleView) -> dict[str, Any]:
-    return {
-        "calls_24h": v.calls_24h,
-        "success_rate_24h": v.success_rate_24h,
-        "avg_latency_ms_24h": v.avg_latency_ms_24h,
-        **v.extra,
-        "spent_24h_usdc": usdc_text(v.money_24h),
-        "total_calls": v.total_calls,
-        "total_spent_usdc": usdc_text(v.total_money),
-        "call_rate": _call_rate_list(v),
-        "breakdown": _breakdown_list(v),
-    }
-
-
-def _seller_dict(v: RoleView) -> dict[str, Any]:
-    return {
-        "calls_24h": v.calls_24h,
-        "success_rate_24h": v.success_rate_24h,
-        "avg_latency_ms_24h": v.avg_latency_ms_24h,
-        **v.extra,
-        "revenue_24h_usdc": usdc_text(v.money_24h),
-        "calls_7d": v.calls_7d,
-        "revenue_7d_usdc": usdc_text(v.money_7d),
-        "call_rate": _call_rate_list(v),
-        "breakdown": _breakdown_list(v),
-    }
-
-
-# -- computing ------------------------------------------------------------
 
 
 def _latest_balance(balance_snapshots: pl.LazyFrame, now: int) -> pl.LazyFrame:
     """The latest valid balance snapshot before ``now`` (ties: the later row)."""
     return (
-        metrics.existing(balance_snapshots, now)
+        formulas.existing(balance_snapshots, now)
         .sort("ts_ms", "_rid", maintain_order=True)  # no rowid (a view): scan order breaks ties
         .tail(1)
         .select("ts_ms", "usdc_micro", "eth_wei")
@@ -267,12 +52,12 @@ def table_issues(table: str, frame: pl.DataFrame, now: int) -> pl.LazyFrame:
     rows = frame.lazy()
     if TABLES[table].has_ts:
         rows = rows.filter(pl.col("ts_ms").is_null() | (pl.col("ts_ms") < now))
-    return metrics.issue_counts(rows)
+    return formulas.issue_counts(rows)
 
 
 def _ordered_issues(table: str, counts: pl.DataFrame) -> list[DataIssue]:
     order = {rule: i for i, (rule, _) in enumerate(TABLES[table].rules)}
-    found = {rule: rows for rule, rows in counts.iter_rows() if rows}
+    found = {rule: rows for rule, rows in zip(counts["rule"], counts["rows"], strict=True) if rows}
     return [DataIssue(table, rule, found[rule]) for rule in sorted(found, key=lambda r: order.get(r, -1))]
 
 
@@ -300,9 +85,9 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
     good = {name: frame.lazy().filter(pl.col("rule").is_null()) for name, frame in tables.items()}
     timed = [tables[t].lazy().select("ts_ms") for t in ("events", "balance_snapshots", "backups")]
     queries = {
-        "events": metrics.recent_events(good["events"], now, events_limit),
-        "startup": metrics.latest_time(good["events"].filter(pl.col("type") == "startup"), now),
-        "backup": metrics.latest_time(good["backups"], now),
+        "events": formulas.recent_events(good["events"], now, events_limit),
+        "startup": formulas.latest_time(good["events"].filter(pl.col("type") == "startup"), now),
+        "backup": formulas.latest_time(good["backups"], now),
         "balance": _latest_balance(good["balance_snapshots"], now),
         "apis": good["apis"].select(pl.len()),
         "next": pl.concat(timed).filter(pl.col("ts_ms") >= now).select(pl.col("ts_ms").min()),
@@ -346,11 +131,11 @@ def role_views(
         "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
     }
     alltime = [
-        metrics.merge_tallies(tallies, by=("role",)),
+        formulas.merge_tallies(tallies, by=("role",)),
         *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
     ]
     if windowed is None:
-        queries = [metrics.windows(calls, now), metrics.call_rate(calls, now, timezone)]
+        queries = [formulas.windows(calls, now), formulas.call_rate(calls, now, timezone)]
         windows, rates, figures, everything, *breakdowns = pl.collect_all(
             [*queries, ranged.period_figures(calls, periods), *alltime]
         )
@@ -506,7 +291,7 @@ def _view_with_spikes(
     """Each ``view.series`` bucket gains ``spike`` (alerts.md), from the view's own calls."""
     starts = ranged.bucket_starts(now, settings.timezone, ranged.RANGES[range_name])
     since = max(starts[0] - settings.error_spike_window_ms, -(2**62))
-    errors = metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms").collect()
+    errors = formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms").collect()
     for role in ROLES:
         flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
         for bucket, flag in zip(view[role]["series"], flags, strict=True):
@@ -518,7 +303,7 @@ def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings:
     """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
     first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
     since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
-    return metrics.window(calls.filter(~metrics.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
+    return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
 
 
 def _with_spikes(view: RoleView, errors: pl.DataFrame, role: str, now: int, settings: Settings) -> RoleView:
@@ -545,25 +330,3 @@ def _runway(
         eth_days=days_left(balances.eth_wei, settings.low_gas_threshold_wei, gas),
         gas=gas,
     )
-
-
-# -- the command ----------------------------------------------------------
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ccanalytics snapshot --db PATH [--now T] [--events N] [--range R [--api ID]]``."""
-    from ccanalytics.errors import CCError
-    from ccanalytics.store import open_store
-
-    try:
-        now = parse_now(args.now)
-        events = parse_events(args.events)
-    except ValueError as exc:
-        raise CCError(f"--{exc}") from None
-    store = open_store(args.db)
-    try:
-        snap = store.snapshot(now=now, events=events, range=args.range, api=args.api)
-    finally:
-        store.close()
-    sys.stdout.write(snap.to_json() + "\n")
-    return 0
