@@ -7,7 +7,7 @@ once wrapped by ``x402_seller`` writing to a real store (whose writer thread
 commits while the requests run). The two are interleaved round by round, so
 a machine busy with other work disturbs both alike.
 
-    python benchmarks/collect.py [--requests 20000] [--rounds 5] [--json]
+    python -m benchmarks.collect [--requests 20000] [--rounds 5] [--json]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark: the fleet snapshot of a generated lake of many nodes' rollups, on polars, Spark and DuckDB.
 
-    python benchmarks/fleet.py --nodes 100 --days 120 --apis 10 --out /tmp/fleet-lake
+    python -m benchmarks.fleet --nodes 100 --days 120 --apis 10 --out /tmp/fleet-lake
 
 writes a lake as ``ccanalytics export`` lays it out — per node and UTC day the
 hourly tallies (``rollups``), the day's latest names (``names``) and latency
@@ -151,7 +151,7 @@ def run_duckdb(lake: Path, now: int) -> dict[str, float]:
         "latency": f"SELECT node, role, api_id, key, sum(n) AS n FROM {scan('latency')} GROUP BY ALL",
     }
     t0 = time.perf_counter()
-    results = {name: pl.from_arrow(con.execute(sql).to_arrow_table()) for name, sql in queries.items()}
+    results = {name: pl.DataFrame(con.execute(sql).to_arrow_table()) for name, sql in queries.items()}
     tally_s = time.perf_counter() - t0
     return {
         "session_s": 0.0,

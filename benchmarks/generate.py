@@ -1,6 +1,6 @@
 """Write a big store for the benchmarks: N calls spread over a year, as a busy node would have.
 
-    python benchmarks/generate.py --calls 10000000 benchmarks/data/10m.db
+    python -m benchmarks.generate --calls 10000000 benchmarks/data/10m.db
 
 The rows are generated inside SQLite (a recursive CTE), so 10 M calls take
 about a minute.  They keep the contract: a dozen APIs with their own prices
@@ -17,8 +17,6 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ccanalytics.contract import create_store
 

@@ -1,6 +1,6 @@
 """Many open tabs (quality.md): 20 dashboards refreshing every second, then no kernel left once they close.
 
-    python benchmarks/many_tabs.py [--tabs 20] [--duration 300] [--cull-idle 120]
+    python -m benchmarks.many_tabs [--tabs 20] [--duration 300] [--cull-idle 120]
 
 Starts ``ccanalytics serve`` on the embedded demo (or ``--db``) with ``CCANALYTICS_REFRESH_S=1``
 and opens ``--tabs`` pages, one browser context each (separate visitors). For
@@ -33,16 +33,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "tests"))
+from ccanalytics.serve import CULL_IDLE_S
+from ccanalytics.ui.heartbeat import Heartbeat
+from ccanalytics.ui.refresh import MISSED_BEATS
+from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
 
-from browser_fixtures import Server, free_port, launch_chromium, rss_mb  # noqa: E402
-
-from ccanalytics.serve import CULL_IDLE_S  # noqa: E402
-from ccanalytics.ui.heartbeat import Heartbeat  # noqa: E402
-from ccanalytics.ui.refresh import MISSED_BEATS  # noqa: E402
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 _FRESH = re.compile(r"Updated (just now|[1-3] s ago)")
 _AGE = re.compile(r"[0-9]+ (s|min)\b")
@@ -57,12 +56,12 @@ _PILL_JS = """() => { const pill = document.querySelector('.cc-updated .cc-pill'
 class Tab:
     """One open dashboard and what was seen on it."""
 
-    page: object
+    page: Page
     kernel: str = ""
     frames: int = 0
     frames_seen: int = 0
     totals: list[int] = field(default_factory=list)
-    problems: collections.Counter = field(default_factory=collections.Counter)
+    problems: collections.Counter[str] = field(default_factory=collections.Counter)
     late: int = 0  # looks at a pill in its warning state: data more than two refreshes old, but no error
 
 
@@ -177,7 +176,7 @@ def memory(server: Server) -> dict[str, float]:
         "kernel_max_mb": max(kernels, default=0.0),
         "kernels_total_mb": sum(kernels),
         "voila_mb": (rss_mb(voila) or 0.0) if voila else 0.0,
-        "serve_mb": rss_mb(server.process.pid) or 0.0,
+        "serve_mb": (rss_mb(server.process.pid) or 0.0) if server.process else 0.0,
     }
 
 
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                 peak = max(samples, key=lambda s: s["kernels_total_mb"])
                 show_memory("peak", peak)
 
-                problems = collections.Counter()
+                problems: collections.Counter[str] = collections.Counter()
                 for tab in tabs:
                     problems.update(tab.problems)
                 grew = sum(1 for tab in tabs if len(tab.totals) > 1 and tab.totals[-1] > tab.totals[0])

@@ -1,6 +1,6 @@
 """Time from opening the dashboard's URL to the KPI cards on screen (quality.md: under 2.5 s).
 
-    python benchmarks/page_load.py [--runs 10] [--gap 8] [--db PATH]
+    python -m benchmarks.page_load [--runs 10] [--gap 8] [--db PATH]
 
 Starts ``ccanalytics serve`` on the embedded demo (or on ``--db``), then opens the URL
 ``--runs`` times, each in a fresh browser context (a new visitor), and times
@@ -25,10 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from browser_fixtures import Server, free_port, launch_chromium, rss_mb  # noqa: E402
+from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
 
 BUDGET_S = 2.5
 _KERNEL = re.compile(r"/api/kernels/([0-9a-f-]{36})/channels")

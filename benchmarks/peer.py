@@ -40,7 +40,7 @@ def peer_refresh(path: str, now: int, events: int = 50) -> dict:
     q = con.execute
     settings = dict(q("SELECT key, value FROM settings").fetchall())
     tz = settings.get("timezone", "UTC")
-    offset = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(ZoneInfo(tz)).utcoffset()
+    offset = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(ZoneInfo(tz)).utcoffset() or timedelta()
     last = now - (now + offset // timedelta(milliseconds=1)) % HOUR
     first = last - 47 * HOUR
 
@@ -175,7 +175,9 @@ def _view_starts(now: int, tz: str, length: int, count: int, unit: str) -> list[
         days = [today - timedelta(days=i) for i in range(count - 1, -1, -1)]
         return [int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() * 1000) for d in days]
     step = 60_000 if unit == "1m" else HOUR
-    offset = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).utcoffset() // timedelta(milliseconds=1)
+    offset = (datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).utcoffset() or timedelta()) // timedelta(
+        milliseconds=1
+    )
     last = now - (now + offset) % step
     return [last - (count - 1 - i) * step for i in range(count)]
 

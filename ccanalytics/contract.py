@@ -22,11 +22,16 @@ import polars as pl
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from polars._typing import PolarsDataType
+
 __all__ = [
     "DDL",
     "INVALID_TEXT",
+    "RECONCILIATIONS",
     "RECONCILIATIONS_DDL",
     "RECONCILIATION_COLUMNS",
+    "SETTINGS",
+    "STORE_TABLES",
     "TABLES",
     "USDC_BY_CHAIN",
     "Column",
@@ -35,54 +40,6 @@ __all__ = [
     "first_broken_rule",
     "quote_name",
 ]
-
-SCHEMA_VERSION = 1
-
-DDL = """
-CREATE TABLE IF NOT EXISTS calls (
-    request_id    TEXT PRIMARY KEY NOT NULL,
-    ts_ms         INTEGER NOT NULL,
-    role          TEXT NOT NULL,
-    api_id        TEXT NOT NULL,
-    api_name      TEXT,
-    status_code   INTEGER NOT NULL,
-    latency_ms    REAL,
-    price_micro   INTEGER NOT NULL DEFAULT 0,
-    revenue_micro INTEGER NOT NULL DEFAULT 0,
-    demo          INTEGER NOT NULL DEFAULT 0,
-    tx_hash       TEXT,
-    delivery      TEXT,
-    consumer      TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts_ms    INTEGER NOT NULL,
-    type     TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    message  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS apis (
-    api_id        TEXT PRIMARY KEY NOT NULL,
-    name          TEXT NOT NULL,
-    price_micro   INTEGER NOT NULL,
-    registered_ms INTEGER NOT NULL,
-    active        INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS balance_snapshots (
-    ts_ms      INTEGER NOT NULL,
-    usdc_micro INTEGER NOT NULL,
-    eth_wei    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS backups (
-    ts_ms      INTEGER NOT NULL,
-    file       TEXT,
-    size_bytes INTEGER
-);
-CREATE TABLE IF NOT EXISTS settings (
-    key   TEXT PRIMARY KEY NOT NULL,
-    value TEXT
-);
-"""
 
 
 def create_store(path: str | Path, *, wal: bool = True) -> None:
@@ -120,10 +77,13 @@ class Column:
     any other type is read as ``bad``: ``NULL``, or for a column where null is
     legal a negative sentinel that breaks the column's rule.
     ``default`` is used when a store lacks an optional column altogether.
+    The DDL declares a column ``NOT NULL`` when it is required or has a
+    default, unless ``not_null`` says otherwise; ``primary_key`` and
+    ``autoincrement`` are its key.
     """
 
     name: str
-    dtype: pl.DataType
+    dtype: PolarsDataType
     sqlite_types: tuple[str, ...]
     required: bool = True
     default: object = None
@@ -131,6 +91,34 @@ class Column:
     # Text that is not valid UTF-8 makes the row bad (``INVALID_TEXT``) rather
     # than being read with replacement characters.
     strict: bool = False
+    primary_key: bool = False
+    autoincrement: bool = False
+    not_null: bool | None = None
+
+    @property
+    def sql_type(self) -> str:
+        """The column's type in the DDL: ``INTEGER``, ``REAL`` or ``TEXT``."""
+        return _SQL_TYPE[self.dtype]
+
+    @property
+    def declaration(self) -> str:
+        """What the DDL declares after the column's name.
+
+        Examples
+        --------
+        >>> Column("price_micro", pl.Int64, ("integer",), required=False, default=0).declaration
+        'INTEGER NOT NULL DEFAULT 0'
+        >>> Column("id", pl.Int64, ("integer",), primary_key=True, autoincrement=True, not_null=False).declaration
+        'INTEGER PRIMARY KEY AUTOINCREMENT'
+        """
+        parts = [self.sql_type]
+        if self.primary_key:
+            parts.append("PRIMARY KEY AUTOINCREMENT" if self.autoincrement else "PRIMARY KEY")
+        if self.not_null if self.not_null is not None else (self.required or self.default is not None):
+            parts.append("NOT NULL")
+        if self.default is not None:
+            parts.append(f"DEFAULT {_sql_literal(self.default)}")
+        return " ".join(parts)
 
     def expression(self, actual: str | None, *, clean: bool = True, binary: bool = False) -> str:
         """The SQL expression of this column's clean value (or its raw one).
@@ -174,7 +162,7 @@ def quote_name(name: str) -> str:
 INVALID_TEXT = "\x00\ufffdinvalid UTF-8"
 
 
-_SQL_TYPE = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
+_SQL_TYPE: dict[PolarsDataType, str] = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
 
 
 def _sql_literal(value: object) -> str:
@@ -195,13 +183,40 @@ class Table:
     has_ts: bool = True
     # Columns no number depends on and no rule judges: read only for ad-hoc queries.
     descriptive: tuple[Column, ...] = ()
+    # The columns' order in the store, when it is not ``columns`` then ``descriptive``.
+    order: tuple[str, ...] = ()
 
     @property
-    def schema(self) -> dict[str, pl.DataType]:
+    def stored(self) -> tuple[Column, ...]:
+        """Every column of the table, in the store's (the DDL's) order."""
+        every = (*self.columns, *self.descriptive)
+        if not self.order:
+            return every
+        by_name = {c.name: c for c in every}
+        return tuple(by_name[name] for name in self.order)
+
+    @property
+    def ddl(self) -> str:
+        """The ``CREATE TABLE IF NOT EXISTS`` statement of the table (no ``;``).
+
+        Examples
+        --------
+        >>> print(SETTINGS.ddl)
+        CREATE TABLE IF NOT EXISTS settings (
+            key   TEXT PRIMARY KEY NOT NULL,
+            value TEXT
+        )
+        """
+        width = max(len(c.name) for c in self.stored)
+        lines = ",\n".join(f"    {c.name.ljust(width)} {c.declaration}" for c in self.stored)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{lines}\n)"
+
+    @property
+    def schema(self) -> dict[str, PolarsDataType]:
         return {c.name: c.dtype for c in self.columns}
 
     @property
-    def full_schema(self) -> dict[str, pl.DataType]:
+    def full_schema(self) -> dict[str, PolarsDataType]:
         """The schema with the descriptive columns: what ``store.<table>`` gives."""
         return {c.name: c.dtype for c in (*self.columns, *self.descriptive)}
 
@@ -236,7 +251,7 @@ def _out_of_range(name: str) -> tuple[str, pl.Expr]:
 CALLS = Table(
     "calls",
     (
-        Column("request_id", pl.String, _TEXT, strict=True),
+        Column("request_id", pl.String, _TEXT, strict=True, primary_key=True),
         Column("ts_ms", pl.Int64, _INT),
         Column("role", pl.String, _TEXT, strict=True),
         Column("api_id", pl.String, _TEXT, strict=True),
@@ -270,12 +285,16 @@ CALLS = Table(
         Column("tx_hash", pl.String, _TEXT, required=False),
         Column("delivery", pl.String, _TEXT, required=False),
     ),
+    order=(
+        *("request_id", "ts_ms", "role", "api_id", "api_name", "status_code", "latency_ms"),
+        *("price_micro", "revenue_micro", "demo", "tx_hash", "delivery", "consumer"),
+    ),
 )
 
 EVENTS = Table(
     "events",
     (
-        Column("id", pl.Int64, _INT),
+        Column("id", pl.Int64, _INT, primary_key=True, autoincrement=True, not_null=False),
         Column("ts_ms", pl.Int64, _INT),
         Column("type", pl.String, _TEXT),
         Column("severity", pl.String, _TEXT),
@@ -296,7 +315,7 @@ EVENTS = Table(
 APIS = Table(
     "apis",
     (
-        Column("api_id", pl.String, _TEXT),
+        Column("api_id", pl.String, _TEXT, primary_key=True),
         Column("name", pl.String, _TEXT),
         Column("price_micro", pl.Int64, _INT),
         Column("registered_ms", pl.Int64, _INT),
@@ -359,6 +378,21 @@ def _with_time_range(table: Table) -> Table:
 
 
 TABLES: dict[str, Table] = {t.name: _with_time_range(t) for t in (CALLS, EVENTS, APIS, BALANCE_SNAPSHOTS, BACKUPS)}
+"""The tables whose rows are judged by rules, with the readers' time range."""
+
+# Key/value text: ``settings.parse_settings`` judges each value, not each row.
+SETTINGS = Table(
+    "settings",
+    (Column("key", pl.String, _TEXT, primary_key=True), Column("value", pl.String, _TEXT, not_null=False)),
+    (),
+    has_ts=False,
+)
+
+STORE_TABLES: dict[str, Table] = {**TABLES, SETTINGS.name: SETTINGS}
+"""Every table ``create_store`` makes, in its order: the judged ones and ``settings``."""
+
+DDL = "".join(f"\n{table.ddl};" for table in (CALLS, EVENTS, APIS, BALANCE_SNAPSHOTS, BACKUPS, SETTINGS)) + "\n"
+"""The store's schema: what ``create_store`` runs."""
 
 
 def first_broken_rule(table: Table) -> pl.Expr:
@@ -388,27 +422,23 @@ USDC_BY_CHAIN = {
 
 # -- reconciliations (written by `ccanalytics reconcile`) -------------------------
 
-RECONCILIATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS reconciliations (
-    ts_ms            INTEGER NOT NULL,
-    from_block       INTEGER NOT NULL,
-    to_block         INTEGER NOT NULL,
-    matched          INTEGER NOT NULL,
-    missing          INTEGER NOT NULL,
-    unrecorded       INTEGER NOT NULL,
-    matched_micro    INTEGER NOT NULL,
-    missing_micro    INTEGER NOT NULL,
-    unrecorded_micro INTEGER NOT NULL
+RECONCILIATIONS = Table(
+    "reconciliations",
+    tuple(
+        Column(name, pl.Int64, _INT)
+        for name in (
+            "ts_ms",
+            "from_block",
+            "to_block",
+            "matched",
+            "missing",
+            "unrecorded",
+            "matched_micro",
+            "missing_micro",
+            "unrecorded_micro",
+        )
+    ),
+    (),
 )
-"""
-RECONCILIATION_COLUMNS = (
-    "ts_ms",
-    "from_block",
-    "to_block",
-    "matched",
-    "missing",
-    "unrecorded",
-    "matched_micro",
-    "missing_micro",
-    "unrecorded_micro",
-)
+RECONCILIATIONS_DDL = f"\n{RECONCILIATIONS.ddl}\n"
+RECONCILIATION_COLUMNS = tuple(c.name for c in RECONCILIATIONS.columns)

@@ -32,6 +32,8 @@ class Balances:
 
 @dataclass(frozen=True)
 class DataIssue:
+    """A data-quality rule broken by ``rows`` rows of ``table``."""
+
     table: str
     rule: str
     rows: int

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ccanalytics.contract import USDC_BY_CHAIN
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Settings", "parse_settings"]
 
@@ -64,8 +68,8 @@ def _is_zone(name: str) -> bool:
     return True
 
 
-# key -> (rule text when invalid, validity check, conversion)
-_PARSERS = {  # in the order their issues are reported
+# key -> (rule text when invalid, validity check, conversion), in the order their issues are reported
+_PARSERS: dict[str, tuple[str, Callable[[str], object], Callable[[str], object]]] = {
     "chain_id": ("chain_id is not an integer", lambda v: _UINT.match(v) and int(v) > 0, int),
     "low_usdc_threshold_micro": ("low_usdc_threshold_micro is not a non-negative integer", _UINT.match, int),
     "low_gas_threshold_wei": ("low_gas_threshold_wei is not a non-negative integer", _UINT.match, int),
@@ -104,7 +108,7 @@ def parse_settings(pairs: dict[str, str | None]) -> tuple[Settings, list[str]]:
     >>> issues
     ['timezone is not a known time zone']
     """
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each key's own type: the Settings field of that name
     issues: list[str] = []
     for key, (rule, valid, convert) in _PARSERS.items():
         raw = pairs.get(key)
@@ -115,5 +119,5 @@ def parse_settings(pairs: dict[str, str | None]) -> tuple[Settings, list[str]]:
         else:
             issues.append(rule)
     if "usdc_address" not in values:
-        values["usdc_address"] = USDC_BY_CHAIN.get(values.get("chain_id", 8453))  # type: ignore[arg-type]
-    return Settings(**values), issues  # type: ignore[arg-type]
+        values["usdc_address"] = USDC_BY_CHAIN.get(values.get("chain_id", 8453))
+    return Settings(**values), issues

@@ -1,4 +1,9 @@
-"""Shared test set-up: caches go to a temporary folder, never to the user's."""
+"""Shared test set-up: caches go to a temporary folder, never to the user's.
+
+The helpers live in the :mod:`tests.support` package (import them from there,
+``from tests.support.stores import StoreBuilder``); the fixtures of two of them
+are registered here as plugins.
+"""
 
 from __future__ import annotations
 
@@ -9,5 +14,6 @@ import tempfile
 # by the CLI processes they start, which inherit it) caches here.
 os.environ["CCANALYTICS_CACHE_DIR"] = tempfile.mkdtemp(prefix="ccanalytics-test-cache-")
 
-# The anvil fixture (a real JSON-RPC node) for the chain tests.
-pytest_plugins = ["chain_fixtures", "browser_fixtures"]
+# The anvil fixture (a real JSON-RPC node), the browser fixtures (serve + Chromium), and the
+# check that every test using them carries the `chain` / `browser` marker.
+pytest_plugins = ["tests.support.chain_fixtures", "tests.support.browser_fixtures", "tests.support.markers"]

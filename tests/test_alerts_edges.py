@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from reference import reference_snapshot
-from stores import StoreBuilder
-from test_snapshot_edges import package_snapshot
+
+from tests.support.reference import reference_snapshot
+from tests.support.stores import StoreBuilder
+from tests.test_snapshot_edges import package_snapshot
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 SECOND = 1000

@@ -14,10 +14,10 @@ import tempfile
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import StoreBuilder
 
 import ccanalytics as cc
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import StoreBuilder
 
 NOW = 1_795_608_000_000 + 17 * 60_000 + 123  # 12:17:00.123, so the last bucket holds instants
 HOUR = 3_600_000
@@ -85,10 +85,9 @@ def test_alerts_spikes_and_runway_equal_the_reference(builder, range_name):
 @example(errors=[], starts=[0], now=0, window=1, limit=0)
 def test_spike_flags_equal_a_brute_force_over_real_instants(errors, starts, now, window, limit):
     """``spike_flags`` on small integers against the reference's try-every-instant search."""
-    from reference import _spike
-
     from ccanalytics.metrics.alerts import spike_flags
     from ccanalytics.settings import Settings
+    from tests.support.reference import _spike
 
     rule = Settings(error_spike_errors=limit, error_spike_window_ms=window)
     existing = [t for t in errors if t < now]

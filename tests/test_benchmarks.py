@@ -13,12 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path):
     store = tmp_path / "small.db"
     subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--calls", "20000", str(store)],
+        [sys.executable, "-m", "benchmarks.generate", "--calls", "20000", str(store)],
+        cwd=ROOT,
         check=True,
         capture_output=True,
     )
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), str(store), "--repeat", "1", "--rounds", "3", "--json"],
+        [sys.executable, "-m", "benchmarks.run", str(store), "--repeat", "1", "--rounds", "3", "--json"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -34,9 +36,11 @@ def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path)
         assert row in table
 
 
-def _run(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+def _run(module: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """Run ``benchmarks.<module>`` as documented: ``python -m`` from the repository root."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -44,7 +48,7 @@ def _run(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
 
 
 def test_the_page_load_benchmark_times_visits_and_a_kernels_memory():
-    result = _run("page_load.py", "--runs", "2", "--gap", "3", "--hold", "6", timeout=300)
+    result = _run("page_load", "--runs", "2", "--gap", "3", "--hold", "6", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "goto -> cards visible over 2 visits" in result.stdout
     assert "one dashboard kernel, 6 s of refreshes: resident memory" in result.stdout
@@ -52,14 +56,14 @@ def test_the_page_load_benchmark_times_visits_and_a_kernels_memory():
 
 def test_the_many_tabs_benchmark_follows_its_tabs_and_sees_their_kernels_go():
     args = ("--tabs", "2", "--duration", "12", "--every", "4", "--cull-idle", "8", "--demo-speed", "300")
-    result = _run("many_tabs.py", *args, timeout=400)
+    result = _run("many_tabs", *args, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tabs whose Total Calls Ever grew with the demo's traffic: 2/2" in result.stdout
     assert "all tabs closed: only the preheated kernel left" in result.stdout
 
 
 def test_the_collect_benchmark_times_the_recorder_and_stores_every_call():
-    result = _run("collect.py", "--requests", "300", "--rounds", "2", "--json", timeout=120)
+    result = _run("collect", "--requests", "300", "--rounds", "2", "--json", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["requests"] == 600 and figures["stored"] + figures["lost"] == 600

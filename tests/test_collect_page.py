@@ -7,10 +7,10 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_fixtures import Tabs, running_server, wait_for
 
 from ccanalytics.collect import StoreWriter
 from ccanalytics.contract import RECONCILIATIONS_DDL
+from tests.support.browser_fixtures import Tabs, running_server, wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path

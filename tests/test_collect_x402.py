@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from x402_world import World, make_world, paying_client, start_seller
 
 from ccanalytics.collect import StoreWriter, x402_buyer
+from tests.support.x402_world import World, make_world, paying_client, start_seller
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
+
+    from tests.support.chain_fixtures import Anvil
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -365,7 +366,7 @@ def test_killing_the_app_mid_traffic_leaves_a_consistent_store(anvil: Anvil, tmp
 
 
 def test_the_living_demo_fills_a_store_the_dashboard_reads(tmp_path: Path) -> None:
-    from x402_world import REPO
+    from tests.support.x402_world import REPO
 
     db = tmp_path / "demo.db"
     demo = subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,18 +42,14 @@ def balances(chain: DemoChain, wallet: str | None = None) -> tuple[int, int]:
     return read.usdc_micro, read.eth_wei
 
 
-def test_starts_fast_and_serves_on_loopback(chain: DemoChain) -> None:
-    # `chain` is up already, so the imports (web3, py-evm: a one-off cost of the
-    # serve process) are paid; this measures the start itself.
-    started = time.monotonic()
+def test_another_chain_serves_on_loopback_on_a_port_of_its_own(chain: DemoChain) -> None:
+    # How fast it starts is a figure, not a test (CONTRIBUTING: tests never assert a speed).
     with DemoChain.start() as fresh:
-        elapsed = time.monotonic() - started
         parts = urlsplit(fresh.rpc_url)
         assert (parts.scheme, parts.hostname) == ("http", "127.0.0.1")
         assert parts.port and parts.port != urlsplit(chain.rpc_url).port
         answer = rpc(fresh.rpc_url, "eth_chainId", [], request_id="x")
         assert answer == {"jsonrpc": "2.0", "id": "x", "result": hex(ETH_TESTER_CHAIN_ID)}
-    assert elapsed < 2.0  # ≈ 0.3 s on a quiet 2-core machine; generous for a loaded CI runner
 
 
 def test_chain_id_is_what_the_endpoint_reports(chain: DemoChain) -> None:

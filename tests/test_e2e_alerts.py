@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser_fixtures import REPO, running_server, wait_for
-from stores import StoreBuilder
+
+from tests.support.browser_fixtures import REPO, running_server, wait_for
+from tests.support.stores import StoreBuilder
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

@@ -11,16 +11,16 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_fixtures import running_server, wait_for
-from stores import StoreBuilder
-from test_hostile_rpc import CHAIN_ID, PASSWORD, USDC, USER, WALLET, Hostile
 
 from ccanalytics.model import READING_NOTE
+from tests.support.browser_fixtures import running_server, wait_for
+from tests.support.stores import StoreBuilder
+from tests.test_hostile_rpc import CHAIN_ID, PASSWORD, USDC, USER, WALLET, Hostile
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from browser_fixtures import Tabs
+    from tests.support.browser_fixtures import Tabs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

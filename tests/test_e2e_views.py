@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_fixtures import REPO, running_server, wait_for
-from stores import StoreBuilder
 
 import ccanalytics as cc
+from tests.support.browser_fixtures import REPO, running_server, wait_for
+from tests.support.stores import StoreBuilder
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

@@ -24,7 +24,6 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
-from stores import Case, StoreBuilder, cases
 
 from ccanalytics.contract import DDL, create_store
 from ccanalytics.demo import write_demo
@@ -34,6 +33,7 @@ from ccanalytics.fleet.engines import PolarsEngine
 from ccanalytics.fleet.lake import export
 from ccanalytics.store.store import open_store
 from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS, parse_now
+from tests.support.stores import Case, StoreBuilder, cases
 
 NOW = parse_now("2026-11-25T12:34:56.789Z")
 ROOT = Path(__file__).resolve().parent.parent
@@ -412,7 +412,8 @@ def test_import_ccanalytics_needs_neither_narwhals_nor_pyspark() -> None:
 def test_the_fleet_benchmark_reports_polars_and_duckdb_on_the_same_lake(tmp_path: Path) -> None:
     sizes = ["--nodes", "3", "--days", "4", "--apis", "2", "--out", str(tmp_path / "lake")]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), *sizes, "--engines", "polars,duckdb"],
+        [sys.executable, "-m", "benchmarks.fleet", *sizes, "--engines", "polars,duckdb"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,

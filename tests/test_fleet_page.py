@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_fixtures import Server, Tabs, free_port
-from stores import StoreBuilder
 
 from ccanalytics.demo import write_demo
 from ccanalytics.fleet.lake import export
 from ccanalytics.ui import format as fmt
 from ccanalytics.units import HOUR_MS, now_ms
+from tests.support.browser_fixtures import Server, Tabs, free_port
+from tests.support.stores import StoreBuilder
 
 NOW = now_ms()  # the page shows the fleet at the current time
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from reference import assert_snapshots_equal, reference_snapshot
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
 from ccanalytics.errors import CCError
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000

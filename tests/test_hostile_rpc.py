@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
-from stores import StoreBuilder
 
 from ccanalytics.chain import ChainError, read_balances
 from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.model import READING_NOTE
 from ccanalytics.settings import parse_settings
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -8,11 +8,11 @@ from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import hostile_cases
 
 import ccanalytics as cc
 from ccanalytics.store import sqlite
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import hostile_cases
 
 
 @pytest.mark.slow

@@ -8,10 +8,10 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
+from tests.support.reference import assert_snapshots_equal
 
 BASE = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000
@@ -49,15 +49,16 @@ def _insert(con, rows, ids, verb="INSERT"):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(operations=st.lists(operation, min_size=1, max_size=25))
-def test_incremental_snapshots_equal_from_scratch_ones(operations):
+@given(operations=st.lists(operation, min_size=1, max_size=25), last=st.integers(-15 * DAY, 25 * DAY))
+def test_incremental_snapshots_equal_from_scratch_ones(operations, last):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "store.db")
         create_store(path)
         con = sqlite3.connect(path)
         ids: list[str] = []
         store = cc.open_store(path)
-        for op, *args in operations:
+        # Always a last snapshot after every change: no example passes without comparing one.
+        for op, *args in [*operations, ("snapshot", last)]:
             if op == "append":
                 _insert(con, args[0], ids)
             elif op == "delete" and ids:

@@ -11,11 +11,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ccanalytics import ingest as ingest_module
 from ccanalytics.cli import main
 from ccanalytics.contract import create_store
 from ccanalytics.errors import StoreError
-from ccanalytics.ingest import IngestError, IngestResult, ingest, ingest_file
+from ccanalytics.ingest import IngestError, IngestResult, ingest, ingest_file, staging
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -608,7 +607,7 @@ def test_ingest_waits_for_a_writer_that_holds_the_store(tmp_path: Path) -> None:
 def test_reading_a_file_does_not_lock_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "store.db"
     create_store(db, wal=False)  # the stricter case: a reader would block writers here
-    stage = ingest_module._stage
+    stage = staging.stage
     writes = []
 
     def stage_while_a_control_center_writes(con: sqlite3.Connection, good: pl.DataFrame) -> list:
@@ -621,7 +620,7 @@ def test_reading_a_file_does_not_lock_the_store(tmp_path: Path, monkeypatch: pyt
         writes.append(good.height)
         return stage(con, good)
 
-    monkeypatch.setattr(ingest_module, "_stage", stage_while_a_control_center_writes)
+    monkeypatch.setattr(staging, "stage", stage_while_a_control_center_writes)
     file = write(calls(request_id=[f"r{i}" for i in range(5)]), tmp_path / "calls.csv")
     assert ingest_file(db, file, batch_rows=2) == IngestResult(added=5, skipped=0)
     assert writes == [2, 2, 1]

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
-from test_ingest import calls, count, refusal, stored, write
 
 from ccanalytics.contract import create_store
 from ccanalytics.ingest import MAX_TEXT_CHARS, IngestResult, ingest_file
+from tests.test_ingest import calls, count, refusal, stored, write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

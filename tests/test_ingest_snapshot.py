@@ -7,11 +7,11 @@ import sqlite3
 
 import polars as pl
 import pytest
-from reference import assert_snapshots_equal, reference_snapshot
 
 import ccanalytics as cc
 from ccanalytics.cli import main
 from ccanalytics.contract import create_store
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
 
 NOW = 1_795_608_000_000
 HOUR = 3_600_000

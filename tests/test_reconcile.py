@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
+
+    from tests.support.chain_fixtures import Anvil
 
 MAX_RANGE = 100
 

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.running import Running
+from tests.support.reference import assert_snapshots_equal
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 HOUR = 3_600_000

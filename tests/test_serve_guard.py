@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_fixtures import REPO, Server, cmdline, descendants, free_port, wait_for
-from stores import StoreBuilder
+
+from tests.support.browser_fixtures import REPO, Server, cmdline, descendants, free_port, wait_for
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,7 +9,7 @@ import socket
 import stat
 import threading
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +17,9 @@ from ccanalytics.demo import write_demo
 from ccanalytics.errors import CCError
 from ccanalytics.serve.sharing import SnapshotCache, SnapshotServer, SnapshotSource, View, reuse_window
 from ccanalytics.store import open_store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def same(a, b) -> bool:

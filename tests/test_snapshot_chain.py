@@ -9,12 +9,16 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from chain_fixtures import free_port
-from stores import StoreBuilder
+
+from tests.support.chain_fixtures import free_port
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
+
+    from tests.support.chain_fixtures import Anvil
+
+pytestmark = pytest.mark.chain  # every test reads a real anvil
 
 NOW = 1_795_608_000_000
 SECRET = "sk_live_4f9a8b7c6d5e4f3a2b1c"
@@ -87,19 +91,3 @@ def test_an_endpoint_on_another_chain_is_a_data_issue(store, anvil: Anvil):
     assert {"table": "settings", "rule": f"rpc_url is on chain {anvil.chain_id}, not chain_id 8453", "rows": 1} in (
         snap["data_issues"]
     )
-
-
-def test_a_dashboard_never_waits_on_a_silent_endpoint(store, silent_endpoint):
-    import ccanalytics as cc
-
-    store.setting("rpc_url", silent_endpoint)
-    with cc.open_store(store.write()) as opened:
-        started = time.monotonic()
-        first = opened.snapshot(now=NOW, chain_wait_s=0.2)
-        assert time.monotonic() - started < 2
-        assert first.balances.source == "snapshot"
-        assert first.balances.note == "reading balances from the chain…"
-        time.sleep(6)  # the read gives up after 5 s
-        later = opened.snapshot(now=NOW, chain_wait_s=0.2)
-        assert later.balances.source == "snapshot"
-        assert "timed out after 5 s" in later.balances.note

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import StoreBuilder, cases, dst_transitions
 
 import ccanalytics as cc
 from ccanalytics.errors import StoreError
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import StoreBuilder, cases, dst_transitions
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 SECOND = 1000

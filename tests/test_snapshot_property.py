@@ -6,10 +6,10 @@ import os
 import tempfile
 
 from hypothesis import HealthCheck, example, given, settings
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import Case, StoreSpec, cases
 
 import ccanalytics as cc
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import Case, StoreSpec, cases
 
 NOW = 1_795_608_000_000
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import subprocess
@@ -237,11 +238,9 @@ def test_tables_without_rowids_are_read_whole(tmp_path, kind):
 
 
 @pytest.fixture
-def big(monkeypatch):
-    """Treat every store as big: counts run in the background and ledgers are cached."""
-    import ccanalytics.store.store
-
-    monkeypatch.setattr(ccanalytics.store.store, "SYNC_CHECK_ROWS", 0)
+def big():
+    """Opens a store as a big one: counts run in the background and ledgers are cached."""
+    return functools.partial(cc.open_store, sync_check_rows=0)
 
 
 def delete_call(path, request_id):
@@ -250,7 +249,7 @@ def delete_call(path, request_id):
 
 
 def test_a_delete_in_a_big_store_is_caught_by_the_background_count(store_path, big):
-    store = cc.open_store(store_path)
+    store = big(store_path)
     store.snapshot(now=NOW)
     delete_call(store_path, "r7")
     expected = fresh(store_path)
@@ -262,7 +261,7 @@ def test_a_delete_in_a_big_store_is_caught_by_the_background_count(store_path, b
 
 
 def test_verify_catches_a_delete_at_once(store_path, big):
-    store = cc.open_store(store_path)
+    store = big(store_path)
     store.snapshot(now=NOW)
     delete_call(store_path, "r7")
     assert store.verify() is False
@@ -279,7 +278,7 @@ def test_a_second_process_starts_from_the_cache(store_path, big, monkeypatch, tm
     cache_dir = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(cache_dir))
     before = _beside(store_path)
-    first = cc.open_store(store_path).snapshot(now=NOW).to_dict()
+    first = big(store_path).snapshot(now=NOW).to_dict()
     assert len(list(cache_dir.iterdir())) == 1
     assert _beside(store_path) == before  # nothing written beside the store
     add_calls(store_path, [("late", NOW - 5, "buyer", 200, 3)])
@@ -291,7 +290,7 @@ def test_a_second_process_starts_from_the_cache(store_path, big, monkeypatch, tm
 
     with monkeypatch.context() as m:
         m.setattr(Source, "read_chunks", no_full_read)
-        second = cc.open_store(store_path).snapshot(now=NOW).to_dict()
+        second = big(store_path).snapshot(now=NOW).to_dict()
     assert second["buyer"]["total_calls"] == first["buyer"]["total_calls"] + 1
     assert second == fresh(store_path)
 
@@ -305,33 +304,30 @@ def _swap_in(new, path):
 
 def test_a_cache_of_a_changed_store_is_not_used(store_path, big, monkeypatch, tmp_path_factory):
     monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    with cc.open_store(store_path) as store:
+    with big(store_path) as store:
         store.snapshot(now=NOW)
     delete_call(store_path, "r3")
-    with cc.open_store(store_path) as store:
+    with big(store_path) as store:
         assert store.snapshot(now=NOW).to_dict() == fresh(store_path)
     other = store_path.with_name("other.db")
     create_store(other)
     add_calls(other, [("z", NOW - 1, "buyer", 200, 1)])
     _swap_in(other, store_path)
-    with cc.open_store(store_path) as store:
+    with big(store_path) as store:
         assert store.snapshot(now=NOW).buyer.total_calls == 1
 
 
 def test_a_cache_older_than_a_day_is_read_afresh(store_path, big, monkeypatch, tmp_path_factory):
-    import ccanalytics.store.store
-
     monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    with cc.open_store(store_path) as store:
+    with big(store_path) as store:
         store.snapshot(now=NOW)
     con = sqlite3.connect(store_path)
     con.execute("UPDATE calls SET status_code = 500 WHERE request_id = 'r2'")  # in place: no cheap check sees it
     con.commit()
     con.close()
-    with cc.open_store(store_path) as store:
+    with big(store_path) as store:
         assert store.snapshot(now=NOW).buyer.success_24h == 24  # the day-old cache still answers
-    monkeypatch.setattr(ccanalytics.store.store, "CACHE_MAX_AGE_MS", -1)
-    with cc.open_store(store_path) as store:
+    with big(store_path, cache_max_age_s=0) as store:
         assert store.snapshot(now=NOW).buyer.success_24h == 23
 
 

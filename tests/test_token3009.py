@@ -13,8 +13,9 @@ import pytest
 from ccanalytics.collect.localchain import BASE_SEPOLIA_USDC, load_eip3009_artifact, place_usdc
 
 if TYPE_CHECKING:
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
+
+    from tests.support.chain_fixtures import Anvil
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "ccanalytics" / "contracts"
 

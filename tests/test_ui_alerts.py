@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 
-import ui_snapshots as snaps
-from test_ui_page import only, text
-
 from ccanalytics.ui import Dashboard
+from tests.support import ui_snapshots as snaps
+from tests.test_ui_page import only, text
 
 
 def with_alerts(**changes) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from ccanalytics.ui.exports import csv_bytes, parquet_bytes
 from ccanalytics.ui.views import _COLUMNS, export_links
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 COLUMNS = [("api_id", "text"), ("calls", "int"), ("avg_latency_ms", "float"), ("note", "text")]
 SCHEMA = pl.Schema({"api_id": pl.String, "calls": pl.Int64, "avg_latency_ms": pl.Float64, "note": pl.String})

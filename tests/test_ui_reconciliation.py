@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 import re
 
-import ui_snapshots as snaps
-
 from ccanalytics.ui import Dashboard
+from tests.support import ui_snapshots as snaps
 
 RECONCILED = {
     "ts": "2026-11-25T11:00:00Z",

@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-import ui_snapshots as snaps
 
 from ccanalytics.errors import StoreError
 from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import Dashboard, Refresher, live_dashboard, refresh, refresh_interval
+from tests.support import ui_snapshots as snaps
 
 TINY = 0.02  # seconds between refreshes in these tests
 

@@ -19,12 +19,12 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_snapshots_equal, reference_snapshot
-from stores import StoreBuilder, cases
 
 import ccanalytics as cc
 from ccanalytics.contract import create_store
 from ccanalytics.metrics import sketch
+from tests.support.reference import assert_snapshots_equal, reference_snapshot
+from tests.support.stores import StoreBuilder, cases
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 MINUTE = 60_000

@@ -19,17 +19,20 @@ import sys
 import threading
 import time
 from contextlib import closing
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from chain_fixtures import free_port
 
 import ccanalytics as cc
 from ccanalytics.watch import Watcher, decide
+from tests.support.chain_fixtures import free_port
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_795_608_000_000  # 2026-11-25T12:00:00Z, the scripted burst's clock

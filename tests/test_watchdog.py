@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_fixtures import Server, Tabs, free_port, wait_for
-from stores import StoreBuilder
 
 from ccanalytics.ui.heartbeat import DISCONNECTED_TEXT
+from tests.support.browser_fixtures import Server, Tabs, free_port, wait_for
+from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -349,8 +349,10 @@ def _eth_call(url: str, to: str, data: str, deadline: Deadline) -> object:
 def _read(
     rpc_url: str, wallet: str, usdc_address: str, chain_id: int, deadline: Deadline
 ) -> int | tuple[int, int, int]:
-    """The endpoint's chain id when it is not ``chain_id``, else the token's decimals,
-    the token balance and the ETH balance. Raises RPCFailure or _Impossible."""
+    """The endpoint's chain id when it is not ``chain_id``, else the decimals and two balances.
+
+    The token's decimals, the token balance and the ETH balance. Raises RPCFailure or _Impossible.
+    """
     actual = _quantity(rpc.call(rpc_url, "eth_chainId", [], deadline), "chain id")
     if actual != chain_id:
         # Checked first: on another chain the token calls would fail for the wrong reason.

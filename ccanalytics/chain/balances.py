@@ -6,6 +6,10 @@ it up.  Twenty tabs refreshing every second share one read every few seconds,
 so a hosted endpoint is not flooded. Each read has a wall-clock deadline
 (:mod:`ccanalytics.chain.rpc`), so the one chain thread is never held longer than
 ``READ_TIMEOUT_S``: a dripping endpoint cannot starve the reads after it.
+
+The chain read itself is a seam (``LiveBalances(read=…)``, with the signature of
+:func:`ccanalytics.chain.read_balances`), so everything here is tested with a
+fake reader; only the reader's own tests need a JSON-RPC node.
 """
 
 from __future__ import annotations
@@ -13,19 +17,29 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ccanalytics.chain import ChainBalances, ChainError, ChainIdMismatch, read_balances
 from ccanalytics.model import READING_NOTE, Balances
 from ccanalytics.units import now_ms
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ccanalytics.settings import Settings
 
 __all__ = ["LiveBalances"]
 
 FRESH_MS = 5_000  # a read younger than this is reused
 READ_TIMEOUT_S = 5.0
+
+
+class Reader(Protocol):
+    """Reads one wallet's balances from a chain: :func:`ccanalytics.chain.read_balances` or a fake."""
+
+    def __call__(
+        self, rpc_url: str, wallet: str, usdc_address: str, chain_id: int, timeout_s: float = ...
+    ) -> ChainBalances: ...
 
 
 @dataclass(frozen=True)
@@ -37,22 +51,48 @@ class _Answer:
     at_ms: int
 
 
-def _read(rpc_url: str, wallet: str, usdc: str, chain_id: int) -> _Answer:
+def _answer(read: Reader, clock: Callable[[], int], key: tuple[str, str, str, int]) -> _Answer:
+    """One read of the chain, as balances or the one-line reason there are none."""
+    rpc_url, wallet, usdc, chain_id = key
     try:
-        got: ChainBalances = read_balances(rpc_url, wallet, usdc, chain_id, timeout_s=READ_TIMEOUT_S)
+        got = read(rpc_url, wallet, usdc, chain_id, timeout_s=READ_TIMEOUT_S)
     except ChainIdMismatch as exc:
         rule = f"rpc_url is on chain {exc.actual}, not chain_id {exc.expected}"
-        return _Answer(Balances(note=str(exc)), rule, now_ms())
+        return _Answer(Balances(note=str(exc)), rule, clock())
     except ChainError as exc:
-        return _Answer(Balances(note=str(exc)), None, now_ms())
+        return _Answer(Balances(note=str(exc)), None, clock())
     live = Balances(usdc_micro=got.usdc_micro, eth_wei=got.eth_wei, source="chain", as_of_ms=got.read_at_ms)
-    return _Answer(live, None, now_ms())
+    return _Answer(live, None, clock())
 
 
 class LiveBalances:
-    """The latest chain read for one store's settings, refreshed in the background."""
+    """The latest chain read for one store's settings, refreshed in the background.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    read
+        Reads the chain (default :func:`ccanalytics.chain.read_balances`); it
+        should raise only ``ChainError`` (a ``ChainIdMismatch`` becomes a data issue).
+    clock
+        Epoch milliseconds, for the freshness window (default: the current time).
+
+    Examples
+    --------
+    >>> from ccanalytics.chain import ChainBalances
+    >>> from ccanalytics.settings import parse_settings
+    >>> def fake(rpc_url, wallet, usdc_address, chain_id, timeout_s=5.0):
+    ...     return ChainBalances(usdc_micro=5_000_000, eth_wei=10**15, read_at_ms=1)
+    >>> settings, _ = parse_settings({"rpc_url": "http://127.0.0.1:1", "chain_id": "8453",
+    ...     "wallet_address": "0x" + "11" * 20, "usdc_address": "0x" + "22" * 20})
+    >>> live = LiveBalances(read=fake)
+    >>> live.get(settings, wait_s=None)[0].usdc_micro
+    5000000
+    >>> live.close()
+    """
+
+    def __init__(self, *, read: Reader = read_balances, clock: Callable[[], int] = now_ms) -> None:
+        self._read = read
+        self._clock = clock
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccanalytics-chain")
         self._key: tuple | None = None
@@ -74,12 +114,12 @@ class LiveBalances:
             if key != self._key:
                 self._key, self._last, self._pending = key, None, None
             last = self._last
-            if last is not None and now_ms() - last.at_ms < FRESH_MS:
+            if last is not None and self._clock() - last.at_ms < FRESH_MS:
                 return last.balances, last.mismatch
-            started = self._pending is None
-            if started:
-                self._pending = self._pool.submit(_read, *key)
             pending = self._pending
+            started = pending is None
+            if pending is None:
+                pending = self._pending = self._pool.submit(_answer, self._read, self._clock, key)
         if started:
             # Outside the lock: a read that failed at once runs the callback here, and it takes the lock.
             pending.add_done_callback(lambda done, k=key: self._finished(k, done))

@@ -85,6 +85,7 @@ def _fleet_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ccanalytics`` command line; return its exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "snapshot" and args.api is not None and args.range is None:

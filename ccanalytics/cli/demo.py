@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
+from typing import TYPE_CHECKING
 
 from ccanalytics.demo import write_demo
 from ccanalytics.units import count_text
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

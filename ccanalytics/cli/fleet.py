@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from ccanalytics.errors import CCError
 from ccanalytics.fleet import fleet_snapshot
 from ccanalytics.metrics.views import RANGES
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ccanalytics.errors import CCError
 from ccanalytics.store import open_store
 from ccanalytics.units import parse_events, parse_now
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

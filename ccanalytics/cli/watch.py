@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ccanalytics.errors import CCError
 from ccanalytics.store import open_store
 from ccanalytics.units import iso_utc, now_ms
 from ccanalytics.watch import Watcher, default_state_path
 from ccanalytics.watch.delivery import mask_url
+
+if TYPE_CHECKING:
+    import argparse
 
 # Store text (an API id in a spike's message) reaches the log: no control character may
 # move a terminal's cursor or forge a log line.

@@ -50,8 +50,10 @@ def place_usdc(w3: Web3, owner: str, address: str = BASE_SEPOLIA_USDC, timeout_s
     Placing it again keeps the balances (the code is replaced, the storage stays).
     Returns the token as a web3 contract object (``functions.mint(to, micro)``).
     """
+    from web3.types import RPCEndpoint  # web3 is loaded already: ``w3`` is one
+
     runtime = load_eip3009_artifact()["bytecode_runtime"]
-    answer = w3.provider.make_request("anvil_setCode", [address, runtime])
+    answer = w3.provider.make_request(RPCEndpoint("anvil_setCode"), [address, runtime])
     if "error" in answer:
         raise RuntimeError(f"the node refused anvil_setCode: {answer['error']}")
     token = usdc_contract(w3, address)

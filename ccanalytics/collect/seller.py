@@ -171,7 +171,7 @@ class SellerRecorder:
         headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers") or ()}
         payment = next((headers[h] for h in PAYMENT_HEADERS if h in headers), None)
         route = self._match(scope) if payment is not None else None
-        if route is None:
+        if payment is None or route is None:
             # A free route, or a challenge: the handshake is not a call.
             await self.app(scope, receive, send)
             return

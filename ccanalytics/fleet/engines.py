@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -19,6 +18,9 @@ from ccanalytics.errors import CCError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
+
+    from polars._typing import PolarsDataType
 
 __all__ = ["Engine", "PolarsEngine", "SparkEngine", "engine"]
 
@@ -34,10 +36,12 @@ class Engine:
 
     name = "engine"
 
-    def scan(self, folder: Path, schema: Mapping[str, pl.DataType]) -> nw.LazyFrame:
+    def scan(self, folder: Path, schema: Mapping[str, PolarsDataType]) -> nw.LazyFrame:
+        """The dataset under ``folder`` (``node=*/day=*/*.parquet``) lazily; ``schema`` when it has no file yet."""
         raise NotImplementedError
 
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
+        """Run ``frame`` on the engine; its (small) result as a polars frame."""
         return frame.collect(backend="polars").to_native()
 
     def close(self) -> None:
@@ -50,13 +54,14 @@ class PolarsEngine(Engine):
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> PolarsEngine().scan(Path(tempfile.mkdtemp()), {"ts_ms": pl.Int64}).collect().to_native().columns
     ['ts_ms', 'node', 'day']
     """
 
     name = "polars"
 
-    def scan(self, folder: Path, schema: Mapping[str, pl.DataType]) -> nw.LazyFrame:
+    def scan(self, folder: Path, schema: Mapping[str, PolarsDataType]) -> nw.LazyFrame:
         if not _has_files(folder):
             return nw.from_native(pl.LazyFrame(schema={**schema, **PARTITIONS}))
         frame = pl.scan_parquet(
@@ -111,7 +116,7 @@ class SparkEngine(Engine):
     def __init__(self, master: str | None = None) -> None:
         self.session = spark_session(master)
 
-    def scan(self, folder: Path, schema: Mapping[str, pl.DataType]) -> nw.LazyFrame:
+    def scan(self, folder: Path, schema: Mapping[str, PolarsDataType]) -> nw.LazyFrame:
         if not _has_files(folder):
             empty = pl.DataFrame(schema={**schema, **PARTITIONS})
             return nw.from_native(self.session.createDataFrame(empty.to_arrow()))

@@ -28,16 +28,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.errors import CCError
 from ccanalytics.store.sqlite import RID, Source
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ExportReport", "day_text", "export", "node_name"]
 

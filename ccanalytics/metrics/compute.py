@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.contract import TABLES
+from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.alerts import evaluate, spike_flags
@@ -34,7 +34,7 @@ from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapsh
 __all__ = ["TableFacts", "compute", "role_views", "table_facts", "table_issues"]
 
 ROLES = formulas.ROLES
-ISSUE_TABLES = (*TABLES, "settings")
+ISSUE_TABLES = tuple(STORE_TABLES)
 
 
 def _latest_balance(balance_snapshots: pl.LazyFrame, now: int) -> pl.LazyFrame:
@@ -192,6 +192,7 @@ def compute(
     seen: FirstSeen | None = None,
     horizon: int = 0,
     windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
+    view: dict[str, Any] | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -206,7 +207,8 @@ def compute(
     the first seller calls of consumers before ``horizon``, where ``calls``
     begin.  ``views`` are the roles' figures when they were tallied elsewhere
     (the fleet's engines), ``windowed`` the windowed figures when they were
-    kept as running state (see ``role_views``).
+    kept as running state (see ``role_views``), ``view`` the ranged view when
+    it was kept elsewhere (``history``).
     """
     good_apis = apis.lazy().filter(pl.col("rule").is_null())
     if views is None:
@@ -263,8 +265,8 @@ def compute(
             errors=errors.lazy(),
         ),
         runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
-        view=None
-        if range_name is None or seen is None
+        view=view
+        if view is not None or range_name is None or seen is None
         else _view_with_spikes(
             ranged.ranged_view(
                 calls,
@@ -301,7 +303,7 @@ def _view_with_spikes(
 
 def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
     """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
-    first = min(now, *(int(v.call_rate["hour"].min() or now) for v in views.values()))
+    first = min(now, *(v.call_rate.select(pl.col("hour").min().fill_null(now)).item() for v in views.values()))
     since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
     return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
 

@@ -83,19 +83,19 @@ class FirstSeen:
         if not self.pending:
             return self
         pieces = pl.concat([p.lazy() for p in self.pending])
-        by_api = (
+        by_api_lazy = (
             pl.concat([self.by_api.lazy(), pieces.select(*_BY_API)])
             .group_by("key")
             .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
             .sort("key")
         )
-        by_consumer = (
+        by_consumer_lazy = (
             pl.concat([self.by_consumer.lazy(), pieces.select(key="ckey", ts_ms="ts_ms")])
             .group_by("key")
             .agg(pl.col("ts_ms").min())
             .sort("key")
         )
-        by_api, by_consumer = pl.collect_all([by_api, by_consumer])
+        by_api, by_consumer = pl.collect_all([by_api_lazy, by_consumer_lazy])
         return FirstSeen(by_consumer, by_api)
 
 

@@ -210,7 +210,7 @@ def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, ro
 
 
 def _ratio(numerator: str, denominator: str) -> pl.Expr:
-    """numerator / denominator, null when the denominator is 0."""
+    """Numerator / denominator, null when the denominator is 0."""
     return (
         pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator)).otherwise(None).cast(pl.Float64)
     )

@@ -19,30 +19,44 @@ Pure polars, no I/O: the store feeds it the clean rows it reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.history import History
 from ccanalytics.metrics.running import Running
 from ccanalytics.units import WEEK_MS
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
+    from ccanalytics.settings import Settings
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
 
 # How far back the default snapshot looks: the seller's previous 7 d starts at now - 14 d.
 REACH_MS = 2 * WEEK_MS
 
-RECENT_SCHEMA = {
-    "ts_ms": pl.Int64,
-    "role": pl.String,
-    "api_id": pl.String,
-    "api_name": pl.String,
-    "request_id": pl.String,
-    "status_code": pl.Int64,
-    "latency_ms": pl.Float64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-    "consumer": pl.String,
+# The calls' columns a recent row keeps (the contract's dtypes), and the rule it breaks.
+RECENT_SCHEMA: dict[str, PolarsDataType] = {
+    **{
+        name: TABLES["calls"].schema[name]
+        for name in (
+            "ts_ms",
+            "role",
+            "api_id",
+            "api_name",
+            "request_id",
+            "status_code",
+            "latency_ms",
+            "price_micro",
+            "revenue_micro",
+            "consumer",
+        )
+    },
     "rule": pl.String,
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
@@ -66,11 +80,6 @@ class Totals:
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
-
-    @classmethod
-    def of(cls, rows: pl.DataFrame) -> Totals:
-        """The totals of clean call rows (every row given counts: filter by time first)."""
-        return cls.empty().plus(rows)
 
     def plus(self, rows: pl.DataFrame) -> Totals:
         """These totals with more rows counted."""
@@ -102,6 +111,7 @@ class Ledger:
     reach: int = REACH_MS  # how far before `now` the rows must go
     seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
     running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
+    histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
@@ -151,6 +161,7 @@ class Ledger:
             upto=self.upto if keep else None,
             present=self.present if keep else None,
             running=None if self.running is None else self.running.settle(horizon),
+            histories=(),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -172,3 +183,31 @@ class Ledger:
         running = self.running or Running.of(self.recent.filter(pl.col("rule").is_null()))
         running, *frames = running.at(now, timezone)
         return replace(self, running=running), tuple(frames)  # type: ignore[return-value]
+
+    def view_at(
+        self, now: int, settings: Settings, range_name: str, api: str | None, names: pl.LazyFrame, apis: pl.LazyFrame
+    ) -> tuple[Ledger, dict[str, Any]]:
+        """A day range's ``view`` at ``now`` (see ``history.History``), and the ledger that keeps its history.
+
+        The ledger must keep consumers' first calls (``seen``) and rows since ``now − 2R``.
+        """
+        assert self.seen is not None
+        state = (settings.timezone, range_name, settings.error_spike_window_ms, self.horizon)
+        settled = int(self.settled.tallies["calls"].sum())
+        kept = [h for h in self.histories if h.answers(now, *state, settled, self.recent.height)]
+        if kept:
+            history = kept[0]
+        else:
+            history = History.of(
+                self.recent,
+                self.seen,
+                horizon=self.horizon,
+                settled_calls=settled,
+                now=now,
+                timezone=settings.timezone,
+                range_name=range_name,
+                spike_window=settings.error_spike_window_ms,
+            )
+        others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
+        view = history.view(self.recent, now, api, names, apis, settings)
+        return replace(self, histories=(history, *others)), view

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.metrics.alerts import Alert
 from ccanalytics.metrics.runway import Runway
-from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
     eth_text,
     iso_utc,
@@ -23,7 +21,8 @@ from ccanalytics.units import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from ccanalytics.metrics.alerts import Alert
+    from ccanalytics.model import Balances, DataIssue
 
 __all__ = [
     "BuyerView",

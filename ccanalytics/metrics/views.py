@@ -26,11 +26,13 @@ __all__ = [
     "RANGES",
     "Range",
     "all_time_breakdown",
+    "breakdown_rows",
     "bucket_starts",
     "figures_dict",
     "period_figures",
     "ranged_view",
     "usdc_texts",
+    "view_dict",
     "with_names",
 ]
 
@@ -197,6 +199,11 @@ def _breakdown(calls: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> 
     """Per role, the window's API breakdown in metrics.md's order (``usdc`` as text)."""
     by = ("role", "api_id")
     tallied = _tally(calls, by).join(sketch.exact_percentiles(calls, by), on=list(by), how="left")
+    return breakdown_rows(tallied, names, apis)
+
+
+def breakdown_rows(tallied: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame) -> pl.LazyFrame:
+    """A ranged view's breakdown rows from tallies per (role, api_id) with ``p95_latency_ms``, in order."""
     return (
         with_names(tallied, names, apis)
         .select(
@@ -284,20 +291,39 @@ def ranged_view(
         calls = calls.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
     in_window = formulas.window(calls, start, now)
-    count, top = _consumers(in_window)
+    consumer_count, top_consumers = _consumers(in_window)
     figures, series, breakdown, count, top = pl.collect_all(
         [
             period_figures(calls, {"window": (start, now), "previous": (start - length, start)}),
             _series(calls, starts, now),
             _breakdown(in_window, names, apis),
-            count,
-            top,
+            consumer_count,
+            top_consumers,
         ]
     )
+    fresh = new_consumers(calls, seen, horizon, start, now, api)
+    return view_dict(range_, api, now, figures, series, breakdown, (count.item(), fresh, top))
+
+
+def view_dict(
+    range_: Range,
+    api: str | None,
+    now: int,
+    figures: pl.DataFrame,
+    series: pl.DataFrame,
+    breakdown: pl.DataFrame,
+    consumers: tuple[int, int, pl.DataFrame],
+) -> dict[str, Any]:
+    """The ``view`` object from its frames.
+
+    ``figures`` per (role, period) as ``period_figures``, ``series`` per
+    (role, start), ``breakdown`` per role, and the seller's consumers, new
+    consumers and top ones.
+    """
     out: dict[str, Any] = {
         "range": range_.name,
         "api": api,
-        "start": iso_utc(start),
+        "start": iso_utc(now - range_.length_ms),
         "end": iso_utc(now),
         "bucket": range_.bucket,
     }
@@ -312,9 +338,8 @@ def ranged_view(
         section["series"] = buckets.to_dicts()
         section["breakdown"] = breakdown.filter(pl.col("role") == role).drop("role").to_dicts()
         if role == "seller":
-            section["consumers"] = count.item()
-            section["new_consumers"] = new_consumers(calls, seen, horizon, start, now, api)
-            section["top_consumers"] = top.to_dicts()
+            section["consumers"], section["new_consumers"] = consumers[0], consumers[1]
+            section["top_consumers"] = consumers[2].to_dicts()
         out[role] = section
     return out
 

@@ -19,304 +19,50 @@ Voila itself, with these differences.
 - ``?template=`` / ``?theme=`` are refused (404), ``/voila/templates/..``
   is a clean 404, ``/logout`` signs out.
 
-The checks are plain functions, tested here:
+The checks are plain functions (``ccanalytics.serve.checks``), the pages
+too (``ccanalytics.serve.pages``); the token's sources are
+``ccanalytics.serve.token``.  This module builds the Voila application that
+runs them.
 
 >>> allowed = frozenset({"localhost", "127.0.0.1", "::1"})
 >>> host_allowed("localhost:8866", allowed, wildcard=False)
 True
->>> host_allowed("rebind.attacker.example:8866", allowed, wildcard=False)
-False
 """
 
 from __future__ import annotations
 
-import html
-import ipaddress
-import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from ccanalytics.serve.checks import GUARD_ENV, Guard, cross_site, default_max_kernels, host_allowed
+from ccanalytics.serve.pages import login_page, page
+from ccanalytics.serve.token import TOKEN_ENV, argv_without, read_token
 
-__all__ = ["GUARD_ENV", "TOKEN_ENV", "cross_site", "default_max_kernels", "host_allowed", "main", "page"]
+__all__ = [
+    "GUARD_ENV",
+    "READY_ENV",
+    "READY_WAIT_S",
+    "TOKEN_ENV",
+    "Guard",
+    "announce_ready",
+    "argv_without",
+    "cross_site",
+    "default_max_kernels",
+    "host_allowed",
+    "login_page",
+    "main",
+    "page",
+    "read_token",
+]
 
-TOKEN_ENV = "CCANALYTICS_TOKEN"
-# What serve tells this process (JSON): {"hosts": [...], "wildcard": bool, "max_kernels": int}.
-GUARD_ENV = "CCANALYTICS_GUARD"
 # A file serve names: written once the warm kernel has run the whole page, so that serve
 # announces its URL only when a first visitor is served at full speed.
 READY_ENV = "CCANALYTICS_READY_FILE"
 READY_WAIT_S = 90.0  # past this the file is written anyway: a slow machine still gets its URL
-KERNEL_MB = 300  # a dashboard kernel's resident memory, measured: about 270 MB
 RETRY_AFTER_S = 30
-# An admitted page counts as one more kernel until its kernel registers, at most this long while it
-# renders and HOLD_S after: a page served from the warm kernel renders in milliseconds, and the
-# pool's refill (started a second later) registers after that.
-ADMISSION_S = 120.0
-HOLD_S = 10.0
-
-
-def _bare_host(host_header: str) -> str:
-    """The host of a ``Host`` header, lowercase, without port, brackets or a final dot.
-
-    >>> _bare_host("[::1]:8866"), _bare_host("LocalHost.:80"), _bare_host("127.0.0.1")
-    ('::1', 'localhost', '127.0.0.1')
-    """
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    return host.rstrip(".")
-
-
-def host_allowed(host_header: str, allowed: frozenset[str], wildcard: bool) -> bool:
-    """Whether a request's ``Host`` header names this server.
-
-    Parameters
-    ----------
-    host_header
-        The header as sent (``name:port``, ``[v6]:port``...).
-    allowed
-        The names and addresses allowed (lowercase, bare).
-    wildcard
-        The server is bound to ``0.0.0.0`` or ``::``: any IP address names it.
-
-    Returns
-    -------
-    bool
-        ``True`` for an allowed name or a loopback address (or any address on a wildcard).
-
-    Examples
-    --------
-    >>> names = frozenset({"localhost", "dash.example.org"})
-    >>> [host_allowed(h, names, False) for h in ("[::1]:1", "dash.example.org", "10.0.0.5:80")]
-    [True, True, False]
-    >>> host_allowed("10.0.0.5:80", names, wildcard=True)
-    True
-    """
-    host = _bare_host(host_header)
-    if host in allowed:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or wildcard
-
-
-def cross_site(headers: Mapping[str, str], host_header: str) -> bool:
-    """Whether a request comes from another site than the page's own.
-
-    Parameters
-    ----------
-    headers
-        The request's headers (``Origin``, ``Sec-Fetch-Site``).
-    host_header
-        The request's ``Host`` header.
-
-    Returns
-    -------
-    bool
-        ``True`` when ``Origin`` names another host (or is ``null``), or
-        ``Sec-Fetch-Site`` is neither ``same-origin`` nor ``none`` (typed in).
-
-    Examples
-    --------
-    >>> cross_site({"Origin": "http://attacker.example"}, "127.0.0.1:8866")
-    True
-    >>> cross_site({"Origin": "http://127.0.0.1:8866", "Sec-Fetch-Site": "same-origin"}, "127.0.0.1:8866")
-    False
-    >>> cross_site({"Sec-Fetch-Site": "cross-site"}, "127.0.0.1:8866"), cross_site({}, "127.0.0.1:8866")
-    (True, False)
-    """
-    origin = headers.get("Origin")
-    if origin is not None:
-        try:
-            netloc = urlsplit(origin).netloc.lower()
-        except ValueError:
-            return True
-        if netloc != host_header.strip().lower():
-            return True
-    site = headers.get("Sec-Fetch-Site")
-    return site is not None and site.strip().lower() not in ("same-origin", "none")
-
-
-def default_max_kernels(memory_bytes: int | None = None, cpus: int | None = None) -> int:
-    """The default cap on live kernels: a quarter of the memory at 300 MB each, 4 per core, 2 to 32.
-
-    Parameters
-    ----------
-    memory_bytes, cpus
-        The machine's (read from the system when ``None``).
-
-    Examples
-    --------
-    >>> default_max_kernels(24 * 2**30, 2), default_max_kernels(2 * 2**30, 8), default_max_kernels(2**40, 64)
-    (8, 2, 32)
-    """
-    if memory_bytes is None:
-        try:
-            memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            memory_bytes = 4 * 2**30
-    cpus = cpus or os.cpu_count() or 1
-    return max(2, min(memory_bytes // 4 // (KERNEL_MB * 2**20), 4 * cpus, 32))
-
-
-def page(title: str, text: str, link: str | None = None) -> str:
-    """A small, self-contained HTML page (no script, nothing from elsewhere); every text is escaped.
-
-    >>> "<b>" in page("T", "<b>x</b>")
-    False
-    """
-    more = f'<p><a href="{html.escape(link)}">Open the dashboard</a></p>' if link is not None else ""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>"
-        '<meta name="viewport" content="width=device-width">'
-        "<style>body{font:16px system-ui,sans-serif;margin:4rem auto;max-width:36rem;color:#222}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{more}</body></html>"
-    )
-
-
-def login_page(action: str, xsrf: str, error: str | None = None) -> str:
-    """The sign-in form: the token only, posted back to the same address; every text is escaped.
-
-    >>> "Wrong token" in login_page("/login?next=%2F", "x", "Wrong token")
-    True
-    >>> "new_password" in login_page("/", "x") or "jupyter server list" in login_page("/", "x")
-    False
-    """
-    wrong = f'<p role="alert" style="color:#b42318">{html.escape(error)}</p>' if error else ""
-    form = (
-        f'<form method="post" action="{html.escape(action)}">'
-        f'<input type="hidden" name="_xsrf" value="{html.escape(xsrf)}">'
-        '<p><label for="password">Token</label><br>'
-        '<input id="password" name="password" type="password" autocomplete="current-password" required '
-        'style="font:inherit;padding:.4rem;width:100%;box-sizing:border-box"></p>'
-        '<p><button type="submit" style="font:inherit;padding:.4rem 1rem">Open the dashboard</button></p></form>'
-    )
-    text = (
-        "This dashboard needs its token. Open the address `ccanalytics serve` printed (it carries the token), "
-        "or paste the token here."
-    )
-    return page("ccanalytics — sign in", text).replace("</body>", f"{wrong}{form}</body>")
-
-
-class Guard:
-    """What the checks need to know: allowed hosts, the cap, and the pages admitted lately.
-
-    A page admitted will add one kernel (the warm one's refill, or its own),
-    registered only a moment later. Each admission therefore remembers the
-    count it expects once its kernel is there, and counts as one more kernel
-    until the count reaches it, or until its page has rendered and ``HOLD_S``
-    passed. A burst is thus never let past the cap.
-    """
-
-    def __init__(self, hosts: frozenset[str], wildcard: bool, max_kernels: int) -> None:
-        self.hosts = hosts
-        self.wildcard = wildcard
-        self.max_kernels = max_kernels
-        self.kernel_manager: Any = None
-        # key -> (admitted at, kernels expected once its kernel registers, rendered at or None)
-        self._admitted: dict[int, tuple[float, int, float | None]] = {}
-
-    @classmethod
-    def from_env(cls) -> Guard:
-        raw = json.loads(os.environ.get(GUARD_ENV) or "{}")
-        hosts = {"localhost", "127.0.0.1", "::1", *(_bare_host(h) for h in raw.get("hosts", []))}
-        return cls(frozenset(hosts), bool(raw.get("wildcard")), int(raw.get("max_kernels") or default_max_kernels()))
-
-    def _kernels(self) -> int:
-        manager = self.kernel_manager
-        return len(set(getattr(manager, "_kernels", {})) | set(getattr(manager, "_pending_kernels", {})))
-
-    def live_kernels(self) -> int:
-        """Kernels running or starting, plus admitted pages whose kernel is not counted yet."""
-        now, kernels = time.monotonic(), self._kernels()
-
-        def waiting(entry: tuple[float, int, float | None]) -> bool:
-            admitted, expected, rendered = entry
-            young = now - admitted < ADMISSION_S if rendered is None else now - rendered < HOLD_S
-            return young and kernels < expected
-
-        self._admitted = {k: e for k, e in self._admitted.items() if waiting(e)}
-        return kernels + len(self._admitted)
-
-    def admit(self, key: int) -> None:
-        self._admitted[key] = (time.monotonic(), self.live_kernels() + 1, None)
-
-    def release(self, key: int) -> None:
-        entry = self._admitted.get(key)
-        if entry is not None and entry[2] is None:
-            self._admitted[key] = (entry[0], entry[1], time.monotonic())
-
-
-# -- on the serve side ------------------------------------------------------------------------------
-
-
-def read_token(flag: str | None, token_file: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The token visitors must present: ``--token-file``, ``--token`` or ``$CCANALYTICS_TOKEN``.
-
-    A token file must be readable by its owner only (mode 0600), as an SSH key.
-
-    Raises
-    ------
-    CCError
-        Two sources at once, an empty token, or a token file that is missing or open to others.
-
-    Examples
-    --------
-    >>> read_token(None, None, {"CCANALYTICS_TOKEN": "s3cret"}), read_token("t0k", None, {})
-    ('s3cret', 't0k')
-    >>> read_token(None, None, {}) is None
-    True
-    """
-    from ccanalytics.errors import CCError
-
-    if flag is not None and token_file is not None:
-        raise CCError("give --token or --token-file, not both")
-    if token_file is not None:
-        try:
-            mode = os.stat(token_file).st_mode
-            with open(token_file, encoding="utf-8") as file:
-                text = file.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or "not text"
-            raise CCError(f"--token-file {token_file}: cannot read it ({why})") from None
-        if mode & 0o077:
-            raise CCError(f"--token-file {token_file} is readable by other users: chmod 600 it")
-        token: str | None = text.strip()
-    elif flag is not None:
-        token = flag
-    else:
-        token = environ.get(TOKEN_ENV) or None
-    if token is not None and (not token.strip() or any(c.isspace() for c in token)):
-        raise CCError("the token must be one word, without spaces")
-    return token
-
-
-def argv_without(argv: list[str], token: str) -> list[str]:
-    """``argv`` without ``--token T`` / ``--token=T`` (serve then runs again with the token in its environment).
-
-    >>> argv_without(["serve", "--token", "t0k", "--port", "1"], "t0k")
-    ['serve', '--port', '1']
-    >>> argv_without(["serve", "--token=t0k"], "t0k")
-    ['serve']
-    """
-    kept: list[str] = []
-    for arg in argv:
-        if token in arg:
-            if arg == token and kept and kept[-1].startswith("--t"):
-                kept.pop()
-            continue
-        kept.append(arg)
-    return kept
 
 
 def _without_token(request: Any) -> None:
@@ -328,7 +74,7 @@ def _without_token(request: Any) -> None:
     request.uri = request.path + (f"?{request.query}" if request.query else "")
 
 
-def _build() -> type:
+def _build() -> type[Any]:
     """The Voila application class with the checks (imports Voila: seconds)."""
     import tornado.web
     from jupyter_server import DEFAULT_STATIC_FILES_PATH
@@ -460,8 +206,10 @@ def _build() -> type:
 
     def login_class(base: type) -> type:
         class Login(base):  # type: ignore[misc, valid-type]
-            """The sign-in form in the dashboard's own words (not the stock Jupyter one, which offers to
-            set a password and tells how to list running servers)."""
+            """The sign-in form in the dashboard's own words.
+
+            Not the stock Jupyter one, which offers to set a password and tells how to list running servers.
+            """
 
             def _render(self, message: dict | None = None) -> None:
                 error = (message or {}).get("error")

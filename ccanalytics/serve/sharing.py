@@ -33,12 +33,14 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "SOCKET_ENV",

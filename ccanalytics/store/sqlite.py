@@ -15,7 +15,6 @@ file or says that it did not (``Bulk``).
 
 from __future__ import annotations
 
-import os
 import queue
 import sqlite3
 from collections import deque
@@ -29,11 +28,12 @@ from urllib.parse import quote
 
 import polars as pl
 
-from ccanalytics.contract import INVALID_TEXT, TABLES, quote_name
+from ccanalytics.contract import INVALID_TEXT, STORE_TABLES, TABLES, quote_name
 from ccanalytics.errors import StoreError
 from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
 
 __all__ = ["Bulk", "Source", "TableShape"]
@@ -281,7 +281,7 @@ class Source:
         self.schema_sql = "\n".join(sql for _, _, sql in rows if sql)
         shapes = {}
         self.declared: dict[str, dict[str, str]] = {}
-        for name in [*TABLES, "settings"]:
+        for name in STORE_TABLES:
             if name not in found:
                 shapes[name] = TableShape(name, False)
                 continue
@@ -293,8 +293,7 @@ class Source:
                 continue
             columns = {_ascii_lower(r[1]): r[1] for r in info}
             self.declared[name] = {_ascii_lower(r[1]): r[2] or "" for r in info}
-            required = TABLES[name].required if name in TABLES else ("key", "value")
-            missing = tuple(c for c in required if c not in columns)
+            missing = tuple(c for c in STORE_TABLES[name].required if c not in columns)
             rowid = self._rowid_name(actual, columns) if kind == "table" else None
             shapes[name] = TableShape(name, True, actual, columns, rowid, missing)
         return shapes

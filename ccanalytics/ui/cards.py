@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
@@ -13,6 +12,9 @@ from ccanalytics.ui import format as fmt
 from ccanalytics.ui.alerts import runway_text
 from ccanalytics.ui.markup import esc
 from ccanalytics.ui.wallet import low_balances
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 __all__ = ["BUYER_KEYS", "SELLER_KEYS", "Card", "KpiRow", "buyer_cards", "card_html", "seller_cards"]
 

@@ -11,13 +11,15 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.markup import esc
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 with warnings.catch_warnings():
     # bqscales (bqplot's scales) passes trait metadata the pre-traitlets-4.1 way when it is

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["Column", "csv_bytes", "parquet_bytes", "table"]
 
@@ -54,7 +56,7 @@ def table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> list[
 
 
 def csv_bytes(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """A CSV file of ``rows`` as polars writes it: a header, one line per row, a null an empty field.
+    r"""A CSV file of ``rows`` as polars writes it: a header, one line per row, a null an empty field.
 
     A text is quoted when it holds a comma, a quote or a line break, or is empty
     (so an empty text and a null stay apart).
@@ -62,7 +64,7 @@ def csv_bytes(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> b
     Examples
     --------
     >>> csv_bytes([("api_id", "text"), ("calls", "int")], [{"api_id": "a,b", "calls": 2}, {"api_id": ""}]).decode()
-    'api_id,calls\\n"a,b",2\\n"",\\n'
+    'api_id,calls\n"a,b",2\n"",\n'
     """
     lines = [",".join(_csv_field(name) for name, _ in columns)]
     values = table(columns, rows)

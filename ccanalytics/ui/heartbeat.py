@@ -18,11 +18,13 @@ gone, or has stayed silent for ``reload_after_ms``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["DISCONNECTED_TEXT", "Heartbeat", "watchdog_timings"]
 
@@ -190,7 +192,8 @@ def watchdog_timings(interval_s: float, period_ms: int = 2_000) -> tuple[int, in
 class Heartbeat(anywidget.AnyWidget):
     """An invisible widget that records when the page last said it is alive, and answers it.
 
-    ``last_beat`` is a ``time.monotonic()`` reading, ``None`` before the first
+    ``last_beat`` is a reading of ``clock`` (monotonic seconds, ``time.monotonic``
+    unless a ``Refresher`` gave its own: the two share one clock), ``None`` before the first
     beat; callbacks registered with :meth:`on_beat` run on every beat.
     ``silence_ms`` and ``reload_after_ms`` are the page's watchdog timings
     (see :func:`watchdog_timings`).
@@ -206,6 +209,7 @@ class Heartbeat(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_class("cc-heartbeat")
+        self.clock: Callable[[], float] = time.monotonic
         self.last_beat: float | None = None
         self._callbacks: list[Callable[[], None]] = []
         self.on_msg(self._on_message)
@@ -221,7 +225,7 @@ class Heartbeat(anywidget.AnyWidget):
 
     def beat(self) -> None:
         """Record a beat now (what a message from the page does)."""
-        self.last_beat = time.monotonic()
+        self.last_beat = self.clock()
         for callback in self._callbacks:
             callback()
 

@@ -15,15 +15,16 @@ import asyncio
 import contextlib
 import math
 import os
-import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
 from ccanalytics.model import READING_NOTE
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
-from ccanalytics.ui.views import ViewChoice
+
+if TYPE_CHECKING:
+    from ccanalytics.ui.views import ViewChoice
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -122,7 +123,7 @@ class Refresher:
     max_lifetime_s
         Stop after this long whatever happens (a backstop); "Refresh now" starts again.
     clock
-        Monotonic seconds; replaceable in tests.
+        Monotonic seconds (default: the heartbeat's, ``time.monotonic``); given, the heartbeat stamps beats with it too.
 
     Notes
     -----
@@ -140,7 +141,7 @@ class Refresher:
         heartbeat_timeout_s: float | None = None,
         first_beat_grace_s: float = DEFAULT_FIRST_BEAT_GRACE_S,
         max_lifetime_s: float = DEFAULT_MAX_LIFETIME_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.dashboard = dashboard
         self.interval_s = float(interval_s)
@@ -152,7 +153,9 @@ class Refresher:
         self.failures = 0
         self.stop_reason: str | None = None
         self._get_snapshot = get_snapshot
-        self._clock = clock
+        if clock is not None:  # one clock: beats are stamped by the clock the loop compares them with
+            dashboard.heartbeat.clock = clock
+        self._clock = dashboard.heartbeat.clock
         # The pill ticks each second ("Updated 12 s ago") even when snapshots are 30 s apart.
         self._tick_s = min(1.0, self.interval_s)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.markup import esc
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 __all__ = [
     "BREAKDOWN_COLUMNS",

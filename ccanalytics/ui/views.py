@@ -1,28 +1,28 @@
 """The page's views (views.md, "The page"): range picker, API filter, URL, changes, exports, dark theme.
 
-The view on screen is a :class:`ViewChoice` (range, role, API) read from the
-page's URL query (Voila hands the kernel ``QUERY_STRING``) and written back to
-it with ``history.replaceState`` (:class:`UrlState`), so a link opens the same
-view.  The refresh computes the snapshot of the chosen view off the loop
-(``ViewChoice.snapshot_args``); the widgets are then updated in place.
+The view on screen is a :class:`ViewChoice` (``ccanalytics.ui.choice``), read
+from the page's URL query and written back to it (``ccanalytics.ui.url``), so a
+link opens the same view.  The refresh computes the snapshot of the chosen view
+off the loop (``ViewChoice.snapshot_args``); :func:`show_scope` then updates the
+widgets in place: the cards with their change lines (``ccanalytics.ui.changes``),
+the chart, the breakdown and the downloads.  The stylesheet is ``ccanalytics.ui.theme``.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
 
-import anywidget
 import ipywidgets as widgets
-import traitlets
 
 from ccanalytics.ui import format as fmt
-from ccanalytics.ui.cards import Card
+from ccanalytics.ui.changes import change_line, overview_changes, view_cards
+from ccanalytics.ui.choice import OVERVIEW, RANGE_CHOICES, WINDOWS, ViewChoice
 from ccanalytics.ui.exports import csv_bytes, parquet_bytes
 from ccanalytics.ui.markup import esc
+from ccanalytics.ui.theme import DARK_CSS, view_style_widget
+from ccanalytics.ui.url import UrlState, apply_query, follow_url
 
 __all__ = [
     "DARK_CSS",
@@ -42,236 +42,7 @@ __all__ = [
     "view_style_widget",
 ]
 
-OVERVIEW = "overview"
-RANGE_CHOICES = (("Overview", OVERVIEW), ("1h", "1h"), ("24h", "24h"), ("7d", "7d"), ("30d", "30d"), ("90d", "90d"))
-_RANGES = tuple(value for _, value in RANGE_CHOICES)
-_ROLES = ("buyer", "seller")
 _ALL_APIS = ""
-_PERIOD = {"1h": "previous 1 h", "24h": "previous 24 h", "7d": "previous 7 d", "30d": "previous 30 d"}
-_PERIOD["90d"] = "previous 90 d"
-_WINDOW = {"1h": "last 1 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d", "90d": "last 90 d"}
-
-
-@dataclass
-class ViewChoice:
-    """The view on screen: ``range`` (``overview`` or a views.md range), ``role`` (None: the mode), ``api``."""
-
-    range: str = OVERVIEW
-    role: str | None = None
-    api: str | None = None
-
-    @classmethod
-    def from_query(cls, query: str | None) -> ViewChoice:
-        """The view a URL query asks for; unknown values are ignored.
-
-        Examples
-        --------
-        >>> ViewChoice.from_query("range=30d&role=buyer&api=bb-graphql")
-        ViewChoice(range='30d', role='buyer', api='bb-graphql')
-        >>> ViewChoice.from_query("range=5y&role=admin&api=")
-        ViewChoice(range='overview', role=None, api=None)
-        """
-        values = parse_qs(query or "", keep_blank_values=True)
-
-        def first(key: str) -> str | None:
-            found = values.get(key)
-            return found[0] if found else None
-
-        chosen = first("range")
-        role = first("role")
-        api = first("api")
-        return cls(
-            range=chosen if chosen in _RANGES else OVERVIEW,
-            role=role if role in _ROLES else None,
-            api=api if api and len(api) <= 200 else None,
-        )
-
-    def query(self) -> str:
-        """The URL query of this view (empty for the default view).
-
-        Examples
-        --------
-        >>> ViewChoice("7d", "seller", "bb-graphql").query()
-        'range=7d&role=seller&api=bb-graphql'
-        >>> ViewChoice().query()
-        ''
-        """
-        items = [("range", self.range if self.range != OVERVIEW else None), ("role", self.role), ("api", self.api)]
-        return urlencode([(k, v) for k, v in items if v], quote_via=quote)
-
-    def snapshot_args(self) -> dict[str, Any]:
-        """The keyword arguments of ``store.snapshot`` for this view.
-
-        Examples
-        --------
-        >>> ViewChoice("90d", api="x").snapshot_args(), ViewChoice(api="x").snapshot_args()
-        ({'range': '90d', 'api': 'x'}, {})
-        """
-        if self.range == OVERVIEW:
-            return {}
-        return {"range": self.range, "api": self.api}
-
-    def shows(self, snapshot: Mapping[str, Any]) -> bool:
-        """Whether ``snapshot`` holds this view (its ``view`` object, or the overview)."""
-        view = snapshot.get("view")
-        if self.range == OVERVIEW:
-            return True
-        return isinstance(view, Mapping) and view.get("range") == self.range and view.get("api") == self.api
-
-
-# -- cards ------------------------------------------------------------------------------------------------
-
-_GOOD_WHEN = {"calls": 1, "success_rate": 1, "usdc_revenue": 1, "consumers": 1, "latency": -1, "usdc_spent": 0}
-
-
-def _number(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def change_line(current: object, previous: object, kind: str, period: str) -> tuple[str, str]:
-    """The change under a card's value and its tone: ``good``, ``bad`` or ``neutral``.
-
-    Counts, money and latency change in percent of the previous figure; a
-    success rate in percentage points.  More calls, revenue or success and
-    less latency are good; spend is neutral.
-
-    Examples
-    --------
-    >>> change_line(112, 100, "calls", "previous 24 h")
-    ('▲ 12 % vs previous 24 h', 'good')
-    >>> change_line(250.0, 200.0, "latency", "previous 7 d")
-    ('▲ 25 % vs previous 7 d', 'bad')
-    >>> change_line(0.95, 0.97, "success_rate", "previous 24 h")
-    ('▼ 2.0 pt vs previous 24 h', 'bad')
-    >>> change_line("2.000000", "1.000000", "usdc_spent", "previous 24 h")
-    ('▲ 100 % vs previous 24 h', 'neutral')
-    >>> change_line(5, 0, "calls", "previous 24 h")
-    ('none in the previous 24 h', 'neutral')
-    """
-    now, before = _number(current), _number(previous)
-    if before is None or (before == 0 and kind != "success_rate"):
-        return f"none in the {period}", "neutral"
-    if now is None:
-        return f"— vs {period}", "neutral"
-    if kind == "success_rate":
-        delta = (now - before) * 100
-        size = f"{abs(delta):.1f} pt"
-    else:
-        delta = (now - before) / before * 100
-        size = f"{abs(delta):.1f} %" if abs(delta) < 10 else f"{abs(delta):,.0f} %"
-    if size.startswith(("0.0 ", "0 ")):
-        return f"= same as {period}", "neutral"
-    arrow = "▲" if delta > 0 else "▼"
-    sense = _GOOD_WHEN[kind]
-    tone = "neutral" if sense == 0 else ("good" if (delta > 0) == (sense > 0) else "bad")
-    return f"{arrow} {size} vs {period}", tone
-
-
-def _with_change(card: Card, current: object, previous: object, kind: str, period: str) -> Card:
-    text, tone = change_line(current, previous, kind, period)
-    return replace(card, change=text, change_tone=tone)
-
-
-def _p95_sub(p95: object, rest: str) -> str:
-    return f"p95 {fmt.latency(p95)} · {rest}"
-
-
-def overview_changes(role: str, cards: Sequence[Card], snapshot: Mapping[str, Any]) -> list[Card]:
-    """The overview's cards with their change against the previous 24 h (7 d) and p95 under Avg Latency.
-
-    Examples
-    --------
-    >>> snap = {"buyer": {"calls_24h": 12, "p95_latency_ms_24h": 610.0, "previous_24h": {"calls": 10}}}
-    >>> cards = [Card("calls_24h", "Calls (24h)", "12", ""), Card("avg_latency_ms_24h", "Avg Latency", "1 ms", "")]
-    >>> [(c.change, c.sub) for c in overview_changes("buyer", cards, snap)]
-    [('▲ 20 % vs previous 24 h', ''), ('none in the previous 24 h', 'p95 610 ms · last 24 h')]
-    """
-    section = snapshot.get(role)
-    section = section if isinstance(section, Mapping) else {}
-    before = section.get("previous_24h") if isinstance(section.get("previous_24h"), Mapping) else {}
-    week = section.get("previous_7d") if isinstance(section.get("previous_7d"), Mapping) else {}
-    day = "previous 24 h"
-    if not before:  # a snapshot without views.md's figures (an older one): the cards as they are
-        return list(cards)
-    out = []
-    for card in cards:
-        if card.key == "calls_24h":
-            card = _with_change(card, section.get("calls_24h"), before.get("calls"), "calls", day)
-        elif card.key == "success_rate_24h":
-            card = _with_change(card, section.get("success_rate_24h"), before.get("success_rate"), "success_rate", day)
-        elif card.key == "avg_latency_ms_24h":
-            card = _with_change(card, section.get("avg_latency_ms_24h"), before.get("avg_latency_ms"), "latency", day)
-            card = replace(card, sub=_p95_sub(section.get("p95_latency_ms_24h"), "last 24 h"))
-        elif card.key == "spent_24h_usdc":
-            card = _with_change(card, section.get("spent_24h_usdc"), before.get("usdc"), "usdc_spent", day)
-        elif card.key == "revenue_24h_usdc":
-            card = _with_change(card, section.get("revenue_24h_usdc"), before.get("usdc"), "usdc_revenue", day)
-        elif card.key == "calls_7d" and week:
-            card = _with_change(card, section.get("calls_7d"), week.get("calls"), "calls", "previous 7 d")
-        out.append(card)
-    return out
-
-
-def view_cards(role: str, view: Mapping[str, Any]) -> list[Card]:
-    """The cards of a ranged view: calls, success rate, latency (p95 under it), money; sellers add consumers.
-
-    Examples
-    --------
-    >>> view = {"range": "7d", "seller": {"calls": 840, "success_rate": 0.97, "avg_latency_ms": 212.4,
-    ...     "p95_latency_ms": 610.0, "usdc": "0.840000", "consumers": 12, "new_consumers": 3,
-    ...     "previous": {"calls": 800, "success_rate": 0.98, "avg_latency_ms": 205.0, "usdc": "0.800000"}}}
-    >>> [(c.label, c.value, c.change) for c in view_cards("seller", view)][:2]
-    [('Calls Served (7d)', '840', '▲ 5.0 % vs previous 7 d'), ('Success Rate', '97.0 %', '▼ 1.0 pt vs previous 7 d')]
-    """
-    name = str(view.get("range"))
-    section = view.get(role)
-    section = section if isinstance(section, Mapping) else {}
-    before = section.get("previous") if isinstance(section.get("previous"), Mapping) else {}
-    period, window = _PERIOD.get(name, "previous period"), _WINDOW.get(name, "")
-    seller = role == "seller"
-    cards = [
-        _with_change(
-            Card("calls", f"{'Calls Served' if seller else 'Calls'} ({name})", fmt.count(section.get("calls")), window),
-            section.get("calls"),
-            before.get("calls"),
-            "calls",
-            period,
-        ),
-        _with_change(
-            Card("success_rate", "Success Rate", fmt.rate(section.get("success_rate")), window),
-            section.get("success_rate"),
-            before.get("success_rate"),
-            "success_rate",
-            period,
-        ),
-        _with_change(
-            Card(
-                "avg_latency_ms",
-                "Avg Latency",
-                fmt.latency(section.get("avg_latency_ms")),
-                _p95_sub(section.get("p95_latency_ms"), window),
-            ),
-            section.get("avg_latency_ms"),
-            before.get("avg_latency_ms"),
-            "latency",
-            period,
-        ),
-        _with_change(
-            Card("usdc", f"{'Revenue' if seller else 'USDC Spent'} ({name})", fmt.usdc(section.get("usdc")), window),
-            section.get("usdc"),
-            before.get("usdc"),
-            "usdc_revenue" if seller else "usdc_spent",
-            period,
-        ),
-    ]
-    if seller:
-        new = section.get("new_consumers")
-        cards.append(Card("consumers", "Consumers", fmt.count(section.get("consumers")), f"{fmt.count(new)} new"))
-    return cards
 
 
 # -- the chart's buckets ---------------------------------------------------------------------------------
@@ -332,85 +103,6 @@ def export_links(breakdown: Sequence[Mapping[str, Any]], events: Sequence[Mappin
                 f'href="{_data_uri(mime, payload)}">{esc(label)} {ext.upper() if ext == "csv" else "Parquet"}</a>'
             )
     return f'<div class="cc-export-body"><span class="cc-export-label">Download</span>{"".join(links)}</div>'
-
-
-# -- the URL -----------------------------------------------------------------------------------------------
-
-_URL_ESM = r"""
-function render({ model, el }) {
-  el.classList.add("cc-url-state");
-  const write = () => {
-    const query = model.get("query");
-    const url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
-    if (url !== window.location.pathname + window.location.search + window.location.hash) {
-      window.history.replaceState(window.history.state, "", url);
-    }
-  };
-  // Only changes are written: the URL the page opened with is the kernel's to read, not to erase.
-  model.on("change:query", write);
-  return () => model.off("change:query", write);
-}
-export default { render };
-"""
-
-
-class UrlState(anywidget.AnyWidget):
-    """An invisible widget that keeps the page's URL query equal to ``query`` (``history.replaceState``).
-
-    The page writes only changes: a preheated kernel learns the page's query
-    only after the page opened, and must not erase it first.
-    """
-
-    _esm = _URL_ESM
-    query = traitlets.Unicode("").tag(sync=True)
-
-
-def apply_query(dashboard: Any, query: str | None) -> None:
-    """Show the view a URL query asks for (on the kernel's loop), then keep the URL in step."""
-    if dashboard.controls.touched:  # the visitor picked a view before the query came: theirs wins
-        return
-    wanted = ViewChoice.from_query(query)
-    choice: ViewChoice = dashboard.view
-    changed = (wanted.range, wanted.api) != (choice.range, choice.api)
-    choice.range, choice.api = wanted.range, wanted.api
-    if wanted.role is not None:
-        choice.role = wanted.role
-        dashboard._chosen_role = wanted.role
-    dashboard.controls.sync()
-    # A preheated kernel may apply the query before the page has connected: say it again later.
-    dashboard.controls.resend = 2
-    dashboard._show_role()
-    request = getattr(dashboard.refresher, "request_refresh", None)
-    if changed and callable(request):
-        request()
-
-
-def follow_url(dashboard: Any) -> None:
-    """Show the view of the page's URL query (``?range=7d&role=seller&api=…``).
-
-    Voila hands a kernel the query in ``QUERY_STRING``; a preheated kernel
-    (``serve`` keeps one warm) runs before its visitor arrives, so it waits for
-    the request in a thread and applies the query on the loop when it comes.
-    """
-    import asyncio
-    import os
-    import threading
-
-    if os.environ.get("VOILA_PREHEAT", "False") == "False":
-        apply_query(dashboard, os.environ.get("QUERY_STRING", ""))
-        return
-    loop = asyncio.get_running_loop()
-
-    def wait() -> None:
-        try:
-            from voila.utils import wait_for_request
-
-            wait_for_request()
-        except Exception:  # no request info: keep the default view (and still follow the controls)
-            pass
-        loop.call_soon_threadsafe(apply_query, dashboard, os.environ.get("QUERY_STRING", ""))
-
-    threading.Thread(target=wait, name="ccanalytics-url", daemon=True).start()
 
 
 # -- the controls --------------------------------------------------------------------------------------------
@@ -520,7 +212,7 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
         rows = overall
         stem = f"ccanalytics-{role}"
     dashboard.breakdown.update(rows, role)
-    scope = "all time" if stem == f"ccanalytics-{role}" else _WINDOW.get(str(view.get("range")), "")  # type: ignore[union-attr]
+    scope = "all time" if stem == f"ccanalytics-{role}" else WINDOWS.get(str(view.get("range")), "")  # type: ignore[union-attr]
     count = len(rows)
     title = (
         '<div class="cc-panel-head"><h2 class="cc-panel-name">API breakdown</h2>'
@@ -537,76 +229,3 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
         controls.resend -= 1
         for widget in (controls.range, controls.api, controls.url, dashboard.mode_switch):
             widget.send_state()
-
-
-DARK_CSS = """
-.cc-dashboard .cc-view-bar { align-items: center; gap: 12px; flex-wrap: wrap; }
-.cc-dashboard .cc-url { display: none; }
-.cc-dashboard .cc-range { margin: 0; }
-.cc-dashboard .cc-range .jupyter-widget-toggle-buttons, .cc-dashboard .cc-range.widget-toggle-buttons,
-.cc-dashboard .cc-range.jupyter-widget-toggle-buttons {
-  display: inline-flex; background: #e9eef5; border-radius: 9px; padding: 3px; width: auto;
-}
-.cc-dashboard .cc-range .jupyter-button {
-  width: auto; min-width: 44px; height: 28px; margin: 0; padding: 0 12px; border-radius: 7px;
-  background: transparent; box-shadow: none; color: var(--cc-muted); font-weight: 600; font-size: 13px;
-}
-.cc-dashboard .cc-range .jupyter-button.mod-active {
-  background: #ffffff; color: var(--cc-text); box-shadow: 0 1px 2px rgba(15, 23, 42, 0.12);
-}
-.cc-dashboard .cc-api-filter { width: auto; margin: 0; }
-.cc-dashboard .cc-api-filter select {
-  height: 32px; border-radius: 8px; border: 1px solid var(--cc-border); padding: 0 8px; font-size: 13px;
-  min-width: 10em; flex: none;
-}
-.cc-dashboard .cc-api-filter .widget-label { color: var(--cc-muted); font-size: 13px; margin-right: 6px; }
-.cc-dashboard .cc-export { margin-left: auto; }
-.cc-dashboard .cc-export-body {
-  display: inline-flex; gap: 10px; align-items: center; flex-wrap: wrap; font-size: 12.5px;
-}
-.cc-dashboard .cc-export-label { color: var(--cc-muted); font-weight: 600; }
-.cc-dashboard .cc-export-link { color: var(--cc-blue); font-weight: 600; text-decoration: none; }
-.cc-dashboard .cc-card-change { font-size: 12.5px; margin-top: 4px; font-weight: 600; }
-.cc-dashboard .cc-change-good { color: var(--cc-green); }
-.cc-dashboard .cc-change-bad { color: var(--cc-red); }
-.cc-dashboard .cc-change-neutral { color: var(--cc-muted); }
-/* The dark theme: last, so that it wins over the light rules above. */
-@media (prefers-color-scheme: dark) {
-  body, .jp-Notebook, .jp-Cell, .jp-OutputArea-output, #rendered_cells { background: #0b1120 !important; }
-  .cc-dashboard {
-    --cc-bg: #0f172a; --cc-card: #111c31; --cc-border: #23324d; --cc-line: #1c2a42;
-    --cc-text: #e2e8f0; --cc-muted: #94a3b8; --cc-faint: #64748b;
-    --cc-green: #22c55e; --cc-red: #f87171; --cc-amber: #fbbf24; --cc-blue: #60a5fa;
-  }
-  .cc-dashboard .jupyter-widget-html-content, .cc-dashboard .widget-html-content { color: var(--cc-text); }
-  .cc-dashboard .cc-mode .jupyter-widget-toggle-buttons, .cc-dashboard .cc-mode .widget-toggle-buttons,
-  .cc-dashboard .cc-range.widget-toggle-buttons, .cc-dashboard .cc-range.jupyter-widget-toggle-buttons,
-  .cc-dashboard .cc-range .jupyter-widget-toggle-buttons { background: #1e293b; }
-  .cc-dashboard .cc-th, .cc-dashboard .cc-sort { color: var(--cc-muted); background: transparent; }
-  .cc-dashboard .cc-banner { filter: saturate(0.8) brightness(0.9); }
-  .cc-dashboard .cc-mode .jupyter-button.mod-active, .cc-dashboard .cc-range .jupyter-button.mod-active {
-    background: #334155; color: var(--cc-text);
-  }
-  .cc-dashboard .jupyter-button.cc-refresh, .cc-dashboard .cc-api-filter select {
-    background: #1e293b; color: var(--cc-text); border-color: var(--cc-border);
-  }
-  .cc-dashboard .cc-pill-ok, .cc-dashboard .cc-pill-idle, .cc-dashboard .cc-badge-unknown {
-    background: #1e293b; color: var(--cc-muted);
-  }
-  .cc-dashboard .cc-badge-mode { background: #312e81; color: #c7d2fe; }
-  .cc-dashboard .cc-badge-up { background: #052e2b; color: #6ee7b7; border-color: #065f46; }
-  .cc-dashboard .cc-kpi-warn .cc-card { background: #2a2110; border-color: #92400e; }
-  .cc-dashboard .cc-empty { border-color: var(--cc-border); }
-  .cc-dashboard .bqplot text, .cc-dashboard .bqplot .tick text { fill: #94a3b8 !important; }
-  .cc-dashboard .bqplot .tick line { stroke: #23324d !important; }
-  .cc-dashboard .bqplot, .cc-dashboard .bqplot svg { background: transparent !important; }
-  .cc-dashboard .bqplot .plotarea_background { fill: transparent !important; }
-}
-"""
-
-
-def view_style_widget() -> widgets.HTML:
-    """The views' stylesheet (controls, change lines, the dark theme) as an invisible widget."""
-    style = widgets.HTML(f"<style>{DARK_CSS}</style>")
-    style.add_class("cc-style")
-    return style

@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from chain_fixtures import free_port
 
 from ccanalytics.collect.localchain import place_usdc
+from tests.support.chain_fixtures import free_port
 
 if TYPE_CHECKING:
-    from chain_fixtures import Anvil
     from eth_account.signers.local import LocalAccount
 
-REPO = Path(__file__).resolve().parent.parent
+    from tests.support.chain_fixtures import Anvil
+
+REPO = Path(__file__).resolve().parents[2]
 SELLER = REPO / "examples" / "x402_seller.py"
 NETWORK = "eip155:84532"
 
@@ -79,7 +80,7 @@ class Seller:
                 self.process.wait()
 
     def kill(self) -> None:
-        """kill -9: no clean shutdown of anything."""
+        """Kill -9: no clean shutdown of anything."""
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 

@@ -84,7 +84,7 @@ OMIT = _Omit()
 
 
 def _declarations() -> dict[str, list[tuple[str, str]]]:
-    """table -> [(column, declaration)] parsed from the contract's DDL."""
+    """Table -> [(column, declaration)] parsed from the contract's DDL."""
     tables = {}
     for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);", DDL, re.DOTALL):
         columns = []

@@ -6,7 +6,7 @@ may name another binary) driven by the ``playwright`` package: ``playwright
 install`` cannot download browsers here. A missing browser fails the tests
 that need it: CI must run them, never skip them.
 
-The benchmarks (``benchmarks/page_load.py``, ``benchmarks/many_tabs.py``) use
+The benchmarks (``benchmarks.page_load``, ``benchmarks.many_tabs``) use
 :class:`Server` and :func:`launch_chromium` too.
 """
 
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from chain_fixtures import free_port
+
+from tests.support.chain_fixtures import free_port
 
 __all__ = ["REPO", "Server", "Tabs", "free_port", "launch_chromium", "rss_mb", "running_server", "wait_for"]
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CCANALYTICS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -121,8 +122,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> Server:
-        """Start serving and wait until serve announces its URL (once its warm kernel is ready) and the port
-        answers (a TCP connect: ``GET /`` would start a kernel)."""
+        """Start serving and wait until serve announces its URL and the port answers.
+
+        Serve announces its URL once its warm kernel is ready; the port is probed with a TCP connect
+        (``GET /`` would start a kernel).
+        """
         command = [sys.executable, "-m", "ccanalytics", "serve", "--port", str(self.port)]
         if self.db is not None:
             command += ["--db", str(self.db)]

@@ -1,6 +1,6 @@
 """Pytest plugin: a real JSON-RPC node (anvil) for the chain tests.
 
-Registered by ``tests/conftest.py`` (``pytest_plugins = ["chain_fixtures"]``).
+Registered by ``tests/conftest.py`` (``pytest_plugins``).
 anvil comes from npm (``npm install @foundry-rs/anvil`` in the repository
 root); ``$CCANALYTICS_ANVIL`` may name another binary. A missing anvil fails
 the tests that need it: CI must run them, never skip them.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from web3 import Web3
 
 ANVIL_CHAIN_ID = 84532  # Base Sepolia's id: the settings a real user would have
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 30.0
 
 

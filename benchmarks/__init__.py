@@ -1,0 +1,1 @@
+"""The benchmarks: run each as a module from the repository root, ``python -m benchmarks.run``."""

@@ -1,0 +1,323 @@
+"""History for views.md's day ranges (30d, 90d): the fixed middle summed once, the edges from rows.
+
+A day range's window ``[now − R, now)`` and its previous period
+``[now − 2R, now − R)`` move with ``now``, but between two refreshes almost
+all of them stays put.  A ``History`` is built from the ledger's rows at a
+moment ``built`` (b) and answers for every ``now`` in ``[b, b + SPAN_MS)``:
+
+- the window is ``[now − R, b − R + SPAN)`` (rows of the band at R), the
+  fixed middle ``[b − R + SPAN, b)``, and ``[b, now)``;
+- the previous period is ``[now − 2R, b − 2R + SPAN)`` (rows of the band at
+  2R), its fixed middle ``[b − 2R + SPAN, b − R)``, and ``[b − R, now − R)``
+  (rows of the band at R).
+
+The middles are kept as tallies and latency sketches per (role, api_id), the
+series as counts per (role, api_id, local day), the window middle's consumers
+as sorted 64-bit keys with their calls and revenue plus its ten top consumers
+(overall and per API), and every consumer's first seller call before ``b``.
+The two bands keep their rows (``SPAN_MS`` of calls each).  A refresh then sums
+only the band rows and the *new* calls: those at or after ``b`` and those added
+after the build with an earlier time (late calls) — so counts, sums and
+consumers stay exact, and percentiles come from the merged sketches (within
+0.5 %, views.md allows 1 %).
+
+Rows outside the middle only add to a consumer's calls and revenue, so the
+window's ten top consumers are among the middle's ten and the consumers of
+those rows; a consumer's first call can only move earlier, so ``new_consumers``
+is the count of first calls in the window before ``b`` (a binary search),
+corrected for the consumers of the new calls.
+
+Pure polars, no I/O: the ledger hands it its rows (see ``ledger.Ledger.view_at``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.alerts import spike_flags
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics.views import RANGES, TOP_CONSUMERS, breakdown_rows, bucket_starts, usdc_texts, view_dict
+from ccanalytics.units import HOUR_MS
+
+if TYPE_CHECKING:
+    from ccanalytics.settings import Settings
+
+__all__ = ["SPAN_MS", "History"]
+
+SPAN_MS = 6 * HOUR_MS  # how long a history answers; its bands hold this much of calls each
+COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
+_BY = ("period", "role", "api_id")
+_TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
+
+
+def _valid(recent: pl.DataFrame) -> pl.LazyFrame:
+    return recent.lazy().filter(pl.col("rule").is_null()).select(COLUMNS)
+
+
+def _periods(calls: pl.LazyFrame, periods: dict[str, tuple[int, int]]) -> pl.LazyFrame:
+    """The calls of the (disjoint) periods, each with its ``period``."""
+    ts, label = pl.col("ts_ms"), pl.lit(None, pl.String)
+    for name, (start, end) in periods.items():
+        label = pl.when(ts.is_between(start, end, closed="left")).then(pl.lit(name)).otherwise(label)
+    return calls.with_columns(period=label).filter(pl.col("period").is_not_null())
+
+
+def _day_counts(calls: pl.LazyFrame, starts: list[int], end: int) -> pl.LazyFrame:
+    """Per (role, api_id, start): successes and errors of the calls in ``[starts[0], end)``."""
+    edges = pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)})
+    return (
+        formulas.window(calls, starts[0], end)
+        .sort("ts_ms")
+        .join_asof(edges, left_on="ts_ms", right_on="start", strategy="backward")
+        .group_by("role", "api_id", "start")
+        .agg(success=formulas.succeeded().sum().cast(pl.Int64), error=(~formulas.succeeded()).sum().cast(pl.Int64))
+    )
+
+
+def _per_consumer(seller: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
+    return seller.group_by(key=key).agg(
+        api_id=pl.col("api_id").first(),
+        consumer=pl.col("consumer").first(),
+        calls=pl.len().cast(pl.Int64),
+        micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
+    )
+
+
+def _sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
+    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+
+
+def _found(keys: pl.Series, table: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """For each key, whether ``table`` (sorted by ``key``) has it, and at which row (clipped)."""
+    if table.is_empty() or keys.is_empty():
+        return pl.Series([False] * keys.len(), dtype=pl.Boolean), pl.Series([0] * keys.len(), dtype=pl.UInt32)
+    at = table["key"].search_sorted(keys).clip(upper_bound=table.height - 1)
+    return table["key"].gather(at) == keys, at
+
+
+def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fill: int | None) -> pl.Series:
+    """``table[column]`` at the rows ``at`` where ``found``, else ``fill``."""
+    if table.is_empty():
+        return pl.Series(column, [fill] * found.len(), dtype=table.schema[column])
+    return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
+
+
+@dataclass(frozen=True)
+class History:
+    """The fixed middles of one day range at ``built``, its bands' rows, and the consumers' first calls."""
+
+    range_name: str
+    timezone: str
+    spike_window: int  # the error-spike window it kept errors for
+    built: int
+    known: int  # rows of the ledger's `recent` at the build: later ones are new
+    horizon: int  # the ledger's horizon and settled calls at the build: another one, another history
+    settled_calls: int
+    tallies: pl.DataFrame  # period, role, api_id, figures: the middles
+    sketch: pl.DataFrame  # period, role, api_id, key, n: the middles
+    days: pl.DataFrame  # role, api_id, start, success, error: calls before `built`
+    errors: pl.DataFrame  # role, api_id, ts_ms: failed calls before `built`, from the spike window before the series
+    band: pl.DataFrame  # the calls of both bands
+    future: pl.DataFrame  # the calls at or after `built` that existed at the build
+    consumers: pl.DataFrame  # key, calls, micro: per consumer of the window's middle, sorted by key
+    api_consumers: pl.DataFrame  # key, api_id, calls, micro: per (consumer, api_id), sorted by key
+    top: pl.DataFrame  # api_id (null: every API), key, consumer, calls, micro: the middle's top ten
+    counts: pl.DataFrame  # api_id (null: every API), n: consumers of the window's middle
+    firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call before `built`, sorted by key
+    api_firsts: pl.DataFrame  # key, ts_ms: the same per (consumer, api_id)
+    fresh: pl.DataFrame  # api_id (null: every API), ts_ms: those first calls since built − R, sorted
+
+    @classmethod
+    def of(
+        cls,
+        recent: pl.DataFrame,
+        seen: FirstSeen,
+        *,
+        horizon: int,
+        settled_calls: int,
+        now: int,
+        timezone: str,
+        range_name: str,
+        spike_window: int,
+    ) -> History:
+        """The history of ``range_name`` at ``now`` from the ledger's rows (``recent``) and first calls (``seen``).
+
+        ``recent`` must hold every call since ``now − 2R``.
+        """
+        length, b = RANGES[range_name].length_ms, now
+        ts = pl.col("ts_ms")
+        calls = _valid(recent)
+        before = calls.filter(ts < b)
+        middles = _periods(
+            before, {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
+        )
+        starts = bucket_starts(b, timezone, RANGES[range_name])
+        in_band = ts.is_between(b - 2 * length, b - 2 * length + SPAN_MS, closed="left") | ts.is_between(
+            b - length, b - length + SPAN_MS, closed="left"
+        )
+        seller = _sellers(middles.filter(pl.col("period") == "window"))
+        by_consumer = _per_consumer(seller, consumer_key()).with_columns(api_id=pl.lit(None, pl.String))
+        by_api = _per_consumer(seller, api_key())
+        ranked = pl.concat([by_consumer, by_api]).sort(_TOP_BY, descending=_TOP_DESCENDING)
+        top = ranked.group_by("api_id", maintain_order=True).head(TOP_CONSUMERS)
+        recent_sellers = _sellers(before)
+        seen = seen.merged()
+        firsts = (
+            pl.concat([seen.by_consumer.lazy(), recent_sellers.select(key=consumer_key(), ts_ms="ts_ms")])
+            .group_by("key")
+            .agg(pl.col("ts_ms").min())
+        )
+        api_firsts = (
+            pl.concat(
+                [
+                    seen.by_api.lazy().select("key", api_id=pl.col("api_id").cast(pl.String), ts_ms="ts_ms"),
+                    recent_sellers.select(key=api_key(), api_id="api_id", ts_ms="ts_ms"),
+                ]
+            )
+            .group_by("key")
+            .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
+        )
+        fresh = pl.concat(
+            [firsts.select(api_id=pl.lit(None, pl.String), ts_ms="ts_ms"), api_firsts.select("api_id", "ts_ms")]
+        ).filter(ts >= b - length)
+        frames = pl.collect_all(
+            [
+                formulas.tally(middles, by=_BY),
+                sketch.sketch(middles, by=_BY),
+                _day_counts(before, starts, b),
+                before.filter(~formulas.succeeded() & (ts >= max(starts[0] - spike_window, -(2**62)))).select(
+                    "role", "api_id", "ts_ms"
+                ),
+                before.filter(in_band).sort("ts_ms"),
+                calls.filter(ts >= b),
+                by_consumer.select("key", "calls", "micro").sort("key"),
+                by_api.select("key", "api_id", "calls", "micro").sort("key"),
+                top.select("api_id", "key", "consumer", "calls", "micro"),
+                pl.concat([by_consumer.select("api_id"), by_api.select("api_id")]).group_by("api_id").agg(n=pl.len()),
+                firsts.sort("key"),
+                api_firsts.select("key", "ts_ms").sort("key"),
+                fresh.sort("api_id", "ts_ms"),
+            ]
+        )
+        return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
+
+    def answers(
+        self, now: int, timezone: str, range_name: str, spike_window: int, horizon: int, settled_calls: int, rows: int
+    ) -> bool:
+        """Whether this history gives the view at ``now`` for a ledger in this state."""
+        if (self.range_name, self.timezone, self.spike_window, self.horizon, self.settled_calls) != (
+            range_name,
+            timezone,
+            spike_window,
+            horizon,
+            settled_calls,
+        ) or not (self.built <= now < self.built + SPAN_MS and rows >= self.known):
+            return False
+        range_ = RANGES[range_name]
+        kept = set(bucket_starts(self.built, timezone, range_))
+        return all(s in kept or s >= self.built for s in bucket_starts(now, timezone, range_))
+
+    def view(
+        self,
+        recent: pl.DataFrame,
+        now: int,
+        api: str | None,
+        names: pl.LazyFrame,
+        apis: pl.LazyFrame,
+        settings: Settings,
+    ) -> dict[str, Any]:
+        """The ``view`` object at ``now`` (spike flags included); ``recent`` are the ledger's rows now."""
+        range_ = RANGES[self.range_name]
+        length = range_.length_ms
+        ts = pl.col("ts_ms")
+        new = pl.concat([self.future.lazy(), _valid(recent.slice(self.known))]).filter(ts < now)
+        mine = pl.lit(True) if api is None else pl.col("api_id") == api
+        new = new.filter(mine)
+        edge = _periods(
+            pl.concat([self.band.lazy().filter(mine), new]),
+            {"window": (now - length, now), "previous": (now - 2 * length, now - length)},
+        )
+        by_api = formulas.merge_tallies(self.tallies.lazy().filter(mine), formulas.tally(edge, by=_BY), by=_BY)
+        sketches = sketch.merge_sketches(self.sketch.lazy().filter(mine), sketch.sketch(edge, by=_BY), by=_BY)
+        figures = formulas.merge_tallies(by_api, by=("period", "role")).join(
+            sketch.sketch_percentiles(sketches, by=("period", "role")), on=["period", "role"], how="left"
+        )
+        in_window = pl.col("period") == "window"
+        p95 = sketch.sketch_percentiles(sketches.filter(in_window), by=_BY).select("role", "api_id", "p95_latency_ms")
+        tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
+        starts = bucket_starts(now, self.timezone, range_)
+        series = self._series(new, starts, now, mine)
+        failed = pl.concat(
+            [self.errors.lazy().filter(mine), new.filter(~formulas.succeeded()).select(self.errors.columns)]
+        )
+        seller = _sellers(edge.filter(in_window))
+        key = consumer_key() if api is None else api_key()
+        outside = _per_consumer(seller, key)
+        new_firsts = _sellers(new).group_by(key=key).agg(pl.col("ts_ms").min())
+        shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
+            [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
+        )
+        consumers = self._consumers(tallied_outside, firsts, now, api)
+        view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
+        for role in formulas.ROLES:
+            flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+            for bucket, flag in zip(view[role]["series"], flags, strict=True):
+                bucket["spike"] = flag
+        return view
+
+    def _series(self, new: pl.LazyFrame, starts: list[int], now: int, mine: pl.Expr) -> pl.LazyFrame:
+        """Per (role, start): the buckets' successes and errors."""
+        grid = pl.LazyFrame({"role": formulas.ROLES}).join(
+            pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)}), how="cross"
+        )
+        counts = (
+            pl.concat([self.days.lazy().filter(mine), _day_counts(new, starts, now)])
+            .group_by("role", "start")
+            .agg(pl.col("success", "error").sum())
+        )
+        return (
+            grid.join(counts, on=["role", "start"], how="left")
+            .with_columns(pl.col("success", "error").fill_null(0))
+            .sort("role", "start")
+        )
+
+    def _consumers(
+        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, now: int, api: str | None
+    ) -> tuple[int, int, pl.DataFrame]:
+        """``consumers``, ``new_consumers`` and ``top_consumers`` of the window."""
+        table, firsts = (self.consumers, self.firsts) if api is None else (self.api_consumers, self.api_firsts)
+        known, at = _found(outside["key"], table)
+        totals = outside.with_columns(
+            calls=pl.col("calls") + _pick(table, "calls", known, at, 0),
+            micro=pl.col("micro") + _pick(table, "micro", known, at, 0),
+        )
+        mine = pl.col("api_id").is_null() if api is None else pl.col("api_id") == api
+        middle = self.counts.filter(mine)["n"]
+        count = (int(middle[0]) if middle.len() else 0) + int((~known).sum())
+        top = (
+            pl.concat(
+                [
+                    self.top.filter(mine & ~pl.col("key").is_in(outside["key"])).drop("api_id"),
+                    totals.select("key", "consumer", "calls", "micro"),
+                ]
+            )
+            .sort(_TOP_BY, descending=_TOP_DESCENDING)
+            .head(TOP_CONSUMERS)
+            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        )
+        # New consumers: first calls before `built` in the window, corrected for the consumers of the new calls.
+        start = now - RANGES[self.range_name].length_ms
+        fresh = self.fresh.filter(mine)["ts_ms"]
+        before = fresh.len() - int(fresh.search_sorted(start, side="left"))
+        found, at = _found(new_firsts["key"], firsts)
+        old = pl.lit(_pick(firsts, "ts_ms", found, at, None))
+        moved = new_firsts.select(
+            was=old.is_between(start, now, closed="left").fill_null(False),
+            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),
+        )
+        fresh_count = before - int(moved["was"].sum()) + int(moved["now"].sum())
+        return count, fresh_count, top

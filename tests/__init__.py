@@ -1,0 +1,1 @@
+"""The tests (pytest); their helpers are :mod:`tests.support`."""

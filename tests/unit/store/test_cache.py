@@ -1,0 +1,76 @@
+"""``store.cache``: a ledger written beside nothing but other caches, read back whole, never half-written."""
+
+from __future__ import annotations
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from ccanalytics.contract import create_store
+from ccanalytics.metrics.ledger import Ledger
+from ccanalytics.store import cache
+
+NOW = 1_795_608_000_000
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "store.db"
+    create_store(path)
+    return path
+
+
+def cached(ledger: Ledger | None = None) -> cache.CachedLedger:
+    ledger = ledger or Ledger.empty(horizon=NOW - 10 * 86_400_000, consumers=True)
+    return cache.CachedLedger(ledger, [1, 2], "CREATE TABLE calls (x)", top=41, rows=40, last=[41, "r"], built_ms=NOW)
+
+
+def test_a_saved_ledger_loads_back_as_it_was(folder, store):
+    saved = cached()
+    cache.save(store, saved)
+    loaded = cache.load(store)
+    assert loaded is not None
+    assert (loaded.identity, loaded.schema, loaded.top, loaded.rows, loaded.last, loaded.built_ms) == (
+        [1, 2],
+        "CREATE TABLE calls (x)",
+        41,
+        40,
+        [41, "r"],
+        NOW,
+    )
+    assert (loaded.ledger.horizon, loaded.ledger.reach) == (saved.ledger.horizon, saved.ledger.reach)
+    assert_frame_equal(loaded.ledger.recent, saved.ledger.recent)
+    assert_frame_equal(loaded.ledger.settled.tallies, saved.ledger.settled.tallies)
+    assert loaded.ledger.seen is not None
+    assert [p.name for p in folder.iterdir()] == [cache._file_for(store).name]
+
+
+def test_a_cache_switched_off_writes_nothing(tmp_path, store, monkeypatch):
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", "")
+    cache.save(store, cached())
+    assert cache.load(store) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(folder, store):
+    target = cache._file_for(store)
+    target.mkdir(parents=True)  # the cache's name is taken by a folder: replacing it fails
+    (target / "keep").write_text("")
+    cache.save(store, cached())  # silently skipped, as any cache that cannot be written
+    assert sorted(p.name for p in folder.iterdir()) == [target.name]
+    assert cache.load(store) is None
+
+
+def test_a_file_of_another_store_or_garbage_is_no_cache(folder, store, tmp_path):
+    cache.save(store, cached())
+    other = tmp_path / "other.db"
+    create_store(other)
+    assert cache.load(other) is None
+    cache._file_for(store).write_bytes(b"not json\n")
+    assert cache.load(store) is None
