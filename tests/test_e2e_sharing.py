@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_fixtures import Server, Tabs, running_server, wait_for
 
 from ccanalytics.demo import write_demo
 from ccanalytics.serve.sharing import SOCKET_ENV
+from tests.support.browser_fixtures import Server, Tabs, running_server, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
