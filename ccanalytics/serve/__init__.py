@@ -46,6 +46,10 @@ TRAFFIC_SCALE = 1.0
 # Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
 # (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
 CULL_IDLE_S = 120
+# jemalloc (polars' allocator) settings for Voila's kernels, unless the environment sets its own
+ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
+ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+_POLARS_ALLOCATOR = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}  # what polars sets when nobody did
 
 
 def _is_loopback(host: str) -> bool:
@@ -327,7 +331,15 @@ def _start_voila(
     folder = Path(tempfile.mkdtemp(prefix="ccanalytics-ready-"))
     stack.callback(shutil.rmtree, folder, True)
     ready = folder / "ready"
-    voila = subprocess.Popen(voila_command(notebook, host, port, cull_idle_s), env={**env, guard.READY_ENV: str(ready)})
+    # polars' allocator (jemalloc) returns freed pages at once in Voila's kernels: a kernel's
+    # resident memory then follows what it holds, not its peak (docs/performance.md).  polars
+    # puts its own defaults first on import and an inherited setting after them (the last wins);
+    # an operator's own setting is kept.
+    chosen = set(filter(None, env.get(ALLOCATOR_ENV, "").split(","))) - _POLARS_ALLOCATOR
+    allocator = {} if chosen else {ALLOCATOR_ENV: ALLOCATOR_CONF}
+    voila = subprocess.Popen(
+        voila_command(notebook, host, port, cull_idle_s), env={**env, **allocator, guard.READY_ENV: str(ready)}
+    )
     return voila, ready
 
 

@@ -222,7 +222,7 @@ class Refresher:
         elif self._loop is not None and not self._loop.is_closed():
             self.start(refresh_now=True)
 
-    def follow_up(self, snapshot: dict) -> None:
+    def follow_up(self, snapshot: Mapping[str, Any]) -> None:
         """Refresh again soon when ``snapshot`` (just shown) still waits for its first chain read.
 
         A page then shows live balances seconds after it opens, not one

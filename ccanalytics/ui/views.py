@@ -21,6 +21,7 @@ from ccanalytics.ui.changes import change_line, overview_changes, view_cards
 from ccanalytics.ui.choice import OVERVIEW, RANGE_CHOICES, WINDOWS, ViewChoice
 from ccanalytics.ui.exports import csv_bytes, parquet_bytes
 from ccanalytics.ui.markup import esc
+from ccanalytics.ui.parts import records, section
 from ccanalytics.ui.theme import DARK_CSS, view_style_widget
 from ccanalytics.ui.url import UrlState, apply_query, follow_url
 
@@ -50,9 +51,7 @@ _ALL_APIS = ""
 
 def series_rows(view: Mapping[str, Any], role: str) -> list[dict[str, Any]]:
     """A view's series in the chart's form (``hour`` = the bucket's start)."""
-    section = view.get(role)
-    rows = section.get("series") if isinstance(section, Mapping) else None
-    return [{**row, "hour": row.get("start")} for row in rows or () if isinstance(row, Mapping)]
+    return [{**row, "hour": row.get("start")} for row in records(section(view, role).get("series"))]
 
 
 # -- exports -----------------------------------------------------------------------------------------------
@@ -189,8 +188,8 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
     """
     snapshot = dashboard.snapshot
     zone = fmt.store_zone(zone_name)
-    section = snapshot.get(role) if isinstance(snapshot.get(role), Mapping) else {}
-    overall = [r for r in section.get("breakdown") or () if isinstance(r, Mapping)]
+    figures = section(snapshot, role)
+    overall = records(figures.get("breakdown"))
     dashboard.controls.offer([str(r.get("api_id")) for r in overall if r.get("api_id") is not None])
     view = snapshot.get("view")
     choice: ViewChoice = dashboard.view
@@ -201,18 +200,20 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
         if view.get("api"):
             hint = f"{hint}, {view.get('api')}"
         dashboard.chart.update(series_rows(view, role), zone, zone_name, bucket=str(view.get("bucket")), hint=hint)
-        rows = [r for r in view[role].get("breakdown") or () if isinstance(r, Mapping)]
+        rows = records(view[role].get("breakdown"))
         stem = f"ccanalytics-{role}-{name}"
     else:
         from ccanalytics.ui.cards import buyer_cards, seller_cards
 
         cards = seller_cards(snapshot) if role == "seller" else buyer_cards(snapshot)
         dashboard.kpis.show_cards(role, overview_changes(role, cards, snapshot))
-        dashboard.chart.update(list(section.get("call_rate") or ()), zone, zone_name)
+        dashboard.chart.update(list(figures.get("call_rate") or ()), zone, zone_name)
         rows = overall
         stem = f"ccanalytics-{role}"
     dashboard.breakdown.update(rows, role)
-    scope = "all time" if stem == f"ccanalytics-{role}" else WINDOWS.get(str(view.get("range")), "")  # type: ignore[union-attr]
+    scope = (
+        "all time" if stem == f"ccanalytics-{role}" else WINDOWS.get(str(section(snapshot, "view").get("range")), "")
+    )
     count = len(rows)
     title = (
         '<div class="cc-panel-head"><h2 class="cc-panel-name">API breakdown</h2>'
@@ -221,7 +222,7 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
     )
     if dashboard.breakdown.title.value != title:
         dashboard.breakdown.title.value = title
-    events = [e for e in snapshot.get("events") or () if isinstance(e, Mapping)]
+    events = records(snapshot.get("events"))
     dashboard.controls.export.value = export_links(rows, events, stem)
     controls = dashboard.controls
     controls.url.query = choice.query()

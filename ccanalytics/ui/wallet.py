@@ -15,13 +15,9 @@ import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.markup import esc
+from ccanalytics.ui.parts import section
 
 __all__ = ["WalletLine", "low_balances", "wallet_html"]
-
-
-def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = snapshot.get(name)
-    return section if isinstance(section, Mapping) else {}
 
 
 def low_balances(snapshot: Mapping[str, Any]) -> dict[str, str]:
@@ -44,7 +40,7 @@ def low_balances(snapshot: Mapping[str, Any]) -> dict[str, str]:
             low["usdc"] = fmt.usdc(alert.get("threshold"))
         elif alert.get("rule") == "low_gas":
             low["eth"] = fmt.eth(alert.get("threshold"))
-    if _section(snapshot, "banners").get("low_gas") is True:
+    if section(snapshot, "banners").get("low_gas") is True:
         low.setdefault("eth", "")
     return low
 
@@ -59,7 +55,7 @@ def wallet_html(snapshot: Mapping[str, Any]) -> str:
     >>> "0.40 USDC" in html, "0.0001 ETH" in html, "Low USDC — below 1.00 USDC" in html, "Low gas" in html
     (True, True, True, False)
     """
-    balances = _section(snapshot, "balances")
+    balances = section(snapshot, "balances")
     zone = fmt.store_zone(snapshot.get("timezone"))
     source = balances.get("source")
     where = (
