@@ -221,6 +221,7 @@ def _check_port(host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
     from ccanalytics.serve import guard
+    from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
     from ccanalytics.store.store import open_store
 
     token = guard.read_token(args.token, args.token_file)
@@ -251,16 +252,12 @@ def run(args: argparse.Namespace) -> int:
         return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
-    _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
+    refresh_s = _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
     speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
     db = args.db or os.environ.get("CCANALYTICS_DB")
 
     with ExitStack() as stack:
         if db:
-            # A bad store: one line now, not a broken page later.  A big one is read
-            # here once, so every tab's kernel starts from its cache.
-            with open_store(db) as store:
-                store.snapshot(chain_wait_s=0)
             shown = db
         else:
             from ccanalytics.chain.demochain import DemoChain
@@ -273,6 +270,13 @@ def run(args: argparse.Namespace) -> int:
             demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
+        # A bad store: one line now, not a broken page later.  This process keeps the store and
+        # computes the tabs' snapshots, once per refresh for all of them (ccanalytics.serve.sharing).
+        store = stack.enter_context(open_store(db))
+        store.snapshot(chain_wait_s=0)
+        sharing = share_snapshots(store, refresh_s)
+        stack.callback(sharing.close)
+        signal.signal(signal.SIGUSR1, lambda *_: print(status_line(sharing), flush=True))
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
         env = {
             **os.environ,
@@ -280,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
             "JUPYTER_PATH": jupyter_path,
             **_voila_config_env(),
             **security,
+            SOCKET_ENV: str(sharing.path),
         }
         voila, ready = _start_voila(NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ccanalytics.metrics.snapshot import Snapshot
-    from ccanalytics.store.sqlite import Bulk
+    from ccanalytics.store.bulk import Bulk
 
 __all__ = ["Store", "open_store"]
 
@@ -342,8 +342,9 @@ class Store:
     def _adopt_cache(self, now: int) -> None:
         """Start from the cached ledger when it was made from this very store."""
         cached = ledger_cache.load(self.path)
-        fits = {"consumers": self._consumers, "max_age_ms": self._cache_max_age_ms}
-        if cached is None or not cached.fits(self._source, now, self._reach, **fits):
+        if cached is None or not cached.fits(
+            self._source, now, self._reach, consumers=self._consumers, max_age_ms=self._cache_max_age_ms
+        ):
             return
         cursor = cached.cursor()
         if intact(self._source, "calls", cursor):  # checked at once, however big: a cache may be days old

@@ -11,16 +11,15 @@ the chart, the breakdown and the downloads.  The stylesheet is ``ccanalytics.ui.
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import polars as pl
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.changes import change_line, overview_changes, view_cards
 from ccanalytics.ui.choice import OVERVIEW, RANGE_CHOICES, WINDOWS, ViewChoice
+from ccanalytics.ui.exports import csv_bytes, parquet_bytes
 from ccanalytics.ui.markup import esc
 from ccanalytics.ui.parts import records, section
 from ccanalytics.ui.theme import DARK_CSS, view_style_widget
@@ -69,33 +68,12 @@ BREAKDOWN_FIELDS = (
     "success_rate",
 )
 EVENT_FIELDS = ("ts", "type", "severity", "message")
-_SCHEMAS = {
-    "breakdown": {
-        "api_id": pl.String,
-        "api_name": pl.String,
-        "calls": pl.Int64,
-        "success": pl.Int64,
-        "errors": pl.Int64,
-        "usdc": pl.String,
-        "avg_latency_ms": pl.Float64,
-        "p95_latency_ms": pl.Float64,
-        "success_rate": pl.Float64,
-    },
-    "events": dict.fromkeys(EVENT_FIELDS, pl.String),
+_KINDS = {"calls": "int", "success": "int", "errors": "int", "avg_latency_ms": "float"}
+_KINDS |= {"p95_latency_ms": "float", "success_rate": "float"}
+_COLUMNS = {
+    "breakdown": [(name, _KINDS.get(name, "text")) for name in BREAKDOWN_FIELDS],
+    "events": [(name, "text") for name in EVENT_FIELDS],
 }
-
-
-def export_frame(kind: str, rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """The rows shown (``breakdown`` or ``events``) as a frame with the snapshot's keys and types.
-
-    Examples
-    --------
-    >>> export_frame("breakdown", [{"api_id": "a", "calls": 2, "usdc": "0.100000"}]).row(0)
-    ('a', None, 2, None, None, '0.100000', None, None, None)
-    """
-    schema = _SCHEMAS[kind]
-    columns = {name: [row.get(name) for row in rows] for name in schema}
-    return pl.DataFrame(columns, schema=schema, strict=False)
 
 
 def _data_uri(mime: str, payload: bytes) -> str:
@@ -113,13 +91,10 @@ def export_links(breakdown: Sequence[Mapping[str, Any]], events: Sequence[Mappin
     """
     links = []
     for kind, rows, label in (("breakdown", breakdown, "Breakdown"), ("events", events, "Event log")):
-        frame = export_frame(kind, rows)
-        csv = frame.write_csv().encode()
-        parquet = io.BytesIO()
-        frame.write_parquet(parquet)
+        columns = _COLUMNS[kind]
         for ext, mime, payload in (
-            ("csv", "text/csv", csv),
-            ("parquet", "application/vnd.apache.parquet", parquet.getvalue()),
+            ("csv", "text/csv", csv_bytes(columns, rows)),
+            ("parquet", "application/vnd.apache.parquet", parquet_bytes(columns, rows)),
         ):
             name = f"{stem}-{kind}.{ext}"
             links.append(
