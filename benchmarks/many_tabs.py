@@ -2,7 +2,7 @@
 
     python -m benchmarks.many_tabs [--tabs 20] [--duration 300] [--cull-idle 120]
 
-Starts ``ccanalytics serve`` on the embedded demo with ``CCANALYTICS_REFRESH_S=1``
+Starts ``ccanalytics serve`` on the embedded demo (or ``--db``) with ``CCANALYTICS_REFRESH_S=1``
 and opens ``--tabs`` pages, one browser context each (separate visitors). For
 ``--duration`` seconds it checks every page every ``--every`` seconds: its
 kernel still exists, the freshness pill says "Updated" and is not in its error
@@ -13,7 +13,10 @@ every 2 s; each tab shows the buyer's view for that). It collects console
 errors and page errors, and samples each kernel's resident memory from /proc.
 Then it closes every tab (as a person does, with the page's unload handlers)
 and waits until only Voila's preheated kernel is left, reporting how long that
-took.
+took. Over the checks it reports the CPU per refresh (user + system time of
+serve, Voila and every kernel, from /proc, per second of 1 s refreshes) and how
+many snapshots serve computed and handed to other tabs (it prints them on
+``SIGUSR1``; ``--no-count`` skips that, for a serve that does not share them).
 
 Needs Debian's ``chromium`` and the ``playwright`` package (the test tools).
 """
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
+import signal
 import statistics
 import sys
 import time
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 
 _FRESH = re.compile(r"Updated (just now|[1-3] s ago)")
 _AGE = re.compile(r"[0-9]+ (s|min)\b")
+_STATUS = re.compile(r"snapshots for the tabs since start: ([0-9,]+) computed, ([0-9,]+) shared")
 _KERNEL = re.compile(r"/api/kernels/([0-9a-f-]{36})/channels")
 _TOTAL_JS = """() => document.querySelector('.cc-kpi-total_calls .cc-card-value')?.textContent.trim() ?? ''"""
 _PILL_JS = """() => { const pill = document.querySelector('.cc-updated .cc-pill');
@@ -112,6 +118,55 @@ def check(server: Server, tab: Tab) -> None:
         tab.totals.append(int(total))
 
 
+def cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) a process used so far, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu(server: Server) -> dict[str, float]:
+    """CPU seconds so far of serve (which computes the shared snapshots), Voila and each kernel."""
+    assert server.process is not None
+    kernels = {kernel: cpu_s(pid) for kernel, pid in server.kernel_pids().items()}
+    return {"serve": cpu_s(server.process.pid), "voila": cpu_s(server.voila_pid()), **kernels}
+
+
+def computed(server: Server) -> tuple[int, int] | None:
+    """Snapshots serve computed and shared so far (it prints them on SIGUSR1); None if it says nothing."""
+    assert server.process is not None
+    before = server.log().count("snapshots for the tabs")
+    os.kill(server.process.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = _STATUS.findall(server.log())
+        if len(found) > before:
+            return int(found[-1][0].replace(",", "")), int(found[-1][1].replace(",", ""))
+        time.sleep(0.1)
+    return None
+
+
+def show_cpu(start: dict[str, float], end: dict[str, float], seconds: float, counts: tuple) -> None:
+    """CPU per second of refreshes (the tabs refresh every second), split by process."""
+    kernels = [end[k] - start[k] for k in end if k in start and k not in ("serve", "voila")]
+    serve, voila = end["serve"] - start["serve"], end["voila"] - start["voila"]
+    total = serve + voila + sum(kernels)
+    per = 1000 / seconds
+    shared = ""
+    if counts[0] is not None and counts[1] is not None:
+        made = counts[1][0] - counts[0][0]
+        handed = counts[1][1] - counts[0][1]
+        shared = f"; serve computed {made / seconds:.2f} snapshots a second and shared {handed / seconds:.1f}"
+    print(
+        f"CPU per refresh (1 s): {total * per:.0f} ms in all — serve {serve * per:.0f} ms, "
+        f"Voila {voila * per:.0f} ms, {len(kernels)} kernels {sum(kernels) * per:.0f} ms "
+        f"(median {statistics.median(kernels) * per if kernels else 0:.0f} ms each){shared}",
+        flush=True,
+    )
+
+
 def memory(server: Server) -> dict[str, float]:
     kernels = [m for m in (rss_mb(pid) for pid in server.kernel_pids().values()) if m is not None]
     voila = server.voila_pid()
@@ -145,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--demo-speed", type=float, default=20.0, help="CCANALYTICS_DEMO_SPEED: the demo's traffic rate (default 20)"
     )
+    parser.add_argument("--db", help="serve this store instead of the embedded demo (no traffic to follow then)")
+    parser.add_argument(
+        "--no-count", action="store_true", help="do not ask serve for its snapshot count (an older serve)"
+    )
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -158,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         # hour of day: a livelier demo lets a short run see every tab follow new calls.
         "CCANALYTICS_DEMO_SPEED": str(args.demo_speed),
     }
-    server = Server(free_port(), None, env).start()
+    server = Server(free_port(), Path(args.db) if args.db else None, env).start()
     errors: collections.Counter = collections.Counter()
     tabs: list[Tab] = []
     failed = False
@@ -175,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 show_memory("all tabs open", memory(server))
                 started = time.monotonic()
+                count = (lambda: None) if args.no_count else (lambda: computed(server))
+                cpu_start, counts_start = cpu(server), count()
                 samples = []
                 while time.monotonic() - started < args.duration:
                     time.sleep(args.every)
@@ -187,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"console errors {sum(errors.values())}, load {Path('/proc/loadavg').read_text().split()[0]}",
                         flush=True,
                     )
+                show_cpu(cpu_start, cpu(server), time.monotonic() - started, (counts_start, count()))
                 show_memory("end of the run", samples[-1])
                 peak = max(samples, key=lambda s: s["kernels_total_mb"])
                 show_memory("peak", peak)
@@ -199,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                 late = sum(tab.late for tab in tabs)
                 print(f"problems seen (count of tab checks): {dict(problems) or 'none'}")
                 print(f"looks at a late pill (data over two refreshes old, no error): {late}/{looks}")
-                print(f"tabs whose Total Calls Ever grew with the demo's traffic: {grew}/{len(tabs)}")
+                if args.db:
+                    grew = len(tabs)  # a store of its own gets no traffic here: nothing to follow
+                else:
+                    print(f"tabs whose Total Calls Ever grew with the demo's traffic: {grew}/{len(tabs)}")
                 print(f"console errors: {dict(errors) or 'none'}")
                 failed = bool(problems) or bool(errors) or grew < len(tabs)
 

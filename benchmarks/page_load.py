@@ -11,7 +11,7 @@ visits it waits ``--gap`` seconds, so Voila's preheated kernel is ready again,
 as for a visitor arriving at a quiet server; ``--gap 0`` measures visitors
 arriving back to back (most get a kernel started for them).
 Last, it keeps one tab open for ``--hold`` seconds of refreshes and reports
-the resident memory of its kernel (quality.md: under 300 MB on 10 M calls).
+the resident memory of its kernel (quality.md, second wave: under 200 MB on 10 M calls).
 
 Needs Debian's ``chromium`` and the ``playwright`` package (the test tools).
 """
@@ -66,7 +66,7 @@ def hold(browser, server: Server, seconds: float, timeout_s: float) -> str:
             samples.append(rss_mb(pid) or 0.0)
         return (
             f"one dashboard kernel, {seconds:g} s of refreshes: resident memory {first:.0f} MB with the cards "
-            f"on screen, {samples[-1]:.0f} MB at the end, peak {max(samples):.0f} MB (budget 300 MB)"
+            f"on screen, {samples[-1]:.0f} MB at the end, peak {max(samples):.0f} MB (budget 200 MB, second wave)"
         )
     finally:
         context.close()

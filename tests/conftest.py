@@ -14,5 +14,6 @@ import tempfile
 # by the CLI processes they start, which inherit it) caches here.
 os.environ["CCANALYTICS_CACHE_DIR"] = tempfile.mkdtemp(prefix="ccanalytics-test-cache-")
 
-# The anvil fixture (a real JSON-RPC node) and the browser fixtures (serve + Chromium).
-pytest_plugins = ["tests.support.chain_fixtures", "tests.support.browser_fixtures"]
+# The anvil fixture (a real JSON-RPC node), the browser fixtures (serve + Chromium), and the
+# check that every test using them carries the `chain` / `browser` marker.
+pytest_plugins = ["tests.support.chain_fixtures", "tests.support.browser_fixtures", "tests.support.markers"]

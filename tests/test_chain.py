@@ -63,6 +63,7 @@ def sluggish_endpoint(anvil: Anvil) -> Iterator[str]:
 # -- reading -----------------------------------------------------------------
 
 
+@pytest.mark.chain
 def test_read_returns_exact_units(anvil: Anvil, funded: tuple[str, LocalAccount]) -> None:
     token, wallet = funded
     before_ms = time.time_ns() // 1_000_000
@@ -73,12 +74,14 @@ def test_read_returns_exact_units(anvil: Anvil, funded: tuple[str, LocalAccount]
     assert before_ms <= balances.read_at_ms <= after_ms
 
 
+@pytest.mark.chain
 def test_read_accepts_a_lowercase_wallet(anvil: Anvil, funded: tuple[str, LocalAccount]) -> None:
     token, wallet = funded
     balances = read_balances(anvil.url, wallet.address.lower(), token.lower(), anvil.chain_id)
     assert balances.usdc_micro == 12_345_678
 
 
+@pytest.mark.chain
 def test_a_later_transfer_shows_up(anvil: Anvil, funded: tuple[str, LocalAccount]) -> None:
     token, wallet = funded
     shop = anvil.new_wallet().address
@@ -93,12 +96,14 @@ def test_a_later_transfer_shows_up(anvil: Anvil, funded: tuple[str, LocalAccount
     assert (shop_balances.usdc_micro, shop_balances.eth_wei) == (345_678, 0)
 
 
+@pytest.mark.chain
 def test_a_wallet_with_nothing_reads_zero(anvil: Anvil) -> None:
     token = anvil.deploy_token()
     balances = read_balances(anvil.url, anvil.new_wallet().address, token, anvil.chain_id)
     assert (balances.usdc_micro, balances.eth_wei) == (0, 0)
 
 
+@pytest.mark.chain
 def test_a_huge_balance_stays_exact(anvil: Anvil) -> None:
     # Beyond 2**64 and beyond float precision: integers all the way.
     token = anvil.deploy_token()
@@ -112,6 +117,7 @@ def test_a_huge_balance_stays_exact(anvil: Anvil) -> None:
 # -- what makes a read fail ----------------------------------------------------
 
 
+@pytest.mark.chain
 def test_another_chain_is_a_mismatch(anvil: Anvil, funded: tuple[str, LocalAccount]) -> None:
     token, wallet = funded
     with pytest.raises(ChainIdMismatch) as caught:
@@ -138,6 +144,7 @@ def test_a_silent_endpoint_times_out_within_the_budget(silent_endpoint: str) -> 
     assert 4.5 < elapsed < 6.0
 
 
+@pytest.mark.chain
 def test_the_budget_covers_the_whole_read(
     anvil: Anvil, funded: tuple[str, LocalAccount], sluggish_endpoint: str
 ) -> None:
@@ -149,6 +156,7 @@ def test_the_budget_covers_the_whole_read(
     assert time.monotonic() - started < 6.0
 
 
+@pytest.mark.chain
 def test_a_slow_but_sufficient_endpoint_is_read(
     anvil: Anvil, funded: tuple[str, LocalAccount], sluggish_endpoint: str
 ) -> None:
@@ -157,18 +165,21 @@ def test_a_slow_but_sufficient_endpoint_is_read(
     assert balances.usdc_micro == 12_345_678
 
 
+@pytest.mark.chain
 def test_an_http_error_is_named(anvil: Anvil) -> None:
     # anvil answers 404 off its root path.
     with pytest.raises(ChainError, match=r"answered HTTP 404$"):
         read_balances(anvil.url + "/nope", "0x" + "11" * 20, "0x" + "22" * 20, 84532)
 
 
+@pytest.mark.chain
 def test_no_contract_at_usdc_address(anvil: Anvil) -> None:
     empty = anvil.new_wallet().address
     with pytest.raises(ChainError, match="has no USDC contract at usdc_address"):
         read_balances(anvil.url, anvil.new_wallet().address, empty, anvil.chain_id)
 
 
+@pytest.mark.chain
 def test_a_token_without_6_decimals_is_refused(anvil: Anvil) -> None:
     # Code that answers 18 to every call: decimals() == 18.
     fake = anvil.new_wallet().address
@@ -274,6 +285,7 @@ def _assert_secret_free(text: str) -> None:
     assert "sk_live" not in text
 
 
+@pytest.mark.chain
 def test_a_key_in_the_url_never_shows_in_errors_or_logs(
     anvil: Anvil,
     funded: tuple[str, LocalAccount],
@@ -346,6 +358,7 @@ def test_chain_module_exports() -> None:
     assert sorted(chain.__all__) == ["ChainBalances", "ChainError", "ChainIdMismatch", "mask_rpc_url", "read_balances"]
 
 
+@pytest.mark.chain
 def test_token_rules_on_a_real_node(anvil: Anvil) -> None:
     """DemoUSDC behaves as an ERC-20 with 6 decimals whose only minter is its owner."""
     from web3.exceptions import ContractLogicError

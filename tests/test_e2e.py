@@ -238,6 +238,8 @@ def both_page(browser: Browser, both_server: Server) -> Iterator[Page]:
         yield page
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 class TestANodeWithBothRoles:
     """Seller mode with a switch to the buyer's view; three banners; markup in its data."""
 
@@ -348,6 +350,8 @@ def buyer_page(browser: Browser, buyer_server: Server) -> Iterator[Page]:
         yield page
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 class TestAHealthyBuyer:
     """Buyer cards without a switch, one banner until a backup arrives, live refresh, kernels of closed tabs."""
 
@@ -445,6 +449,8 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield s
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 class TestAnEmptyStore:
     def test_it_shows_the_empty_state_until_calls_arrive_and_refresh_now_shows_them(
         self, tabs: Tabs, empty_server: Server
@@ -499,6 +505,8 @@ def demo_page(browser: Browser, demo_server: Server) -> Iterator[Page]:
         tabs.close_all()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 class TestTheEmbeddedDemo:
     def test_the_page_loads_nothing_from_other_hosts(self, demo_page: Page, demo_server: Server) -> None:
         demo_page.wait_for_load_state("networkidle")

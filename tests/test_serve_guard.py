@@ -146,6 +146,16 @@ def test_no_process_of_the_serve_tree_shows_the_token(server: Server) -> None:
     assert f"at http://localhost:{server.port}/?token={TOKEN}" in server.log()
 
 
+def test_every_kernel_returns_freed_memory_at_once(server: Server) -> None:
+    # polars' allocator keeps freed pages for seconds by default; serve's kernels give them back (performance.md).
+    kernels = server.kernel_pids().values()
+    assert kernels
+    for pid in kernels:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        (conf,) = [e for e in environ if e.startswith(b"_RJEM_MALLOC_CONF=")]
+        assert conf.endswith(b",dirty_decay_ms:0,muzzy_decay_ms:0"), conf  # polars' defaults first: the last wins
+
+
 def test_the_query_websocket_refuses_a_client_without_the_token(server: Server) -> None:
     # Voila hands a page's query string to /voila/query/<kernel> when the page got the warm kernel;
     # a page that came before the warm kernel was ready gets none: then try the next page.

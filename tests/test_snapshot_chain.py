@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from tests.support.chain_fixtures import Anvil
 
+pytestmark = pytest.mark.chain  # every test reads a real anvil
+
 NOW = 1_795_608_000_000
 SECRET = "sk_live_4f9a8b7c6d5e4f3a2b1c"
 

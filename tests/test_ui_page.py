@@ -107,11 +107,11 @@ def test_a_buyer_node_shows_the_six_buyer_cards_in_order_with_their_values():
     kpis = on_page(dashboard, "cc-kpi")
     assert [w._dom_classes[1] for w in kpis] == BUYER_CARDS
     assert cards(dashboard) == {
-        "cc-kpi-usdc_balance": "USDC Balance | 12.50 | USDC | as of Nov 25, 12:59",
-        "cc-kpi-gas_balance": "Gas Balance | 0.0042 | ETH | as of Nov 25, 12:59",
-        "cc-kpi-calls_24h": "Calls (24h) | 1,234 | 97.3 % success",
-        "cc-kpi-avg_latency_ms_24h": "Avg Latency | 212 | ms | last 24 h",
-        "cc-kpi-spent_24h_usdc": "USDC Spent (24h) | 1.23 | USDC | last 24 h",
+        "cc-kpi-usdc_balance": "USDC Balance | 12.50 | USDC | as of Nov 25, 12:59 | ≈ 10 days at the 7-day pace",
+        "cc-kpi-gas_balance": "Gas Balance | 0.0042 | ETH | as of Nov 25, 12:59 | ≈ 42 days at the 7-day pace",
+        "cc-kpi-calls_24h": "Calls (24h) | 1,234 | ▲ 4.6 % vs previous 24 h | 97.3 % success",
+        "cc-kpi-avg_latency_ms_24h": "Avg Latency | 212 | ms | ▲ 6.9 % vs previous 24 h | p95 640 ms · last 24 h",
+        "cc-kpi-spent_24h_usdc": "USDC Spent (24h) | 1.23 | USDC | ▲ 4.6 % vs previous 24 h | last 24 h",
         "cc-kpi-total_calls": "Total Calls Ever | 48,210 | 43.12 USDC spent",
     }
 
@@ -120,20 +120,20 @@ def test_a_seller_node_shows_the_four_seller_cards_in_order_with_their_values():
     dashboard = Dashboard(snaps.SELLER)
     assert [w._dom_classes[1] for w in on_page(dashboard, "cc-kpi")] == SELLER_CARDS
     assert cards(dashboard) == {
-        "cc-kpi-calls_24h": "Calls Served (24h) | 860 | last 24 h",
-        "cc-kpi-success_rate_24h": "Success Rate | 99.5 | % | last 24 h",
-        "cc-kpi-revenue_24h_usdc": "Revenue (24h) | 0.82 | USDC | last 24 h",
-        "cc-kpi-calls_7d": "Calls Served (7d) | 5,912 | 5.62 USDC revenue",
+        "cc-kpi-calls_24h": "Calls Served (24h) | 860 | ▲ 2.1 % vs previous 24 h | last 24 h",
+        "cc-kpi-success_rate_24h": "Success Rate | 99.5 | % | ▲ 0.1 pt vs previous 24 h | last 24 h",
+        "cc-kpi-revenue_24h_usdc": "Revenue (24h) | 0.82 | USDC | ▲ 2.1 % vs previous 24 h | last 24 h",
+        "cc-kpi-calls_7d": "Calls Served (7d) | 5,912 | ▲ 3.7 % vs previous 7 d | 5.62 USDC revenue",
     }
 
 
 def test_live_balances_say_live_and_missing_ones_say_so():
     live = cards(Dashboard(snaps.SELLER | {"mode": "buyer"}))
-    assert live["cc-kpi-usdc_balance"] == "USDC Balance | 250.00 | USDC | live"
+    assert live["cc-kpi-usdc_balance"] == "USDC Balance | 250.00 | USDC | live | no spending in 7 days"
     none = cards(Dashboard(snaps.EMPTY | {"banners": {**snaps.EMPTY["banners"], "empty_state": False}}))
     assert none["cc-kpi-usdc_balance"] == "USDC Balance | — | not available"
-    assert none["cc-kpi-calls_24h"] == "Calls (24h) | 0 | no calls in 24 h"
-    assert none["cc-kpi-avg_latency_ms_24h"] == "Avg Latency | — | last 24 h"
+    assert none["cc-kpi-calls_24h"] == "Calls (24h) | 0 | none in the previous 24 h | no calls in 24 h"
+    assert none["cc-kpi-avg_latency_ms_24h"] == "Avg Latency | — | none in the previous 24 h | p95 — · last 24 h"
 
 
 def test_low_gas_and_the_reason_balances_are_not_live_show_on_the_balance_cards():
@@ -141,8 +141,8 @@ def test_low_gas_and_the_reason_balances_are_not_live_show_on_the_balance_cards(
     gas = only(dashboard, "cc-kpi-gas_balance")
     assert "cc-kpi-warn" in gas._dom_classes
     assert (
-        text(gas.value)
-        == "Gas Balance | 0.000012 | ETH | Low gas · as of Nov 25, 10:30 | RPC did not answer within 5 s"
+        text(gas.value) == "Gas Balance | 0.000012 | ETH | Low gas · as of Nov 25, 10:30"
+        " | 0 days left: at or below the low-gas threshold | RPC did not answer within 5 s"
     )
     assert "RPC did not answer within 5 s" in text(only(dashboard, "cc-kpi-usdc_balance").value)
     dashboard.update(snaps.BUYER)

@@ -19,7 +19,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ccanalytics.chain import ChainError
 from ccanalytics.net import is_loopback
@@ -200,10 +200,13 @@ class DemoChain:
         from eth_utils import keccak
         from web3 import EthereumTesterProvider, Web3
 
-        w3 = Web3(EthereumTesterProvider())
+        provider = EthereumTesterProvider()
+        w3 = Web3(provider)
         owner = w3.eth.accounts[0]
         wallet_key = keys.PrivateKey(keccak(_WALLET_SEED))
-        wallet = w3.provider.ethereum_tester.add_account(wallet_key.to_hex())
+        tester = provider.ethereum_tester
+        assert tester is not None  # the provider made its own
+        wallet = tester.add_account(wallet_key.to_hex())
         marketplace = keys.PrivateKey(keccak(_MARKETPLACE_SEED)).public_key.to_checksum_address()
 
         artifact = load_token_artifact()
@@ -228,7 +231,7 @@ class DemoChain:
     @property
     def rpc_url(self) -> str:
         """``http://HOST:PORT`` of the JSON-RPC endpoint."""
-        host, port = self._server.server_address[:2]
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])  # an AF_INET server
         return f"http://{host}:{port}"
 
     @property

@@ -143,7 +143,7 @@ def role_views(
         (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
     views: dict[str, RoleView] = {}
     for role, breakdown in zip(ROLES, breakdowns, strict=True):
-        money = "price_micro" if role == "buyer" else "revenue_micro"
+        money = formulas.money_column(role)
         window, total = _row(windows, role), _row(everything, role)
         period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
         day = ranged.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))

@@ -28,6 +28,7 @@ __all__ = [
     "last_bucket_start",
     "latest_names",
     "merge_tallies",
+    "money_column",
     "recent_events",
     "succeeded",
     "tally",
@@ -38,6 +39,19 @@ __all__ = [
 CHART_HOURS = 48
 ROLES = ("buyer", "seller")
 TALLY_KEYS = ("role", "api_id")
+
+
+def money_column(role: str) -> str:
+    """The column of a role's money: a buyer's spend (``price_micro``), a seller's revenue (``revenue_micro``).
+
+    Examples
+    --------
+    >>> money_column("buyer"), money_column("seller")
+    ('price_micro', 'revenue_micro')
+    """
+    return "price_micro" if role == "buyer" else "revenue_micro"
+
+
 _TALLY_SCHEMA = {
     "role": pl.String,
     "api_id": pl.String,
@@ -183,7 +197,7 @@ def breakdown(tallies: pl.LazyFrame, names: pl.LazyFrame, apis: pl.LazyFrame, ro
     │ b      ┆ Bee      ┆ 2     ┆ 1       ┆ 1      ┆ 20   ┆ 15.0           │
     └────────┴──────────┴───────┴─────────┴────────┴──────┴────────────────┘
     """
-    money = "price_micro" if role == "buyer" else "revenue_micro"
+    money = money_column(role)
     last = (
         _ratio("latency_sum", "latency_n").alias("avg_latency_ms")
         if role == "buyer"

@@ -32,7 +32,7 @@ Pure polars, no I/O: the ledger hands it its rows (see ``ledger.Ledger.view_at``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -40,7 +40,8 @@ import polars as pl
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags
 from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
-from ccanalytics.metrics.views import RANGES, TOP_CONSUMERS, breakdown_rows, bucket_starts, usdc_texts, view_dict
+from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, view_dict
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
@@ -78,34 +79,6 @@ def _day_counts(calls: pl.LazyFrame, starts: list[int], end: int) -> pl.LazyFram
     )
 
 
-def _per_consumer(seller: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
-    return seller.group_by(key=key).agg(
-        api_id=pl.col("api_id").first(),
-        consumer=pl.col("consumer").first(),
-        calls=pl.len().cast(pl.Int64),
-        micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
-    )
-
-
-def _sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
-    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
-
-
-def _found(keys: pl.Series, table: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """For each key, whether ``table`` (sorted by ``key``) has it, and at which row (clipped)."""
-    if table.is_empty() or keys.is_empty():
-        return pl.Series([False] * keys.len(), dtype=pl.Boolean), pl.Series([0] * keys.len(), dtype=pl.UInt32)
-    at = table["key"].search_sorted(keys).clip(upper_bound=table.height - 1)
-    return table["key"].gather(at) == keys, at
-
-
-def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fill: int | None) -> pl.Series:
-    """``table[column]`` at the rows ``at`` where ``found``, else ``fill``."""
-    if table.is_empty():
-        return pl.Series(column, [fill] * found.len(), dtype=table.schema[column])
-    return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
-
-
 @dataclass(frozen=True)
 class History:
     """The fixed middles of one day range at ``built``, its bands' rows, and the consumers' first calls."""
@@ -123,13 +96,8 @@ class History:
     errors: pl.DataFrame  # role, api_id, ts_ms: failed calls before `built`, from the spike window before the series
     band: pl.DataFrame  # the calls of both bands
     future: pl.DataFrame  # the calls at or after `built` that existed at the build
-    consumers: pl.DataFrame  # key, calls, micro: per consumer of the window's middle, sorted by key
-    api_consumers: pl.DataFrame  # key, api_id, calls, micro: per (consumer, api_id), sorted by key
-    top: pl.DataFrame  # api_id (null: every API), key, consumer, calls, micro: the middle's top ten
-    counts: pl.DataFrame  # api_id (null: every API), n: consumers of the window's middle
-    firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call before `built`, sorted by key
-    api_firsts: pl.DataFrame  # key, ts_ms: the same per (consumer, api_id)
-    fresh: pl.DataFrame  # api_id (null: every API), ts_ms: those first calls since built − R, sorted
+    middle: tuple[int, int]  # the window's fixed middle
+    consumers: dict[str | None, MiddleConsumers] = field(default_factory=dict, compare=False)  # per API, when asked
 
     @classmethod
     def of(
@@ -150,8 +118,9 @@ class History:
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
-        calls = _valid(recent)
-        before = calls.filter(ts < b)
+        # In steps, each collected before the next: one query over all rows at once would hold several copies.
+        rows, future = pl.collect_all([_valid(recent).filter(ts < b), _valid(recent).filter(ts >= b)])
+        before = rows.lazy()
         middles = _periods(
             before, {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
         )
@@ -159,50 +128,19 @@ class History:
         in_band = ts.is_between(b - 2 * length, b - 2 * length + SPAN_MS, closed="left") | ts.is_between(
             b - length, b - length + SPAN_MS, closed="left"
         )
-        seller = _sellers(middles.filter(pl.col("period") == "window"))
-        by_consumer = _per_consumer(seller, consumer_key()).with_columns(api_id=pl.lit(None, pl.String))
-        by_api = _per_consumer(seller, api_key())
-        ranked = pl.concat([by_consumer, by_api]).sort(_TOP_BY, descending=_TOP_DESCENDING)
-        top = ranked.group_by("api_id", maintain_order=True).head(TOP_CONSUMERS)
-        recent_sellers = _sellers(before)
-        seen = seen.merged()
-        firsts = (
-            pl.concat([seen.by_consumer.lazy(), recent_sellers.select(key=consumer_key(), ts_ms="ts_ms")])
-            .group_by("key")
-            .agg(pl.col("ts_ms").min())
-        )
-        api_firsts = (
-            pl.concat(
-                [
-                    seen.by_api.lazy().select("key", api_id=pl.col("api_id").cast(pl.String), ts_ms="ts_ms"),
-                    recent_sellers.select(key=api_key(), api_id="api_id", ts_ms="ts_ms"),
-                ]
-            )
-            .group_by("key")
-            .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
-        )
-        fresh = pl.concat(
-            [firsts.select(api_id=pl.lit(None, pl.String), ts_ms="ts_ms"), api_firsts.select("api_id", "ts_ms")]
-        ).filter(ts >= b - length)
-        frames = pl.collect_all(
+        since = max(starts[0] - spike_window, -(2**62))
+        summed = pl.collect_all(
             [
                 formulas.tally(middles, by=_BY),
                 sketch.sketch(middles, by=_BY),
                 _day_counts(before, starts, b),
-                before.filter(~formulas.succeeded() & (ts >= max(starts[0] - spike_window, -(2**62)))).select(
-                    "role", "api_id", "ts_ms"
-                ),
+                before.filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
                 before.filter(in_band).sort("ts_ms"),
-                calls.filter(ts >= b),
-                by_consumer.select("key", "calls", "micro").sort("key"),
-                by_api.select("key", "api_id", "calls", "micro").sort("key"),
-                top.select("api_id", "key", "consumer", "calls", "micro"),
-                pl.concat([by_consumer.select("api_id"), by_api.select("api_id")]).group_by("api_id").agg(n=pl.len()),
-                firsts.sort("key"),
-                api_firsts.select("key", "ts_ms").sort("key"),
-                fresh.sort("api_id", "ts_ms"),
             ]
         )
+        middle = (b - length + SPAN_MS, b)
+        everyone = MiddleConsumers.of(before, seen, middle=middle, since=b - length, api=None)
+        frames = (*summed, future, middle, {None: everyone})
         return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
 
     def answers(
@@ -229,8 +167,12 @@ class History:
         names: pl.LazyFrame,
         apis: pl.LazyFrame,
         settings: Settings,
+        seen: FirstSeen,
     ) -> dict[str, Any]:
-        """The ``view`` object at ``now`` (spike flags included); ``recent`` are the ledger's rows now."""
+        """The ``view`` object at ``now`` (spike flags included).
+
+        ``recent`` and ``seen`` are the ledger's rows and first calls now.
+        """
         range_ = RANGES[self.range_name]
         length = range_.length_ms
         ts = pl.col("ts_ms")
@@ -254,14 +196,12 @@ class History:
         failed = pl.concat(
             [self.errors.lazy().filter(mine), new.filter(~formulas.succeeded()).select(self.errors.columns)]
         )
-        seller = _sellers(edge.filter(in_window))
-        key = consumer_key() if api is None else api_key()
-        outside = _per_consumer(seller, key)
-        new_firsts = _sellers(new).group_by(key=key).agg(pl.col("ts_ms").min())
+        outside = per_consumer(edge.filter(in_window), api)
+        new_firsts = sellers(new).group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
         shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
             [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
         )
-        consumers = self._consumers(tallied_outside, firsts, now, api)
+        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
             flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
@@ -285,39 +225,10 @@ class History:
             .sort("role", "start")
         )
 
-    def _consumers(
-        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, now: int, api: str | None
-    ) -> tuple[int, int, pl.DataFrame]:
-        """``consumers``, ``new_consumers`` and ``top_consumers`` of the window."""
-        table, firsts = (self.consumers, self.firsts) if api is None else (self.api_consumers, self.api_firsts)
-        known, at = _found(outside["key"], table)
-        totals = outside.with_columns(
-            calls=pl.col("calls") + _pick(table, "calls", known, at, 0),
-            micro=pl.col("micro") + _pick(table, "micro", known, at, 0),
-        )
-        mine = pl.col("api_id").is_null() if api is None else pl.col("api_id") == api
-        middle = self.counts.filter(mine)["n"]
-        count = (int(middle[0]) if middle.len() else 0) + int((~known).sum())
-        top = (
-            pl.concat(
-                [
-                    self.top.filter(mine & ~pl.col("key").is_in(outside["key"])).drop("api_id"),
-                    totals.select("key", "consumer", "calls", "micro"),
-                ]
-            )
-            .sort(_TOP_BY, descending=_TOP_DESCENDING)
-            .head(TOP_CONSUMERS)
-            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
-        )
-        # New consumers: first calls before `built` in the window, corrected for the consumers of the new calls.
-        start = now - RANGES[self.range_name].length_ms
-        fresh = self.fresh.filter(mine)["ts_ms"]
-        before = fresh.len() - int(fresh.search_sorted(start, side="left"))
-        found, at = _found(new_firsts["key"], firsts)
-        old = pl.lit(_pick(firsts, "ts_ms", found, at, None))
-        moved = new_firsts.select(
-            was=old.is_between(start, now, closed="left").fill_null(False),
-            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),
-        )
-        fresh_count = before - int(moved["was"].sum()) + int(moved["now"].sum())
-        return count, fresh_count, top
+    def _middle(self, api: str | None, recent: pl.DataFrame, seen: FirstSeen) -> MiddleConsumers:
+        """The middle's consumers of ``api`` (None: every API), computed the first time they are asked."""
+        if api not in self.consumers:
+            before = _valid(recent.slice(0, self.known)).filter(pl.col("ts_ms") < self.built)
+            since = self.built - RANGES[self.range_name].length_ms
+            self.consumers[api] = MiddleConsumers.of(before, seen, middle=self.middle, since=since, api=api)
+        return self.consumers[api]

@@ -209,5 +209,5 @@ class Ledger:
                 spike_window=settings.error_spike_window_ms,
             )
         others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
-        view = history.view(self.recent, now, api, names, apis, settings)
+        view = history.view(self.recent, now, api, names, apis, settings, self.seen)
         return replace(self, histories=(history, *others)), view

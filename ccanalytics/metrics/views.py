@@ -163,7 +163,7 @@ def figures_dict(row: dict[str, Any] | None, role: str, keys: tuple[str, ...]) -
     """
     row = row or {}
     calls, n = row.get("calls", 0), row.get("latency_n", 0)
-    money = row.get("price_micro" if role == "buyer" else "revenue_micro", 0)
+    money = row.get(formulas.money_column(role), 0)
     every = {
         "calls": calls,
         "success_rate": row["success"] / calls if calls else None,
@@ -369,7 +369,7 @@ def all_time_breakdown(
     >>> row[:7], round(row[7], 1), row[8]           # p95 = 10 within 0.5 %
     (('a', 'a', 3, 2, 1, 6, 5.0), 10.0, 0.6666666666666666)
     """
-    money = "price_micro" if role == "buyer" else "revenue_micro"
+    money = formulas.money_column(role)
     mine = tallies.filter(pl.col("role") == role)
     p95 = sketch.sketch_percentiles(sketches.filter(pl.col("role") == role)).select("api_id", "p95_latency_ms")
     return (

@@ -47,6 +47,10 @@ TRAFFIC_SCALE = 1.0
 # Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
 # (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
 CULL_IDLE_S = 120
+# jemalloc (polars' allocator) settings for Voila's kernels, unless the environment sets its own
+ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
+ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+_POLARS_ALLOCATOR = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}  # what polars sets when nobody did
 
 
 class EmbeddedDemo:
@@ -209,6 +213,7 @@ def _check_port(host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted."""
     from ccanalytics.serve import guard
+    from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
     from ccanalytics.store.store import open_store
 
     token = guard.read_token(args.token, args.token_file)
@@ -239,16 +244,12 @@ def run(args: argparse.Namespace) -> int:
         return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
-    refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
+    refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
     speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
     db = args.db or os.environ.get("CCANALYTICS_DB")
 
     with ExitStack() as stack:
         if db:
-            # A bad store: one line now, not a broken page later.  A big one is read
-            # here once, so every tab's kernel starts from its cache.
-            with open_store(db) as store:
-                store.snapshot(chain_wait_s=0)
             shown = db
         else:
             from ccanalytics.chain.demochain import DemoChain
@@ -261,6 +262,13 @@ def run(args: argparse.Namespace) -> int:
             demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
+        # A bad store: one line now, not a broken page later.  This process keeps the store and
+        # computes the tabs' snapshots, once per refresh for all of them (ccanalytics.serve.sharing).
+        store = stack.enter_context(open_store(db))
+        store.snapshot(chain_wait_s=0)
+        sharing = share_snapshots(store, refresh_s)
+        stack.callback(sharing.close)
+        signal.signal(signal.SIGUSR1, lambda *_: print(status_line(sharing), flush=True))
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
         env = {
             **os.environ,
@@ -268,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
             "JUPYTER_PATH": jupyter_path,
             **_voila_config_env(),
             **security,
+            SOCKET_ENV: str(sharing.path),
         }
         voila, ready = _start_voila(NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
@@ -314,7 +323,15 @@ def _start_voila(
     folder = Path(tempfile.mkdtemp(prefix="ccanalytics-ready-"))
     stack.callback(shutil.rmtree, folder, True)
     ready = folder / "ready"
-    voila = subprocess.Popen(voila_command(notebook, host, port, cull_idle_s), env={**env, guard.READY_ENV: str(ready)})
+    # polars' allocator (jemalloc) returns freed pages at once in Voila's kernels: a kernel's
+    # resident memory then follows what it holds, not its peak (docs/performance.md).  polars
+    # puts its own defaults first on import and an inherited setting after them (the last wins);
+    # an operator's own setting is kept.
+    chosen = set(filter(None, env.get(ALLOCATOR_ENV, "").split(","))) - _POLARS_ALLOCATOR
+    allocator = {} if chosen else {ALLOCATOR_ENV: ALLOCATOR_CONF}
+    voila = subprocess.Popen(
+        voila_command(notebook, host, port, cull_idle_s), env={**env, **allocator, guard.READY_ENV: str(ready)}
+    )
     return voila, ready
 
 

@@ -205,7 +205,7 @@ def _build() -> type[Any]:
             self.finish(page("Signed out", text))
 
     def login_class(base: type) -> type:
-        class Login(base):  # type: ignore[misc, valid-type]
+        class Login(base):
             """The sign-in form in the dashboard's own words.
 
             Not the stock Jupyter one, which offers to set a password and tells how to list running servers.

@@ -25,11 +25,17 @@ import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import Ledger, Totals
+from ccanalytics.store.follow import Cursor
+from ccanalytics.units import now_ms
+
+if TYPE_CHECKING:
+    from ccanalytics.store.sqlite import Source
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
@@ -69,10 +75,33 @@ class CachedLedger:
     ledger: Ledger
     identity: list[int]  # the store file's (st_dev, st_ino)
     schema: str  # the store's CREATE statements: another schema, another cache
-    top: int  # the greatest calls rowid read
+    top: int | None  # the greatest calls rowid read
     rows: int  # calls rows read
     last: list | None  # the clean values of the row at `top`
     built_ms: int  # when the store was last read in full
+
+    @classmethod
+    def of(cls, ledger: Ledger, source: Source, cursor: Cursor, built_ms: int) -> CachedLedger:
+        """What to cache of a ledger read from ``source`` up to ``cursor``."""
+        last = list(cursor.last) if cursor.last is not None else None
+        return cls(ledger, list(source.identity), source.schema_sql, cursor.top, cursor.rows, last, built_ms)
+
+    def fits(self, source: Source, now: int, reach: int, *, consumers: bool, max_age_ms: float) -> bool:
+        """Whether this cache was made from this very file and schema, reaches back far enough and is young enough.
+
+        Whether its calls are all still there is for the caller to check (``follow.intact``).
+        """
+        return (
+            tuple(self.identity) == source.identity
+            and self.schema == source.schema_sql
+            and self.ledger.covers(now, reach)
+            and not (consumers and self.ledger.seen is None)
+            and now_ms() - self.built_ms <= max_age_ms
+        )
+
+    def cursor(self) -> Cursor:
+        """How far the store had been read when this was saved."""
+        return Cursor(self.top, self.rows, tuple(self.last) if self.last is not None else None)
 
 
 def save(store: Path, cached: CachedLedger) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,10 +10,11 @@ import ipywidgets as widgets
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.alerts import runway_text
 from ccanalytics.ui.markup import esc
-from ccanalytics.ui.wallet import low_balances
+from ccanalytics.ui.parts import section
+from ccanalytics.ui.wallet import balance_source, low_balances
 
 if TYPE_CHECKING:
-    from datetime import tzinfo
+    from collections.abc import Mapping
 
 __all__ = ["BUYER_KEYS", "SELLER_KEYS", "Card", "KpiRow", "buyer_cards", "card_html", "seller_cards"]
 
@@ -45,24 +45,6 @@ class Card:
     change_tone: str = ""  # good, bad or neutral
 
 
-def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = snapshot.get(name)
-    return section if isinstance(section, Mapping) else {}
-
-
-def _balance_source(balances: Mapping[str, Any], zone: tzinfo) -> tuple[str, str, str]:
-    """The balance cards' small line (where the number comes from), its tone, and the note."""
-    source = balances.get("source")
-    if source == "chain":
-        text, tone = "live", "live"
-    elif source == "snapshot":
-        text, tone = f"as of {fmt.short_time(balances.get('as_of'), zone)}", ""
-    else:
-        text, tone = "not available", ""
-    note = balances.get("note")
-    return text, tone, note.strip() if isinstance(note, str) else ""
-
-
 def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     """The six buyer cards of metrics.md, in order.
 
@@ -74,31 +56,19 @@ def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     [('usdc_balance', '12.50 USDC', 'live'), ('gas_balance', '—', 'live'), ('calls_24h', '120', '95.0 % success')]
     """
     zone = fmt.store_zone(snapshot.get("timezone"))
-    balances = _section(snapshot, "balances")
-    buyer = _section(snapshot, "buyer")
-    source, source_tone, note = _balance_source(balances, zone)
+    balances = section(snapshot, "balances")
+    buyer = section(snapshot, "buyer")
+    source, source_tone, note = balance_source(balances, zone)
     low = low_balances(snapshot)
-    low_gas, low_usdc = "eth" in low, "usdc" in low
+
+    def balance_card(money: str, key: str, label: str, value: str, warning: str) -> Card:
+        sub, tone = (f"{warning} · {source}", "warn") if money in low else (source, source_tone)
+        return Card(key, label, value, sub, tone, note, runway_text(snapshot, money))
+
     rate = buyer.get("success_rate_24h")
     return [
-        Card(
-            "usdc_balance",
-            "USDC Balance",
-            fmt.usdc(balances.get("usdc")),
-            f"Low USDC · {source}" if low_usdc else source,
-            "warn" if low_usdc else source_tone,
-            note,
-            runway_text(snapshot, "usdc"),
-        ),
-        Card(
-            "gas_balance",
-            "Gas Balance",
-            fmt.eth(balances.get("eth")),
-            f"Low gas · {source}" if low_gas else source,
-            "warn" if low_gas else source_tone,
-            note,
-            runway_text(snapshot, "eth"),
-        ),
+        balance_card("usdc", "usdc_balance", "USDC Balance", fmt.usdc(balances.get("usdc")), "Low USDC"),
+        balance_card("eth", "gas_balance", "Gas Balance", fmt.eth(balances.get("eth")), "Low gas"),
         Card(
             "calls_24h",
             "Calls (24h)",
@@ -126,7 +96,7 @@ def seller_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     >>> [(c.value, c.sub) for c in seller_cards(snap)]
     [('0', 'last 24 h'), ('—', 'last 24 h'), ('—', 'last 24 h'), ('12', '0.11 USDC revenue')]
     """
-    seller = _section(snapshot, "seller")
+    seller = section(snapshot, "seller")
     return [
         Card("calls_24h", "Calls Served (24h)", fmt.count(seller.get("calls_24h")), _LAST_24H),
         Card("success_rate_24h", "Success Rate", fmt.rate(seller.get("success_rate_24h")), _LAST_24H),

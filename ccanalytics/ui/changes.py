@@ -7,13 +7,16 @@ and latency in percent, a success rate in percentage points, each with a tone
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.cards import Card
 from ccanalytics.ui.choice import PERIODS, WINDOWS
+from ccanalytics.ui.parts import section
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["change_line", "overview_changes", "view_cards"]
 
@@ -86,28 +89,26 @@ def overview_changes(role: str, cards: Sequence[Card], snapshot: Mapping[str, An
     >>> [(c.change, c.sub) for c in overview_changes("buyer", cards, snap)]
     [('▲ 20 % vs previous 24 h', ''), ('none in the previous 24 h', 'p95 610 ms · last 24 h')]
     """
-    section = snapshot.get(role)
-    section = section if isinstance(section, Mapping) else {}
-    before = section.get("previous_24h") if isinstance(section.get("previous_24h"), Mapping) else {}
-    week = section.get("previous_7d") if isinstance(section.get("previous_7d"), Mapping) else {}
+    figures = section(snapshot, role)
+    before, week = section(figures, "previous_24h"), section(figures, "previous_7d")
     day = "previous 24 h"
     if not before:  # a snapshot without views.md's figures (an older one): the cards as they are
         return list(cards)
     out = []
     for card in cards:
         if card.key == "calls_24h":
-            card = _with_change(card, section.get("calls_24h"), before.get("calls"), "calls", day)
+            card = _with_change(card, figures.get("calls_24h"), before.get("calls"), "calls", day)
         elif card.key == "success_rate_24h":
-            card = _with_change(card, section.get("success_rate_24h"), before.get("success_rate"), "success_rate", day)
+            card = _with_change(card, figures.get("success_rate_24h"), before.get("success_rate"), "success_rate", day)
         elif card.key == "avg_latency_ms_24h":
-            card = _with_change(card, section.get("avg_latency_ms_24h"), before.get("avg_latency_ms"), "latency", day)
-            card = replace(card, sub=_p95_sub(section.get("p95_latency_ms_24h"), "last 24 h"))
+            card = _with_change(card, figures.get("avg_latency_ms_24h"), before.get("avg_latency_ms"), "latency", day)
+            card = replace(card, sub=_p95_sub(figures.get("p95_latency_ms_24h"), "last 24 h"))
         elif card.key == "spent_24h_usdc":
-            card = _with_change(card, section.get("spent_24h_usdc"), before.get("usdc"), "usdc_spent", day)
+            card = _with_change(card, figures.get("spent_24h_usdc"), before.get("usdc"), "usdc_spent", day)
         elif card.key == "revenue_24h_usdc":
-            card = _with_change(card, section.get("revenue_24h_usdc"), before.get("usdc"), "usdc_revenue", day)
+            card = _with_change(card, figures.get("revenue_24h_usdc"), before.get("usdc"), "usdc_revenue", day)
         elif card.key == "calls_7d" and week:
-            card = _with_change(card, section.get("calls_7d"), week.get("calls"), "calls", "previous 7 d")
+            card = _with_change(card, figures.get("calls_7d"), week.get("calls"), "calls", "previous 7 d")
         out.append(card)
     return out
 
@@ -124,22 +125,21 @@ def view_cards(role: str, view: Mapping[str, Any]) -> list[Card]:
     [('Calls Served (7d)', '840', '▲ 5.0 % vs previous 7 d'), ('Success Rate', '97.0 %', '▼ 1.0 pt vs previous 7 d')]
     """
     name = str(view.get("range"))
-    section = view.get(role)
-    section = section if isinstance(section, Mapping) else {}
-    before = section.get("previous") if isinstance(section.get("previous"), Mapping) else {}
+    figures = section(view, role)
+    before = section(figures, "previous")
     period, window = PERIODS.get(name, "previous period"), WINDOWS.get(name, "")
     seller = role == "seller"
     cards = [
         _with_change(
-            Card("calls", f"{'Calls Served' if seller else 'Calls'} ({name})", fmt.count(section.get("calls")), window),
-            section.get("calls"),
+            Card("calls", f"{'Calls Served' if seller else 'Calls'} ({name})", fmt.count(figures.get("calls")), window),
+            figures.get("calls"),
             before.get("calls"),
             "calls",
             period,
         ),
         _with_change(
-            Card("success_rate", "Success Rate", fmt.rate(section.get("success_rate")), window),
-            section.get("success_rate"),
+            Card("success_rate", "Success Rate", fmt.rate(figures.get("success_rate")), window),
+            figures.get("success_rate"),
             before.get("success_rate"),
             "success_rate",
             period,
@@ -148,23 +148,23 @@ def view_cards(role: str, view: Mapping[str, Any]) -> list[Card]:
             Card(
                 "avg_latency_ms",
                 "Avg Latency",
-                fmt.latency(section.get("avg_latency_ms")),
-                _p95_sub(section.get("p95_latency_ms"), window),
+                fmt.latency(figures.get("avg_latency_ms")),
+                _p95_sub(figures.get("p95_latency_ms"), window),
             ),
-            section.get("avg_latency_ms"),
+            figures.get("avg_latency_ms"),
             before.get("avg_latency_ms"),
             "latency",
             period,
         ),
         _with_change(
-            Card("usdc", f"{'Revenue' if seller else 'USDC Spent'} ({name})", fmt.usdc(section.get("usdc")), window),
-            section.get("usdc"),
+            Card("usdc", f"{'Revenue' if seller else 'USDC Spent'} ({name})", fmt.usdc(figures.get("usdc")), window),
+            figures.get("usdc"),
             before.get("usdc"),
             "usdc_revenue" if seller else "usdc_spent",
             period,
         ),
     ]
     if seller:
-        new = section.get("new_consumers")
-        cards.append(Card("consumers", "Consumers", fmt.count(section.get("consumers")), f"{fmt.count(new)} new"))
+        new = figures.get("new_consumers")
+        cards.append(Card("consumers", "Consumers", fmt.count(figures.get("consumers")), f"{fmt.count(new)} new"))
     return cards

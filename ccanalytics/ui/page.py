@@ -7,8 +7,7 @@ rebuilds the page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
@@ -19,11 +18,15 @@ from ccanalytics.ui.cards import KpiRow
 from ccanalytics.ui.chart import CallRateChart
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.markup import esc, link, panel_link
+from ccanalytics.ui.parts import section
 from ccanalytics.ui.reconciliation import reconciliation_line
 from ccanalytics.ui.style import style_widget
 from ccanalytics.ui.tables import BreakdownTable, EventLog
 from ccanalytics.ui.views import ViewChoice, ViewControls, show_scope, view_style_widget
 from ccanalytics.ui.wallet import WalletLine
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["FRESHNESS_LEVELS", "Dashboard", "roles_with_calls"]
 
@@ -39,11 +42,6 @@ _EMPTY_ICON = (
 )
 
 
-def _section(snapshot: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = snapshot.get(name)
-    return section if isinstance(section, Mapping) else {}
-
-
 def _rows(section: Mapping[str, Any], key: str) -> list[Any]:
     rows = section.get(key)
     return list(rows) if isinstance(rows, list | tuple) else []
@@ -57,7 +55,7 @@ def roles_with_calls(snapshot: Mapping[str, Any]) -> tuple[str, ...]:
     >>> roles_with_calls({"buyer": {"breakdown": [{"api_id": "a"}]}, "seller": {"breakdown": []}})
     ('buyer',)
     """
-    return tuple(role for role in ROLES if _rows(_section(snapshot, role), "breakdown"))
+    return tuple(role for role in ROLES if _rows(section(snapshot, role), "breakdown"))
 
 
 def _empty_html(panel_url: object) -> str:
@@ -189,7 +187,7 @@ class Dashboard:
     @property
     def is_empty(self) -> bool:
         """Whether the page shows the empty state instead of cards, chart and breakdown."""
-        return _section(self._snapshot, "banners").get("empty_state") is True
+        return section(self._snapshot, "banners").get("empty_state") is True
 
     # -- updates -----------------------------------------------------------------------------------------
 

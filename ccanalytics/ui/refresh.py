@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ __all__ = [
     "Refresher",
     "failure_reason",
     "live_dashboard",
+    "on_grid",
     "refresh_interval",
 ]
 
@@ -67,6 +69,17 @@ def refresh_interval(environ: Mapping[str, str] | None = None) -> float:
         return refresh_interval_s((os.environ if environ is None else environ).get("CCANALYTICS_REFRESH_S"))
     except CCError:  # serve refuses it; a page started some other way still refreshes
         return DEFAULT_INTERVAL_S
+
+
+def on_grid(moment: float, interval_s: float) -> float:
+    """The first multiple of ``interval_s`` at or after ``moment`` (seconds of the monotonic clock).
+
+    Examples
+    --------
+    >>> on_grid(12.3, 5.0), on_grid(15.0, 5.0)
+    (15.0, 15.0)
+    """
+    return math.ceil(moment / interval_s) * interval_s
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -184,7 +197,7 @@ class Refresher:
         if refresh_now:
             self._due = now
         else:
-            self._due = now + self.interval_s
+            self._due = on_grid(now + self.interval_s / 2, self.interval_s)
             self._last_ok = now if self._last_ok is None else self._last_ok
         self._task = loop.create_task(self._run())
         self._render_freshness()  # the page's first render already says how fresh it is
@@ -206,7 +219,7 @@ class Refresher:
         elif self._loop is not None and not self._loop.is_closed():
             self.start(refresh_now=True)
 
-    def follow_up(self, snapshot: dict) -> None:
+    def follow_up(self, snapshot: Mapping[str, Any]) -> None:
         """Refresh again soon when ``snapshot`` (just shown) still waits for its first chain read.
 
         A page then shows live balances seconds after it opens, not one
@@ -263,8 +276,10 @@ class Refresher:
             self._reason = ""
         finally:
             finished = self._clock()
-            # Every interval from the start, but never back to back when a refresh is slow.
-            self._due = max(started + self.interval_s, finished + self.interval_s / 4)
+            # On the grid every tab of the machine shares (the monotonic clock is system-wide), so
+            # the tabs of one `serve` ask in the same moment and share one snapshot
+            # (ccanalytics.serve.sharing); never back to back when a refresh is slow.
+            self._due = on_grid(max(started + self.interval_s / 2, finished + self.interval_s / 4), self.interval_s)
             if snapshot is not None:
                 self.follow_up(snapshot)
             self._render_freshness()

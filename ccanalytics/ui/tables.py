@@ -69,7 +69,7 @@ BREAKDOWN_COLUMNS: dict[str, tuple[Column, ...]] = {
 _ARIA_SORT = {True: "descending", False: "ascending"}
 
 
-def _sort_value(key: str, row: Mapping[str, Any]) -> object:
+def _sort_value(key: str, row: Mapping[str, Any]) -> str | Decimal | None:
     """A comparable value of ``row[key]``, or ``None`` when it is unknown."""
     value = row.get(key)
     if key == "api_name":
@@ -97,10 +97,11 @@ def sort_rows(rows: Sequence[Mapping[str, Any]], key: str, descending: bool) -> 
     >>> [r["api_id"] for r in sort_rows(rows, "avg_latency_ms", descending=False)]
     ['b', 'c', 'a']
     """
-    known = [row for row in rows if _sort_value(key, row) is not None]
-    unknown = [row for row in rows if _sort_value(key, row) is None]
+    values = [(_sort_value(key, row), row) for row in rows]
+    known = [(value, row) for value, row in values if value is not None]
+    unknown = [row for value, row in values if value is None]
     # sorted() is stable with reverse=True too, so equal values keep the snapshot's order.
-    return [*sorted(known, key=lambda row: _sort_value(key, row), reverse=descending), *unknown]
+    return [*(row for _, row in sorted(known, key=lambda pair: pair[0], reverse=descending)), *unknown]
 
 
 def _api_cell(row: Mapping[str, Any]) -> str:

@@ -11,17 +11,17 @@ the chart, the breakdown and the downloads.  The stylesheet is ``ccanalytics.ui.
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import polars as pl
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.changes import change_line, overview_changes, view_cards
 from ccanalytics.ui.choice import OVERVIEW, RANGE_CHOICES, WINDOWS, ViewChoice
+from ccanalytics.ui.exports import csv_bytes, parquet_bytes
 from ccanalytics.ui.markup import esc
+from ccanalytics.ui.parts import records, section
 from ccanalytics.ui.theme import DARK_CSS, view_style_widget
 from ccanalytics.ui.url import UrlState, apply_query, follow_url
 
@@ -51,9 +51,7 @@ _ALL_APIS = ""
 
 def series_rows(view: Mapping[str, Any], role: str) -> list[dict[str, Any]]:
     """A view's series in the chart's form (``hour`` = the bucket's start)."""
-    section = view.get(role)
-    rows = section.get("series") if isinstance(section, Mapping) else None
-    return [{**row, "hour": row.get("start")} for row in rows or () if isinstance(row, Mapping)]
+    return [{**row, "hour": row.get("start")} for row in records(section(view, role).get("series"))]
 
 
 # -- exports -----------------------------------------------------------------------------------------------
@@ -70,33 +68,12 @@ BREAKDOWN_FIELDS = (
     "success_rate",
 )
 EVENT_FIELDS = ("ts", "type", "severity", "message")
-_SCHEMAS = {
-    "breakdown": {
-        "api_id": pl.String,
-        "api_name": pl.String,
-        "calls": pl.Int64,
-        "success": pl.Int64,
-        "errors": pl.Int64,
-        "usdc": pl.String,
-        "avg_latency_ms": pl.Float64,
-        "p95_latency_ms": pl.Float64,
-        "success_rate": pl.Float64,
-    },
-    "events": dict.fromkeys(EVENT_FIELDS, pl.String),
+_KINDS = {"calls": "int", "success": "int", "errors": "int", "avg_latency_ms": "float"}
+_KINDS |= {"p95_latency_ms": "float", "success_rate": "float"}
+_COLUMNS = {
+    "breakdown": [(name, _KINDS.get(name, "text")) for name in BREAKDOWN_FIELDS],
+    "events": [(name, "text") for name in EVENT_FIELDS],
 }
-
-
-def export_frame(kind: str, rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """The rows shown (``breakdown`` or ``events``) as a frame with the snapshot's keys and types.
-
-    Examples
-    --------
-    >>> export_frame("breakdown", [{"api_id": "a", "calls": 2, "usdc": "0.100000"}]).row(0)
-    ('a', None, 2, None, None, '0.100000', None, None, None)
-    """
-    schema = _SCHEMAS[kind]
-    columns = {name: [row.get(name) for row in rows] for name in schema}
-    return pl.DataFrame(columns, schema=schema, strict=False)
 
 
 def _data_uri(mime: str, payload: bytes) -> str:
@@ -114,13 +91,10 @@ def export_links(breakdown: Sequence[Mapping[str, Any]], events: Sequence[Mappin
     """
     links = []
     for kind, rows, label in (("breakdown", breakdown, "Breakdown"), ("events", events, "Event log")):
-        frame = export_frame(kind, rows)
-        csv = frame.write_csv().encode()
-        parquet = io.BytesIO()
-        frame.write_parquet(parquet)
+        columns = _COLUMNS[kind]
         for ext, mime, payload in (
-            ("csv", "text/csv", csv),
-            ("parquet", "application/vnd.apache.parquet", parquet.getvalue()),
+            ("csv", "text/csv", csv_bytes(columns, rows)),
+            ("parquet", "application/vnd.apache.parquet", parquet_bytes(columns, rows)),
         ):
             name = f"{stem}-{kind}.{ext}"
             links.append(
@@ -214,8 +188,8 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
     """
     snapshot = dashboard.snapshot
     zone = fmt.store_zone(zone_name)
-    section = snapshot.get(role) if isinstance(snapshot.get(role), Mapping) else {}
-    overall = [r for r in section.get("breakdown") or () if isinstance(r, Mapping)]
+    figures = section(snapshot, role)
+    overall = records(figures.get("breakdown"))
     dashboard.controls.offer([str(r.get("api_id")) for r in overall if r.get("api_id") is not None])
     view = snapshot.get("view")
     choice: ViewChoice = dashboard.view
@@ -226,18 +200,20 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
         if view.get("api"):
             hint = f"{hint}, {view.get('api')}"
         dashboard.chart.update(series_rows(view, role), zone, zone_name, bucket=str(view.get("bucket")), hint=hint)
-        rows = [r for r in view[role].get("breakdown") or () if isinstance(r, Mapping)]
+        rows = records(view[role].get("breakdown"))
         stem = f"ccanalytics-{role}-{name}"
     else:
         from ccanalytics.ui.cards import buyer_cards, seller_cards
 
         cards = seller_cards(snapshot) if role == "seller" else buyer_cards(snapshot)
         dashboard.kpis.show_cards(role, overview_changes(role, cards, snapshot))
-        dashboard.chart.update(list(section.get("call_rate") or ()), zone, zone_name)
+        dashboard.chart.update(list(figures.get("call_rate") or ()), zone, zone_name)
         rows = overall
         stem = f"ccanalytics-{role}"
     dashboard.breakdown.update(rows, role)
-    scope = "all time" if stem == f"ccanalytics-{role}" else WINDOWS.get(str(view.get("range")), "")  # type: ignore[union-attr]
+    scope = (
+        "all time" if stem == f"ccanalytics-{role}" else WINDOWS.get(str(section(snapshot, "view").get("range")), "")
+    )
     count = len(rows)
     title = (
         '<div class="cc-panel-head"><h2 class="cc-panel-name">API breakdown</h2>'
@@ -246,7 +222,7 @@ def show_scope(dashboard: Any, role: str, zone_name: str) -> None:
     )
     if dashboard.breakdown.title.value != title:
         dashboard.breakdown.title.value = title
-    events = [e for e in snapshot.get("events") or () if isinstance(e, Mapping)]
+    events = records(snapshot.get("events"))
     dashboard.controls.export.value = export_links(rows, events, stem)
     controls = dashboard.controls
     controls.url.query = choice.query()

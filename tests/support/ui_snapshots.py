@@ -1,6 +1,7 @@
 """Literal snapshot dicts for the dashboard's widget tests (metrics.md, "The snapshot JSON").
 
-Each is what ``store.snapshot(now=NOW).to_dict()`` returns for one situation:
+Each is what ``store.snapshot(now=NOW).to_dict()`` returns for one situation (with
+exactly its keys: tests/unit/test_ui_snapshots.py checks them against a real snapshot):
 a buyer node, a node that both buys and sells, a fresh node (empty state), a
 node with every banner up, and a store whose text is hostile markup.
 """
@@ -27,15 +28,28 @@ def call_rate(success: list[int] | None = None, error: list[int] | None = None) 
             "hour": (last - timedelta(hours=47 - i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "success": success[i],
             "error": error[i],
+            "spike": False,
         }
         for i in range(48)
     ]
+
+
+def _previous(calls: int = 0, usdc: str = "0.000000", **figures: float | None) -> dict[str, Any]:
+    """views.md's ``previous_24h``: the day before's figures (null rates and latencies without calls)."""
+    keys = ("success_rate", "avg_latency_ms", "p95_latency_ms")
+    return {"calls": calls, **{key: figures.get(key) for key in keys}, "usdc": usdc}
 
 
 def _seller_nothing() -> dict[str, Any]:
     return {
         "calls_24h": 0,
         "success_rate_24h": None,
+        "avg_latency_ms_24h": None,
+        "p50_latency_ms_24h": None,
+        "p95_latency_ms_24h": None,
+        "p99_latency_ms_24h": None,
+        "previous_24h": _previous(),
+        "previous_7d": {"calls": 0, "usdc": "0.000000"},
         "revenue_24h_usdc": "0.000000",
         "calls_7d": 0,
         "revenue_7d_usdc": "0.000000",
@@ -60,6 +74,10 @@ BUYER: dict[str, Any] = {
         "calls_24h": 1_234,
         "success_rate_24h": 0.973,
         "avg_latency_ms_24h": 212.4,
+        "p50_latency_ms_24h": 120.0,
+        "p95_latency_ms_24h": 640.5,
+        "p99_latency_ms_24h": 1_210.0,
+        "previous_24h": _previous(1_180, "1.180000", success_rate=0.981, avg_latency_ms=198.7, p95_latency_ms=602.0),
         "spent_24h_usdc": "1.234000",
         "total_calls": 48_210,
         "total_spent_usdc": "43.118000",
@@ -73,6 +91,8 @@ BUYER: dict[str, Any] = {
                 "errors": 150,
                 "usdc": "30.100000",
                 "avg_latency_ms": 88.2,
+                "p95_latency_ms": 140.0,
+                "success_rate": 0.995017,
             },
             {
                 "api_id": "bb-graphql",
@@ -82,6 +102,8 @@ BUYER: dict[str, Any] = {
                 "errors": 600,
                 "usdc": "12.000000",
                 "avg_latency_ms": 310.9,
+                "p95_latency_ms": 820.0,
+                "success_rate": 0.95,
             },
             {
                 "api_id": "geo-lookup",
@@ -91,6 +113,8 @@ BUYER: dict[str, Any] = {
                 "errors": 0,
                 "usdc": "1.018000",
                 "avg_latency_ms": None,
+                "p95_latency_ms": None,
+                "success_rate": 1.0,
             },
             {
                 "api_id": "demo-echo",
@@ -100,6 +124,8 @@ BUYER: dict[str, Any] = {
                 "errors": 1,
                 "usdc": "0.000000",
                 "avg_latency_ms": 4.0,
+                "p95_latency_ms": 6.0,
+                "success_rate": 0.9,
             },
         ],
     },
@@ -134,6 +160,14 @@ BUYER: dict[str, Any] = {
     "data_issues": [],
     "panel_url": "https://localhost:3002/panel",
     "last_backup": "2026-11-20T03:00:00Z",
+    "reconciliation": None,
+    "alerts": [],
+    "runway": {
+        "usdc_days": 10.13,
+        "spend_per_day_usdc": "1.234000",
+        "eth_days": 42.0,
+        "gas_per_day_eth": "0.000100000000000000",
+    },
 }
 
 SELLER: dict[str, Any] = copy.deepcopy(BUYER)
@@ -147,9 +181,21 @@ SELLER.update(
         "as_of": None,
         "note": None,
     },
+    runway={
+        "usdc_days": None,
+        "spend_per_day_usdc": "0.000000",
+        "eth_days": 1_200.0,
+        "gas_per_day_eth": "0.000100000000000000",
+    },
     seller={
         "calls_24h": 860,
         "success_rate_24h": 0.9953,
+        "avg_latency_ms_24h": 95.1,
+        "p50_latency_ms_24h": 80.0,
+        "p95_latency_ms_24h": 210.0,
+        "p99_latency_ms_24h": 400.0,
+        "previous_24h": _previous(842, "0.799900", success_rate=0.9941, avg_latency_ms=97.3, p95_latency_ms=215.0),
+        "previous_7d": {"calls": 5_700, "usdc": "5.415000"},
         "revenue_24h_usdc": "0.817000",
         "calls_7d": 5_912,
         "revenue_7d_usdc": "5.616400",
@@ -162,6 +208,8 @@ SELLER.update(
                 "success": 8_960,
                 "errors": 40,
                 "usdc": "8.550000",
+                "avg_latency_ms": 91.0,
+                "p95_latency_ms": 200.0,
                 "success_rate": 0.99556,
             },
             {
@@ -171,6 +219,8 @@ SELLER.update(
                 "success": 2_400,
                 "errors": 0,
                 "usdc": "2.280000",
+                "avg_latency_ms": 120.5,
+                "p95_latency_ms": 260.0,
                 "success_rate": 1.0,
             },
         ],
@@ -187,6 +237,10 @@ EMPTY: dict[str, Any] = {
         "calls_24h": 0,
         "success_rate_24h": None,
         "avg_latency_ms_24h": None,
+        "p50_latency_ms_24h": None,
+        "p95_latency_ms_24h": None,
+        "p99_latency_ms_24h": None,
+        "previous_24h": _previous(),
         "spent_24h_usdc": "0.000000",
         "total_calls": 0,
         "total_spent_usdc": "0.000000",
@@ -201,6 +255,9 @@ EMPTY: dict[str, Any] = {
     "data_issues": [],
     "panel_url": "https://localhost:3002/panel",
     "last_backup": None,
+    "reconciliation": None,
+    "alerts": [],
+    "runway": {"usdc_days": None, "spend_per_day_usdc": None, "eth_days": None, "gas_per_day_eth": None},
 }
 
 ALARMS: dict[str, Any] = copy.deepcopy(BUYER)
@@ -214,6 +271,12 @@ ALARMS.update(
         "note": "RPC did not answer within 5 s",
     },
     banners={"auto_pause": True, "backup_overdue": True, "empty_state": False, "low_gas": True},
+    runway={
+        "usdc_days": 0.0,
+        "spend_per_day_usdc": "1.234000",
+        "eth_days": 0.0,
+        "gas_per_day_eth": "0.000100000000000000",
+    },
     data_issues=[
         {"table": "calls", "rule": "status_code outside 100..599", "rows": 2},
         {"table": "events", "rule": "unknown severity", "rows": 1},

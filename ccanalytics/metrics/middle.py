@@ -1,0 +1,163 @@
+"""The consumers of a day range's fixed middle (``history``), for every API or for one.
+
+A day range's window is its fixed middle plus edges (see ``history``).  For
+``consumers``, ``top_consumers`` and ``new_consumers`` the middle keeps, per
+consumer (with one API: per (consumer, api_id)), its calls and revenue there
+as a table sorted by 64-bit key, the middle's ten top consumers, and each
+consumer's first seller call before the history was built.  A refresh then
+looks up only the consumers of the edges' calls:
+
+- ``consumers``: the middle's plus those of the edges it does not have;
+- ``top_consumers``: the edges only *add* calls and revenue to a consumer, so
+  the window's ten top consumers are among the middle's ten and the edges'
+  consumers (with the middle's figures added);
+- ``new_consumers``: first calls can only move earlier, so the count is the
+  first calls before the build that lie in the window (a binary search),
+  corrected for the consumers of the calls since the build (and late ones).
+
+Pure polars, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
+
+__all__ = ["MiddleConsumers", "per_consumer", "sellers"]
+
+_TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
+
+
+def sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
+    """The seller calls that have a consumer."""
+    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+
+
+def _key(api: str | None) -> pl.Expr:
+    return consumer_key() if api is None else api_key()
+
+
+def per_consumer(calls: pl.LazyFrame, api: str | None) -> pl.LazyFrame:
+    """Per consumer of the seller calls: ``key``, ``consumer``, ``calls``, ``micro`` (Σ ``revenue_micro``).
+
+    With ``api``, only that API's calls, keyed per (consumer, api_id).
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["seller", "seller", "buyer"], "api_id": ["a"] * 3,
+    ...     "consumer": ["c", "c", "c"], "revenue_micro": [1, 2, 5]})
+    >>> per_consumer(calls, None).select("consumer", "calls", "micro").collect().rows()
+    [('c', 2, 3)]
+    """
+    mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
+    return mine.group_by(key=_key(api)).agg(
+        consumer=pl.col("consumer").first(),
+        calls=pl.len().cast(pl.Int64),
+        micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
+    )
+
+
+def _found(keys: pl.Series, table: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """For each key, whether ``table`` (sorted by ``key``) has it, and at which row (clipped)."""
+    if table.is_empty() or keys.is_empty():
+        return pl.Series([False] * keys.len(), dtype=pl.Boolean), pl.Series([0] * keys.len(), dtype=pl.UInt32)
+    at = table["key"].search_sorted(keys).clip(upper_bound=table.height - 1)
+    return table["key"].gather(at) == keys, at
+
+
+def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fill: int | None) -> pl.Series:
+    """``table[column]`` at the rows ``at`` where ``found``, else ``fill``."""
+    if table.is_empty():
+        return pl.Series(column, [fill] * found.len(), dtype=table.schema[column])
+    return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
+
+
+@dataclass(frozen=True)
+class MiddleConsumers:
+    """The middle's consumers (of every API or one), their top ten, and everyone's first call before the build."""
+
+    api: str | None
+    table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key
+    top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
+    firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call before the build, sorted by key
+    fresh: pl.Series  # those first calls since `since`, sorted
+
+    @classmethod
+    def of(
+        cls, calls: pl.LazyFrame, seen: FirstSeen, *, middle: tuple[int, int], since: int, api: str | None
+    ) -> MiddleConsumers:
+        """From the valid calls before the build (since the ledger's horizon) and the first calls before that.
+
+        ``middle`` is the window's fixed middle; ``since`` the earliest start a window may have.
+
+        Examples
+        --------
+        >>> calls = pl.LazyFrame({"ts_ms": [5, 15, 25], "role": ["seller"] * 3, "api_id": ["a"] * 3,
+        ...     "consumer": ["c", "d", "c"], "revenue_micro": [1, 2, 4]})
+        >>> m = MiddleConsumers.of(calls, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+        >>> m.top.select("consumer", "calls", "micro").rows(), m.fresh.to_list()
+        ([('c', 1, 4), ('d', 1, 2)], [15])
+        """
+        ts = pl.col("ts_ms")
+        per = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
+        mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
+        if api is None:
+            known = seen.by_consumer.lazy()
+        else:
+            known = seen.by_api.lazy().filter(pl.col("api_id") == api).select("key", "ts_ms")
+        firsts = (
+            pl.concat([known, mine.select(key=_key(api), ts_ms="ts_ms")])
+            .group_by("key")
+            .agg(pl.col("ts_ms").min())
+            .sort("key")
+            .collect()
+        )
+        return cls(
+            api=api,
+            table=per.select("key", "calls", "micro").sort("key"),
+            top=per.sort(_TOP_BY, descending=_TOP_DESCENDING)
+            .head(TOP_CONSUMERS)
+            .select("key", "consumer", "calls", "micro"),
+            firsts=firsts,
+            fresh=firsts.filter(ts >= since)["ts_ms"].sort(),
+        )
+
+    def figures(
+        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, start: int, now: int
+    ) -> tuple[int, int, pl.DataFrame]:
+        """``consumers``, ``new_consumers`` and ``top_consumers`` of the window ``[start, now)``.
+
+        ``outside`` are ``per_consumer`` of the window's calls outside the
+        middle; ``new_firsts`` (``key``, ``ts_ms``) the first call of each
+        consumer among the calls added since the build (any time before ``now``).
+        """
+        known, at = _found(outside["key"], self.table)
+        totals = outside.with_columns(
+            calls=pl.col("calls") + _pick(self.table, "calls", known, at, 0),
+            micro=pl.col("micro") + _pick(self.table, "micro", known, at, 0),
+        )
+        count = self.table.height + int((~known).sum())
+        top = (
+            pl.concat(
+                [
+                    self.top.filter(~pl.col("key").is_in(outside["key"])),
+                    totals.select("key", "consumer", "calls", "micro"),
+                ]
+            )
+            .sort(_TOP_BY, descending=_TOP_DESCENDING)
+            .head(TOP_CONSUMERS)
+            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        )
+        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
+        before = self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+        found, at = _found(new_firsts["key"], self.firsts)
+        old = pl.lit(_pick(self.firsts, "ts_ms", found, at, None))
+        moved = new_firsts.select(
+            was=old.is_between(start, now, closed="left").fill_null(False),
+            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),
+        )
+        return count, before - int(moved["was"].sum()) + int(moved["now"].sum()), top

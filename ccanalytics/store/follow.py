@@ -1,0 +1,148 @@
+"""Following a table by its rowids: how far it was read, and whether what was read is still there.
+
+Appends leave the row count explained by the new rows and the last row read
+as it was (SQLite reuses the greatest rowid once its row is gone).  Deletes,
+replaced rows and a swapped table fail one of these checks; an ``UPDATE`` in
+place of an older row passes both (see docs/design.md).  Counting a big table
+takes longer than a refresh may, so ``Verifier`` counts it in the background.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ccanalytics.contract import TABLES
+from ccanalytics.errors import StoreError
+from ccanalytics.store.sqlite import RID, Source
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import polars as pl
+
+__all__ = ["Cursor", "HistoryChanged", "Verifier", "advance", "intact", "new_rows", "still_there"]
+
+
+@dataclass
+class Cursor:
+    """How far a table has been read: the greatest rowid, how many rows, the last row.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> cursor = Cursor()
+    >>> rows = pl.DataFrame({"_rid": [3, 9], "id": [1, 2], "ts_ms": [5, 6], "type": ["a", "b"],
+    ...     "severity": ["info", "info"], "message": ["x", "y"]})
+    >>> advance(cursor, "events", rows, reset=False)
+    >>> cursor
+    Cursor(top=9, rows=2, last=(9, 2, 6, 'b', 'info', 'y'))
+    """
+
+    top: int | None = None  # None: no row read yet (rowids may be negative)
+    rows: int = 0
+    last: tuple | None = None
+
+
+def advance(cursor: Cursor, table: str, rows: pl.DataFrame, reset: bool) -> None:
+    """Move ``cursor`` past ``rows`` just read (after forgetting what it had read, with ``reset``)."""
+    if reset:
+        cursor.top, cursor.rows, cursor.last = None, 0, None
+    cursor.rows += rows.height
+    top = rows[RID].max() if rows.height else None
+    if isinstance(top, int) and (cursor.top is None or top > cursor.top):
+        cursor.top = top
+        cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())
+
+
+def new_rows(source: Source, table: str, cursor: Cursor, count: bool = True) -> tuple[bool, pl.DataFrame]:
+    """Rows added since ``cursor``, or (True, all rows) when history changed.
+
+    Without ``count`` the row count is not checked (a big table's is counted
+    in the background: see ``Verifier``).
+    """
+    if source.shapes[table].has_rowid and cursor.top is not None:
+        new = source.read(table, after_rowid=cursor.top)
+        counted = not count or cursor.rows + new.height == source.count(table)
+        if counted and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last):
+            return False, new
+    return True, source.read(table)
+
+
+def intact(source: Source, table: str, cursor: Cursor) -> bool:
+    """Whether the rows a cursor has read are all still there, the last one unchanged.
+
+    Counts the whole table: cheap for a small one, a background job for a big one.
+    """
+    if cursor.top is None:
+        return source.count(table) == cursor.rows
+    below = source.count(table) - source.count_after(table, cursor.top)
+    return below == cursor.rows and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last)
+
+
+def still_there(source: Source, cursor: Cursor) -> bool:
+    """Whether every call a read in short queries counted is still there, the last one unchanged.
+
+    Counted in short queries too: a rollback-journal writer never waits long.
+    """
+    if cursor.top is None:
+        return True
+    below = source.count_upto("calls", cursor.top)
+    return below == cursor.rows and source.row_at("calls", cursor.top) == cursor.last
+
+
+class HistoryChanged(Exception):
+    """Rows read before are gone or changed: the calls must be read in full."""
+
+
+class Verifier:
+    """Counts a big table's rows in a background thread, off the refresh path.
+
+    Appends are seen at once; a row deleted (or replaced) in the middle of a
+    big history only changes the count, and counting ten million rows takes
+    longer than a whole refresh may.  So the count runs here, after a refresh,
+    and the next refresh rebuilds when it disagreed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccanalytics-verify")
+        self._pending: Future[bool] | None = None
+
+    def start(self, table: str, cursor: Cursor) -> None:
+        """Count ``table`` against ``cursor`` (a copy), unless a count is still running."""
+        if self._pending is None or self._pending.done():
+            self._pending = self._pool.submit(self._check, table, Cursor(cursor.top, cursor.rows, cursor.last))
+
+    def _check(self, table: str, cursor: Cursor) -> bool:
+        try:
+            source = Source(self._path)
+        except StoreError:
+            return False
+        try:
+            if source.wal:
+                with source.transaction():
+                    return intact(source, table, cursor)
+            # A rollback-journal store: short queries, none of which makes a writer wait long.
+            # A commit between them may show as a difference: the store is then read again.
+            below = 0 if cursor.top is None else source.count_upto(table, cursor.top)
+            return below == cursor.rows and (
+                cursor.top is None or cursor.last is None or source.row_at(table, cursor.top) == cursor.last
+            )
+        except StoreError:
+            return False
+        finally:
+            source.close()
+
+    def disagreed(self) -> bool:
+        """Whether a finished count disagreed with what had been read (the answer is used once)."""
+        pending = self._pending
+        if pending is None or not pending.done():
+            return False
+        self._pending = None
+        return not pending.result()
+
+    def close(self) -> None:
+        """Stop counting (a count under way is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

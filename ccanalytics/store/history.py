@@ -1,0 +1,99 @@
+"""Reading a store's whole calls history into a ledger, within memory however long it is.
+
+Calls before the ledger's horizon go into totals, later ones stay rows.  The
+long texts of old calls are not read (``texts_from``): of them only each
+API's latest name matters, and those few rows are fetched whole at the end.
+That keeps a first read of ten million calls within memory.  A table without
+rowids is read whole, texts and all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ccanalytics.contract import TABLES, first_broken_rule
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics.ledger import Ledger
+from ccanalytics.store.follow import advance
+from ccanalytics.store.sqlite import RID
+from ccanalytics.units import DAY_MS
+
+if TYPE_CHECKING:
+    from ccanalytics.store.bulk import Bulk
+    from ccanalytics.store.follow import Cursor
+    from ccanalytics.store.sqlite import Source
+
+__all__ = ["judged", "read_history"]
+
+
+def judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Clean rows with the first contract rule each breaks (``rule``, null when none).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"ts_ms": [1, None], "usdc_micro": [5, 5], "eth_wei": ["0", "0"]})
+    >>> judged("balance_snapshots", frame)["rule"].is_null().to_list()
+    [True, False]
+    """
+    return frame.with_columns(rule=first_broken_rule(TABLES[table]))
+
+
+def read_history(
+    source: Source,
+    bulk: Bulk | None,
+    cursor: Cursor,
+    *,
+    now: int,
+    reach: int,
+    consumers: bool,
+    upto: int | None = None,
+) -> Ledger:
+    """All calls as a ledger ``reach`` back from ``now``; ``cursor`` ends past the last call read.
+
+    ``bulk`` gives the read's connections (see ``Source.read_chunks``);
+    ``upto`` ends the read at that rowid; ``consumers`` keeps when each
+    consumer was first seen (views).
+    """
+    ledger = Ledger.empty(horizon=now - reach - DAY_MS, reach=reach, consumers=consumers)
+    advance(cursor, "calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
+    spare = source.shapes["calls"].has_rowid
+    named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
+    texts_from = ledger.horizon if spare else None
+    for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto):
+        advance(cursor, "calls", chunk, reset=False)
+        rows = judged("calls", chunk)
+        ledger = ledger.add(rows)
+        if spare:
+            latest = _latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect()
+            named.append(_detached(latest).lazy())
+    if spare:
+        latest = _at_latest_time(pl.concat(named)).collect()
+        rows = source.read_rowids("calls", latest[RID].to_list(), bulk)
+        names = formulas.latest_names(rows.lazy()).collect()
+        ledger = replace(ledger, settled=replace(ledger.settled, names=names))
+    if cursor.top is not None:
+        cursor.last = source.row_at("calls", cursor.top, bulk)  # with its real texts
+    return ledger
+
+
+def _latest_named(calls: pl.LazyFrame) -> pl.LazyFrame:
+    """The rowids of the valid named calls at each API's latest named time (ties kept)."""
+    named = calls.filter(pl.col("rule").is_null() & pl.col("api_name").is_not_null())
+    return _at_latest_time(named.select("api_id", "ts_ms", RID))
+
+
+def _detached(small: pl.DataFrame) -> pl.DataFrame:
+    """A copy of a few rows that owns its memory.
+
+    A frame filtered from a big one can keep the big one's buffers alive (its
+    strings are views into them): kept for the whole read, a few rows per
+    chunk held every chunk (7 MB each).
+    """
+    return pl.DataFrame(small.to_dict(as_series=False), schema=small.schema)
+
+
+def _at_latest_time(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return rows.filter(pl.col("ts_ms") == pl.col("ts_ms").max().over("api_id"))

@@ -1,0 +1,1 @@
+"""Unit tests of ``ccanalytics.metrics``: one file per module."""

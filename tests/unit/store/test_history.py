@@ -1,0 +1,76 @@
+"""``store.history``: the whole calls history into a ledger, old texts spared, the latest names kept."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import polars as pl
+
+from ccanalytics.contract import create_store
+from ccanalytics.store.follow import Cursor
+from ccanalytics.store.history import judged, read_history
+from ccanalytics.store.sqlite import Source
+
+NOW = 1_795_608_000_000
+DAY = 86_400_000
+REACH = 8 * DAY
+
+
+def store(tmp_path, calls):
+    """calls: (request_id, ts_ms, api_id, api_name, status_code)."""
+    path = tmp_path / "store.db"
+    create_store(path)
+    con = sqlite3.connect(path)
+    con.executemany(
+        "INSERT INTO calls (request_id, ts_ms, role, api_id, api_name, status_code) VALUES (?, ?, 'buyer', ?, ?, ?)",
+        calls,
+    )
+    con.commit()
+    con.close()
+    return path
+
+
+def test_old_calls_are_tallied_recent_ones_kept_as_rows_and_the_cursor_ends_on_the_last(tmp_path):
+    old = NOW - 30 * DAY
+    path = store(
+        tmp_path,
+        [
+            ("old-1", old, "a", "Weather v1", 200),
+            ("old-2", old + 1, "a", "Weather v2", 500),
+            ("old-3", old + 2, "b", None, 200),
+            ("new-1", NOW - 1, "a", None, 200),
+        ],
+    )
+    source, cursor = Source(path), Cursor()
+    ledger = read_history(source, None, cursor, now=NOW, reach=REACH, consumers=False)
+    assert ledger.horizon == NOW - REACH - DAY
+    assert ledger.recent["request_id"].to_list() == ["new-1"]
+    assert int(ledger.settled.tallies["calls"].sum()) == 3
+    names = ledger.settled.names.sort("api_id")
+    assert names.select("api_id", "api_name").rows() == [("a", "Weather v2")]  # the latest name of an old call
+    assert (cursor.top, cursor.rows, cursor.last[1]) == (4, 4, "new-1")
+    assert ledger.seen is None
+    source.close()
+
+
+def test_the_last_row_keeps_its_real_texts_though_old_texts_are_spared(tmp_path):
+    path = store(tmp_path, [("long-request-id-" + "x" * 60, NOW - 30 * DAY, "a", "Old name", 200)])
+    source, cursor = Source(path), Cursor()
+    read_history(source, None, cursor, now=NOW, reach=REACH, consumers=True)
+    assert cursor.last[1] == "long-request-id-" + "x" * 60
+    source.close()
+
+
+def test_an_empty_history_is_an_empty_ledger(tmp_path):
+    source, cursor = Source(store(tmp_path, [])), Cursor()
+    ledger = read_history(source, None, cursor, now=NOW, reach=REACH, consumers=True)
+    assert ledger.recent.height == 0 and ledger.settled.tallies.height == 0
+    assert (cursor.top, cursor.rows, cursor.last) == (None, 0, None)
+    assert ledger.seen is not None
+    source.close()
+
+
+def test_judged_names_the_first_broken_rule():
+    frame = pl.DataFrame({"ts_ms": [1, None], "usdc_micro": [5, 5], "eth_wei": ["0", "0"]})
+    rules = judged("balance_snapshots", frame)["rule"].to_list()
+    assert rules[0] is None and isinstance(rules[1], str)
