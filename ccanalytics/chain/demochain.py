@@ -15,7 +15,6 @@ sending transactions is kept to this process.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
 
 from ccanalytics.chain import ChainError
+from ccanalytics.net import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,16 +100,6 @@ def _to_wire(value: Any) -> Any:
 
 def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.version == 4 and address.is_loopback
 
 
 class _Server(ThreadingHTTPServer):
@@ -204,7 +194,7 @@ class DemoChain:
         >>> before - after
         1000
         """
-        if not _is_loopback(host):
+        if not is_loopback(host) or ":" in host:  # the server is IPv4 (AF_INET)
             raise ValueError(f"the demo chain serves on IPv4 loopback only (127.0.0.1), not {host}")
         from eth_keys import keys
         from eth_utils import keccak

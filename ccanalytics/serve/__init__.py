@@ -9,7 +9,6 @@ traffic, since every Voila tab runs its own kernel.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import random
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ccanalytics.errors import CCError
+from ccanalytics.net import is_loopback
+from ccanalytics.settings import refresh_interval_s
 from ccanalytics.units import now_ms
 
 if TYPE_CHECKING:
@@ -50,15 +51,6 @@ CULL_IDLE_S = 120
 ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
 ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 _POLARS_ALLOCATOR = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}  # what polars sets when nobody did
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class EmbeddedDemo:
@@ -232,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "ccanalytics", *guard.argv_without(sys.argv[1:], args.token)],
             {**os.environ, guard.TOKEN_ENV: args.token},
         )
-    if not _is_loopback(args.host) and not token:
+    if not is_loopback(args.host) and not token:
         raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
     max_kernels = args.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
     max_kernels = int(max_kernels) or guard.default_max_kernels()
@@ -252,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
-    refresh_s = _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
+    refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
     speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
     db = args.db or os.environ.get("CCANALYTICS_DB")
 
@@ -266,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            panel = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
+            panel = f"http://{'localhost' if is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
             demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
@@ -347,7 +339,7 @@ def _announce_and_wait(
     voila: subprocess.Popen, ready: Path, host: str, port: int, shown: str, token: str | None
 ) -> int:
     """Print the URL once a visitor can be served at full speed, then run until Voila ends."""
-    url = f"http://{'localhost' if _is_loopback(host) else host}:{port}/"
+    url = f"http://{'localhost' if is_loopback(host) else host}:{port}/"
     signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
     try:
         if not _wait_ready(voila, ready):
