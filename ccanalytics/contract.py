@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ccanalytics.settings import USDC_BY_CHAIN
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -410,14 +412,6 @@ def first_broken_rule(table: Table) -> pl.Expr:
     for text, broken in reversed(table.rules):
         expr = pl.when(broken.fill_null(False)).then(pl.lit(text)).otherwise(expr)
     return expr
-
-
-# -- settings ---------------------------------------------------------------
-
-USDC_BY_CHAIN = {
-    8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
-    84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
-}
 
 
 # -- reconciliations (written by `ccanalytics reconcile`) -------------------------

@@ -33,6 +33,7 @@ from ccanalytics.store.file import one_line
 from ccanalytics.store.values import AFFINITIES, STRICT, affinity, bounded_times, finish
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
 
     from polars._typing import PolarsDataType
@@ -61,6 +62,14 @@ class Source(Connection):
     >>> source.read("calls").columns[:4]
     ['_rid', 'request_id', 'ts_ms', 'role']
     """
+
+    def __init__(self, path: str | os.PathLike[str], *, chunk_rows: int | None = None) -> None:
+        super().__init__(path)
+        # Rows per bulk query (None: CHUNK_ROWS, or ROLLBACK_CHUNK_ROWS on a rollback-journal store).
+        self.chunk_rows = chunk_rows
+
+    def _rows_per_chunk(self, given: int | None) -> int:
+        return given or self.chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
 
     def count(self, table: str) -> int:
         return self._query(f"SELECT count(*) FROM {self.shapes[table].quoted}")[0][0]
@@ -250,7 +259,7 @@ class Source(Connection):
             if shape.rowid is None:
                 yield self.read(table, descriptive=descriptive, texts_from=texts_from)
                 return
-            rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
+            rows = self._rows_per_chunk(chunk_rows)
             for low, high in _ranges(lambda sql: self._query(sql)[0], shape, rows, upto):
                 where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
                 yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
@@ -318,7 +327,7 @@ class Source(Connection):
         if shape.rowid is None or where is not None:
             yield chunk(where or "")
             return
-        rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
+        rows = self._rows_per_chunk(chunk_rows)
         r = shape.rowid
         ranges = _ranges(lambda sql: bulk.frame(sql).row(0), shape, rows)
         wheres = (f"WHERE {r} BETWEEN {int(low)} AND {int(high)}" for low, high in ranges)
