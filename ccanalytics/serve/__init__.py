@@ -17,7 +17,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ccanalytics.errors import CCError
 from ccanalytics.net import is_loopback
@@ -25,6 +25,7 @@ from ccanalytics.settings import refresh_interval_s
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 __all__ = ["NOTEBOOK", "run", "voila_command"]
 
@@ -311,7 +312,12 @@ def _trust(notebook: Path) -> None:
         return
 
 
-def _positive_env(name: str, default: float, kind: type, what: str = "a positive number of seconds") -> float:
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive_env(
+    name: str, default: _Number, kind: Callable[[str], _Number], what: str = "a positive number of seconds"
+) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
