@@ -129,6 +129,7 @@ def _post(url: str, body: bytes, deadline: Deadline, max_bytes: int) -> bytes:
     timer = deadline.watch(conn)
     failure: str | None = None
     data = b""
+    answer: http.client.HTTPResponse | None = None
     try:
         conn.request("POST", target, body=body, headers=headers)
         answer = conn.getresponse()
@@ -147,6 +148,8 @@ def _post(url: str, body: bytes, deadline: Deadline, max_bytes: int) -> bytes:
         failure = f"unreachable: timed out after {deadline.seconds:g} s" if timed_out else _reason_of(exc)
     finally:
         timer.cancel()
+        if answer is not None:  # it holds the socket when the connection closes (Connection: close)
+            answer.close()
         conn.close()
     if failure is None and deadline.expired:
         failure = f"unreachable: timed out after {deadline.seconds:g} s"
