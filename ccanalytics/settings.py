@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ccanalytics.contract import USDC_BY_CHAIN
 from ccanalytics.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["REFRESH_DEFAULT_S", "REFRESH_MIN_S", "Settings", "parse_settings", "refresh_interval_s"]
+__all__ = ["REFRESH_DEFAULT_S", "REFRESH_MIN_S", "USDC_BY_CHAIN", "Settings", "parse_settings", "refresh_interval_s"]
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _UINT = re.compile(r"^[0-9]+$")
@@ -28,6 +27,13 @@ _LEVEL_RULE = "is not off, panel, email, webhook or email+webhook"
 
 def _positive(value: str) -> bool:
     return bool(_UINT.match(value)) and int(value) > 0
+
+
+# The USDC contract of each chain whose address a store may leave out (data-contract.md, settings).
+USDC_BY_CHAIN = {
+    8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+}
 
 
 @dataclass(frozen=True)

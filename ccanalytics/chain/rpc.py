@@ -155,8 +155,8 @@ def _post(url: str, body: bytes, deadline: Deadline, max_bytes: int) -> bytes:
     finally:
         timer.cancel()
         deadline.hold(None)
-        if answer is not None:
-            answer.close()  # and with it the socket http.client handed to it
+        if answer is not None:  # it holds the socket when the connection closes (Connection: close)
+            answer.close()
         conn.close()
     if failure is None and deadline.expired:
         failure = f"unreachable: timed out after {deadline.seconds:g} s"

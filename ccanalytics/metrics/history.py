@@ -139,7 +139,7 @@ class History:
             ]
         )
         middle = (b - length + SPAN_MS, b)
-        everyone = MiddleConsumers.of(before, seen, middle=middle, since=b - length, api=None)
+        everyone = MiddleConsumers.of(before, seen.merged(), middle=middle, since=b - length, api=None)
         frames = (*summed, future, middle, {None: everyone})
         return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
 
@@ -201,7 +201,8 @@ class History:
         shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
             [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
         )
-        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, now - length, now)
+        seen = seen.merged()
+        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, seen, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
             flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()

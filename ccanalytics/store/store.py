@@ -31,7 +31,7 @@ from ccanalytics.store.reconciliation import latest_reconciliation
 from ccanalytics.store.scan import Tables
 from ccanalytics.store.small import SmallTables
 from ccanalytics.store.sqlite import Source
-from ccanalytics.units import DAY_MS, now_ms, parse_events, parse_now
+from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_events, parse_now
 
 if TYPE_CHECKING:
     import os
@@ -213,6 +213,10 @@ class Store(Tables):
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
+            if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
+                since = now_ms - max(WEEK_MS, lookback_ms(settings, CHART_SPAN_MS))
+                kept = self._ledger.running_calls(since, now_ms)
+                calls = calls if kept is None else kept
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
