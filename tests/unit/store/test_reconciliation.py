@@ -58,3 +58,20 @@ def test_no_table_no_rows_or_a_broken_view_is_none() -> None:
     con = sqlite3.connect(":memory:")
     con.execute("CREATE VIEW reconciliations AS SELECT * FROM gone")
     assert latest_reconciliation(con, 10) is None
+
+
+def test_a_table_lacking_columns_is_none() -> None:
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE reconciliations (ts_ms)")
+    con.execute("INSERT INTO reconciliations VALUES (5)")
+    assert latest_reconciliation(con, 10) is None
+
+
+def test_a_table_without_rowids_is_read_too() -> None:
+    con = sqlite3.connect(":memory:")
+    con.execute(
+        "CREATE TABLE reconciliations (ts_ms PRIMARY KEY, from_block, to_block, matched, missing, unrecorded, "
+        "matched_micro, missing_micro, unrecorded_micro) WITHOUT ROWID"
+    )
+    con.execute("INSERT INTO reconciliations VALUES (5, 0, 99, 3, 1, 0, 3000000, 1000000, 0)")
+    assert latest_reconciliation(con, 10)["matched_usdc"] == "3.000000"  # type: ignore[index]
