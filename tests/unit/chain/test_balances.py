@@ -1,7 +1,7 @@
 """``LiveBalances`` with a fake chain reader: freshness, waiting, key changes, mismatches, notes.
 
 No JSON-RPC node here: the reader is the seam (``LiveBalances(read=…)``), and
-``tests/test_chain.py`` tests the real one against anvil.
+``tests/unit/test_chain.py`` tests the real one against anvil.
 """
 
 from __future__ import annotations
