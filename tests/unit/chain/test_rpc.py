@@ -114,3 +114,33 @@ def test_a_spent_budget_fails_before_connecting(server: str) -> None:
 def test_nothing_listening_is_unreachable() -> None:
     with pytest.raises(RPCFailure, match="unreachable: connection refused"):
         call("http://127.0.0.1:1", "eth_chainId", [], Deadline(2))
+
+
+def test_a_body_dripping_after_prompt_headers_is_cut_off_at_the_deadline() -> None:
+    # Once the headers are in, http.client hands the socket to the answer: the deadline must still reach it.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+            try:
+                for _ in range(100):  # a space every 0.1 s, for 10 s
+                    conn.sendall(b" ")
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the client hung up: what the test wants
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(RPCFailure, match=r"unreachable: timed out after 0.5 s"):
+            call(f"http://127.0.0.1:{listener.getsockname()[1]}", "eth_chainId", [], Deadline(0.5))
+        assert time.monotonic() - started < 5  # a generous bound: the budget exists
+    finally:
+        listener.close()
+        thread.join(timeout=15)
