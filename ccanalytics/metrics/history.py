@@ -129,7 +129,7 @@ class History:
             b - length, b - length + SPAN_MS, closed="left"
         )
         since = max(starts[0] - spike_window, -(2**62))
-        summed = pl.collect_all(
+        tallies, sketches, days, errors, band = pl.collect_all(
             [
                 formulas.tally(middles, by=_BY),
                 sketch.sketch(middles, by=_BY),
@@ -140,8 +140,8 @@ class History:
         )
         middle = (b - length + SPAN_MS, b)
         everyone = MiddleConsumers.of(before, seen.merged(), middle=middle, since=b - length, api=None)
-        frames = (*summed, future, middle, {None: everyone})
-        return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
+        built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
+        return cls(*built, tallies, sketches, days, errors, band, future, middle, {None: everyone})
 
     def answers(
         self, now: int, timezone: str, range_name: str, spike_window: int, horizon: int, settled_calls: int, rows: int
