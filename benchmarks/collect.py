@@ -21,10 +21,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from ccanalytics.collect import StoreWriter, x402_seller
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAYER = "0x" + "ab" * 20
 ROUTES = {"GET /weather/[city]": {"accepts": {"scheme": "exact", "price": "$0.001"}, "api_id": "weather"}}
@@ -38,7 +42,7 @@ PAYMENT = _b64({"payload": {"authorization": {"from": PAYER, "to": "0x" + "11" *
 SETTLED = _b64({"success": True, "transaction": "0x" + "cd" * 32, "payer": PAYER, "network": "eip155:84532"})
 
 
-def seller_app() -> object:
+def seller_app() -> ASGIApp:
     """A FastAPI app whose answer carries a settlement, as behind x402's middleware."""
     app = FastAPI()
 
@@ -46,25 +50,25 @@ def seller_app() -> object:
     async def weather(city: str) -> dict[str, str]:
         return {"city": city}
 
-    async def settled(scope: dict, receive: object, send: object) -> None:
-        async def with_settlement(message: dict) -> None:
+    async def settled(scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_settlement(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message["headers"], (b"payment-response", SETTLED)]}
-            await send(message)  # type: ignore[operator]
+            await send(message)
 
-        await app(scope, receive, with_settlement)  # type: ignore[arg-type]
+        await app(scope, receive, with_settlement)
 
     settled.routes = app.routes  # type: ignore[attr-defined]
     return settled
 
 
-async def _time(app: object, n: int, prefix: str) -> list[float]:
+async def _time(app: ASGIApp, n: int, prefix: str) -> list[float]:
     """Per-request times in microseconds, calling the ASGI app directly."""
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         pass
 
     times = []
@@ -84,7 +88,7 @@ async def _time(app: object, n: int, prefix: str) -> list[float]:
             "server": ("127.0.0.1", 8000),
         }
         started = time.perf_counter_ns()
-        await app(scope, receive, send)  # type: ignore[operator]
+        await app(scope, receive, send)
         times.append((time.perf_counter_ns() - started) / 1000)
     return times
 

@@ -30,12 +30,12 @@ from ccanalytics.collect.payment import (
 from ccanalytics.units import now_ms
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 
     from ccanalytics.collect.writer import StoreWriter
 
-    Scope = dict[str, Any]
-    Message = dict[str, Any]
+    Scope = MutableMapping[str, Any]  # ASGI's (as starlette spells them)
+    Message = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[Message]]
     Send = Callable[[Message], Awaitable[None]]
 
