@@ -24,6 +24,7 @@ __all__ = ["CCError", "Snapshot", "Store", "StoreError", "create_store", "open_s
 
 
 def __getattr__(name: str) -> _typing.Any:
+    found: _typing.Any  # a function, a class or a module's attribute, by name
     if name == "create_store":
         from ccanalytics.contract import create_store as found
     elif name == "Snapshot":

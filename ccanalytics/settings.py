@@ -6,17 +6,18 @@ value is reported as a data issue of the ``settings`` table.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ccanalytics.contract import USDC_BY_CHAIN
+from ccanalytics.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Settings", "parse_settings"]
+__all__ = ["REFRESH_DEFAULT_S", "REFRESH_MIN_S", "USDC_BY_CHAIN", "Settings", "parse_settings", "refresh_interval_s"]
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _UINT = re.compile(r"^[0-9]+$")
@@ -26,6 +27,13 @@ _LEVEL_RULE = "is not off, panel, email, webhook or email+webhook"
 
 def _positive(value: str) -> bool:
     return bool(_UINT.match(value)) and int(value) > 0
+
+
+# The USDC contract of each chain whose address a store may leave out (data-contract.md, settings).
+USDC_BY_CHAIN = {
+    8453: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    84532: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+}
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,41 @@ def parse_settings(pairs: dict[str, str | None]) -> tuple[Settings, list[str]]:
     if "usdc_address" not in values:
         values["usdc_address"] = USDC_BY_CHAIN.get(values.get("chain_id", 8453))
     return Settings(**values), issues
+
+
+# -- the environment ----------------------------------------------------------
+
+REFRESH_DEFAULT_S = 30.0
+REFRESH_MIN_S = 0.1
+
+
+def refresh_interval_s(raw: str | None) -> float:
+    """Seconds between page refreshes, from the text of ``CCANALYTICS_REFRESH_S`` (unset or empty: 30).
+
+    Any finite positive number is valid; one below 0.1 s is raised to 0.1 s,
+    so that a typo cannot spin the kernel.  ``serve`` refuses an invalid value;
+    a page started some other way refreshes every 30 s.
+
+    Raises
+    ------
+    UsageError
+        The value is not a finite positive number.
+
+    Examples
+    --------
+    >>> refresh_interval_s(None), refresh_interval_s(" 2.5 "), refresh_interval_s("0.001")
+    (30.0, 2.5, 0.1)
+    >>> refresh_interval_s("inf")
+    Traceback (most recent call last):
+    ...
+    ccanalytics.errors.UsageError: CCANALYTICS_REFRESH_S must be a positive number of seconds, not 'inf'
+    """
+    if raw is None or raw == "":
+        return REFRESH_DEFAULT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"CCANALYTICS_REFRESH_S must be a positive number of seconds, not {raw!r}")
+    return max(value, REFRESH_MIN_S)

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path):
     store = tmp_path / "small.db"
     subprocess.run(
@@ -47,6 +50,8 @@ def _run(module: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_page_load_benchmark_times_visits_and_a_kernels_memory():
     result = _run("page_load", "--runs", "2", "--gap", "3", "--hold", "6", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -54,6 +59,8 @@ def test_the_page_load_benchmark_times_visits_and_a_kernels_memory():
     assert "one dashboard kernel, 6 s of refreshes: resident memory" in result.stdout
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_many_tabs_benchmark_follows_its_tabs_and_sees_their_kernels_go():
     args = ("--tabs", "2", "--duration", "12", "--every", "4", "--cull-idle", "8", "--demo-speed", "300")
     result = _run("many_tabs", *args, timeout=400)

@@ -68,10 +68,9 @@ def test_rows_a_writer_moves_during_a_first_read_are_counted_once(tmp_path):
         assert writer.stdout.readline().strip() == "ready"
         seen = []
         # Small chunks: the read spans many queries, and many of the writer's commits.
-        with mock.patch.object(sqlite, "CHUNK_ROWS", 1_000):
-            for _ in range(3):
-                with cc.open_store(path, cache=False) as store:
-                    seen.append(store.snapshot(now=NOW).buyer.calls_24h)
+        for _ in range(3):
+            with cc.open_store(path, cache=False, chunk_rows=1_000) as store:
+                seen.append(store.snapshot(now=NOW).buyer.calls_24h)
     finally:
         writer.terminate()
         _, err = writer.communicate(timeout=30)
@@ -150,7 +149,6 @@ def test_a_file_that_changes_at_every_attempt_is_still_read_in_one_state(tmp_pat
     _store(path, 5_000, wal=True)
     ticks = iter(range(10**9))
     always_new = lambda self: (next(ticks),)  # noqa: E731  # the file's stat differs at every look
-    small_chunks = mock.patch.object(sqlite, "CHUNK_ROWS", 1_000)
     changing = mock.patch.object(sqlite.Source, "_fingerprint", always_new)
-    with small_chunks, changing, cc.open_store(path, cache=False) as store:
+    with changing, cc.open_store(path, cache=False, chunk_rows=1_000) as store:
         assert store.snapshot(now=NOW).buyer.calls_24h == 5_000

@@ -423,7 +423,7 @@ def test_the_command_refuses_an_existing_file_with_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("start", [NOW, NOW + 14 * HOUR], ids=["midday", "night"])
 def test_the_embedded_demos_live_traffic_runs_at_its_historys_rate_for_that_hour(tmp_path, start):
     """As ``ccanalytics serve`` drives it: three hours of live ticks against the same hours a week earlier."""
-    from ccanalytics.serve import TRAFFIC_SCALE
+    from ccanalytics.demo.embedded import TRAFFIC_SCALE
 
     path = tmp_path / "demo.db"
     write_demo(path, seed=3, now_ms=start)

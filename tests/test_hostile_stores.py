@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import ccanalytics as cc
-from ccanalytics.store import sqlite
 from tests.support.reference import assert_snapshots_equal, reference_snapshot
 from tests.support.stores import hostile_cases
 
@@ -23,7 +21,6 @@ def test_a_hostile_store_gives_the_reference_figures(case):
         path = os.path.join(tmp, "store.db")
         case.spec.write(path)
         expected = reference_snapshot(path, case.now_ms)
-        chunks = mock.patch.multiple(sqlite, CHUNK_ROWS=case.chunk_rows, ROLLBACK_CHUNK_ROWS=case.chunk_rows)
-        with chunks, cc.open_store(path, cache=False) as store:
+        with cc.open_store(path, cache=False, chunk_rows=case.chunk_rows) as store:
             actual = store.snapshot(now=case.now_ms).to_dict()
         assert_snapshots_equal(actual, expected)

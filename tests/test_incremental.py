@@ -6,6 +6,7 @@ import os
 import sqlite3
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def _insert(con, rows, ids, verb="INSERT"):
         )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=st.lists(operation, min_size=1, max_size=25), last=st.integers(-15 * DAY, 25 * DAY))
 def test_incremental_snapshots_equal_from_scratch_ones(operations, last):

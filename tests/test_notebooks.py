@@ -29,6 +29,9 @@ def nbval(notebook: str, tmp_path: Path, **env: str) -> subprocess.CompletedProc
     )
 
 
+pytestmark = pytest.mark.slow  # each runs a notebook in a kernel
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"

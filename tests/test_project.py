@@ -27,6 +27,25 @@ def test_ruff_format_is_applied():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_passes():
+    """The package, the benchmarks and the scripts type-check (pyproject's ``[tool.mypy]``)."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_ignores_nothing_wholesale():
+    """Only named third-party modules without types are let off; no module of ours skips the check."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert not {"ignore_missing_imports", "ignore_errors", "follow_imports"} & set(config)
+    for override in config.get("overrides", []):
+        assert set(override) == {"module", "ignore_missing_imports"}, override
+        assert not any(
+            m == "*" or m.split(".")[0] in ("ccanalytics", "tests", "benchmarks") for m in override["module"]
+        )
+    for path in [*ROOT.glob("ccanalytics/**/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("scripts/*.py")]:
+        assert "# mypy: ignore-errors" not in path.read_text(), path
+
+
 def test_public_names_are_exactly_all():
     for name in ccanalytics.__all__:  # imported on first use (a dashboard kernel never loads polars)
         getattr(ccanalytics, name)

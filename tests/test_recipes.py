@@ -41,6 +41,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict:
         namespace["store"].close()
 
 
+@pytest.mark.slow  # its fixture runs every recipe
 def test_the_recipes_open_the_store_and_answer_every_question(answers: dict):
     for name in ("latency", "per_day", "error_codes", "top_consumers", "demo_vs_paid", "kpis"):
         assert isinstance(answers[name], pl.DataFrame), name

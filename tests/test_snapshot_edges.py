@@ -600,6 +600,7 @@ def test_assert_snapshots_equal_names_the_first_difference():
         assert_snapshots_equal({"b": 1}, {"b": True})
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 def test_the_reference_reads_every_generated_store(case):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 import ccanalytics as cc
@@ -14,6 +15,7 @@ from tests.support.stores import Case, StoreSpec, cases
 NOW = 1_795_608_000_000
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 @example(case=Case(StoreSpec(), NOW, 50))  # the empty store

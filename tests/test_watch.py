@@ -497,6 +497,7 @@ def test_the_store_is_never_written(tmp_path, receiver, smtp):
     assert len(receiver.posts) == 1
 
 
+@pytest.mark.slow
 def test_store_text_cannot_forge_log_lines(tmp_path, receiver, smtp):
     db = make_store(tmp_path / "store.db", **alert_settings(receiver.url, smtp.url))
     add_errors(db, [int(time.time() * 1000) - 500] * 6, api_id="x\x1b[2J\n2026-01-01T00:00:00Z delivered FAKE")

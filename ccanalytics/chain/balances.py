@@ -14,6 +14,7 @@ fake reader; only the reader's own tests need a JSON-RPC node.
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ class LiveBalances:
                 pending = self._pending = self._pool.submit(_answer, self._read, self._clock, key)
         if started:
             # Outside the lock: a read that failed at once runs the callback here, and it takes the lock.
-            pending.add_done_callback(lambda done, k=key: self._finished(k, done))
+            pending.add_done_callback(functools.partial(self._finished, key))
         try:
             answer = pending.result(timeout=wait_s)
         except TimeoutError:

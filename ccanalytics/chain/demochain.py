@@ -15,14 +15,14 @@ sending transactions is kept to this process.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ccanalytics.chain import ChainError
+from ccanalytics.net import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,16 +100,6 @@ def _to_wire(value: Any) -> Any:
 
 def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.version == 4 and address.is_loopback
 
 
 class _Server(ThreadingHTTPServer):
@@ -204,16 +194,19 @@ class DemoChain:
         >>> before - after
         1000
         """
-        if not _is_loopback(host):
+        if not is_loopback(host) or ":" in host:  # the server is IPv4 (AF_INET)
             raise ValueError(f"the demo chain serves on IPv4 loopback only (127.0.0.1), not {host}")
         from eth_keys import keys
         from eth_utils import keccak
         from web3 import EthereumTesterProvider, Web3
 
-        w3 = Web3(EthereumTesterProvider())
+        provider = EthereumTesterProvider()
+        w3 = Web3(provider)
         owner = w3.eth.accounts[0]
         wallet_key = keys.PrivateKey(keccak(_WALLET_SEED))
-        wallet = w3.provider.ethereum_tester.add_account(wallet_key.to_hex())
+        tester = provider.ethereum_tester
+        assert tester is not None  # the provider made its own
+        wallet = tester.add_account(wallet_key.to_hex())
         marketplace = keys.PrivateKey(keccak(_MARKETPLACE_SEED)).public_key.to_checksum_address()
 
         artifact = load_token_artifact()
@@ -238,7 +231,7 @@ class DemoChain:
     @property
     def rpc_url(self) -> str:
         """``http://HOST:PORT`` of the JSON-RPC endpoint."""
-        host, port = self._server.server_address[:2]
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])  # an AF_INET server
         return f"http://{host}:{port}"
 
     @property

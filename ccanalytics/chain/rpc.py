@@ -70,13 +70,18 @@ class Deadline:
         """Seconds left of the budget (never negative)."""
         return max(0.0, self._end - time.monotonic())
 
+    def hold(self, sock: socket.socket | None) -> None:
+        """Cut ``sock`` too when the budget ends: once the headers are in, http.client hands it to the answer."""
+        with self._lock:
+            self._sock = sock
+
     def watch(self, conn: http.client.HTTPConnection) -> threading.Timer:
         """Shut ``conn``'s socket down when the budget ends; cancel the returned timer when done."""
 
         def cut() -> None:
             with self._lock:
                 self.expired = True
-                sock = conn.sock
+                sock = conn.sock if conn.sock is not None else self._sock  # see ``hold``
                 if sock is not None:
                     # The plain socket's shutdown, even under TLS: it wakes a blocked read at once.
                     with contextlib.suppress(OSError):
@@ -129,8 +134,10 @@ def _post(url: str, body: bytes, deadline: Deadline, max_bytes: int) -> bytes:
     timer = deadline.watch(conn)
     failure: str | None = None
     data = b""
+    answer: http.client.HTTPResponse | None = None
     try:
         conn.request("POST", target, body=body, headers=headers)
+        deadline.hold(conn.sock)
         answer = conn.getresponse()
         if not 200 <= answer.status < 300:
             failure = f"answered HTTP {answer.status}"
@@ -147,6 +154,9 @@ def _post(url: str, body: bytes, deadline: Deadline, max_bytes: int) -> bytes:
         failure = f"unreachable: timed out after {deadline.seconds:g} s" if timed_out else _reason_of(exc)
     finally:
         timer.cancel()
+        deadline.hold(None)
+        if answer is not None:  # it holds the socket when the connection closes (Connection: close)
+            answer.close()
         conn.close()
     if failure is None and deadline.expired:
         failure = f"unreachable: timed out after {deadline.seconds:g} s"

@@ -13,7 +13,8 @@ same seed and the same ``now_ms`` give identical tables.
 
 Modules: ``profiles`` (the APIs and the rhythm), ``calls`` (drawing calls),
 ``history`` (the month's plan and the wallet walk), ``traffic`` (live
-traffic); this one writes the store.
+traffic), ``embedded`` (``serve``'s demo: store, chain and traffic thread);
+this one writes the store.
 """
 
 from __future__ import annotations

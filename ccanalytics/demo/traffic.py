@@ -37,8 +37,8 @@ def append_traffic(
     since_ms: int,
     rng: random.Random,
     scale: float = 1.0,
-    on_paid_calls: Callable[[int, int], None] | None = None,
-    on_deposit: Callable[[int], None] | None = None,
+    on_paid_calls: Callable[[int, int], object] | None = None,
+    on_deposit: Callable[[int], object] | None = None,
 ) -> int:
     """Add the calls (and now and then an event) that happened in ``(since_ms, now_ms]``.
 

@@ -9,8 +9,9 @@ Three steps (docs/design.md, "The fleet"):
    over thousands of nodes become a few rows per node and API); the calls
    since the cut as rows.
 2. **Assemble** each node's snapshot from those with the very code a store
-   runs (``ledger.Totals``, ``compute.table_facts``, ``compute.compute``):
-   each node equals ``ccanalytics snapshot`` of its store.
+   runs (``ledger.Totals``, ``compute.table_facts``, ``compute.compute``, and
+   for a day range the ledger's history, ``Ledger.view_at``): each node
+   equals ``ccanalytics snapshot`` of its store.
 3. **Merge** the nodes into the fleet the same way (their rollups merged,
    their recent calls together, request ids made ``NODE/request_id``): the
    fleet is the snapshot of one store holding every node's calls, with the

@@ -12,15 +12,26 @@ from ccanalytics.fleet.nodes import SMALL_TABLES, Node
 from ccanalytics.fleet.reading import ROLLUP_SCHEMAS
 from ccanalytics.metrics.compute import compute, table_facts
 from ccanalytics.metrics.consumers import FirstSeen
-from ccanalytics.metrics.ledger import RECENT_SCHEMA, Totals
+from ccanalytics.metrics.ledger import RECENT_SCHEMA, Ledger, Totals
+from ccanalytics.metrics.views import RANGES
 from ccanalytics.model import Balances, DataIssue
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ccanalytics.metrics.snapshot import Snapshot
+    from ccanalytics.settings import Settings
 
-    pass
-
-__all__ = ["NO_CHAIN_NOTE", "first_seen", "node_snapshot", "ordered_issues", "recent_rows", "settled_totals", "shaped"]
+__all__ = [
+    "NO_CHAIN_NOTE",
+    "day_range_view",
+    "first_seen",
+    "node_snapshot",
+    "ordered_issues",
+    "recent_rows",
+    "settled_totals",
+    "shaped",
+]
 
 NO_CHAIN_NOTE = "the fleet does not read chains: balances are the lake's latest balance snapshot"
 
@@ -67,6 +78,26 @@ def recent_rows(frame: pl.DataFrame | None) -> pl.DataFrame:
     return frame.with_columns(rule=pl.lit(None, pl.String)).select(like.columns).cast(RECENT_SCHEMA)  # type: ignore[arg-type]
 
 
+def day_range_view(
+    now: int,
+    settings: Settings,
+    range_name: str | None,
+    ledger: tuple[Totals, pl.DataFrame, FirstSeen, int],
+    names: pl.LazyFrame,
+    apis: pl.DataFrame,
+) -> dict[str, Any] | None:
+    """A day range's ``view`` as a store computes it (``Ledger.view_at``: its history), or ``None`` for the others.
+
+    ``ledger`` is the settled totals, the recent rows, the first-seen consumers and the horizon.
+    """
+    if range_name is None or RANGES[range_name].bucket != "1d":
+        return None
+    settled, recent, seen, horizon = ledger
+    kept = Ledger(horizon=horizon, settled=settled, recent=recent, seen=seen.merged() if seen.pending else seen)
+    good = apis.lazy().filter(pl.col("rule").is_null())
+    return kept.view_at(now, settings, range_name, None, names, good)[1]
+
+
 def node_snapshot(
     node: Node,
     settled: Totals,
@@ -86,6 +117,9 @@ def node_snapshot(
         facts,
         issues={t: ordered_issues(t, issues.filter(pl.col("table") == t).select("rule", "rows")) for t in SMALL_TABLES},
     )
+    view = day_range_view(
+        now, node.settings, range_name, (settled, recent, seen, horizon), present.names.lazy(), node.small["apis"]
+    )
     return compute(
         now=now,
         settings=node.settings,
@@ -100,4 +134,5 @@ def node_snapshot(
         range_name=range_name,
         seen=seen,
         horizon=horizon,
+        view=view,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.fleet.assemble import first_seen, recent_rows, settled_totals
+from ccanalytics.fleet.assemble import day_range_view, first_seen, recent_rows, settled_totals
 from ccanalytics.fleet.nodes import SMALL_TABLES, Node, empty_small
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.compute import compute, table_facts
@@ -54,11 +54,13 @@ def fleet_figures(
     apis = pl.concat([n.small["apis"] for n in nodes])  # an API registered by several nodes: the first node's name
     empty = {table: empty_small(table).with_columns(rule=pl.lit(None, pl.String)) for table in SMALL_TABLES}
     facts = replace(table_facts(empty, now, events_limit=0), has_apis=apis.height > 0)
+    settings, present = Settings(timezone=timezone), settled.plus(recent)
+    view = day_range_view(now, settings, range_name, (settled, recent, seen, horizon), present.names.lazy(), apis)
     union = compute(
         now=now,
-        settings=Settings(timezone=timezone),
+        settings=settings,
         calls=recent.lazy(),
-        totals=settled.plus(recent),
+        totals=present,
         facts=facts,
         apis=apis,
         shape_issues={},
@@ -66,6 +68,7 @@ def fleet_figures(
         range_name=range_name,
         seen=seen,
         horizon=horizon,
+        view=view,
     )
     snap = union.to_dict()
     # The seller's all-time figures too (a store's dashboard has no card for them; a fleet's page does).

@@ -129,7 +129,7 @@ class History:
             b - length, b - length + SPAN_MS, closed="left"
         )
         since = max(starts[0] - spike_window, -(2**62))
-        summed = pl.collect_all(
+        tallies, sketches, days, errors, band = pl.collect_all(
             [
                 formulas.tally(middles, by=_BY),
                 sketch.sketch(middles, by=_BY),
@@ -139,9 +139,9 @@ class History:
             ]
         )
         middle = (b - length + SPAN_MS, b)
-        everyone = MiddleConsumers.of(before, seen, middle=middle, since=b - length, api=None)
-        frames = (*summed, future, middle, {None: everyone})
-        return cls(range_name, timezone, spike_window, b, recent.height, horizon, settled_calls, *frames)
+        everyone = MiddleConsumers.of(before, seen.merged(), middle=middle, since=b - length, api=None)
+        built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
+        return cls(*built, tallies, sketches, days, errors, band, future, middle, {None: everyone})
 
     def answers(
         self, now: int, timezone: str, range_name: str, spike_window: int, horizon: int, settled_calls: int, rows: int
@@ -201,7 +201,8 @@ class History:
         shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
             [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
         )
-        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, now - length, now)
+        seen = seen.merged()
+        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, seen, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
             flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()

@@ -27,8 +27,9 @@ from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.history import History
+from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
-from ccanalytics.units import WEEK_MS
+from ccanalytics.units import DAY_MS, WEEK_MS
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
@@ -112,6 +113,7 @@ class Ledger:
     seen: FirstSeen | None = None  # first seller calls before the horizon; None: not kept (no view asked)
     running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
     histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
+    running_from: int | None = None  # `running` holds the calls from here on (None: all the rows)
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
@@ -152,6 +154,11 @@ class Ledger:
         # the rows leaving `recent` lie after it.
         keep = self.upto is not None and self.upto >= horizon
         leaving = self.recent.filter(ts < horizon)
+        cut = (
+            None
+            if self.running is None or self.running.now is None
+            else min(horizon, self.running.now - RUNNING_REACH_MS)
+        )
         return replace(
             self,
             horizon=horizon,
@@ -161,6 +168,7 @@ class Ledger:
             upto=self.upto if keep else None,
             present=self.present if keep else None,
             running=None if self.running is None else self.running.settle(horizon),
+            running_from=max(horizon if cut is None else cut, self.running_from or -(2**63)),
             histories=(),
         )
 
@@ -179,10 +187,33 @@ class Ledger:
         return replace(self, upto=now, present=present), calls, present
 
     def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
-        """The windowed figures at ``now`` (see ``running.Running.at``), and the ledger whose state moved there."""
-        running = self.running or Running.of(self.recent.filter(pl.col("rule").is_null()))
+        """The windowed figures at ``now`` (see ``running.Running.at``), and the ledger whose state moved there.
+
+        The running state holds the calls its windows can reach (a day more),
+        not every row a ranged view keeps; it is built again when ``now``
+        moves back before them.
+        """
+        running, start = self.running, self.running_from
+        if running is None or (start is not None and now - RUNNING_REACH_MS < start):
+            start = max(self.horizon, now - RUNNING_REACH_MS - DAY_MS)
+            ts = pl.col("ts_ms")
+            running = Running.of(self.recent.filter(pl.col("rule").is_null() & (ts >= start)))
         running, *frames = running.at(now, timezone)
-        return replace(self, running=running), tuple(frames)  # type: ignore[return-value]
+        return replace(self, running=running, running_from=start), tuple(frames)  # type: ignore[return-value]
+
+    def running_calls(self, since: int, now: int) -> pl.LazyFrame | None:
+        """The valid calls in ``[since, now)``: a slice of the running state's rows (sorted), if it holds them.
+
+        Columns as ``running.COLUMNS``; None when the state is not built or
+        starts after ``since``.  Cheaper than filtering every kept row when a
+        ranged view keeps months of them.
+        """
+        running, start = self.running, self.running_from
+        if running is None or since < max(self.horizon, start if start is not None else since):
+            return None
+        ts = running.rows["ts_ms"]
+        lo, hi = (int(i) for i in ts.search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
+        return running.rows.slice(lo, hi - lo).lazy()
 
     def view_at(
         self, now: int, settings: Settings, range_name: str, api: str | None, names: pl.LazyFrame, apis: pl.LazyFrame

@@ -76,6 +76,13 @@ def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fil
     return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
 
 
+def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
+    """The first calls before the ledger's horizon (``key``, ``ts_ms``, sorted by key), of ``api`` when given."""
+    if api is None:
+        return seen.by_consumer
+    return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
+
+
 @dataclass(frozen=True)
 class MiddleConsumers:
     """The middle's consumers (of every API or one), their top ten, and everyone's first call before the build."""
@@ -83,8 +90,8 @@ class MiddleConsumers:
     api: str | None
     table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key
     top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
-    firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call before the build, sorted by key
-    fresh: pl.Series  # those first calls since `since`, sorted
+    firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call in the rows (horizon to build), by key
+    fresh: pl.Series  # the first calls ever among those since `since`, sorted
 
     @classmethod
     def of(
@@ -105,17 +112,9 @@ class MiddleConsumers:
         ts = pl.col("ts_ms")
         per = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
-        if api is None:
-            known = seen.by_consumer.lazy()
-        else:
-            known = seen.by_api.lazy().filter(pl.col("api_id") == api).select("key", "ts_ms")
-        firsts = (
-            pl.concat([known, mine.select(key=_key(api), ts_ms="ts_ms")])
-            .group_by("key")
-            .agg(pl.col("ts_ms").min())
-            .sort("key")
-            .collect()
-        )
+        firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
+        # A consumer the settled first calls know was first seen before the horizon, so before `since`.
+        settled, _ = _found(firsts["key"], _settled(seen, api))
         return cls(
             api=api,
             table=per.select("key", "calls", "micro").sort("key"),
@@ -123,17 +122,18 @@ class MiddleConsumers:
             .head(TOP_CONSUMERS)
             .select("key", "consumer", "calls", "micro"),
             firsts=firsts,
-            fresh=firsts.filter(ts >= since)["ts_ms"].sort(),
+            fresh=firsts.filter(~settled & (ts >= since))["ts_ms"].sort(),
         )
 
     def figures(
-        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, start: int, now: int
+        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, seen: FirstSeen, start: int, now: int
     ) -> tuple[int, int, pl.DataFrame]:
         """``consumers``, ``new_consumers`` and ``top_consumers`` of the window ``[start, now)``.
 
         ``outside`` are ``per_consumer`` of the window's calls outside the
         middle; ``new_firsts`` (``key``, ``ts_ms``) the first call of each
-        consumer among the calls added since the build (any time before ``now``).
+        consumer among the calls added since the build (any time before
+        ``now``); ``seen`` the first calls before the ledger's horizon.
         """
         known, at = _found(outside["key"], self.table)
         totals = outside.with_columns(
@@ -155,7 +155,10 @@ class MiddleConsumers:
         # First calls before the build that lie in the window, corrected for the consumers of the new calls.
         before = self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
         found, at = _found(new_firsts["key"], self.firsts)
-        old = pl.lit(_pick(self.firsts, "ts_ms", found, at, None))
+        recent = _pick(self.firsts, "ts_ms", found, at, None)
+        settled_firsts = _settled(seen, self.api)
+        found, at = _found(new_firsts["key"], settled_firsts)
+        old = pl.min_horizontal(pl.lit(recent), pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
         moved = new_firsts.select(
             was=old.is_between(start, now, closed="left").fill_null(False),
             now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),

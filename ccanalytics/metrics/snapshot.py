@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from ccanalytics.metrics.runway import Runway
 from ccanalytics.units import (
     eth_text,
@@ -21,6 +19,8 @@ from ccanalytics.units import (
 )
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from ccanalytics.metrics.alerts import Alert
     from ccanalytics.model import Balances, DataIssue
 
@@ -165,17 +165,8 @@ def _call_rate_list(view: RoleView) -> list[dict[str, Any]]:
 
 
 def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:
-    rows = view.breakdown.with_columns(usdc=pl.col("usdc").map_batches(_usdc_texts, return_dtype=pl.String))
-    return rows.to_dicts()
-
-
-def _usdc_texts(micro: pl.Series) -> pl.Series:
-    # Exact integer formatting (sums are Int128); vectorised over the (few) breakdown rows.
-    micro = micro.cast(pl.Int128)
-    million = pl.Series([1_000_000], dtype=pl.Int128)
-    whole = (micro // million).cast(pl.String)
-    frac = (micro % million).cast(pl.String).str.zfill(6)
-    return whole + "." + frac
+    # The few breakdown rows as Python values: the sums (Int128) stay exact integers until usdc_text.
+    return [{**row, "usdc": usdc_text(row["usdc"])} for row in view.breakdown.to_dicts()]
 
 
 def _buyer_dict(v: RoleView) -> dict[str, Any]:

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccanalytics.collect.payment import consumer_hash
 from ccanalytics.units import usdc_text
 
-__all__ = ["PaidCall", "Reconciliation", "Transfer", "consumer_of", "match_transfers"]
+__all__ = ["PaidCall", "Reconciliation", "Transfer", "match_transfers"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,6 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in item.items() if key != "_micro"}
 
 
-def consumer_of(address: str) -> str:
-    """The store's ``consumer`` of a payer's address: the SHA-256 of its lower-case hex (data-contract.md)."""
-    return hashlib.sha256(address.lower().encode("ascii")).hexdigest()
-
-
 def match_transfers(
     calls: list[PaidCall],
     transfers: list[Transfer],
@@ -107,7 +102,7 @@ def match_transfers(
     >>> wallet, payer = "0x" + "aa" * 20, "0x" + "bb" * 20
     >>> tx = "0x" + "01" * 32
     >>> transfers = [Transfer(tx, 0, 5, payer, wallet, 1000), Transfer("0x" + "02" * 32, 0, 6, payer, wallet, 7)]
-    >>> calls = [PaidCall("r1", "seller", 1000, tx, consumer_of(payer))]
+    >>> calls = [PaidCall("r1", "seller", 1000, tx, consumer_hash(payer))]
     >>> matched, missing, unrecorded = match_transfers(calls, transfers, wallet, {})
     >>> [m["request_id"] for m in matched], missing, [(u["kind"], u["usdc"]) for u in unrecorded]
     (['r1'], [], [('transfer', '0.000007')])
@@ -140,7 +135,7 @@ def match_transfers(
             t
             for t in moved
             if t.value_micro == call.price_micro
-            and (call.role != "seller" or call.consumer is None or consumer_of(t.sender) == call.consumer)
+            and (call.role != "seller" or call.consumer is None or consumer_hash(t.sender) == call.consumer)
         ]
         if exact:
             used.add((exact[0].tx_hash, exact[0].log_index))

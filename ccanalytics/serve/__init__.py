@@ -3,46 +3,38 @@
 Voila runs as a child process; this process checks the arguments and the
 store first (one clear line instead of a server that fails later), and, for
 the embedded demo, owns the demo store, the in-process chain and the live
-traffic, since every Voila tab runs its own kernel.
+traffic (``ccanalytics.demo.embedded``), since every Voila tab runs its own kernel.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ccanalytics.errors import CCError
-from ccanalytics.units import now_ms
+from ccanalytics.net import is_loopback
+from ccanalytics.settings import refresh_interval_s
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
-    from ccanalytics.chain.demochain import DemoChain
-
-__all__ = ["NOTEBOOK", "EmbeddedDemo", "run", "voila_command"]
+__all__ = ["NOTEBOOK", "run", "voila_command"]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
 FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fleet page
 # Our Voila template (the lab one without CDN stylesheets), found through JUPYTER_PATH.
 SHARE = Path(__file__).resolve().parents[1] / "share"
-TRAFFIC_EVERY_S = 2.0
 # The embedded demo's stand-in for the control center's panel, served by Voila from notebooks/.
 DEMO_PANEL = "voila/files/demo-panel.html"
-# The live traffic follows the history's own rhythm (×1): faster, the current hour would dwarf the
-# chart's 48 hours within minutes. CCANALYTICS_DEMO_SPEED multiplies it (a livelier demo, or tests).
-TRAFFIC_SCALE = 1.0
 # Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
 # (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
 CULL_IDLE_S = 120
@@ -50,80 +42,6 @@ CULL_IDLE_S = 120
 ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
 ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 _POLARS_ALLOCATOR = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}  # what polars sets when nobody did
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class EmbeddedDemo:
-    """A fresh demo store, an in-process chain holding its wallet, and live traffic."""
-
-    def __init__(
-        self,
-        folder: Path,
-        chain: DemoChain,
-        seed: int = 0,
-        speed: float = TRAFFIC_SCALE,
-        panel_url: str | None = None,
-    ) -> None:
-        from ccanalytics.demo import write_demo
-
-        self.path = folder / "demo.db"
-        self.chain = chain
-        self._since = now_ms()
-        write_demo(
-            self.path,
-            seed=seed,
-            now_ms=self._since,
-            wallet_address=chain.wallet_address,
-            chain_id=chain.chain_id,
-            rpc_url=chain.rpc_url,
-            usdc_address=chain.usdc_address,
-        )
-        if panel_url:
-            # The demo's links lead to a page saying it is the demo, served by this server.
-            import sqlite3
-
-            with contextlib.closing(sqlite3.connect(self.path)) as con, con:
-                con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('panel_url', ?)", (panel_url,))
-        self.speed = speed
-        self._rng = random.Random(seed + 1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._traffic, name="ccanalytics-demo-traffic", daemon=True)
-
-    def start(self) -> EmbeddedDemo:
-        self._thread.start()
-        return self
-
-    def _traffic(self) -> None:
-        from ccanalytics.demo import append_traffic
-
-        while not self._stop.wait(TRAFFIC_EVERY_S):
-            moment = now_ms()
-            try:
-                append_traffic(
-                    self.path,
-                    now_ms=moment,
-                    since_ms=self._since,
-                    rng=self._rng,
-                    scale=self.speed,
-                    on_paid_calls=lambda _count, total: self.chain.pay(total),
-                    on_deposit=lambda amount: self.chain.deposit(usdc_micro=amount),
-                )
-            except CCError:
-                continue  # a busy store or a wallet too poor to pay: the next tick tries again
-            self._since = moment
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
 
 
 def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
@@ -232,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "ccanalytics", *guard.argv_without(sys.argv[1:], args.token)],
             {**os.environ, guard.TOKEN_ENV: args.token},
         )
-    if not _is_loopback(args.host) and not token:
+    if not is_loopback(args.host) and not token:
         raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
     max_kernels = args.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
     max_kernels = int(max_kernels) or guard.default_max_kernels()
@@ -252,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
         return _serve_lake(args, token, security)
     _trust(NOTEBOOK)
     cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
-    refresh_s = _positive_env("CCANALYTICS_REFRESH_S", 30.0, float)
+    refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
+    from ccanalytics.demo.embedded import TRAFFIC_SCALE, EmbeddedDemo
+
     speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
     db = args.db or os.environ.get("CCANALYTICS_DB")
 
@@ -266,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            panel = f"http://{'localhost' if _is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
+            panel = f"http://{'localhost' if is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
             demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
@@ -347,7 +267,7 @@ def _announce_and_wait(
     voila: subprocess.Popen, ready: Path, host: str, port: int, shown: str, token: str | None
 ) -> int:
     """Print the URL once a visitor can be served at full speed, then run until Voila ends."""
-    url = f"http://{'localhost' if _is_loopback(host) else host}:{port}/"
+    url = f"http://{'localhost' if is_loopback(host) else host}:{port}/"
     signal.signal(signal.SIGTERM, lambda *_: voila.terminate())
     try:
         if not _wait_ready(voila, ready):
@@ -392,7 +312,12 @@ def _trust(notebook: Path) -> None:
         return
 
 
-def _positive_env(name: str, default: float, kind: type, what: str = "a positive number of seconds") -> float:
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive_env(
+    name: str, default: _Number, kind: Callable[[str], _Number], what: str = "a positive number of seconds"
+) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default

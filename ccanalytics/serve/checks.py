@@ -18,6 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ccanalytics.net import is_loopback
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -73,13 +75,13 @@ def host_allowed(host_header: str, allowed: frozenset[str], wildcard: bool) -> b
     True
     """
     host = _bare_host(host_header)
-    if host in allowed:
+    if host in allowed or is_loopback(host):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or wildcard
+    return wildcard
 
 
 def cross_site(headers: Mapping[str, str], host_header: str) -> bool:

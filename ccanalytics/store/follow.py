@@ -51,9 +51,9 @@ def advance(cursor: Cursor, table: str, rows: pl.DataFrame, reset: bool) -> None
         cursor.top, cursor.rows, cursor.last = None, 0, None
     cursor.rows += rows.height
     top = rows[RID].max() if rows.height else None
-    if top is not None and (cursor.top is None or top > cursor.top):  # type: ignore[operator]
-        cursor.top = top  # type: ignore[assignment]
-        cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())  # type: ignore[arg-type]
+    if isinstance(top, int) and (cursor.top is None or top > cursor.top):
+        cursor.top = top
+        cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())
 
 
 def new_rows(source: Source, table: str, cursor: Cursor, count: bool = True) -> tuple[bool, pl.DataFrame]:

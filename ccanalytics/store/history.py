@@ -22,8 +22,9 @@ from ccanalytics.store.sqlite import RID
 from ccanalytics.units import DAY_MS
 
 if TYPE_CHECKING:
+    from ccanalytics.store.bulk import Bulk
     from ccanalytics.store.follow import Cursor
-    from ccanalytics.store.sqlite import Bulk, Source
+    from ccanalytics.store.sqlite import Source
 
 __all__ = ["judged", "read_history"]
 

@@ -12,13 +12,15 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ccanalytics.contract import TABLES, first_broken_rule
+from ccanalytics.errors import StoreError
+from ccanalytics.settings import parse_settings
 from ccanalytics.store.sqlite import Source
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["scan"]
+__all__ = ["Tables", "scan"]
 
 
 def scan(path: Path, table: str, zone: str | None) -> pl.LazyFrame:
@@ -74,3 +76,66 @@ def scan(path: Path, table: str, zone: str | None) -> pl.LazyFrame:
             source.close()
 
     return register_io_source(rows, schema=schema, explain_name=f"ccanalytics {table}")
+
+
+class Tables:
+    """A store's tables as lazy scans of their valid rows, for ad-hoc queries (a ``Store`` is one).
+
+    A subclass gives ``path`` and the settings' raw pairs (``_settings_pairs``).
+    """
+
+    path: Path
+
+    def _settings_pairs(self) -> dict[str, str | None]:
+        raise NotImplementedError
+
+    def _scan(self, table: str) -> pl.LazyFrame:
+        """A lazy scan of a table's valid rows (those that keep the contract).
+
+        A table with ``ts_ms`` gains ``ts`` first: that moment as a datetime in
+        the store's time zone (its ``timezone`` setting, UTC when absent or invalid).
+        """
+        zone = None
+        if "ts_ms" in TABLES[table].full_schema:
+            try:
+                pairs = self._settings_pairs()
+            except StoreError:  # an unreadable settings table is UTC, as in a snapshot
+                pairs = {}
+            zone = parse_settings(pairs)[0].timezone
+        return scan(self.path, table, zone)
+
+    @property
+    def calls(self) -> pl.LazyFrame:
+        """The valid rows of ``calls`` (future rows included), with ``tx_hash``, ``delivery`` and ``consumer``.
+
+        ``ts`` leads: ``ts_ms`` as a datetime in the store's time zone.
+        """
+        return self._scan("calls")
+
+    @property
+    def events(self) -> pl.LazyFrame:
+        """The valid rows of ``events``, as a lazy scan."""
+        return self._scan("events")
+
+    @property
+    def apis(self) -> pl.LazyFrame:
+        """The valid rows of ``apis``, as a lazy scan."""
+        return self._scan("apis")
+
+    @property
+    def balance_snapshots(self) -> pl.LazyFrame:
+        """The valid rows of ``balance_snapshots``, as a lazy scan."""
+        return self._scan("balance_snapshots")
+
+    @property
+    def backups(self) -> pl.LazyFrame:
+        """The valid rows of ``backups``, as a lazy scan."""
+        return self._scan("backups")
+
+    @property
+    def settings(self) -> pl.LazyFrame:
+        """The ``settings`` key/value pairs as stored (values as text)."""
+        pairs = self._settings_pairs()
+        return pl.LazyFrame(
+            {"key": list(pairs), "value": list(pairs.values())}, schema={"key": pl.String, "value": pl.String}
+        )

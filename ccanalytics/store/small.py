@@ -100,9 +100,9 @@ class SmallTables:
             if shape.broken:
                 self.issues[table] = DataIssue(table, CANNOT_BE_READ, 0)
                 return
-            rows = source.count(table) if shape.exists else 0
-            if rows:
-                self.issues[table] = DataIssue(table, f"lacks column {shape.missing[0]}", rows)
+            count = source.count(table) if shape.exists else 0
+            if count:
+                self.issues[table] = DataIssue(table, f"lacks column {shape.missing[0]}", count)
             return
         try:
             reset, rows = new_rows(source, table, self._cursors[table])

@@ -11,130 +11,46 @@ to case and always quoted, every value is judged by its storage class
 wherever it sits, text that is not UTF-8 never reaches polars as text, rowids
 may be negative, huge or absent, and a bulk read either sees one state of the
 file or says that it did not (``Bulk``).
+
+The file and its connection are ``connection`` (``Source`` extends it), the
+bulk reads ``bulk``; here are the queries that make rows clean.
 """
 
 from __future__ import annotations
 
-import queue
-import sqlite3
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import polars as pl
 
-from ccanalytics.contract import INVALID_TEXT, STORE_TABLES, TABLES, quote_name
+from ccanalytics.contract import INVALID_TEXT, TABLES, quote_name
 from ccanalytics.errors import StoreError
-from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
+from ccanalytics.store.bulk import Bulk
+from ccanalytics.store.connection import Connection, Invalid, TableShape, ascii_lower
+from ccanalytics.store.file import one_line
+from ccanalytics.store.values import AFFINITIES, STRICT, affinity, bounded_times, finish
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Iterator
 
-__all__ = ["Bulk", "Source", "TableShape"]
+    from polars._typing import PolarsDataType
 
-_MAGIC = b"SQLite format 3\x00"
+__all__ = ["RID", "Bulk", "Source", "TableShape"]  # Bulk and TableShape: from ``bulk`` and ``connection``
+
 RID = "_rid"
-# The names a rowid answers to, unless a column took them.
-_ROWID_NAMES = ("rowid", "_rowid_", "oid")
 # Rows read per bulk query; on a rollback-journal store every query holds a
 # lock that makes a writer wait, so they are kept short there.
 CHUNK_ROWS = 100_000
 ROLLBACK_CHUNK_ROWS = 5_000
 # Beyond this many rowid ranges (sparse rowids), chunks are cut by rows instead.
 _MAX_RANGES = 1_000
-_BUSY_MS = 5_000
-_TIME_SENTINEL = -(2**63)  # a ts_ms outside years 1-9999, read as "no time"
 
 
-@dataclass(frozen=True)
-class TableShape:
-    """What one contract table looks like in this store.
-
-    ``columns`` maps each lower-case column name to its name in the store;
-    ``rowid`` is how its rowid can be named (None: a view, a ``WITHOUT
-    ROWID`` table, or every name taken by a column), ``broken`` why it cannot
-    be read at all.
-    """
-
-    name: str
-    exists: bool
-    actual: str = ""
-    columns: dict[str, str] = field(default_factory=dict)
-    rowid: str | None = None
-    missing: tuple[str, ...] = ()  # required contract columns the table lacks
-    broken: str | None = None
-
-    @property
-    def has_rowid(self) -> bool:
-        return self.rowid is not None
-
-    @property
-    def usable(self) -> bool:
-        return self.exists and not self.missing and self.broken is None
-
-    @property
-    def quoted(self) -> str:
-        return quote_name(self.actual)
-
-
-def _uri(path: Path) -> str:
-    return "file:" + quote(str(path.resolve())) + "?mode=ro"
-
-
-def _check_file(path: Path) -> None:
-    """Refuse, in one line, what cannot be a store: before SQLite sees it."""
-    try:
-        _check_header(path)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-
-
-def _check_header(path: Path) -> None:
-    if not path.exists():
-        raise StoreError(f"{path}: no such file")
-    if path.is_dir():
-        raise StoreError(f"{path}: is a directory, not a SQLite store")
-    size = path.stat().st_size
-    if size == 0:
-        raise StoreError(f"{path}: is empty (0 bytes), not a SQLite store")
-    with path.open("rb") as f:
-        header = f.read(100)
-    if not header.startswith(_MAGIC):
-        raise StoreError(f"{path}: is not a SQLite database")
-    if len(header) < 100:
-        raise StoreError(f"{path}: is truncated ({size} bytes, less than a SQLite header)")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    # The header's page count is trustworthy only when its "valid-for" number
-    # equals the change counter (https://sqlite.org/fileformat2.html#in_header_database_size),
-    # and when no WAL holds newer pages; otherwise SQLite itself goes by the file's size.
-    valid = header[92:96] == header[24:28]
-    wal = path.with_name(path.name + "-wal")
-    if pages and valid and size < pages * page_size and not wal.exists():
-        raise StoreError(f"{path}: is truncated ({size} of {pages * page_size} bytes)")
-
-
-class _Invalid(str):
-    """Text that was not valid UTF-8, decoded with replacement characters."""
-
-
-def _ascii_lower(text: str) -> str:
-    """Lower case as SQLite folds names: ASCII letters only."""
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-class Source:
-    """A read-only connection to one store file.
+class Source(Connection):
+    """A read-only connection to one store file and its clean rows.
 
     Examples
     --------
@@ -147,175 +63,13 @@ class Source:
     ['_rid', 'request_id', 'ts_ms', 'role']
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        _check_file(self.path)
-        self.invalid_texts = 0
-        try:
-            self.identity = self._stat_identity()
-            self._files = self._fingerprint()
-            self.con = self._connect()
-            self.shapes = self._read_shapes()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: is not a readable SQLite database ({_line(exc)})") from None
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
-        calls = self.shapes["calls"]
-        if not calls.exists:
-            raise StoreError(f"{self.path}: has no calls table")
-        if calls.broken:
-            raise StoreError(f"{self.path}: the calls table cannot be read ({calls.broken})")
-        if calls.missing:
-            raise StoreError(f"{self.path}: calls table lacks column {', '.join(calls.missing)}")
+    def __init__(self, path: str | os.PathLike[str], *, chunk_rows: int | None = None) -> None:
+        super().__init__(path)
+        # Rows per bulk query (None: CHUNK_ROWS, or ROLLBACK_CHUNK_ROWS on a rollback-journal store).
+        self.chunk_rows = chunk_rows
 
-    def close(self) -> None:
-        self.con.close()
-
-    def _decode(self, data: bytes) -> str:
-        try:
-            return data.decode()
-        except UnicodeDecodeError:
-            self.invalid_texts += 1
-            return _Invalid(data.decode("utf-8", "replace"))
-
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(_uri(self.path), uri=True, check_same_thread=False, isolation_level=None)
-        con.text_factory = self._decode
-        con.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-        self.wal = con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
-        return con
-
-    def _fingerprint(self) -> tuple:
-        found = []
-        for name in (self.path, self.path.with_name(self.path.name + "-wal")):
-            try:
-                st = name.stat()
-                found.append((st.st_ino, st.st_size, st.st_mtime_ns))
-            except OSError:
-                found.append(None)
-        return tuple(found)
-
-    @contextmanager
-    def transaction(self, bulk: bool = False) -> Iterator[Bulk | None]:
-        """One read transaction: every query inside sees the same state of the file.
-
-        With ``bulk`` (a WAL store), it also yields a ``Bulk`` for the big
-        reads, whose connections hold read transactions begun on the very same
-        state (the caller closes it before this transaction ends). When a
-        writer commits between the two every time (one that never pauses), the
-        last attempt yields no ``Bulk``: the big reads then run on this
-        connection, in this transaction — slower, but the same one state.
-        """
-        attempts = 20
-        for attempt in range(attempts):
-            files = self._fingerprint()
-            if files != self._files:
-                self.con.close()
-                self.con = self._connect()
-                self._files = files
-            before = self._query("PRAGMA data_version")[0][0]
-            reader = Bulk(self, transaction=self.wal) if bulk else None
-            try:
-                self._query("BEGIN")
-                self._query("SELECT count(*) FROM sqlite_master")  # the state is taken here
-                version = self._query("PRAGMA data_version")[0][0]
-            except BaseException:
-                if reader is not None:
-                    reader.close()
-                self._end()
-                raise
-            # A commit between the Bulk's start and this transaction's: begin both again.
-            if reader is not None and (version != before or self._fingerprint() != files):
-                reader.close()
-                self._end()
-                if attempt < attempts - 1:
-                    continue
-                # Begin again with no Bulk: closing its connections dropped this process's locks on
-                # the file (two SQLite libraries in one process), so the old transaction is not safe.
-                reader = None
-                try:
-                    self._query("BEGIN")
-                    self._query("SELECT count(*) FROM sqlite_master")
-                except BaseException:
-                    self._end()
-                    raise
-            try:
-                yield reader
-            except BaseException:
-                if reader is not None:
-                    reader.close()
-                raise
-            finally:
-                self._end()
-            return
-        raise StoreError(f"{self.path}: changed during every attempt to read it; try again")
-
-    def _end(self) -> None:
-        with suppress(sqlite3.DatabaseError):
-            self.con.execute("ROLLBACK")
-
-    # -- what the file is ---------------------------------------------------
-
-    def _stat_identity(self) -> tuple[int, int]:
-        st = self.path.stat()
-        return (st.st_dev, st.st_ino)
-
-    def replaced(self) -> bool:
-        """Whether the path now names another file than the one opened."""
-        try:
-            return self._stat_identity() != self.identity
-        except OSError:
-            return True
-
-    def data_version(self) -> int:
-        """Changes whenever another connection commits to the store."""
-        return hash((self._files, self._query("PRAGMA data_version")[0][0]))
-
-    def _read_shapes(self) -> dict[str, TableShape]:
-        rows = self.con.execute(
-            "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
-        ).fetchall()
-        # Names are case-insensitive in SQLite, so two entries never fold to one.
-        found = {_ascii_lower(name): (name, kind, sql or "") for name, kind, sql in rows}
-        # What a cache was built from: another schema, another cache.
-        self.schema_sql = "\n".join(sql for _, _, sql in rows if sql)
-        shapes = {}
-        self.declared: dict[str, dict[str, str]] = {}
-        for name in STORE_TABLES:
-            if name not in found:
-                shapes[name] = TableShape(name, False)
-                continue
-            actual, kind, _ = found[name]
-            try:
-                info = self.con.execute(f"PRAGMA table_info({quote_name(actual)})").fetchall()
-            except sqlite3.DatabaseError as exc:  # a view over a table that is gone
-                shapes[name] = TableShape(name, True, actual, broken=_line(exc))
-                continue
-            columns = {_ascii_lower(r[1]): r[1] for r in info}
-            self.declared[name] = {_ascii_lower(r[1]): r[2] or "" for r in info}
-            missing = tuple(c for c in STORE_TABLES[name].required if c not in columns)
-            rowid = self._rowid_name(actual, columns) if kind == "table" else None
-            shapes[name] = TableShape(name, True, actual, columns, rowid, missing)
-        return shapes
-
-    def _rowid_name(self, table: str, columns: dict[str, str]) -> str | None:
-        """How this table's rowid can be named: None when it has none (WITHOUT ROWID) or every name is taken."""
-        for name in _ROWID_NAMES:
-            if name not in columns:
-                try:
-                    self.con.execute(f"SELECT {name} FROM {quote_name(table)} LIMIT 0").fetchall()
-                except sqlite3.DatabaseError:
-                    return None
-                return name
-        return None
-
-    # -- reading ------------------------------------------------------------
-
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        try:
-            return self.con.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot read the store ({_line(exc)})") from None
+    def _rows_per_chunk(self, given: int | None) -> int:
+        return given or self.chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
 
     def count(self, table: str) -> int:
         return self._query(f"SELECT count(*) FROM {self.shapes[table].quoted}")[0][0]
@@ -412,7 +166,7 @@ class Source:
             items.append(f"{value} AS {quote_name(column.name)}")
         return f"SELECT {', '.join(items)} FROM {shape.quoted}"
 
-    def schema(self, table: str, descriptive: bool = False) -> dict[str, pl.DataType]:
+    def schema(self, table: str, descriptive: bool = False) -> dict[str, PolarsDataType]:
         contract = TABLES[table]
         return {RID: pl.Int64, **(contract.full_schema if descriptive else contract.schema)}
 
@@ -440,10 +194,10 @@ class Source:
         columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in schema]
         if self.invalid_texts != before:
             for i, name in enumerate(schema):
-                if name in _STRICT[table]:
-                    columns[i] = [INVALID_TEXT if isinstance(v, _Invalid) else v for v in columns[i]]
+                if name in STRICT[table]:
+                    columns[i] = [INVALID_TEXT if isinstance(v, Invalid) else v for v in columns[i]]
         frame = pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
-        return _bounded_times(frame)
+        return bounded_times(frame)
 
     def read_rowids(self, table: str, rowids: list[int], bulk: Bulk | None = None) -> pl.DataFrame:
         """Clean rows of a table with these rowids (through ``bulk``'s state when given)."""
@@ -474,7 +228,7 @@ class Source:
         """
         declared = self.declared[table]
         return all(
-            _affinity(declared[c.name]) in _AFFINITIES[c.dtype]
+            affinity(declared[c.name]) in AFFINITIES[c.dtype]
             for c in TABLES[table].columns
             if c.name in declared and c.dtype != pl.String
         )
@@ -505,7 +259,7 @@ class Source:
             if shape.rowid is None:
                 yield self.read(table, descriptive=descriptive, texts_from=texts_from)
                 return
-            rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
+            rows = self._rows_per_chunk(chunk_rows)
             for low, high in _ranges(lambda sql: self._query(sql)[0], shape, rows, upto):
                 where = f"{shape.rowid} BETWEEN {int(low)} AND {int(high)}"
                 yield self.read(table, where=where, descriptive=descriptive, texts_from=texts_from)
@@ -542,14 +296,16 @@ class Source:
         shape = self.shapes[table]
         schema = self.schema(table, descriptive)
         wire = {name: pl.Binary if dtype == pl.String else dtype for name, dtype in schema.items()}
-        options = {"texts_from": texts_from, "descriptive": descriptive, "binary": True}
         # ADBC fixes each column's type from the first rows it sees, and a run of
         # NULLs would fix it wrongly: lead with one row of the right types.
         types = ", ".join(f"{_TYPE_LITERAL[dtype]} AS {quote_name(name)}" for name, dtype in wire.items())
-        clean = f"SELECT {types} UNION ALL SELECT * FROM ({self.select_sql(table, **options)}"
-        raw = None
-        if self.conforms(table):
-            raw = f"SELECT {types} UNION ALL SELECT * FROM ({self.select_sql(table, clean=False, **options)}"
+
+        def select(clean: bool) -> str:
+            query = self.select_sql(table, clean=clean, texts_from=texts_from, descriptive=descriptive, binary=True)
+            return f"SELECT {types} UNION ALL SELECT * FROM ({query}"
+
+        clean = select(clean=True)
+        raw = select(clean=False) if self.conforms(table) else None
 
         def chunk(where: str) -> pl.DataFrame:
             frame = None
@@ -565,22 +321,22 @@ class Source:
                     frame = bulk.frame(f"{clean} {where})")
                     frame = frame.select(pl.col(n).cast(d) for n, d in wire.items())
                 except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # never a traceback
-                    raise StoreError(f"{self.path}: cannot read the store ({_line(exc)})") from None
-            return _finish(frame.slice(1), table)
+                    raise StoreError(f"{self.path}: cannot read the store ({one_line(exc)})") from None
+            return finish(frame.slice(1), table)
 
         if shape.rowid is None or where is not None:
             yield chunk(where or "")
             return
-        rows = chunk_rows or (CHUNK_ROWS if self.wal else ROLLBACK_CHUNK_ROWS)
+        rows = self._rows_per_chunk(chunk_rows)
         r = shape.rowid
         ranges = _ranges(lambda sql: bulk.frame(sql).row(0), shape, rows)
-        where = (f"WHERE {r} BETWEEN {int(low)} AND {int(high)}" for low, high in ranges)
+        wheres = (f"WHERE {r} BETWEEN {int(low)} AND {int(high)}" for low, high in ranges)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccanalytics-read") as pool:
             # At most `workers` chunks in flight: memory stays bounded however big the table.
-            pending = deque(pool.submit(chunk, w) for w in islice(where, workers))
+            pending = deque(pool.submit(chunk, w) for w in islice(wheres, workers))
             while pending:
                 frame = pending.popleft().result()
-                for w in islice(where, 1):
+                for w in islice(wheres, 1):
                     pending.append(pool.submit(chunk, w))
                 yield frame
 
@@ -600,89 +356,7 @@ class Source:
             f"""SELECT {key}, CASE typeof({value}) WHEN 'blob' THEN char(0) || 'blob'
             ELSE CAST({value} AS TEXT) END FROM {shape.quoted} WHERE typeof({key}) = 'text'{order}"""
         )
-        return {_ascii_lower(k): v for k, v in rows}
-
-
-class Bulk:
-    """Connections for big reads through ADBC's SQLite driver, straight into polars.
-
-    With ``transaction`` (a WAL store) each connection holds one read
-    transaction for its whole life, begun before the caller's transaction
-    (``Source.transaction`` checks that nothing was committed in between), so
-    every chunk sees the same state.
-
-    ADBC's driver carries its own copy of SQLite, and two copies in one
-    process share POSIX locks without knowing it: when one copy releases a
-    lock the other still counts on, it is gone for both (sqlite.org,
-    "How To Corrupt", 2.2.1).  So a Bulk is only read from while the
-    caller's transaction, on Python's copy, holds the same state's read lock
-    (WAL), and never on a rollback-journal store, whose locks are on the
-    file itself: there the source's own connection reads (``read_chunks``).
-    """
-
-    def __init__(self, source: Source, *, transaction: bool, connections: int = 2) -> None:
-        import adbc_driver_manager._lib as adbc
-        import adbc_driver_sqlite
-
-        self.source = source
-        self.transaction = transaction
-        self._open: list = []
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        try:
-            for _ in range(connections):
-                database = adbc_driver_sqlite.connect(_uri(source.path))
-                connection = adbc.AdbcConnection(database)
-                self._open.append((database, connection))
-                self._update(connection, f"PRAGMA busy_timeout = {_BUSY_MS}")
-                if transaction:
-                    self._update(connection, "BEGIN")
-                    self._run(connection, "SELECT count(*) FROM sqlite_master")
-                self._free.put(connection)
-        except BaseException:
-            self.close()
-            raise
-
-    def _update(self, connection: object, sql: str) -> None:
-        import adbc_driver_manager._lib as adbc
-
-        with adbc.AdbcStatement(connection) as statement:
-            statement.set_sql_query(sql)
-            statement.execute_update()
-
-    def _run(self, connection: object, sql: str) -> pl.DataFrame:
-        import adbc_driver_manager._lib as adbc
-
-        with adbc.AdbcStatement(connection) as statement:
-            statement.set_sql_query(sql)
-            stream, _ = statement.execute_query()
-            return pl.DataFrame(stream)
-
-    def frame(self, sql: str) -> pl.DataFrame:
-        """One query's rows; a store error (malformed pages, a lock held too long) raises ``StoreError``.
-
-        A polars ``ComputeError`` over a value of an unexpected type is left
-        to the caller, which reads the range again with the cleaning SQL.
-        """
-        from adbc_driver_manager import Error as AdbcError
-
-        connection = self._free.get()
-        try:
-            return self._run(connection, sql)
-        except AdbcError as exc:
-            raise StoreError(f"{self.source.path}: cannot read the store ({_line(exc)})") from None
-        except pl.exceptions.ComputeError as exc:
-            if "Type mismatch" in str(exc):
-                raise
-            raise StoreError(f"{self.source.path}: cannot read the store ({_line(exc)})") from None
-        finally:
-            self._free.put(connection)
-
-    def close(self) -> None:
-        for database, connection in reversed(self._open):
-            with suppress(Exception):  # closing a read-only connection cannot lose anything
-                connection.close()
-                database.close()
-        self._open = []
+        return {ascii_lower(k): v for k, v in rows}
 
 
 def _ranges(
@@ -721,61 +395,6 @@ def _ranges(
         low = end + 1
 
 
-def _finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:
-    """A chunk read as bytes, in the contract's dtypes: texts decoded, times bounded."""
-    decoded = []
-    for name, dtype in frame.schema.items():
-        if dtype == pl.Binary:
-            decoded.append(_decode_texts(frame[name], strict=name in _STRICT[table]))
-    return _bounded_times(frame.with_columns(decoded) if decoded else frame)
-
-
-def _decode_texts(values: pl.Series, strict: bool) -> pl.Series:
-    """Bytes as text; invalid UTF-8 with replacement characters, or as ``INVALID_TEXT`` when ``strict``."""
-    try:
-        return values.cast(pl.String)
-    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
-        pass
-    texts = []
-    for value in values.to_list():
-        try:
-            texts.append(None if value is None else value.decode())
-        except UnicodeDecodeError:
-            texts.append(INVALID_TEXT if strict else value.decode("utf-8", "replace"))
-    return pl.Series(values.name, texts, dtype=pl.String)
-
-
-def _bounded_times(frame: pl.DataFrame) -> pl.DataFrame:
-    """A ``ts_ms`` outside years 1-9999 has no usable time: it reads as the least integer, which no check accepts."""
-    if "ts_ms" not in frame.columns:
-        return frame
-    ts = pl.col("ts_ms")
-    return frame.with_columns(
-        pl.when(ts.is_between(MIN_TS_MS, MAX_TS_MS) | ts.is_null()).then(ts).otherwise(pl.lit(_TIME_SENTINEL))
-    )
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # Long texts of calls a bulk read may spare, and what else a spared value must be.
 _SPARED_TEXTS = {"request_id": True, "api_name": False}  # whether an empty text is judged bad
-_STRICT = {name: {c.name for c in t.columns if c.strict} for name, t in TABLES.items()}
-_TYPE_LITERAL = {pl.Int64: "0", pl.Float64: "0.5", pl.Binary: "X''"}
-_AFFINITIES = {pl.Int64: ("INTEGER",), pl.Float64: ("REAL", "NUMERIC")}
-
-
-def _affinity(declared: str) -> str:
-    """SQLite's column affinity for a declared type (https://sqlite.org/datatype3.html, 3.1)."""
-    kind = declared.upper()
-    if "INT" in kind:
-        return "INTEGER"
-    if any(word in kind for word in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if "BLOB" in kind or not kind:
-        return "BLOB"
-    if any(word in kind for word in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
+_TYPE_LITERAL: dict[PolarsDataType, str] = {pl.Int64: "0", pl.Float64: "0.5", pl.Binary: "X''"}

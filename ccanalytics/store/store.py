@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ccanalytics.chain.balances import LiveBalances
-from ccanalytics.contract import TABLES
 from ccanalytics.errors import StoreError
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import compute
@@ -29,17 +28,17 @@ from ccanalytics.store import cache as ledger_cache
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
 from ccanalytics.store.history import judged, read_history
 from ccanalytics.store.reconciliation import latest_reconciliation
-from ccanalytics.store.scan import scan
+from ccanalytics.store.scan import Tables
 from ccanalytics.store.small import SmallTables
 from ccanalytics.store.sqlite import Source
-from ccanalytics.units import DAY_MS, now_ms, parse_events, parse_now
+from ccanalytics.units import DAY_MS, WEEK_MS, now_ms, parse_events, parse_now
 
 if TYPE_CHECKING:
     import os
     from datetime import datetime
 
     from ccanalytics.metrics.snapshot import Snapshot
-    from ccanalytics.store.sqlite import Bulk
+    from ccanalytics.store.bulk import Bulk
 
 __all__ = ["Store", "open_store"]
 
@@ -62,6 +61,7 @@ def open_store(
     balances: LiveBalances | None = None,
     sync_check_rows: int = SYNC_CHECK_ROWS,
     cache_max_age_s: float = CACHE_MAX_AGE_MS / 1000,
+    chunk_rows: int | None = None,
 ) -> Store:
     """Open a store read-only; a file that is not a store raises ``StoreError`` (one line).
 
@@ -80,6 +80,9 @@ def open_store(
         once; beyond, the count runs in the background and the ledger is cached.
     cache_max_age_s
         A cached ledger is used until this long after the full read it came from.
+    chunk_rows
+        Calls per query of a full read (default: 100 000, or 5 000 on a
+        rollback-journal store, whose writers each query makes wait).
 
     Examples
     --------
@@ -93,7 +96,14 @@ def open_store(
     >>> store.calls.collect().height
     0
     """
-    return Store(path, cache=cache, balances=balances, sync_check_rows=sync_check_rows, cache_max_age_s=cache_max_age_s)
+    return Store(
+        path,
+        cache=cache,
+        balances=balances,
+        sync_check_rows=sync_check_rows,
+        cache_max_age_s=cache_max_age_s,
+        chunk_rows=chunk_rows,
+    )
 
 
 # How often a read that a writer's commits kept overtaking is tried again.
@@ -102,7 +112,7 @@ _ATTEMPTS = 8
 ONE_TRANSACTION_ROWS = 5_000
 
 
-class Store:
+class Store(Tables):
     """One store, read-only.  Thread-safe; snapshots are incremental."""
 
     def __init__(
@@ -113,12 +123,16 @@ class Store:
         balances: LiveBalances | None = None,
         sync_check_rows: int = SYNC_CHECK_ROWS,
         cache_max_age_s: float = CACHE_MAX_AGE_MS / 1000,
+        chunk_rows: int | None = None,
     ) -> None:
         if sync_check_rows < 0 or not cache_max_age_s >= 0:
             raise ValueError("sync_check_rows and cache_max_age_s must not be negative")
+        if chunk_rows is not None and chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
         self.path = Path(path).absolute()  # a notebook's %cd must not lose the store
+        self._chunk_rows = chunk_rows
         self._lock = threading.RLock()
-        self._source = Source(self.path)
+        self._source = Source(self.path, chunk_rows=self._chunk_rows)
         self._cache = cache
         self._sync_check_rows = sync_check_rows
         self._cache_max_age_ms = cache_max_age_s * 1000
@@ -199,6 +213,10 @@ class Store:
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
+            if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
+                since = now_ms - max(WEEK_MS, lookback_ms(settings, CHART_SPAN_MS))
+                kept = self._ledger.running_calls(since, now_ms)
+                calls = calls if kept is None else kept
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
@@ -254,7 +272,7 @@ class Store:
     def _catch_up(self, now: int) -> None:
         if self._source.replaced():
             self._source.close()
-            self._source = Source(self.path)
+            self._source = Source(self.path, chunk_rows=self._chunk_rows)
             self._reset()
         if self._verifier.disagreed():
             self._ledger = None
@@ -342,8 +360,9 @@ class Store:
     def _adopt_cache(self, now: int) -> None:
         """Start from the cached ledger when it was made from this very store."""
         cached = ledger_cache.load(self.path)
-        fits = {"consumers": self._consumers, "max_age_ms": self._cache_max_age_ms}
-        if cached is None or not cached.fits(self._source, now, self._reach, **fits):
+        if cached is None or not cached.fits(
+            self._source, now, self._reach, consumers=self._consumers, max_age_ms=self._cache_max_age_ms
+        ):
             return
         cursor = cached.cursor()
         if intact(self._source, "calls", cursor):  # checked at once, however big: a cache may be days old
@@ -361,57 +380,6 @@ class Store:
             ledger_cache.save(self.path, cached)
             self._cached_at = moment
 
-    # -- the tables, for ad-hoc queries -------------------------------------
-
-    def _scan(self, table: str) -> pl.LazyFrame:
-        """A lazy scan of a table's valid rows (those that keep the contract).
-
-        A table with ``ts_ms`` gains ``ts`` first: that moment as a datetime in
-        the store's time zone (its ``timezone`` setting, UTC when absent or invalid).
-        """
-        zone = None
-        if "ts_ms" in TABLES[table].full_schema:
-            with self._lock:
-                try:
-                    pairs = self._source.settings()
-                except StoreError:  # an unreadable settings table is UTC, as in a snapshot
-                    pairs = {}
-            zone = parse_settings(pairs)[0].timezone
-        return scan(self.path, table, zone)
-
-    @property
-    def calls(self) -> pl.LazyFrame:
-        """The valid rows of ``calls`` (future rows included), with ``tx_hash``, ``delivery`` and ``consumer``.
-
-        ``ts`` leads: ``ts_ms`` as a datetime in the store's time zone.
-        """
-        return self._scan("calls")
-
-    @property
-    def events(self) -> pl.LazyFrame:
-        """The valid rows of ``events``, as a lazy scan."""
-        return self._scan("events")
-
-    @property
-    def apis(self) -> pl.LazyFrame:
-        """The valid rows of ``apis``, as a lazy scan."""
-        return self._scan("apis")
-
-    @property
-    def balance_snapshots(self) -> pl.LazyFrame:
-        """The valid rows of ``balance_snapshots``, as a lazy scan."""
-        return self._scan("balance_snapshots")
-
-    @property
-    def backups(self) -> pl.LazyFrame:
-        """The valid rows of ``backups``, as a lazy scan."""
-        return self._scan("backups")
-
-    @property
-    def settings(self) -> pl.LazyFrame:
-        """The ``settings`` key/value pairs as stored (values as text)."""
+    def _settings_pairs(self) -> dict[str, str | None]:
         with self._lock:
-            pairs = self._source.settings()
-        return pl.LazyFrame(
-            {"key": list(pairs), "value": list(pairs.values())}, schema={"key": pl.String, "value": pl.String}
-        )
+            return self._source.settings()

@@ -7,17 +7,18 @@ otherwise it is not in the page at all (not merely hidden).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import ipywidgets as widgets
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.markup import esc, link, panel_link
+from ccanalytics.units import BACKUP_OVERDUE_MS, DAY_MS
 
 __all__ = ["AUTO_PAUSE_TEXT", "Banners", "auto_pause_html", "backup_html", "data_issues", "data_issues_html"]
 
 AUTO_PAUSE_TEXT = "API SERVING PAUSED — Low balance. Click to manage."
-_DAY_S = 86_400
 
 # Inline SVG, not glyphs: system fonts lack some symbols (⏸ shows as a box) and icon fonts need a CDN.
 _PAUSE_ICON = (
@@ -68,9 +69,9 @@ def backup_html(last_backup: object, now: object, panel_url: object) -> str:
     if last is None:
         text = "Backup overdue — no backup has been made yet."
     elif moment is None:
-        text = "Backup overdue — the last backup is more than 30 days old."
+        text = f"Backup overdue — the last backup is more than {BACKUP_OVERDUE_MS // DAY_MS} days old."
     else:
-        days = int((moment - last).total_seconds() // _DAY_S)
+        days = (moment - last) // timedelta(milliseconds=DAY_MS)
         text = f"Backup overdue — the last backup was {days} {'day' if days == 1 else 'days'} ago."
     action = link(panel_link(panel_url, "settings/backup"), "Back up now →", "cc-banner-action")
     return f'<div class="cc-banner-body">{_WARNING_ICON}{_text(esc(text))}{action}</div>'

@@ -11,11 +11,10 @@ from ccanalytics.ui import format as fmt
 from ccanalytics.ui.alerts import runway_text
 from ccanalytics.ui.markup import esc
 from ccanalytics.ui.parts import section
-from ccanalytics.ui.wallet import low_balances
+from ccanalytics.ui.wallet import balance_source, low_balances
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import tzinfo
 
 __all__ = ["BUYER_KEYS", "SELLER_KEYS", "Card", "KpiRow", "buyer_cards", "card_html", "seller_cards"]
 
@@ -46,19 +45,6 @@ class Card:
     change_tone: str = ""  # good, bad or neutral
 
 
-def _balance_source(balances: Mapping[str, Any], zone: tzinfo) -> tuple[str, str, str]:
-    """The balance cards' small line (where the number comes from), its tone, and the note."""
-    source = balances.get("source")
-    if source == "chain":
-        text, tone = "live", "live"
-    elif source == "snapshot":
-        text, tone = f"as of {fmt.short_time(balances.get('as_of'), zone)}", ""
-    else:
-        text, tone = "not available", ""
-    note = balances.get("note")
-    return text, tone, note.strip() if isinstance(note, str) else ""
-
-
 def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     """The six buyer cards of metrics.md, in order.
 
@@ -72,7 +58,7 @@ def buyer_cards(snapshot: Mapping[str, Any]) -> list[Card]:
     zone = fmt.store_zone(snapshot.get("timezone"))
     balances = section(snapshot, "balances")
     buyer = section(snapshot, "buyer")
-    source, source_tone, note = _balance_source(balances, zone)
+    source, source_tone, note = balance_source(balances, zone)
     low = low_balances(snapshot)
 
     def balance_card(money: str, key: str, label: str, value: str, warning: str) -> Card:

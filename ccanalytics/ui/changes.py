@@ -23,14 +23,6 @@ __all__ = ["change_line", "overview_changes", "view_cards"]
 _GOOD_WHEN = {"calls": 1, "success_rate": 1, "usdc_revenue": 1, "consumers": 1, "latency": -1, "usdc_spent": 0}
 
 
-def _number(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
 def change_line(current: object, previous: object, kind: str, period: str) -> tuple[str, str]:
     """The change under a card's value and its tone: ``good``, ``bad`` or ``neutral``.
 
@@ -51,7 +43,7 @@ def change_line(current: object, previous: object, kind: str, period: str) -> tu
     >>> change_line(5, 0, "calls", "previous 24 h")
     ('none in the previous 24 h', 'neutral')
     """
-    now, before = _number(current), _number(previous)
+    now, before = fmt.as_number(current), fmt.as_number(previous)
     if before is None or (before == 0 and kind != "success_rate"):
         return f"none in the {period}", "neutral"
     if now is None:

@@ -18,6 +18,7 @@ __all__ = [
     "UNKNOWN",
     "WEEKDAYS",
     "ago",
+    "as_number",
     "count",
     "eth",
     "event_time",
@@ -54,7 +55,14 @@ def _units(value: object, scale: int) -> int | None:
     return int((amount * scale).to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A snapshot value as a finite number, or ``None`` (a bool, text that is not a number, NaN, infinity).
+
+    Examples
+    --------
+    >>> as_number("2.500000"), as_number(3), as_number(True), as_number(float("nan")), as_number("x")
+    (2.5, 3.0, None, None, None)
+    """
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -123,7 +131,7 @@ def count(value: object) -> str:
     >>> count(5000), count(0), count(None)
     ('5,000', '0', '—')
     """
-    number = _number(value)
+    number = as_number(value)
     return UNKNOWN if number is None else f"{round(number):,}"
 
 
@@ -135,7 +143,7 @@ def latency(ms: object) -> str:
     >>> latency(212.4), latency(1234.5), latency(0.42), latency(float("nan"))
     ('212 ms', '1,234 ms', '0.4 ms', '—')
     """
-    number = _number(ms)
+    number = as_number(ms)
     if number is None:
         return UNKNOWN
     if 0 < abs(number) < 1:
@@ -155,7 +163,7 @@ def rate(fraction: object) -> str:
     >>> rate(0.973), rate(1.0), rate(0.99996), rate(0.00001), rate(None)
     ('97.3 %', '100.0 %', '99.9 %', '0.1 %', '—')
     """
-    number = _number(fraction)
+    number = as_number(fraction)
     if number is None:
         return UNKNOWN
     tenths = round(number * 1000)
@@ -174,7 +182,7 @@ def uptime(seconds: object) -> str:
     >>> uptime(3 * 86400 + 4 * 3600 + 59), uptime(4 * 3600 + 12 * 60), uptime(42), uptime(None)
     ('Up 3d 4h', 'Up 4h 12m', 'Up 42s', 'Uptime —')
     """
-    number = _number(seconds)
+    number = as_number(seconds)
     if number is None or number < 0:
         return f"Uptime {UNKNOWN}"
     total = int(number)
@@ -198,7 +206,7 @@ def ago(seconds: object) -> str:
     >>> ago(0.4), ago(12.7), ago(185), ago(7300), ago(None)
     ('just now', '12 s ago', '3 min ago', '2 h ago', '—')
     """
-    number = _number(seconds)
+    number = as_number(seconds)
     if number is None:
         return UNKNOWN
     number = max(number, 0.0)

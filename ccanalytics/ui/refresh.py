@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
 from ccanalytics.model import READING_NOTE
+from ccanalytics.settings import REFRESH_DEFAULT_S, REFRESH_MIN_S, refresh_interval_s
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.page import Dashboard
 
@@ -37,8 +38,8 @@ __all__ = [
     "refresh_interval",
 ]
 
-DEFAULT_INTERVAL_S = 30.0
-MIN_INTERVAL_S = 0.1
+DEFAULT_INTERVAL_S = REFRESH_DEFAULT_S
+MIN_INTERVAL_S = REFRESH_MIN_S
 # How soon to refresh again when a snapshot still waits for its first chain read.
 FOLLOW_UP_S = 2.0
 DEFAULT_MAX_LIFETIME_S = 24 * 3600.0
@@ -64,14 +65,10 @@ def refresh_interval(environ: Mapping[str, str] | None = None) -> float:
     >>> refresh_interval({"CCANALYTICS_REFRESH_S": "soon"}), refresh_interval({"CCANALYTICS_REFRESH_S": "0.001"})
     (30.0, 0.1)
     """
-    raw = (os.environ if environ is None else environ).get("CCANALYTICS_REFRESH_S", "")
     try:
-        value = float(raw)
-    except ValueError:
+        return refresh_interval_s((os.environ if environ is None else environ).get("CCANALYTICS_REFRESH_S"))
+    except CCError:  # serve refuses it; a page started some other way still refreshes
         return DEFAULT_INTERVAL_S
-    if not math.isfinite(value) or value <= 0:
-        return DEFAULT_INTERVAL_S
-    return max(value, MIN_INTERVAL_S)
 
 
 def on_grid(moment: float, interval_s: float) -> float:

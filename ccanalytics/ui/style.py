@@ -1,7 +1,9 @@
 """The dashboard's stylesheet, shipped inside the page as one ``<style>`` element.
 
 System fonts and inline SVG only: nothing is fetched from the internet, so the
-page looks the same offline. Every rule is scoped under ``.cc-dashboard``.
+page looks the same offline. Every rule is scoped under ``.cc-dashboard``, but for
+the chart's tooltip (drawn outside the page's element) and the offline page state
+(a class on ``body``): none touches an element that is not the dashboard's.
 """
 
 from __future__ import annotations

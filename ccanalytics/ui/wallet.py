@@ -9,7 +9,7 @@ only says that serving stopped).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
@@ -17,7 +17,32 @@ from ccanalytics.ui import format as fmt
 from ccanalytics.ui.markup import esc
 from ccanalytics.ui.parts import section
 
-__all__ = ["WalletLine", "low_balances", "wallet_html"]
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+__all__ = ["WalletLine", "balance_source", "low_balances", "wallet_html"]
+
+
+def balance_source(balances: Mapping[str, Any], zone: tzinfo) -> tuple[str, str, str]:
+    """Where the balances come from (the cards' and the wallet line's small text), its tone, and the note.
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> balance_source({"source": "chain", "note": " slow node "}, UTC)
+    ('live', 'live', 'slow node')
+    >>> balance_source({"source": "snapshot", "as_of": "2026-11-25T09:05:00Z"}, UTC)[:2], balance_source({}, UTC)
+    (('as of Nov 25, 09:05', ''), ('not available', '', ''))
+    """
+    source = balances.get("source")
+    if source == "chain":
+        text, tone = "live", "live"
+    elif source == "snapshot":
+        text, tone = f"as of {fmt.short_time(balances.get('as_of'), zone)}", ""
+    else:
+        text, tone = "not available", ""
+    note = balances.get("note")
+    return text, tone, note.strip() if isinstance(note, str) else ""
 
 
 def low_balances(snapshot: Mapping[str, Any]) -> dict[str, str]:
@@ -57,20 +82,13 @@ def wallet_html(snapshot: Mapping[str, Any]) -> str:
     """
     balances = section(snapshot, "balances")
     zone = fmt.store_zone(snapshot.get("timezone"))
-    source = balances.get("source")
-    where = (
-        "live"
-        if source == "chain"
-        else (f"as of {fmt.short_time(balances.get('as_of'), zone)}" if source == "snapshot" else "not available")
-    )
+    where = balance_source(balances, zone)[0]
     low = low_balances(snapshot)
     warnings = []
-    if "usdc" in low:
-        below = f" — below {low['usdc']}" if low["usdc"] and low["usdc"] != fmt.UNKNOWN else ""
-        warnings.append(f"Low USDC{below}")
-    if "eth" in low:
-        below = f" — below {low['eth']}" if low["eth"] and low["eth"] != fmt.UNKNOWN else ""
-        warnings.append(f"Low gas{below}")
+    for money, warning in (("usdc", "Low USDC"), ("eth", "Low gas")):
+        if money in low:
+            threshold = low[money]
+            warnings.append(f"{warning} — below {threshold}" if threshold and threshold != fmt.UNKNOWN else warning)
     chips = "".join(f'<span class="cc-wallet-warn">⚠ {esc(text)}</span>' for text in warnings)
     return (
         f'<div class="cc-wallet-body{" cc-wallet-low" if warnings else ""}">'

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
+    from web3.types import TxParams
 
 ANVIL_CHAIN_ID = 84532  # Base Sepolia's id: the settings a real user would have
 REPO = Path(__file__).resolve().parents[2]
@@ -84,11 +85,13 @@ class Anvil:
         artifact = load_token_artifact()
         contract = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         tx = contract.constructor().transact({"from": self.deployer})
-        return self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)["contractAddress"]
+        address = self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)["contractAddress"]
+        assert address is not None, "the deployment's receipt names no contract"
+        return address
 
     def token(self, address: str) -> Any:
         """The DemoUSDC contract at ``address`` (a web3 contract object)."""
-        return self.w3.eth.contract(address=address, abi=load_token_artifact()["abi"])
+        return self.w3.eth.contract(address=self.w3.to_checksum_address(address), abi=load_token_artifact()["abi"])
 
     def mint(self, token: str, to: str, amount_micro: int) -> None:
         """Mint ``amount_micro`` of the token at ``token`` to ``to``."""
@@ -97,7 +100,9 @@ class Anvil:
 
     def set_eth(self, address: str, wei: int) -> None:
         """Set ``address``'s ETH balance exactly (``anvil_setBalance``)."""
-        response = self.w3.provider.make_request("anvil_setBalance", [address, hex(wei)])
+        from web3.types import RPCEndpoint
+
+        response = self.w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [address, hex(wei)])
         assert "error" not in response, response
 
     def new_wallet(self) -> LocalAccount:
@@ -116,7 +121,7 @@ class Anvil:
             "maxFeePerGas": 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + 1_000_000_000,
             **tx,
         }
-        tx.setdefault("gas", self.w3.eth.estimate_gas(tx))
+        tx.setdefault("gas", self.w3.eth.estimate_gas(cast("TxParams", tx)))
         signed = account.sign_transaction(tx)
         return self.mined(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 

@@ -1,7 +1,7 @@
 """``LiveBalances`` with a fake chain reader: freshness, waiting, key changes, mismatches, notes.
 
 No JSON-RPC node here: the reader is the seam (``LiveBalances(read=…)``), and
-``tests/test_chain.py`` tests the real one against anvil.
+``tests/unit/test_chain.py`` tests the real one against anvil.
 """
 
 from __future__ import annotations
@@ -167,3 +167,25 @@ def test_a_failed_read_is_a_note_kept_for_the_freshness_window(clock):
     balances.get(settings(), wait_s=None)
     assert len(reader.calls) == 2
     balances.close()
+
+
+def test_reads_that_fail_at_once_never_hang_a_caller(clock):
+    # The read fails in the chain thread while get() is still adding its callback: the callback runs in get().
+    def fails(rpc_url, wallet, usdc_address, chain_id, timeout_s=5.0):
+        raise ChainError(f"{rpc_url} is not an http:// or https:// URL")
+
+    balances = live(fails, clock)
+    answers = []
+
+    def many_reads() -> None:
+        for i in range(200):
+            answers.append(balances.get(settings(rpc_url=f"ftp://rpc{i}.example/"), wait_s=1)[0])
+
+    worker = threading.Thread(target=many_reads, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    balances.close()
+    assert not worker.is_alive(), f"LiveBalances.get hung after {len(answers)} reads"
+    assert [answer.note for answer in answers] == [
+        f"ftp://rpc{i}.example/ is not an http:// or https:// URL" for i in range(200)
+    ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from ccanalytics.fleet.assemble import ordered_issues, recent_rows, settled_totals, shaped
+from ccanalytics.fleet.assemble import day_range_view, first_seen, ordered_issues, recent_rows, settled_totals, shaped
 from ccanalytics.metrics.ledger import RECENT_SCHEMA, Totals
+from ccanalytics.settings import Settings
+
+from .conftest import NOW
 
 
 def test_shaped_keeps_the_columns_and_dtypes_of_its_model() -> None:
@@ -39,3 +42,15 @@ def test_issues_follow_the_contracts_order_of_rules_and_drop_zeros() -> None:
         ("calls", "status_code outside 100..599", 2),
     ]
     assert ordered_issues("calls", counts.clear()) == []
+
+
+def test_only_day_ranges_are_viewed_through_a_history() -> None:
+    parts = (settled_totals(None, None, None, None), recent_rows(None), first_seen(None), NOW - 61 * 86_400_000)
+    names, apis = (
+        Totals.empty().names.lazy(),
+        pl.DataFrame(schema={"api_id": pl.String, "name": pl.String, "rule": pl.String}),
+    )
+    assert day_range_view(NOW, Settings(), None, parts, names, apis) is None
+    assert day_range_view(NOW, Settings(), "24h", parts, names, apis) is None
+    view = day_range_view(NOW, Settings(), "30d", parts, names, apis)
+    assert view is not None and view["range"] == "30d" and view["buyer"]["calls"] == 0

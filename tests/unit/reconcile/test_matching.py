@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ccanalytics.reconcile.matching import PaidCall, Reconciliation, Transfer, consumer_of, match_transfers
+from ccanalytics.collect.payment import consumer_hash
+from ccanalytics.reconcile.matching import PaidCall, Reconciliation, Transfer, match_transfers
 
 WALLET, PAYER, OTHER = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20
 
@@ -17,7 +18,7 @@ def test_nothing_to_match() -> None:
 
 def test_a_seller_call_matches_the_exact_transfer_from_its_consumer_once() -> None:
     transfers = [Transfer(tx(1), 0, 5, PAYER, WALLET, 1000), Transfer(tx(1), 1, 5, PAYER, WALLET, 1000)]
-    calls = [PaidCall("r1", "seller", 1000, tx(1), consumer_of(PAYER))]
+    calls = [PaidCall("r1", "seller", 1000, tx(1), consumer_hash(PAYER))]
     matched, missing, unrecorded = match_transfers(calls, transfers, WALLET.upper().replace("0X", "0x"), {})
     assert [(m["request_id"], m["block"], m["usdc"]) for m in matched] == [("r1", 5, "0.001000")]
     assert missing == []
@@ -35,7 +36,7 @@ def test_why_a_call_is_missing_on_chain() -> None:
     calls = [
         PaidCall("none", "seller", 10, None, None),
         PaidCall("amount", "seller", 1000, tx(3), None),
-        PaidCall("payer", "seller", 10, tx(4), consumer_of(PAYER)),
+        PaidCall("payer", "seller", 10, tx(4), consumer_hash(PAYER)),
         PaidCall("absent", "seller", 10, tx(5), None),
         PaidCall("failed", "seller", 10, tx(6), None),
         PaidCall("no-usdc", "buyer", 10, tx(7), None),

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from ccanalytics.contract import create_store
-from ccanalytics.store.scan import scan
+from ccanalytics.errors import StoreError
+from ccanalytics.store.scan import Tables, scan
 
 NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 
@@ -50,3 +51,25 @@ def test_a_table_the_store_lacks_scans_as_empty(tmp_path):
     con.execute("DROP TABLE backups")
     con.close()
     assert scan(path, "backups", "UTC").collect().height == 0
+
+
+class Fixed(Tables):
+    """Tables over a file, with settings given here (or unreadable)."""
+
+    def __init__(self, path, pairs):
+        self.path, self.pairs = path, pairs
+
+    def _settings_pairs(self):
+        if self.pairs is None:
+            raise StoreError("settings cannot be read")
+        return self.pairs
+
+
+def test_tables_show_times_in_the_settings_zone_and_utc_when_it_cannot_be_read(tmp_path):
+    path = store(tmp_path)
+    berlin = Fixed(path, {"timezone": "Europe/Berlin"})
+    assert berlin.calls.collect_schema()["ts"] == pl.Datetime("ms", "Europe/Berlin")
+    assert Fixed(path, None).events.collect_schema()["ts"] == pl.Datetime("ms", "UTC")
+    assert Fixed(path, {"timezone": "Mars/Base"}).backups.collect_schema()["ts"] == pl.Datetime("ms", "UTC")
+    assert berlin.settings.collect().rows() == [("timezone", "Europe/Berlin")]
+    assert berlin.apis.collect().height == 0 and berlin.balance_snapshots.collect().height == 0

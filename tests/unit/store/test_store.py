@@ -67,3 +67,18 @@ def test_negative_tuning_is_refused(tmp_path, tuning):
     path = StoreBuilder(str(tmp_path / "store.db")).write()
     with pytest.raises(ValueError, match="must not be negative"):
         cc.open_store(path, **tuning)
+
+
+def test_chunk_rows_cut_a_full_read_into_queries_and_change_no_figure(tmp_path):
+    builder = StoreBuilder(str(tmp_path / "store.db"))
+    for i in range(7):
+        builder.call(NOW - i * 3_600_000, "seller" if i % 2 else "buyer", status_code=500 if i == 3 else 200)
+    path = builder.write()
+    with cc.open_store(path, cache=False) as store:
+        whole = store.snapshot(now=NOW).to_dict()
+    with cc.open_store(path, cache=False, chunk_rows=2) as store:
+        assert store._source.chunk_rows == 2
+        assert [chunk.height for chunk in store._source.read_chunks("calls")] == [2, 2, 2, 1]
+        assert store.snapshot(now=NOW).to_dict() == whole
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
+        cc.open_store(path, chunk_rows=0)

@@ -25,6 +25,8 @@ from ccanalytics.ui.changes import change_line, overview_changes, view_cards
         (None, 5, "calls", ("— vs p", "neutral")),
         (float("nan"), 5, "calls", ("— vs p", "neutral")),
         ("garbage", 5, "calls", ("— vs p", "neutral")),
+        (True, 5, "calls", ("— vs p", "neutral")),  # a bool is no figure
+        (5, False, "calls", ("none in the p", "neutral")),
     ],
 )
 def test_change_line(current: object, previous: object, kind: str, expected: tuple[str, str]) -> None:

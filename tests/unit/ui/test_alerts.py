@@ -6,7 +6,7 @@ import copy
 
 from ccanalytics.ui import Dashboard
 from tests.support import ui_snapshots as snaps
-from tests.test_ui_page import only, text
+from tests.unit.ui.test_page import only, text
 
 
 def with_alerts(**changes) -> dict:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ETH_TESTER_CHAIN_ID = 131277322940537
-CONTRACTS = Path(__file__).resolve().parent.parent / "ccanalytics" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[3] / "ccanalytics" / "contracts"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,88 @@
+"""Values as they leave SQLite: texts decoded from bytes, times bounded, declared types' affinities."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ccanalytics.contract import INVALID_TEXT, TABLES
+from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
+__all__ = ["AFFINITIES", "STRICT", "affinity", "bounded_times", "finish"]
+
+_TIME_SENTINEL = -(2**63)  # a ts_ms outside years 1-9999, read as "no time"
+# The texts whose invalid UTF-8 makes a row bad (key columns), by table.
+STRICT = {name: {c.name for c in t.columns if c.strict} for name, t in TABLES.items()}
+# The affinities a declared number column may have for its values to be read raw (``Source.conforms``).
+AFFINITIES: dict[PolarsDataType, tuple[str, ...]] = {pl.Int64: ("INTEGER",), pl.Float64: ("REAL", "NUMERIC")}
+
+
+def finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    r"""A chunk read as bytes, in the contract's dtypes: texts decoded, times bounded.
+
+    Examples
+    --------
+    >>> chunk = pl.DataFrame({"ts_ms": [1, 2], "type": [b"startup", b"\xff"], "severity": [b"info", b"info"]})
+    >>> finish(chunk, "events")["type"].to_list()
+    ['startup', '\ufffd']
+    """
+    decoded = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Binary:
+            decoded.append(_decode_texts(frame[name], strict=name in STRICT[table]))
+    return bounded_times(frame.with_columns(decoded) if decoded else frame)
+
+
+def _decode_texts(values: pl.Series, strict: bool) -> pl.Series:
+    """Bytes as text; invalid UTF-8 with replacement characters, or as ``INVALID_TEXT`` when ``strict``."""
+    try:
+        return values.cast(pl.String)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
+        pass
+    texts = []
+    for value in values.to_list():
+        try:
+            texts.append(None if value is None else value.decode())
+        except UnicodeDecodeError:
+            texts.append(INVALID_TEXT if strict else value.decode("utf-8", "replace"))
+    return pl.Series(values.name, texts, dtype=pl.String)
+
+
+def bounded_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """A ``ts_ms`` outside years 1-9999 has no usable time: it reads as the least integer, which no check accepts.
+
+    Examples
+    --------
+    >>> bounded_times(pl.DataFrame({"ts_ms": [0, None, 10**18]}))["ts_ms"].to_list()
+    [0, None, -9223372036854775808]
+    """
+    if "ts_ms" not in frame.columns:
+        return frame
+    ts = pl.col("ts_ms")
+    return frame.with_columns(
+        pl.when(ts.is_between(MIN_TS_MS, MAX_TS_MS) | ts.is_null()).then(ts).otherwise(pl.lit(_TIME_SENTINEL))
+    )
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity for a declared type (https://sqlite.org/datatype3.html, 3.1).
+
+    Examples
+    --------
+    >>> [affinity(t) for t in ("BIGINT", "VARCHAR(8)", "", "DOUBLE", "DECIMAL(10,5)", "POINT")]  # POINT has INT in it
+    ['INTEGER', 'TEXT', 'BLOB', 'REAL', 'NUMERIC', 'INTEGER']
+    """
+    kind = declared.upper()
+    if "INT" in kind:
+        return "INTEGER"
+    if any(word in kind for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in kind or not kind:
+        return "BLOB"
+    if any(word in kind for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"

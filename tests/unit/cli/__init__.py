@@ -1,0 +1,1 @@
+"""Unit tests of ``ccanalytics.cli``: one file per command, run in-process through ``main``."""

@@ -1,0 +1,77 @@
+"""metrics/consumers.py against views.md: a consumer is new in a window when its first seller call ever lies in it."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ccanalytics.metrics.consumers import FirstSeen, new_consumers
+
+SCHEMA = {"role": pl.String, "api_id": pl.String, "consumer": pl.String, "ts_ms": pl.Int64, "rule": pl.String}
+HORIZON = 100
+
+
+def calls(*rows: tuple) -> pl.DataFrame:
+    """(role, api_id, consumer, ts_ms[, rule]) rows."""
+    return pl.DataFrame([(*r, None) if len(r) == 4 else r for r in rows], schema=SCHEMA, orient="row")
+
+
+OLD = calls(
+    ("seller", "a", "c1", 10),
+    ("seller", "b", "c1", 90),
+    ("buyer", "a", "c9", 20),  # a buyer call: nobody's first seller call
+    ("seller", "a", None, 30),  # no consumer
+    ("seller", "a", "c8", 40, "status_code outside 100..599"),  # a bad row does not count
+)
+RECENT = calls(
+    ("seller", "a", "c1", 150),  # c1 is old
+    ("seller", "c", "c1", 160),  # but new to api c
+    ("seller", "a", "c2", 170),
+    ("seller", "a", "c2", 120),  # c2's first call, before the window
+    ("seller", "b", "c3", 180),
+    ("seller", "a", "c8", 185),  # its old row was bad: new now
+    ("buyer", "a", "c4", 190),
+).drop("rule")
+
+
+@pytest.mark.parametrize(
+    ("start", "api", "new"),
+    [
+        (150, None, 2),  # c3, c8
+        (100, None, 3),  # c2 too
+        (0, None, 4),  # c1 as well: first seen at 10
+        (95, "a", 2),  # c2, c8
+        (150, "c", 1),  # c1's first call to c
+        (0, "b", 2),  # c1 at 90, c3
+        (150, "zzz", 0),  # an api nobody called
+    ],
+)
+def test_new_consumers_in_a_window(start: int, api: str | None, new: int) -> None:
+    seen = FirstSeen.empty().plus(OLD).merged()
+    assert new_consumers(RECENT.lazy(), seen, HORIZON, start, 200, api) == new
+
+
+def test_the_window_is_half_open() -> None:
+    seen = FirstSeen.empty().plus(OLD)
+    assert new_consumers(RECENT.lazy(), seen, HORIZON, 180, 185) == 1  # c3 at 180; c8 at 185 is not yet
+    assert new_consumers(RECENT.lazy(), seen, HORIZON, 10, 90) == 1  # c1 at 10 (settled), c1/b at 90 is not new
+
+
+def test_first_calls_merge_whatever_the_pieces() -> None:
+    whole = FirstSeen.empty().plus(OLD).merged()
+    pieces = FirstSeen.empty()
+    for i in range(OLD.height):
+        pieces = pieces.plus(OLD.slice(i, 1))
+    pieces = pieces.merged()
+    assert whole.by_consumer.equals(pieces.by_consumer) and whole.by_api.equals(pieces.by_api)
+    firsts = OLD.filter(pl.col("rule").is_null() & (pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    of = FirstSeen.of_firsts(firsts.select("consumer", "api_id", "ts_ms"))
+    assert of.by_consumer.equals(whole.by_consumer)
+
+
+def test_no_consumers_anywhere_is_zero() -> None:
+    empty = calls().drop("rule")
+    assert new_consumers(empty.lazy(), FirstSeen.empty(), HORIZON, 0, 200) == 0
+    assert new_consumers(empty.lazy(), FirstSeen.empty(), HORIZON, 0, 200, api="a") == 0
+    seen = FirstSeen.empty()
+    assert seen.plus(calls()) is seen

@@ -1,0 +1,88 @@
+"""metrics/ledger.py: old calls folded into totals, recent ones kept as rows, the same figures either way."""
+
+from __future__ import annotations
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from ccanalytics.metrics import formulas
+from ccanalytics.metrics.ledger import REACH_MS, RECENT_SCHEMA, Ledger, Totals
+
+DAY = 86_400_000
+NOW = 100 * DAY
+HORIZON = NOW - REACH_MS
+
+
+def rows(*given: dict) -> pl.DataFrame:
+    base = {"ts_ms": NOW - 1, "role": "buyer", "api_id": "a", "api_name": None, "request_id": "r"}
+    base |= {"status_code": 200, "latency_ms": 10.0, "price_micro": 1_000, "revenue_micro": 0, "consumer": None}
+    base |= {"rule": None}
+    return pl.DataFrame([base | {"request_id": f"r{i}"} | g for i, g in enumerate(given)], schema=RECENT_SCHEMA)
+
+
+CALLS = rows(
+    {"ts_ms": HORIZON - 50 * DAY, "api_name": "Old A", "price_micro": 7},  # settled from the start
+    {"ts_ms": HORIZON - 1, "role": "seller", "revenue_micro": 950},
+    {"ts_ms": HORIZON, "api_name": "New A"},  # the horizon's first instant: recent
+    {"ts_ms": NOW - DAY, "status_code": 502, "latency_ms": None},
+    {"ts_ms": NOW - 5, "api_id": "b", "rule": "status_code outside 100..599", "status_code": 700},
+    {"ts_ms": None, "rule": "ts_ms is missing"},  # no time: reported, never recent
+    {"ts_ms": NOW + DAY, "price_micro": 99_999},  # the future at NOW
+)
+
+
+def _sorted(frame: pl.DataFrame, *by: str) -> pl.DataFrame:
+    return frame.sort(*by).select(sorted(frame.columns))
+
+
+def expected_totals(now: int) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The totals of every call before ``now``, computed from scratch."""
+    before = CALLS.filter(pl.col("ts_ms").is_null() | (pl.col("ts_ms") < now))
+    tallies = formulas.tally(before.lazy().filter(pl.col("rule").is_null())).collect()
+    return tallies, dict(formulas.issue_counts(before.lazy()).collect().rows())
+
+
+def check(ledger: Ledger, now: int) -> None:
+    _, calls, totals = ledger.at(now)
+    tallies, issues = expected_totals(now)
+    assert_frame_equal(_sorted(totals.tallies, "role", "api_id"), _sorted(tallies, "role", "api_id"))
+    assert dict(totals.issues.rows()) == issues
+    assert calls.collect()["request_id"].to_list() == ["r2", "r3"]  # recent, valid, before now
+
+
+def test_the_totals_at_now_are_those_of_every_call_before_it() -> None:
+    check(Ledger.empty(HORIZON).add(CALLS), NOW)
+
+
+def test_adding_in_pieces_and_moving_now_forward_gives_the_same_totals() -> None:
+    ledger = Ledger.empty(HORIZON).add(CALLS.head(3))
+    ledger, _, _ = ledger.at(NOW - 2 * DAY)  # the totals kept at an earlier now, then moved
+    check(ledger.add(CALLS.slice(3)), NOW)
+
+
+def test_settling_a_later_horizon_folds_rows_in_and_keeps_the_totals() -> None:
+    ledger = Ledger.empty(HORIZON - 60 * DAY).add(CALLS).settle(HORIZON)
+    assert ledger.horizon == HORIZON and ledger.recent["request_id"].to_list() == ["r2", "r3", "r4", "r6"]
+    check(ledger, NOW)
+    assert ledger.settle(HORIZON - DAY) is ledger  # an earlier horizon changes nothing
+
+
+def test_the_latest_name_survives_settling() -> None:
+    _, _, totals = Ledger.empty(HORIZON).add(CALLS).at(NOW)
+    assert totals.names.select("api_id", "api_name").rows() == [("a", "New A")]
+
+
+def test_a_ledger_covers_the_windows_that_lie_after_its_horizon() -> None:
+    ledger = Ledger.empty(HORIZON)
+    assert ledger.covers(NOW) and ledger.covers(HORIZON + REACH_MS)
+    assert not ledger.covers(NOW - 1)
+    assert ledger.covers(NOW - 1, reach=REACH_MS - 1)
+
+
+def test_an_empty_ledger_has_empty_totals_and_no_calls() -> None:
+    _, calls, totals = Ledger.empty(HORIZON).at(NOW)
+    assert calls.collect().height == 0
+    for frame in (totals.tallies, totals.names, totals.issues, totals.sketch):
+        assert frame.height == 0
+    totals = Totals.empty()
+    assert totals.plus(rows().clear()) is totals
