@@ -233,7 +233,9 @@ def compute(
     no_money = not balances.known or (balances.usdc_micro == 0 and balances.eth_wei == 0)
     last_backup = facts.last_backup_ms
     auto_pause = (
-        settings.auto_pause_enabled and balances.known and balances.usdc_micro < settings.low_usdc_threshold_micro  # type: ignore[operator]
+        settings.auto_pause_enabled
+        and balances.usdc_micro is not None  # known
+        and balances.usdc_micro < settings.low_usdc_threshold_micro
     )
     backup_overdue = last_backup is None or now - last_backup > BACKUP_OVERDUE_MS
     errors = _errors(calls, views, now, settings)

@@ -198,8 +198,8 @@ class Ledger:
             start = max(self.horizon, now - RUNNING_REACH_MS - DAY_MS)
             ts = pl.col("ts_ms")
             running = Running.of(self.recent.filter(pl.col("rule").is_null() & (ts >= start)))
-        running, *frames = running.at(now, timezone)
-        return replace(self, running=running, running_from=start), tuple(frames)  # type: ignore[return-value]
+        running, windows, call_rate, figures = running.at(now, timezone)
+        return replace(self, running=running, running_from=start), (windows, call_rate, figures)
 
     def running_calls(self, since: int, now: int) -> pl.LazyFrame | None:
         """The valid calls in ``[since, now)``: a slice of the running state's rows (sorted), if it holds them.

@@ -44,25 +44,29 @@ PERCENTILE_WINDOWS = ("24h", "previous_24h")
 HOURS = "hours"  # the chart's target: [first bucket, now), per hour
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro")
 _SUMS = ("calls", "success", "error", "latency_sum", "latency_n", "price_micro", "revenue_micro")
-_STATE_SCHEMA = {
-    "role": pl.String,
-    "target": pl.String,
-    "hour": pl.Int64,
-    **{name: pl.Float64 if name == "latency_sum" else pl.Int64 for name in _SUMS},
-    # money sums in Int128: 2**63 - 1 per amount (data-contract.md), a sum never wraps
-    "price_micro": pl.Int128,
-    "revenue_micro": pl.Int128,
-    "drift": pl.Float64,
-}
-_ROWS_SCHEMA = {
-    "ts_ms": pl.Int64,
-    "role": pl.String,
-    "api_id": pl.String,
-    "status_code": pl.Int64,
-    "latency_ms": pl.Float64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-}
+_STATE_SCHEMA = pl.Schema(
+    {
+        "role": pl.String,
+        "target": pl.String,
+        "hour": pl.Int64,
+        **{name: pl.Float64 if name == "latency_sum" else pl.Int64 for name in _SUMS},
+        # money sums in Int128: 2**63 - 1 per amount (data-contract.md), a sum never wraps
+        "price_micro": pl.Int128,
+        "revenue_micro": pl.Int128,
+        "drift": pl.Float64,
+    }
+)
+_ROWS_SCHEMA = pl.Schema(
+    {
+        "ts_ms": pl.Int64,
+        "role": pl.String,
+        "api_id": pl.String,
+        "status_code": pl.Int64,
+        "latency_ms": pl.Float64,
+        "price_micro": pl.Int64,
+        "revenue_micro": pl.Int64,
+    }
+)
 _EPS = 2.0**-52
 _DRIFT_LIMIT = 1e-11
 _MAX_CHUNKS = 32
@@ -102,13 +106,13 @@ class Running:
         >>> Running.of(calls).rows["ts_ms"].to_list()
         [1, 5]
         """
-        return cls(rows=calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect())  # type: ignore[arg-type]
+        return cls(rows=calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect())
 
     def add(self, calls: pl.DataFrame) -> Running:
         """The state with more valid calls; those before ``now`` are counted at the next move."""
         if calls.is_empty():
             return self
-        new = calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect()  # type: ignore[arg-type]
+        new = calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect()
         rows, first = self.rows, new["ts_ms"][0]
         last = rows["ts_ms"][-1] if rows.height else None
         if last is None or (first is not None and first >= last):
@@ -288,7 +292,7 @@ def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame
         .select(*_STATE_SCHEMA)
     )
     merged = (
-        pl.concat([state.select(*_STATE_SCHEMA), delta.cast(_STATE_SCHEMA)])  # type: ignore[arg-type]
+        pl.concat([state.select(*_STATE_SCHEMA), delta.cast(_STATE_SCHEMA)])
         .group_by("role", "target", "hour")
         .agg(*(pl.col(n).sum() for n in _SUMS), pl.col("drift").sum())
     )
