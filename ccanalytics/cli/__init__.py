@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "fleet":
             from ccanalytics.cli.fleet import run
         else:
-            from ccanalytics.serve import run
+            from ccanalytics.cli.serve import run
         return run(args)
     except CCError as exc:
         print(f"ccanalytics: {exc}", file=sys.stderr)

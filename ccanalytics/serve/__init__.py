@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,10 +25,9 @@ from ccanalytics.net import is_loopback
 from ccanalytics.settings import refresh_interval_s
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable
 
-__all__ = ["NOTEBOOK", "run", "voila_command"]
+__all__ = ["NOTEBOOK", "Listen", "serve_lake", "serve_store", "voila_command"]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
 FLEET_NOTEBOOK = NOTEBOOK.with_name("fleet.ipynb")  # `serve --lake DIR`: the fleet page
@@ -136,45 +136,51 @@ def _check_port(host: str, port: int) -> None:
             raise CCError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve the dashboard until interrupted."""
-    from ccanalytics.serve import guard
-    from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
-    from ccanalytics.store.store import open_store
+@dataclass(frozen=True)
+class Listen:
+    """Where and for whom ``serve`` listens: the command's options, checked by :func:`serve_store`."""
 
-    token = guard.read_token(args.token, args.token_file)
-    if args.token is not None and any(args.token in arg for arg in sys.argv):
-        # `ps` shows a command line to every local user: run again with the token in the environment.
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "ccanalytics", *guard.argv_without(sys.argv[1:], args.token)],
-            {**os.environ, guard.TOKEN_ENV: args.token},
-        )
-    if not is_loopback(args.host) and not token:
-        raise CCError(f"serving on {args.host} lets anyone who can reach it read the dashboard: add --token")
-    max_kernels = args.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
+    host: str = "127.0.0.1"
+    port: int = 8866
+    token: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    max_kernels: int | None = None  # None: $CCANALYTICS_MAX_KERNELS, else by memory and cores
+
+
+def _prepared(listen: Listen, db: str | None) -> dict[str, str]:
+    """Check the options (one line each, before anything starts) and give the guard's environment."""
+    from ccanalytics.serve import guard
+    from ccanalytics.store import open_store
+
+    if not is_loopback(listen.host) and not listen.token:
+        raise CCError(f"serving on {listen.host} lets anyone who can reach it read the dashboard: add --token")
+    max_kernels = listen.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
     max_kernels = int(max_kernels) or guard.default_max_kernels()
     if max_kernels < 2:
         raise CCError(f"--max-kernels must be 2 or more (the warm kernel and one visitor), not {max_kernels}")
-    if not 0 < args.port < 65536:
-        raise CCError(f"--port must be 1..65535, not {args.port}")
+    if not 0 < listen.port < 65536:
+        raise CCError(f"--port must be 1..65535, not {listen.port}")
     if not NOTEBOOK.is_file():
         raise CCError(f"{NOTEBOOK}: the dashboard notebook is missing (serve runs from a source checkout)")
-    named = args.db or os.environ.get("CCANALYTICS_DB")
-    if named and not getattr(args, "lake", None) and not Path(named).is_file():
-        with open_store(named):  # a missing store is the problem to report, not a busy port
+    if db and not Path(db).is_file():
+        with open_store(db):  # a missing store is the problem to report, not a busy port
             pass
-    _check_port(args.host, args.port)
-    security = _guard_env(args, token, max_kernels)
-    if getattr(args, "lake", None):
-        return _serve_lake(args, token, security)
+    _check_port(listen.host, listen.port)
+    return _guard_env(listen, max_kernels)
+
+
+def serve_store(db: str | None, listen: Listen) -> int:
+    """Serve the dashboard of the store ``db`` (None: the embedded demo) until interrupted."""
+    from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
+    from ccanalytics.store import open_store
+
+    security = _prepared(listen, db)
     _trust(NOTEBOOK)
-    cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    cull_idle_s = int(_positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int))
     refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
     from ccanalytics.demo.embedded import TRAFFIC_SCALE, EmbeddedDemo
 
     speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
-    db = args.db or os.environ.get("CCANALYTICS_DB")
 
     with ExitStack() as stack:
         if db:
@@ -186,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(shutil.rmtree, folder, True)
             chain = DemoChain.start()
             stack.callback(chain.stop)
-            panel = f"http://{'localhost' if is_loopback(args.host) else args.host}:{args.port}/{DEMO_PANEL}"
+            panel = f"http://{'localhost' if is_loopback(listen.host) else listen.host}:{listen.port}/{DEMO_PANEL}"
             demo = EmbeddedDemo(folder, chain, speed=speed, panel_url=panel).start()
             stack.callback(demo.stop)
             db, shown = str(demo.path), "the embedded demo"
@@ -206,40 +212,40 @@ def run(args: argparse.Namespace) -> int:
             **security,
             SOCKET_ENV: str(sharing.path),
         }
-        voila, ready = _start_voila(NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
+        voila, ready = _start_voila(NOTEBOOK, listen.host, listen.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
-        return _announce_and_wait(voila, ready, args.host, args.port, shown, token)
+        return _announce_and_wait(voila, ready, listen.host, listen.port, shown, listen.token)
 
 
-def _guard_env(args: argparse.Namespace, token: str | None, max_kernels: int) -> dict[str, str]:
+def _guard_env(listen: Listen, max_kernels: int) -> dict[str, str]:
     """What the Voila child's guard needs, by environment (the token never goes in argv)."""
     from ccanalytics.serve import guard
 
     os.environ.pop(guard.TOKEN_ENV, None)  # children get it only from here
-    wildcard = args.host in ("0.0.0.0", "::")
-    hosts = [args.host, *args.allow_host]
+    wildcard = listen.host in ("0.0.0.0", "::")
+    hosts = [listen.host, *listen.allow_hosts]
     env = {guard.GUARD_ENV: json.dumps({"hosts": hosts, "wildcard": wildcard, "max_kernels": max_kernels})}
-    if token:
-        env[guard.TOKEN_ENV] = token  # the Voila child takes it out of its environment at start
+    if listen.token:
+        env[guard.TOKEN_ENV] = listen.token  # the Voila child takes it out of its environment at start
     return env
 
 
-def _serve_lake(args: argparse.Namespace, token: str | None, security: dict[str, str]) -> int:
-    """Serve the fleet page of a lake (fleet.md): computed with polars when a tab opens."""
+def serve_lake(lake: str | os.PathLike[str], listen: Listen) -> int:
+    """Serve the fleet page of a lake (fleet.md), computed with polars when a tab opens, until interrupted."""
     from ccanalytics.fleet import fleet_snapshot
 
-    if args.db:
-        raise CCError("--lake and --db are exclusive: serve one store or one lake")
-    lake = Path(args.lake).resolve()
-    fleet_snapshot(lake)  # a folder that is not a lake: one line now, not a broken page later
+    security = _prepared(listen, None)
+    folder = Path(lake).resolve()
+    fleet_snapshot(folder)  # a folder that is not a lake: one line now, not a broken page later
     _trust(FLEET_NOTEBOOK)
-    cull_idle_s = _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    cull_idle_s = int(_positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int))
     jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(lake), "JUPYTER_PATH": jupyter_path, **_voila_config_env(), **security}
+    env = {**os.environ, "CCANALYTICS_LAKE": str(folder), "JUPYTER_PATH": jupyter_path}
+    env.update({**_voila_config_env(), **security})
     with ExitStack() as stack:
-        voila, ready = _start_voila(FLEET_NOTEBOOK, args.host, args.port, cull_idle_s, env, stack)
+        voila, ready = _start_voila(FLEET_NOTEBOOK, listen.host, listen.port, cull_idle_s, env, stack)
         stack.callback(_stop, voila)
-        return _announce_and_wait(voila, ready, args.host, args.port, f"the fleet of {lake}", token)
+        return _announce_and_wait(voila, ready, listen.host, listen.port, f"the fleet of {folder}", listen.token)
 
 
 def _start_voila(
