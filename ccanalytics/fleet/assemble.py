@@ -40,7 +40,7 @@ def shaped(frame: pl.DataFrame | None, like: pl.DataFrame) -> pl.DataFrame:
     """A frame with exactly the columns and dtypes of ``like`` (an engine may widen integers)."""
     if frame is None:
         return like.clear()
-    return frame.select(like.columns).cast(dict(like.schema))  # type: ignore[arg-type]
+    return frame.select(like.columns).cast(like.schema)
 
 
 def settled_totals(

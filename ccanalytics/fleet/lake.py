@@ -44,7 +44,7 @@ DATA_FILE = "data.parquet"
 UNDATED = "undated"
 REDACTED = "(set; not exported)"  # an rpc_url may hold an API key: the lake only says one is set
 CALL_COLUMNS = TABLES["calls"].full_schema
-ISSUE_SCHEMA = {"table": pl.String, "rule": pl.String, "ts_ms": pl.Int64, "rows": pl.Int64}
+ISSUE_SCHEMA = pl.Schema({"table": pl.String, "rule": pl.String, "ts_ms": pl.Int64, "rows": pl.Int64})
 SETTINGS_SCHEMA = {"key": pl.String, "value": pl.String}
 _NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -192,7 +192,7 @@ def _issues(table: str, judged: pl.DataFrame) -> pl.DataFrame:
         bad.group_by("rule", ts_ms=ts)
         .agg(rows=pl.len().cast(pl.Int64))
         .select(table=pl.lit(table), rule="rule", ts_ms="ts_ms", rows="rows")
-        .cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
+        .cast(ISSUE_SCHEMA)
     )
 
 
