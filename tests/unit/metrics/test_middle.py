@@ -1,0 +1,73 @@
+"""The consumers of a day range's fixed middle, and the window's figures from them plus the edges' calls."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+
+# The build is at 30; the fixed middle [10, 30); c first called at 5, d at 15.
+BEFORE = pl.LazyFrame(
+    {
+        "ts_ms": [5, 15, 25, 26],
+        "role": ["seller", "seller", "seller", "buyer"],
+        "api_id": ["a", "a", "b", "a"],
+        "consumer": ["c", "d", "c", "z"],
+        "revenue_micro": [1, 2, 4, 99],
+    }
+)
+# After the build: c again, and e for the first time.
+NEW = pl.LazyFrame(
+    {"ts_ms": [32, 35], "role": ["seller"] * 2, "api_id": ["a", "a"], "consumer": ["c", "e"], "revenue_micro": [1, 8]}
+)
+
+
+def test_sellers_are_the_seller_calls_with_a_consumer() -> None:
+    calls = pl.LazyFrame({"role": ["seller", "seller", "buyer"], "consumer": ["c", None, "c"]})
+    assert sellers(calls).collect().rows() == [("seller", "c")]
+
+
+def test_per_consumer_sums_calls_and_revenue_overall_and_per_api() -> None:
+    everyone = per_consumer(BEFORE, None).sort("consumer").select("consumer", "calls", "micro").collect()
+    assert everyone.rows() == [("c", 2, 5), ("d", 1, 2)]
+    only_b = per_consumer(BEFORE, "b").select("consumer", "calls", "micro").collect()
+    assert only_b.rows() == [("c", 1, 4)]
+    assert per_consumer(BEFORE.clear(), None).collect().height == 0
+
+
+def test_the_middle_keeps_its_consumers_top_and_the_first_calls_since_the_earliest_start() -> None:
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    assert middle.top.select("consumer", "calls", "micro").rows() == [("c", 1, 4), ("d", 1, 2)]
+    assert middle.table.height == 2
+    assert middle.fresh.to_list() == [15]  # c was first seen at 5, before `since`
+
+
+def test_the_windows_figures_add_the_edges_consumers() -> None:
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    outside = per_consumer(NEW, None).collect()
+    new_firsts = sellers(NEW).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
+    assert count == 3  # c, d, e in [12, 40)
+    assert fresh == 2  # d (15) and e (35); c first called at 5
+    assert top.rows() == [("e", 1, "0.000008"), ("c", 2, "0.000005"), ("d", 1, "0.000002")]
+
+
+def test_one_api_counts_its_own_consumers() -> None:
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api="a")
+    mine = NEW.filter(pl.col("api_id") == "a")
+    outside = per_consumer(mine, "a").collect()
+    new_firsts = sellers(mine).group_by(key=api_key()).agg(pl.col("ts_ms").min()).collect()
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
+    # On a: d at 15 and c, e after the build; c's first call on a was at 5.
+    assert (count, fresh) == (3, 2)
+    assert [row[0] for row in top.rows()] == ["e", "d", "c"]
+
+
+def test_an_empty_middle_and_no_new_calls() -> None:
+    empty = BEFORE.clear()
+    middle = MiddleConsumers.of(empty, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    outside = per_consumer(empty, None).collect()
+    new_firsts = sellers(empty).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
+    assert (count, fresh, top.height) == (0, 0, 0)
