@@ -19,6 +19,7 @@ HELP: dict[str, tuple[str, str]] = {
   ccanalytics serve                                   # the embedded demo at http://localhost:8866/
   ccanalytics serve --db control-center.db --port 8900
   ccanalytics serve --db cc.db --host 0.0.0.0 --token-file ~/.cc-token
+  ccanalytics serve --lake /srv/lake                   # the fleet page of a lake written by `export`
 
 environment:
   CCANALYTICS_DB          the store, when --db is not given
@@ -50,6 +51,41 @@ environment:
         """examples:
   ccanalytics ingest --db control-center.db calls-2026-11.csv
   ccanalytics ingest --db cc.db exports/*.parquet""",
+    ),
+    "reconcile": (
+        "Match the store's paid calls with the wallet's USDC Transfer logs on chain (wallet, RPC URL, chain "
+        "and token from the store's settings) and print matched, missing_on_chain and unrecorded as JSON; "
+        "exit 1 when anything is missing or unrecorded. The result is appended to the store unless --dry-run.",
+        """examples:
+  ccanalytics reconcile --db control-center.db --dry-run
+  ccanalytics reconcile --db cc.db --from-block 23000000 --to-block 23100000""",
+    ),
+    "watch": (
+        "Evaluate the store's alert rules (docs/spec/alerts.md) every --interval seconds and deliver each "
+        "firing, reminder and resolution by webhook (setting alert_webhook_url) and e-mail (alert_email_to, "
+        "alert_smtp_url); the state file keeps what was delivered across restarts.",
+        """examples:
+  ccanalytics watch --db control-center.db
+  ccanalytics watch --db cc.db --interval 60 --state /var/lib/ccanalytics/watch.json
+  ccanalytics watch --db cc.db --once              # from cron: evaluate, deliver, exit""",
+    ),
+    "export": (
+        "Write the store into a Parquet lake as one node (docs/spec/fleet.md): its calls by UTC day, hourly "
+        "rollups, bad rows counted, the small tables; again later, it adds the new days. Needs the fleet extra.",
+        """examples:
+  ccanalytics export --db control-center.db --to /srv/lake
+  ccanalytics export --db eu-1.db --to /srv/lake --node eu-1""",
+    ),
+    "fleet": (
+        "Print every node's snapshot and the fleet's figures (all nodes' calls together, rankings) as JSON, "
+        "computed with polars on this machine or with Apache Spark. Needs the fleet extra.",
+        """examples:
+  ccanalytics fleet --lake /srv/lake
+  ccanalytics fleet --lake /srv/lake --range 7d --tz Europe/Berlin
+  ccanalytics fleet --lake /srv/lake --engine spark --master spark://host:7077
+
+environment:
+  SPARK_REMOTE   a Spark Connect URL: --engine spark connects there instead of starting Spark""",
     ),
 }
 
