@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
 
@@ -56,17 +57,7 @@ _STATE_SCHEMA = pl.Schema(
         "drift": pl.Float64,
     }
 )
-_ROWS_SCHEMA = pl.Schema(
-    {
-        "ts_ms": pl.Int64,
-        "role": pl.String,
-        "api_id": pl.String,
-        "status_code": pl.Int64,
-        "latency_ms": pl.Float64,
-        "price_micro": pl.Int64,
-        "revenue_micro": pl.Int64,
-    }
-)
+_ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS})  # the contract's dtypes
 _EPS = 2.0**-52
 _DRIFT_LIMIT = 1e-11
 _MAX_CHUNKS = 32

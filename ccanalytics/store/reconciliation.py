@@ -30,21 +30,18 @@ def latest_reconciliation(con: sqlite3.Connection, now: int) -> dict[str, Any] |
     True
     """
     valid = " AND ".join(f"typeof({c}) = 'integer' AND {c} >= 0" for c in RECONCILIATION_COLUMNS[1:])
-    try:
-        row = con.execute(
-            f"SELECT {', '.join(RECONCILIATION_COLUMNS)} FROM reconciliations "
-            f"WHERE typeof(ts_ms) = 'integer' AND ts_ms < ? AND {valid} ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
-            (now,),
-        ).fetchone()
-    except sqlite3.Error:
-        try:  # a WITHOUT ROWID table or a view: no rowid to break ties with
-            row = con.execute(
-                f"SELECT {', '.join(RECONCILIATION_COLUMNS)} FROM reconciliations "
-                f"WHERE typeof(ts_ms) = 'integer' AND ts_ms < ? AND {valid} ORDER BY ts_ms DESC LIMIT 1",
-                (now,),
-            ).fetchone()
+    query = (
+        f"SELECT {', '.join(RECONCILIATION_COLUMNS)} FROM reconciliations "
+        f"WHERE typeof(ts_ms) = 'integer' AND ts_ms < ? AND {valid} ORDER BY ts_ms DESC{{}} LIMIT 1"
+    )
+    for tie_break in (", rowid DESC", ""):  # a WITHOUT ROWID table or a view: no rowid to break ties with
+        try:
+            row = con.execute(query.format(tie_break), (now,)).fetchone()
+            break
         except sqlite3.Error:
-            return None
+            continue
+    else:
+        return None
     if row is None:
         return None
     ts, start, end, matched, missing, unrecorded, matched_micro, missing_micro, unrecorded_micro = row
