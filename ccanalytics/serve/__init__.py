@@ -147,15 +147,18 @@ class Listen:
     max_kernels: int | None = None  # None: $CCANALYTICS_MAX_KERNELS, else by memory and cores
 
 
-def _prepared(listen: Listen, db: str | None) -> dict[str, str]:
-    """Check the options (one line each, before anything starts) and give the guard's environment."""
+def _prepared(listen: Listen, db: str | None) -> tuple[dict[str, str], int]:
+    """Check the options (one line each, before anything starts): the guard's environment, the cull time."""
     from ccanalytics.serve import guard
     from ccanalytics.store import open_store
 
     if not is_loopback(listen.host) and not listen.token:
         raise CCError(f"serving on {listen.host} lets anyone who can reach it read the dashboard: add --token")
-    max_kernels = listen.max_kernels or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
-    max_kernels = int(max_kernels) or guard.default_max_kernels()
+    max_kernels = (
+        listen.max_kernels
+        or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
+        or guard.default_max_kernels()
+    )
     if max_kernels < 2:
         raise CCError(f"--max-kernels must be 2 or more (the warm kernel and one visitor), not {max_kernels}")
     if not 0 < listen.port < 65536:
@@ -166,7 +169,7 @@ def _prepared(listen: Listen, db: str | None) -> dict[str, str]:
         with open_store(db):  # a missing store is the problem to report, not a busy port
             pass
     _check_port(listen.host, listen.port)
-    return _guard_env(listen, max_kernels)
+    return _guard_env(listen, max_kernels), _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
 
 
 def serve_store(db: str | None, listen: Listen) -> int:
@@ -174,9 +177,7 @@ def serve_store(db: str | None, listen: Listen) -> int:
     from ccanalytics.serve.sharing import SOCKET_ENV, share_snapshots, status_line
     from ccanalytics.store import open_store
 
-    security = _prepared(listen, db)
-    _trust(NOTEBOOK)
-    cull_idle_s = int(_positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int))
+    security, cull_idle_s = _prepared(listen, db)
     refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
     from ccanalytics.demo.embedded import TRAFFIC_SCALE, EmbeddedDemo
 
@@ -203,18 +204,8 @@ def serve_store(db: str | None, listen: Listen) -> int:
         sharing = share_snapshots(store, refresh_s)
         stack.callback(sharing.close)
         signal.signal(signal.SIGUSR1, lambda *_: print(status_line(sharing), flush=True))
-        jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-        env = {
-            **os.environ,
-            "CCANALYTICS_DB": str(Path(db).resolve()),
-            "JUPYTER_PATH": jupyter_path,
-            **_voila_config_env(),
-            **security,
-            SOCKET_ENV: str(sharing.path),
-        }
-        voila, ready = _start_voila(NOTEBOOK, listen.host, listen.port, cull_idle_s, env, stack)
-        stack.callback(_stop, voila)
-        return _announce_and_wait(voila, ready, listen.host, listen.port, shown, listen.token)
+        page = {"CCANALYTICS_DB": str(Path(db).resolve()), SOCKET_ENV: str(sharing.path), **security}
+        return _serve_page(NOTEBOOK, listen, cull_idle_s, shown, page, stack)
 
 
 def _guard_env(listen: Listen, max_kernels: int) -> dict[str, str]:
@@ -234,18 +225,24 @@ def serve_lake(lake: str | os.PathLike[str], listen: Listen) -> int:
     """Serve the fleet page of a lake (fleet.md), computed with polars when a tab opens, until interrupted."""
     from ccanalytics.fleet import fleet_snapshot
 
-    security = _prepared(listen, None)
+    security, cull_idle_s = _prepared(listen, None)
     folder = Path(lake).resolve()
     fleet_snapshot(folder)  # a folder that is not a lake: one line now, not a broken page later
-    _trust(FLEET_NOTEBOOK)
-    cull_idle_s = int(_positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int))
-    jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
-    env = {**os.environ, "CCANALYTICS_LAKE": str(folder), "JUPYTER_PATH": jupyter_path}
-    env.update({**_voila_config_env(), **security})
     with ExitStack() as stack:
-        voila, ready = _start_voila(FLEET_NOTEBOOK, listen.host, listen.port, cull_idle_s, env, stack)
-        stack.callback(_stop, voila)
-        return _announce_and_wait(voila, ready, listen.host, listen.port, f"the fleet of {folder}", listen.token)
+        page = {"CCANALYTICS_LAKE": str(folder), **security}
+        return _serve_page(FLEET_NOTEBOOK, listen, cull_idle_s, f"the fleet of {folder}", page, stack)
+
+
+def _serve_page(
+    notebook: Path, listen: Listen, cull_idle_s: int, shown: str, page: dict[str, str], stack: ExitStack
+) -> int:
+    """Run Voila on ``notebook`` with the page's environment, announce it, and wait until it ends."""
+    _trust(notebook)
+    jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH")) if p)
+    env = {**os.environ, "JUPYTER_PATH": jupyter_path, **_voila_config_env(), **page}
+    voila, ready = _start_voila(notebook, listen.host, listen.port, cull_idle_s, env, stack)
+    stack.callback(_stop, voila)
+    return _announce_and_wait(voila, ready, listen.host, listen.port, shown, listen.token)
 
 
 def _start_voila(
