@@ -42,10 +42,12 @@ def test_voila_runs_under_the_guard_with_no_token_and_culling_on() -> None:
 
 def test_the_guard_gets_the_hosts_cap_and_token_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CCANALYTICS_MAX_KERNELS", raising=False)
+    monkeypatch.delenv("CCANALYTICS_CULL_IDLE_S", raising=False)
     listen = Listen(host="0.0.0.0", port=free_port(), token="s3cret", allow_hosts=("dash.example",), max_kernels=3)
-    env = serve._prepared(listen, None)
+    env, cull_idle_s = serve._prepared(listen, None)
     assert json.loads(env[GUARD_ENV]) == {"hosts": ["0.0.0.0", "dash.example"], "wildcard": True, "max_kernels": 3}
     assert env[TOKEN_ENV] == "s3cret"
+    assert cull_idle_s == serve.CULL_IDLE_S
 
 
 @pytest.mark.parametrize(
