@@ -276,10 +276,10 @@ def settle(server: Server, tabs: list[Tab], timeout_s: float = 120.0) -> float:
     """
     started = time.monotonic()
     mine = {tab.kernel for tab in tabs}
-    before = None
+    before: dict[str, float] = {}
     while time.monotonic() - started < timeout_s:
         spare = {k: cpu for k, (_pid, cpu) in Processes.read(server).kernels.items() if k not in mine}
-        steady = len(spare) == 1 and before is not None and spare.keys() == before.keys()
+        steady = len(spare) == 1 and spare.keys() == before.keys()
         if steady and sum(spare.values()) - sum(before.values()) < 0.05:  # under 5 % of a core: refreshing
             break
         before = spare
