@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from ccanalytics.allocator import prompt_env
 from ccanalytics.errors import CCError
 from ccanalytics.net import is_loopback
 from ccanalytics.settings import positive_env, refresh_interval_s
@@ -34,10 +35,6 @@ DEMO_PANEL = "voila/files/demo-panel.html"
 # Kernels whose tab is gone stop refreshing (heartbeat), go idle and are culled
 # (CCANALYTICS_CULL_IDLE_S overrides the idle time, for tests and tight hosts).
 CULL_IDLE_S = 120
-# jemalloc (polars' allocator) settings for Voila's kernels, unless the environment sets its own
-ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
-ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
-_POLARS_ALLOCATOR = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}  # what polars sets when nobody did
 
 
 def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
@@ -251,12 +248,8 @@ def _start_voila(
     folder = Path(tempfile.mkdtemp(prefix="ccanalytics-ready-"))
     stack.callback(shutil.rmtree, folder, True)
     ready = folder / "ready"
-    # polars' allocator (jemalloc) returns freed pages at once in Voila's kernels: a kernel's
-    # resident memory then follows what it holds, not its peak (docs/performance.md).  polars
-    # puts its own defaults first on import and an inherited setting after them (the last wins);
-    # an operator's own setting is kept.
-    chosen = set(filter(None, env.get(ALLOCATOR_ENV, "").split(","))) - _POLARS_ALLOCATOR
-    allocator = {} if chosen else {ALLOCATOR_ENV: ALLOCATOR_CONF}
+    # polars' allocator returns freed pages at once in Voila's kernels too (``ccanalytics.allocator``).
+    allocator = prompt_env(env)
     voila = subprocess.Popen(
         voila_command(notebook, host, port, cull_idle_s), env={**env, **allocator, guard.READY_ENV: str(ready)}
     )
