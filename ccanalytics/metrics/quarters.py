@@ -105,12 +105,14 @@ def _pieces(settled: pl.LazyFrame, spanned: pl.LazyFrame | None, sellers_since: 
         ),
     ]
     if spanned is not None:
-        pieces.append(
-            spanned.filter(pl.col("rule").is_null())
-            .group_by(q=_floor(ts, QUARTER_MS))
-            .agg(first=pl.col(RID).min(), last=pl.col(RID).max())
-        )
+        pieces.append(_spans(spanned))
     return pieces
+
+
+def _spans(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Per quarter, the least and greatest rowid of the valid calls."""
+    valid = rows.filter(pl.col("rule").is_null())
+    return valid.group_by(q=_floor(pl.col("ts_ms"), QUARTER_MS)).agg(first=pl.col(RID).min(), last=pl.col(RID).max())
 
 
 _NAMES = ("days", "sketch", "counts", "errors", "sellers", "spans")
@@ -151,12 +153,17 @@ class Quarters:
         ts = pl.col("ts_ms")
         kept = settled.lazy().filter(ts >= self.since)
         spans = None if spanned is None or RID not in spanned.columns else spanned.lazy().filter(ts >= self.since)
-        if settled.is_empty() and (spanned is None or spanned.is_empty()):
+        if settled.is_empty() and (spans is None or spanned is None or spanned.is_empty()):
             return self
-        got = pl.collect_all(_pieces(kept, spans, self.sellers_since))
-        if spans is None:
-            got.append(pl.DataFrame(schema=_SPANS))
-        piece = tuple(_like(f, getattr(self, n)) for f, n in zip(got, _NAMES, strict=True))
+        if settled.is_empty():  # the usual refresh: recent rows only, whose rowids are kept for later
+            assert spans is not None
+            empty = _empty()  # (a fresh empty frame per piece is cheap; concat drops them)
+            piece = (*(empty[n] for n in _NAMES[:-1]), _like(_spans(spans).collect(), self.spans))
+        else:
+            got = pl.collect_all(_pieces(kept, spans, self.sellers_since))
+            if spans is None:
+                got.append(pl.DataFrame(schema=_SPANS))
+            piece = tuple(_like(f, getattr(self, n)) for f, n in zip(got, _NAMES, strict=True))
         more = replace(self, pending=(*self.pending, piece))
         return more.merged() if len(more.pending) >= _MAX_PENDING else more
 

@@ -245,7 +245,6 @@ class Store(Tables):
                 shape_issues=self._small.issues,
                 setting_issues=setting_issues,
                 balances=balances,
-                balance_snapshots=self._small.frames["balance_snapshots"],
                 range_name=range,
                 api=api,
                 seen=self._ledger.seen,
