@@ -32,6 +32,7 @@ from pathlib import Path
 
 from benchmarks.generate import END_MS
 from benchmarks.peer import peer_refresh, peer_view
+from ccanalytics.allocator import prompt_env
 
 NEW_CALLS = 1_000
 _PERCENTILE = re.compile(r"p\d\d_latency_ms")
@@ -130,7 +131,8 @@ def run(path: Path, repeat: int, rounds: int) -> dict:
     _agree(path, now)
     peer = [_timed(peer_refresh, str(path), now) for _ in range(repeat)]
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "CCANALYTICS_CACHE_DIR": cache}
+        # As every `ccanalytics` process (the command line, serve, its kernels) runs: ``ccanalytics.allocator``.
+        env = {**os.environ, **prompt_env(os.environ), "CCANALYTICS_CACHE_DIR": cache}
         cold = []
         for _ in range(repeat):
             for stale in Path(cache).iterdir():

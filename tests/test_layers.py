@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "ccanalytics"
 
 # Each layer and what it may import besides itself (docs/design.md, "Layers").
-FOUNDATION = {"errors", "units", "contract", "settings", "model", "net", "schema"}
+FOUNDATION = {"allocator", "errors", "units", "contract", "settings", "model", "net", "schema"}
 LAYERS: dict[str, set[str]] = {
     "foundation": set(),
     "metrics": {"foundation"},

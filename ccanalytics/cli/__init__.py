@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ccanalytics.allocator import return_freed_memory
 from ccanalytics.cli.help import describe, package_version
 from ccanalytics.errors import CCError
 
@@ -86,6 +87,7 @@ def _fleet_commands(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ccanalytics`` command line; return its exit status."""
+    return_freed_memory()  # before any command loads polars (``ccanalytics.allocator``)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "snapshot" and args.api is not None and args.range is None:

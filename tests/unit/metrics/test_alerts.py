@@ -91,3 +91,13 @@ def test_a_bucket_is_marked_when_the_rule_fires_at_some_instant_of_it() -> None:
     # The last bucket ends at now: an error at now is not yet.
     assert spike_flags(starts, 305, [301, 305], rule).to_list() == [False, False, False, False]
     assert spike_flags(starts, 400, [], rule).to_list() == [False] * 4
+
+
+def test_error_spike_reads_a_frame_as_a_lazy_frame() -> None:
+    frame = pl.DataFrame({"ts_ms": [NOW - 3, NOW - 2, NOW - 1, NOW], "api_id": ["b", "a", "b", "a"]})
+    for errors in (frame, frame.lazy()):
+        count, per_api = error_spike(errors, NOW, Settings(error_spike_window_ms=3))
+        assert (count, per_api.rows()) == (3, [("b", 2), ("a", 1)])
+        assert per_api.schema == pl.Schema({"api_id": pl.String, "errors": pl.Int64})
+    count, per_api = error_spike(frame, NOW - 100, Settings())
+    assert (count, per_api.schema) == (0, pl.Schema({"api_id": pl.String, "errors": pl.Int64}))
