@@ -7,17 +7,26 @@ value is reported as a data issue of the ``settings`` table.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ccanalytics.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-__all__ = ["REFRESH_DEFAULT_S", "REFRESH_MIN_S", "USDC_BY_CHAIN", "Settings", "parse_settings", "refresh_interval_s"]
+__all__ = [
+    "REFRESH_DEFAULT_S",
+    "REFRESH_MIN_S",
+    "USDC_BY_CHAIN",
+    "Settings",
+    "parse_settings",
+    "positive_env",
+    "refresh_interval_s",
+]
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _UINT = re.compile(r"^[0-9]+$")
@@ -158,12 +167,44 @@ def refresh_interval_s(raw: str | None) -> float:
     ...
     ccanalytics.errors.UsageError: CCANALYTICS_REFRESH_S must be a positive number of seconds, not 'inf'
     """
+    return max(
+        positive_env("CCANALYTICS_REFRESH_S", REFRESH_DEFAULT_S, environ={"CCANALYTICS_REFRESH_S": raw}), REFRESH_MIN_S
+    )
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def positive_env(
+    name: str,
+    default: _Number,
+    kind: Callable[[str], _Number] = float,  # type: ignore[assignment]
+    what: str = "a positive number of seconds",
+    environ: Mapping[str, str | None] | None = None,
+) -> _Number:
+    """A finite positive number from the environment variable ``name`` (unset or empty: ``default``).
+
+    The one parser of ``serve``'s variables; anything else is a one-line ``UsageError``.
+
+    Examples
+    --------
+    >>> positive_env("CCANALYTICS_DEMO_SPEED", 1.0, environ={"CCANALYTICS_DEMO_SPEED": "20"})
+    20.0
+    >>> positive_env("CCANALYTICS_CULL_IDLE_S", 120, int, environ={})
+    120
+    >>> positive_env("CCANALYTICS_DEMO_SPEED", 1.0, what="a positive number", environ={"CCANALYTICS_DEMO_SPEED": "nan"})
+    Traceback (most recent call last):
+    ...
+    ccanalytics.errors.UsageError: CCANALYTICS_DEMO_SPEED must be a positive number, not 'nan'
+    """
+    raw = (os.environ if environ is None else environ).get(name)
     if raw is None or raw == "":
-        return REFRESH_DEFAULT_S
+        return default
     try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"CCANALYTICS_REFRESH_S must be a positive number of seconds, not {raw!r}")
-    return max(value, REFRESH_MIN_S)
+        value = kind(raw)
+        valid = math.isfinite(value) and value > 0
+    except (ValueError, OverflowError):
+        valid = False
+    if not valid:
+        raise UsageError(f"{name} must be {what}, not {raw!r}")
+    return value

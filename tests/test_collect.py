@@ -101,9 +101,12 @@ def test_a_retried_record_adds_nothing(tmp_path: Path) -> None:
         writer.record(call("same", status_code=500))
         assert writer.flush()
         writer.record(call("same", status_code=502))
+        writer.record(call("other"))
+    assert (writer.written, writer.duplicates) == (2, 2)  # what was written, not what was asked
     with StoreWriter(db) as writer:  # and after a restart
         writer.record(call("same", status_code=504))
-    assert [(r["request_id"], r["status_code"]) for r in rows(db)] == [("same", 200)]
+    assert (writer.written, writer.duplicates) == (0, 1)
+    assert [(r["request_id"], r["status_code"]) for r in rows(db)] == [("same", 200), ("other", 200)]
 
 
 def test_defaults_and_bad_calls(tmp_path: Path) -> None:

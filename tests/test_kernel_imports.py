@@ -10,6 +10,7 @@ from tests.support.browser_fixtures import REPO
 # What notebooks/dashboard.ipynb imports, and the foundation modules the ui reads settings from.
 PAGE_IMPORTS = (
     "ccanalytics.serve.sharing",
+    "ccanalytics.serve.channel",
     "ccanalytics.ui",
     "ccanalytics.ui.views",
     "ccanalytics.ui.refresh",

@@ -83,6 +83,8 @@ class StoreWriter:
     >>> writer.record(call)
     >>> writer.record(call)  # the same request_id again adds nothing
     >>> writer.close()
+    >>> writer.written, writer.duplicates
+    (1, 1)
     >>> con = sqlite3.connect(path)
     >>> con.execute("SELECT count(*) FROM calls").fetchone()[0]
     1
@@ -125,7 +127,8 @@ class StoreWriter:
         self._writing = False
         self.dropped = 0  # calls lost to a full queue
         self.failed = 0  # calls lost to a batch that could not be written
-        self.written = 0
+        self.written = 0  # calls committed as new rows
+        self.duplicates = 0  # calls not written: their request_id was already in the store (collect.md)
         self._unreported = 0  # dropped calls no event has reported yet
         self._unwritten = 0  # calls of failed batches no event has reported yet
         self._error = ""
@@ -222,17 +225,18 @@ class StoreWriter:
         self, batch: list[tuple[Any, ...]], other: list[tuple[str, tuple[Any, ...]]], lost: int, unwritten: int
     ) -> None:
         con = self._con
+        inserted = 0
         try:
             con.execute("BEGIN IMMEDIATE")
             if batch:
                 present = [i for i, name in enumerate(CALL_COLUMNS) if name in self._columns]
                 names = ", ".join(CALL_COLUMNS[i] for i in present)
                 marks = ", ".join("?" for _ in present)
-                con.executemany(
+                inserted = con.executemany(
                     f"INSERT INTO calls ({names}) SELECT {marks} "
                     "WHERE NOT EXISTS (SELECT 1 FROM calls WHERE request_id = ?)",
                     [(*(row[i] for i in present), row[0]) for row in batch],
-                )
+                ).rowcount  # the rows inserted: a request_id already there adds nothing
             for kind, row in other:
                 if kind == "event":
                     self._insert_event(*row)
@@ -258,7 +262,8 @@ class StoreWriter:
                 self._error = " ".join(str(exc).split())[:200]
             log.warning("ccanalytics: could not write %d calls to %s (%s); dropped", len(batch), self.path, exc)
             return
-        self.written += len(batch)
+        self.written += inserted
+        self.duplicates += len(batch) - inserted
 
     # -- SQL -------------------------------------------------------------------
 

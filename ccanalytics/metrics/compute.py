@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics.contract import STORE_TABLES, TABLES
-from ccanalytics.metrics import formulas
+from ccanalytics.metrics import alltime, formulas
 from ccanalytics.metrics import views as ranged
-from ccanalytics.metrics.alerts import evaluate, spike_flags
-from ccanalytics.metrics.runway import Runway, days_left, gas_burn, spend_rate
+from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_by_group
+from ccanalytics.metrics.runway import Rate, Runway, days_left, gas_burn, spend_rate
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
     BACKUP_OVERDUE_MS,
@@ -66,8 +66,9 @@ class TableFacts:
     """What the small tables say at one moment; unchanged until ``valid_until_ms``.
 
     Between refreshes the small tables rarely change, and ``now`` matters to
-    them only when it passes the time of one of their rows: a store can keep
-    these facts while its tables and that horizon hold.
+    them only when it passes the time of one of their rows (or, for the gas
+    burnt over the last 7 days, a balance snapshot's time plus 7 days): a
+    store can keep these facts while its tables and that horizon hold.
     """
 
     events: pl.DataFrame
@@ -77,7 +78,8 @@ class TableFacts:
     has_apis: bool
     issues: dict[str, list[DataIssue]]
     valid_from_ms: int
-    valid_until_ms: int | None  # the next row time at or after `now`; None: no such row
+    valid_until_ms: int | None  # the last `now` these facts hold at; None: every later one
+    gas: Rate | None = None  # the runway's gas burnt over 7 days (``runway.gas_burn``)
 
 
 def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) -> TableFacts:
@@ -91,9 +93,15 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
         "balance": _latest_balance(good["balance_snapshots"], now),
         "apis": good["apis"].select(pl.len()),
         "next": pl.concat(timed).filter(pl.col("ts_ms") >= now).select(pl.col("ts_ms").min()),
+        # the gas burnt changes when `now` - 7 d reaches a snapshot: at its time + 7 d
+        "week": good["balance_snapshots"]
+        .select(ts=pl.col("ts_ms") + WEEK_MS)
+        .filter(pl.col("ts") > now)
+        .select(pl.col("ts").min() - 1),
         **{f"issues_{t}": table_issues(t, f, now) for t, f in tables.items()},
     }
     results = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+    horizons = [t for t in (results["next"].item(), results["week"].item()) if t is not None]
     balance = Balances()
     if results["balance"].height:
         ts, usdc, eth = results["balance"].row(0)
@@ -106,50 +114,64 @@ def table_facts(tables: dict[str, pl.DataFrame], now: int, events_limit: int) ->
         has_apis=results["apis"].item() > 0,
         issues={t: _ordered_issues(t, results[f"issues_{t}"]) for t in tables},
         valid_from_ms=now,
-        valid_until_ms=results["next"].item(),
+        valid_until_ms=min(horizons, default=None),
+        gas=gas_burn(tables["balance_snapshots"].filter(pl.col("rule").is_null()), now),
     )
 
 
 def role_views(
     calls: pl.LazyFrame,
     totals: Totals,
-    apis: pl.LazyFrame,
+    apis: pl.DataFrame,
     now: int,
     timezone: str,
     windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
 ) -> dict[str, RoleView]:
-    """The figures of both roles: windows, call rates and breakdowns, in one collect.
+    """The figures of both roles: windows, call rates and breakdowns.
 
-    ``windowed`` are the windows, call rates and period figures at ``now``
-    when they were kept elsewhere (``running.Running.at``): then only the
-    all-time figures are queried.
+    ``apis`` are the valid rows of the apis table.  ``windowed`` are the
+    windows, call rates and period figures at ``now`` when they were kept
+    elsewhere (``running.Running.at``): then only the all-time percentiles
+    are queried.
     """
-    tallies, names, sketches = totals.tallies.lazy(), totals.names.lazy(), totals.sketch.lazy()
+    frames = windowed if windowed is not None else _windowed(calls, now, timezone)
+    return _role_views(frames, alltime.breakdowns(totals, alltime.p95_query(totals.sketch.lazy()).collect(), apis))
+
+
+def _windowed(calls: pl.LazyFrame, now: int, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The windows, call rates and period figures at ``now`` from the calls, in one ``collect_all``."""
     periods = {
         "24h": (now - DAY_MS, now),
         "previous_24h": (now - 2 * DAY_MS, now - DAY_MS),
         "previous_7d": (now - 2 * WEEK_MS, now - WEEK_MS),
     }
-    alltime = [
-        formulas.merge_tallies(tallies, by=("role",)),
-        *(ranged.all_time_breakdown(tallies, sketches, names, apis, role) for role in ROLES),
-    ]
-    if windowed is None:
-        queries = [formulas.windows(calls, now), formulas.call_rate(calls, now, timezone)]
-        windows, rates, figures, everything, *breakdowns = pl.collect_all(
-            [*queries, ranged.period_figures(calls, periods), *alltime]
-        )
-    else:
-        (windows, rates, figures), (everything, *breakdowns) = windowed, pl.collect_all(alltime)
+    windows, rates, figures = pl.collect_all(
+        [formulas.windows(calls, now), formulas.call_rate(calls, now, timezone), ranged.period_figures(calls, periods)]
+    )
+    return windows, rates, figures
+
+
+_DAY_FIGURES = ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")
+_PREVIOUS_FIGURES = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
+
+
+def _role_views(
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], everything: dict[str, alltime.AllTime]
+) -> dict[str, RoleView]:
+    """Both roles' views from the windowed frames (a few rows each, read as Python values) and the all-time figures."""
+    windows, rates, figures = frames
+    window_rows = {row["role"]: row for row in windows.to_dicts()}
+    period_rows: dict[str, dict[str, dict[str, Any]]] = {role: {} for role in ROLES}
+    for row in figures.to_dicts():
+        period_rows.setdefault(row["role"], {})[row["period"]] = row
+    role_rates = rates.partition_by("role", as_dict=True, include_key=False)
     views: dict[str, RoleView] = {}
-    for role, breakdown in zip(ROLES, breakdowns, strict=True):
+    for role in ROLES:
         money = formulas.money_column(role)
-        window, total = _row(windows, role), _row(everything, role)
-        period = {r["period"]: r for r in figures.filter(pl.col("role") == role).to_dicts()}
-        day = ranged.figures_dict(period.get("24h"), role, ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"))
+        window, period, total = window_rows.get(role, {}), period_rows[role], everything[role]
+        day = ranged.figures_dict(period.get("24h"), role, _DAY_FIGURES)
         extra: dict[str, Any] = {f"{key}_24h": value for key, value in day.items()}
-        previous = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
-        extra["previous_24h"] = ranged.figures_dict(period.get("previous_24h"), role, previous)
+        extra["previous_24h"] = ranged.figures_dict(period.get("previous_24h"), role, _PREVIOUS_FIGURES)
         if role == "seller":
             extra["previous_7d"] = ranged.figures_dict(period.get("previous_7d"), role, ("calls", "usdc"))
         views[role] = (BuyerView if role == "buyer" else SellerView)(
@@ -160,18 +182,13 @@ def role_views(
             money_24h=window.get(f"{money}_24h", 0),
             calls_7d=window.get("calls_7d", 0),
             money_7d=window.get(f"{money}_7d", 0),
-            total_calls=total.get("calls", 0),
-            total_money=total.get(money, 0),
-            call_rate=rates.filter(pl.col("role") == role).drop("role"),
-            breakdown=breakdown,
+            total_calls=total.calls,
+            total_money=total.money,
+            call_rate=role_rates.get((role,), rates.clear().drop("role")),
+            breakdown=total.breakdown,
             extra=extra,
         )
     return views
-
-
-def _row(frame: pl.DataFrame, role: str) -> dict[str, Any]:
-    rows = frame.filter(pl.col("role") == role).to_dicts()
-    return rows[0] if rows else {}
 
 
 def compute(
@@ -210,9 +227,17 @@ def compute(
     kept as running state (see ``role_views``), ``view`` the ranged view when
     it was kept elsewhere (``history``).
     """
-    good_apis = apis.lazy().filter(pl.col("rule").is_null())
-    if views is None:
-        views = role_views(calls, totals, good_apis, now, settings.timezone, windowed)
+    valid_apis = apis.filter(pl.col("rule").is_null())
+    good_apis = valid_apis.lazy()
+    if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
+        frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)
+        errors, p95 = pl.collect_all(
+            [_errors(calls, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
+        )
+        views = _role_views(frames, alltime.breakdowns(totals, p95, valid_apis))
+    else:
+        hours = pl.concat([v.call_rate["hour"] for v in views.values()])
+        errors = _errors(calls, hours, now, settings).collect()
     if balances is None:
         balances = facts.balance
     elif not balances.known:
@@ -238,8 +263,7 @@ def compute(
         and balances.usdc_micro < settings.low_usdc_threshold_micro
     )
     backup_overdue = last_backup is None or now - last_backup > BACKUP_OVERDUE_MS
-    errors = _errors(calls, views, now, settings)
-    views = {role: _with_spikes(view, errors, role, now, settings) for role, view in views.items()}
+    views = _with_spikes(views, errors, now, settings)
     return Snapshot(
         now_ms=now,
         timezone=settings.timezone,
@@ -264,9 +288,9 @@ def compute(
             auto_pause=auto_pause,
             backup_overdue=backup_overdue,
             last_backup_ms=last_backup,
-            errors=errors.lazy(),
+            errors=errors,
         ),
-        runway=_runway(calls, views["buyer"], balances, balance_snapshots, now, settings),
+        runway=_runway(calls, views["buyer"], balances, balance_snapshots, facts, now, settings),
         view=view
         if view is not None or range_name is None or seen is None
         else _view_with_spikes(
@@ -303,17 +327,19 @@ def _view_with_spikes(
     return view
 
 
-def _errors(calls: pl.LazyFrame, views: dict[str, RoleView], now: int, settings: Settings) -> pl.DataFrame:
-    """The failed calls (role, ts_ms, api_id) the spike flags and the error-spike rule look at."""
-    first = min(now, *(v.call_rate.select(pl.col("hour").min().fill_null(now)).item() for v in views.values()))
+def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings) -> pl.LazyFrame:
+    """The failed calls (role, ts_ms, api_id) the spike flags of the chart ``hours`` and the error-spike rule see."""
+    first = hours.min()
+    first = now if first is None else min(now, int(first))  # type: ignore[arg-type]
     since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
-    return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id").collect()
+    return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id")
 
 
-def _with_spikes(view: RoleView, errors: pl.DataFrame, role: str, now: int, settings: Settings) -> RoleView:
-    times = errors.filter(pl.col("role") == role)["ts_ms"]
-    flags = spike_flags(view.call_rate["hour"], now, times, settings)
-    return replace(view, call_rate=view.call_rate.with_columns(spike=flags))
+def _with_spikes(views: dict[str, RoleView], errors: pl.DataFrame, now: int, settings: Settings) -> dict[str, RoleView]:
+    """Each role's chart hours gain ``spike`` (alerts.md), both roles in one pass."""
+    hours = {role: view.call_rate["hour"] for role, view in views.items()}
+    flags = spike_flags_by_group(hours, now, errors["ts_ms"], settings, groups=errors["role"])
+    return {role: replace(view, call_rate=view.call_rate.with_columns(flags[role])) for role, view in views.items()}
 
 
 def _runway(
@@ -321,11 +347,18 @@ def _runway(
     buyer: RoleView,
     balances: Balances,
     balance_snapshots: pl.DataFrame | None,
+    facts: TableFacts,
     now: int,
     settings: Settings,
 ) -> Runway:
-    spend = spend_rate(calls.filter(pl.col("role") == "buyer"), buyer.total_calls > buyer.calls_7d, now)
-    gas = None
+    """The runway; the week's spend is the buyer's 7 d window (a query only while the buyer's history is younger)."""
+    if buyer.total_calls > buyer.calls_7d:  # a buyer call before the week: the whole week
+        spend: Rate | None = Rate(buyer.money_7d, WEEK_MS)
+    elif buyer.calls_7d == 0:  # no buyer call at all
+        spend = None
+    else:
+        spend = spend_rate(calls.filter(pl.col("role") == "buyer"), False, now)
+    gas = facts.gas
     if balance_snapshots is not None:
         gas = gas_burn(balance_snapshots.filter(pl.col("rule").is_null()), now)
     return Runway(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["FirstSeen", "api_key", "consumer_key", "new_consumers"]
+__all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "new_consumers"]
 
 _MAX_PENDING = 32
 _BY_CONSUMER = {"key": pl.UInt64, "ts_ms": pl.Int64}
@@ -31,6 +31,19 @@ _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_m
 def consumer_key() -> pl.Expr:
     """A consumer's 64-bit key (a hash of its text; stable for one polars version)."""
     return pl.col("consumer").hash(seed=14)
+
+
+def consumer_prefix() -> pl.Expr:
+    """A consumer's first 8 bytes as a big-endian 64-bit number: ordered as the texts are, up to ties.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"consumer": ["b", "ab", "abcdefghij", "abcdefgh"]})
+    >>> frame.sort(consumer_prefix())["consumer"].to_list()[:2]
+    ['ab', 'abcdefghij']
+    """
+    padded = pl.concat_str(pl.col("consumer"), pl.lit("\x00" * 8)).cast(pl.Binary)
+    return padded.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
 
 
 def api_key() -> pl.Expr:

@@ -41,16 +41,20 @@ from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags
 from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
 from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+from ccanalytics.metrics.past import COLUMNS, Past, whole_days
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, view_dict
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
     from ccanalytics.settings import Settings
 
-__all__ = ["SPAN_MS", "History"]
+__all__ = ["SPAN_MS", "VIEWS_REACH_MS", "WINDOW_REACH_MS", "History"]
 
 SPAN_MS = 6 * HOUR_MS  # how long a history answers; its bands hold this much of calls each
-COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
+# How far before its horizon a ledger keeps the settled history (``quarters``): a 90d view's previous period,
+# and its window for the consumers.
+VIEWS_REACH_MS = 2 * RANGES["90d"].length_ms
+WINDOW_REACH_MS = RANGES["90d"].length_ms
 _BY = ("period", "role", "api_id")
 _TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 
@@ -97,6 +101,7 @@ class History:
     band: pl.DataFrame  # the calls of both bands
     future: pl.DataFrame  # the calls at or after `built` that existed at the build
     middle: tuple[int, int]  # the window's fixed middle
+    past: Past | None = field(compare=False)  # the settled calls it was built from (None: all were rows)
     consumers: dict[str | None, MiddleConsumers] = field(default_factory=dict, compare=False)  # per API, when asked
 
     @classmethod
@@ -111,37 +116,61 @@ class History:
         timezone: str,
         range_name: str,
         spike_window: int,
+        past: Past | None = None,
     ) -> History:
         """The history of ``range_name`` at ``now`` from the ledger's rows (``recent``) and first calls (``seen``).
 
-        ``recent`` must hold every call since ``now − 2R``.
+        Without ``past`` (the settled calls' quarters and a way to read their
+        rows back), ``recent`` must hold every call since ``now − 2R``.
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
         # In steps, each collected before the next: one query over all rows at once would hold several copies.
         rows, future = pl.collect_all([_valid(recent).filter(ts < b), _valid(recent).filter(ts >= b)])
+        periods = {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
+        bands = [(b - 2 * length, b - 2 * length + SPAN_MS), (b - length, b - length + SPAN_MS)]
+        whole: dict[str, tuple[int, int]] = {}
         before = rows.lazy()
-        middles = _periods(
-            before, {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
-        )
+        if past is not None:  # the settled part: whole days summed, the hours at the ends read back
+            reads = list(bands)
+            for name, (start, end) in periods.items():
+                inner = whole_days(start, end)
+                if inner is None:
+                    reads.append((start, end))
+                else:
+                    whole[name] = inner
+                    reads += [(start, inner[0]), (inner[1], end)]
+            before = pl.concat([before, past.rows(reads).lazy()])
+        middles = _periods(before, periods)
         starts = bucket_starts(b, timezone, RANGES[range_name])
-        in_band = ts.is_between(b - 2 * length, b - 2 * length + SPAN_MS, closed="left") | ts.is_between(
-            b - length, b - length + SPAN_MS, closed="left"
-        )
+        in_band = pl.lit(False)
+        for start, end in bands:
+            in_band = in_band | ts.is_between(start, end, closed="left")
         since = max(starts[0] - spike_window, -(2**62))
+        day_tallies, day_sketches = past.days(whole) if past is not None else (None, None)
+        recent_days = _day_counts(rows.lazy(), starts, b)
         tallies, sketches, days, errors, band = pl.collect_all(
             [
-                formulas.tally(middles, by=_BY),
-                sketch.sketch(middles, by=_BY),
-                _day_counts(before, starts, b),
-                before.filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
+                formulas.merge_tallies(
+                    formulas.tally(middles, by=_BY), *([] if day_tallies is None else [day_tallies]), by=_BY
+                ),
+                sketch.merge_sketches(
+                    sketch.sketch(middles, by=_BY), *([] if day_sketches is None else [day_sketches]), by=_BY
+                ),
+                recent_days if past is None else pl.concat([recent_days, past.day_counts(starts, b)]),
+                pl.concat(
+                    [
+                        rows.lazy().filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
+                        *([] if past is None else [past.errors(since, b)]),
+                    ]
+                ),
                 before.filter(in_band).sort("ts_ms"),
             ]
         )
         middle = (b - length + SPAN_MS, b)
-        everyone = MiddleConsumers.of(before, seen.merged(), middle=middle, since=b - length, api=None)
+        everyone = MiddleConsumers.of(rows.lazy(), seen.merged(), middle=middle, since=b - length, api=None, past=past)
         built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
-        return cls(*built, tallies, sketches, days, errors, band, future, middle, {None: everyone})
+        return cls(*built, tallies, sketches, days, errors, band, future, middle, past, {None: everyone})
 
     def answers(
         self, now: int, timezone: str, range_name: str, spike_window: int, horizon: int, settled_calls: int, rows: int
@@ -231,5 +260,7 @@ class History:
         if api not in self.consumers:
             before = _valid(recent.slice(0, self.known)).filter(pl.col("ts_ms") < self.built)
             since = self.built - RANGES[self.range_name].length_ms
-            self.consumers[api] = MiddleConsumers.of(before, seen, middle=self.middle, since=since, api=api)
+            self.consumers[api] = MiddleConsumers.of(
+                before, seen, middle=self.middle, since=since, api=api, past=self.past
+            )
         return self.consumers[api]

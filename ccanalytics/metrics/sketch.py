@@ -25,6 +25,7 @@ import polars as pl
 __all__ = [
     "GAMMA",
     "PERCENTILES",
+    "bucket",
     "empty_sketch",
     "exact_percentiles",
     "merge_sketches",
@@ -56,6 +57,17 @@ def _key(latency: pl.Expr) -> pl.Expr:
         .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32))
         .otherwise(pl.lit(ZERO_KEY, pl.Int32))
     )
+
+
+def bucket(latency: pl.Expr) -> pl.Expr:
+    """The key of the bucket each latency falls in (``Int32``; 0 has ``ZERO_KEY``).
+
+    Examples
+    --------
+    >>> pl.select(k=bucket(pl.lit(5.0)), z=bucket(pl.lit(0.0))).row(0)
+    (162, -2147483648)
+    """
+    return _key(latency)
 
 
 def _value(key: pl.Expr) -> pl.Expr:
@@ -98,12 +110,14 @@ def merge_sketches(*sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_
     return pl.concat(frames).group_by(*by, "key").agg(pl.col("n").sum())
 
 
-def sketch_percentiles(sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
+def sketch_percentiles(
+    sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id"), percentiles: tuple[int, ...] = PERCENTILES
+) -> pl.LazyFrame:
     """Per group, ``p50_latency_ms``, ``p95_latency_ms``, ``p99_latency_ms`` of a sketch (nearest rank).
 
     Each is the value its bucket stands for: within 0.5 % of the exact
     percentile, and exactly 0 when that is 0.  Groups without latencies are
-    absent.
+    absent.  ``percentiles`` picks fewer of them.
 
     Examples
     --------
@@ -112,17 +126,19 @@ def sketch_percentiles(sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "a
     >>> p[0], [round(v) for v in p[1:]]
     ('seller', [50, 95, 99])
     """
-    ordered = sketches.filter(pl.col("n") > 0).sort(*by, "key")
-    cum = pl.col("n").cum_sum().over(by) if by else pl.col("n").cum_sum()
-    total = pl.col("n").sum().over(by) if by else pl.col("n").sum()
-    ranked = ordered.with_columns(cum=cum, total=total)
+    # Within a group, keys in order and their running count: a percentile's key is the first whose
+    # running count reaches its rank, so its index is how many running counts fall short of it.
+    # (One aggregation, no sort of the whole sketch nor window over it: a third of the cost.)
+    cum, total = pl.col("n").sort_by("key").cum_sum(), pl.col("n").sum()
+    keys = pl.col("key").sort_by("key")
     picks = [
-        _value(pl.col("key").filter(pl.col("cum") >= rank(pl.col("total"), nn)).first()).alias(f"p{nn}_latency_ms")
-        for nn in PERCENTILES
+        _value(keys.get((cum < rank(total, nn)).sum(), null_on_oob=True)).alias(f"p{nn}_latency_ms")
+        for nn in percentiles
     ]
+    ordered = sketches.filter(pl.col("n") > 0)
     if not by:
-        return ranked.select(picks)
-    return ranked.group_by(*by).agg(picks)
+        return ordered.select(picks)
+    return ordered.group_by(*by).agg(picks)
 
 
 def exact_percentiles(calls: pl.LazyFrame, by: tuple[str, ...] = ("role",)) -> pl.LazyFrame:

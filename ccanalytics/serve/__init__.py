@@ -18,15 +18,11 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 from ccanalytics.allocator import prompt_env
 from ccanalytics.errors import CCError
 from ccanalytics.net import is_loopback
-from ccanalytics.settings import refresh_interval_s
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from ccanalytics.settings import positive_env, refresh_interval_s
 
 __all__ = ["NOTEBOOK", "Listen", "serve_lake", "serve_store", "voila_command"]
 
@@ -153,7 +149,7 @@ def _prepared(listen: Listen, db: str | None) -> tuple[dict[str, str], int]:
         raise CCError(f"serving on {listen.host} lets anyone who can reach it read the dashboard: add --token")
     max_kernels = (
         listen.max_kernels
-        or _positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
+        or positive_env("CCANALYTICS_MAX_KERNELS", 0, int, "a whole number, 2 or more")
         or guard.default_max_kernels()
     )
     if max_kernels < 2:
@@ -166,7 +162,8 @@ def _prepared(listen: Listen, db: str | None) -> tuple[dict[str, str], int]:
         with open_store(db):  # a missing store is the problem to report, not a busy port
             pass
     _check_port(listen.host, listen.port)
-    return _guard_env(listen, max_kernels), _positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int)
+    cull_idle_s = positive_env("CCANALYTICS_CULL_IDLE_S", CULL_IDLE_S, int, "a positive whole number of seconds")
+    return _guard_env(listen, max_kernels), cull_idle_s
 
 
 def serve_store(db: str | None, listen: Listen) -> int:
@@ -178,7 +175,7 @@ def serve_store(db: str | None, listen: Listen) -> int:
     refresh_s = refresh_interval_s(os.environ.get("CCANALYTICS_REFRESH_S"))
     from ccanalytics.demo.embedded import TRAFFIC_SCALE, EmbeddedDemo
 
-    speed = _positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
+    speed = positive_env("CCANALYTICS_DEMO_SPEED", TRAFFIC_SCALE, float, "a positive number")
 
     with ExitStack() as stack:
         if db:
@@ -289,9 +286,10 @@ def _wait_ready(voila: subprocess.Popen, ready: Path) -> bool:
 def _voila_config_env() -> dict[str, str]:
     """Our Voila config first on JUPYTER_CONFIG_PATH (share/config/voila.json).
 
-    It sets the kernel websockets' ping timeout to their ping interval:
-    jupyter_server's default (three intervals) makes tornado log a warning on
-    every start. A dict on Voila's command line would be a deprecated form.
+    It sets the kernel websockets' ping timeout to three ping intervals, said
+    outright: equal to the interval, a ping timer a few ms late closes a tab's
+    websocket (docs/decisions.md). A dict on Voila's command line would be a
+    deprecated form.
     """
     paths = (str(SHARE / "config"), os.environ.get("JUPYTER_CONFIG_PATH"))
     return {"JUPYTER_CONFIG_PATH": os.pathsep.join(p for p in paths if p)}
@@ -306,24 +304,6 @@ def _trust(notebook: Path) -> None:
         NotebookNotary().sign(nbformat.read(notebook, as_version=4))
     except Exception:  # a read-only home, say: Voila then only warns
         return
-
-
-_Number = TypeVar("_Number", int, float)
-
-
-def _positive_env(
-    name: str, default: _Number, kind: Callable[[str], _Number], what: str = "a positive number of seconds"
-) -> _Number:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise CCError(f"{name} must be {what}, not {raw!r}")
-    return value
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -27,7 +27,10 @@ __all__ = ["GUARD_ENV", "Guard", "cross_site", "default_max_kernels", "host_allo
 
 # What serve tells the guard's process (JSON): {"hosts": [...], "wildcard": bool, "max_kernels": int}.
 GUARD_ENV = "CCANALYTICS_GUARD"
-KERNEL_MB = 300  # a dashboard kernel's resident memory, measured: about 270 MB
+# What the cap counts per dashboard kernel: its budget (quality.md, second wave). A kernel fed by serve's
+# snapshot channel peaks at 165 MB (VmHWM over 5 minutes of 20 tabs at 1 s, benchmarks/many_tabs.py;
+# docs/decisions.md); the rare kernel that computes for itself holds about 300 MB.
+KERNEL_MB = 200
 # An admitted page counts as one more kernel until its kernel registers, at most this long while it
 # renders and HOLD_S after: a page served from the warm kernel renders in milliseconds, and the
 # pool's refill (started a second later) registers after that.
@@ -122,7 +125,7 @@ def cross_site(headers: Mapping[str, str], host_header: str) -> bool:
 
 
 def default_max_kernels(memory_bytes: int | None = None, cpus: int | None = None) -> int:
-    """The default cap on live kernels: a quarter of the memory at 300 MB each, 4 per core, 2 to 32.
+    """The default cap on live kernels: a quarter of the memory at :data:`KERNEL_MB` each, 4 per core, 2 to 32.
 
     Parameters
     ----------
@@ -131,8 +134,8 @@ def default_max_kernels(memory_bytes: int | None = None, cpus: int | None = None
 
     Examples
     --------
-    >>> default_max_kernels(24 * 2**30, 2), default_max_kernels(2 * 2**30, 8), default_max_kernels(2**40, 64)
-    (8, 2, 32)
+    >>> default_max_kernels(24 * 2**30, 2), default_max_kernels(4 * 2**30, 8), default_max_kernels(2**40, 64)
+    (8, 5, 32)
     """
     if memory_bytes is None:
         try:

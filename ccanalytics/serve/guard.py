@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -235,6 +236,7 @@ def _build() -> type[Any]:
             ready = os.environ.pop(READY_ENV, "")
             self.token = token or None
             guard = Guard.from_env()
+            logging.getLogger("tornado.general").addFilter(_no_ping_notice)
             self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
             settings = self.init_settings()
             guard.kernel_manager = self.kernel_manager
@@ -260,6 +262,20 @@ def _build() -> type[Any]:
             self.listen()
 
     return GuardedVoila
+
+
+def _no_ping_notice(record: logging.LogRecord) -> bool:
+    """Drop tornado's notice that the websockets' ping timeout exceeds their interval.
+
+    jupyter_server pings the kernel websockets itself (every ``ws_ping_interval``
+    ms) and closes one whose last pong is older than ``ws_ping_timeout`` ms at
+    a ping: that timeout must exceed the interval (share/config/voila.json sets
+    three intervals), or a ping timer late by a few ms on a busy machine closes
+    a healthy tab's websocket. tornado reads the same two numbers as seconds
+    for pings of its own (one every 8 hours) and warns that the timeout is
+    longer: a notice about a setting that is right.
+    """
+    return not str(record.msg).startswith("The websocket_ping_timeout")
 
 
 def _warm(pools: list[Any]) -> bool:

@@ -9,10 +9,10 @@ window computes, every other tab's request in it gets the same bytes, and
 concurrent requests wait for that one computation. The kernels refresh on a
 common grid (``ui.refresh``), so their requests fall in one window.
 
-:class:`SnapshotSource` is the kernel's side: a few lines of ``socket`` and
-``json`` (no polars, no store), and, when the channel is down (no socket, no
-answer, a garbled one), the store opened and computed in the kernel itself,
-as before: the tab keeps working and shows nothing wrong.
+:class:`~ccanalytics.serve.channel.SnapshotSource` is the kernel's side: a few
+lines of ``socket`` and ``json`` (no polars, no store), which tries again when
+the channel fails and computes in the kernel itself only when it keeps failing
+(``ccanalytics.serve.channel``). serve listens again when its socket is gone.
 
 Nothing read from the socket is executed: requests and answers are JSON, the
 request a line of at most :data:`MAX_REQUEST` bytes; the socket is ``0600`` in
@@ -29,6 +29,7 @@ import shutil
 import socket
 import socketserver
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -38,12 +39,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
+from ccanalytics.serve.channel import SOCKET_ENV, ChannelDown, SnapshotSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
     "SOCKET_ENV",
+    "ChannelDown",
     "SnapshotCache",
     "SnapshotServer",
     "SnapshotSource",
@@ -52,14 +55,11 @@ __all__ = [
     "status_line",
 ]
 
-SOCKET_ENV = "CCANALYTICS_SNAPSHOT_SOCKET"
 MAX_REQUEST = 4096  # bytes of one request line
-MAX_ANSWER = 256 * 1024 * 1024  # bytes of one snapshot: far above any real one
 VIEWS_KEPT = 32  # views whose last snapshot is kept (a visitor can ask for many `api=` values)
 MAX_CHAIN_WAIT_S = 5.0
-CONNECT_TIMEOUT_S = 2.0
-ANSWER_TIMEOUT_S = 120.0  # a first ranged read of a big store takes seconds; a hung serve, at most this
-RETRY_CHANNEL_S = 30.0  # after a failure, the kernel computes itself this long before asking again
+BACKLOG = 128  # connections waiting to be accepted: every tab asks in the same moment
+WATCH_S = 0.5  # how often serve checks that its socket is still there and answered
 _RANGES = (None, "1h", "24h", "7d", "30d", "90d")
 
 
@@ -196,60 +196,116 @@ class SnapshotServer:
     """The serve side: ``cache`` answered on a Unix socket in a new private folder.
 
     ``path`` is the socket (give it to the kernels in :data:`SOCKET_ENV`);
-    :meth:`close` stops answering and removes the folder.
+    :meth:`close` stops answering and removes the folder. Once started, a
+    watchdog checks every :data:`WATCH_S` that the socket is still the one it
+    listens on (a ``/tmp`` cleaner may remove it from a long-running serve) and
+    that its thread runs; if not, it listens again at the same path (the kernels
+    know only that one), says so on stderr, and counts it in ``restarts``.
     """
 
-    def __init__(self, cache: SnapshotCache) -> None:
+    def __init__(self, cache: SnapshotCache, *, log: Callable[[str], None] | None = None) -> None:
         self.cache = cache
         self.folder = Path(tempfile.mkdtemp(prefix="ccanalytics-share-"))  # 0700
         self.path = self.folder / "snapshots.sock"
-        uid = os.getuid()
-
-        class Handler(socketserver.StreamRequestHandler):
-            timeout = 10.0  # to send a request line
-
-            def handle(self) -> None:
-                if _peer_uid(self.connection) not in (None, uid):
-                    return  # another user: not a word (the folder's mode already keeps them out)
-                line = self.rfile.readline(MAX_REQUEST + 1)
-                try:
-                    try:
-                        asked = json.loads(line) if len(line) <= MAX_REQUEST and line.endswith(b"\n") else None
-                    except ValueError:
-                        asked = None
-                    view, wait = View.parse(asked)
-                    payload = cache.get(view, wait)
-                except CCError as exc:
-                    self._send({"error": str(exc)})
-                except Exception as exc:  # a fault of ours: the kernel computes itself
-                    self._send({"fault": type(exc).__name__})
-                else:
-                    self._send({"size": len(payload)}, payload)
-
-            def _send(self, header: dict, payload: bytes = b"") -> None:
-                with contextlib.suppress(OSError):  # the kernel went away meanwhile
-                    self.wfile.write(json.dumps(header).encode() + b"\n" + payload)
-
-        class Server(socketserver.ThreadingUnixStreamServer):
-            daemon_threads = True
-
+        self.restarts = 0
+        self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._handler = _handler(cache, os.getuid())
+        self._closing = threading.Event()
+        self._failing = False  # listening again failed: said once, tried again every WATCH_S
         try:
-            self._server = Server(str(self.path), Handler)
-            os.chmod(self.path, 0o600)
+            self._listen()
         except OSError:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
+        self._watchdog = threading.Thread(target=self._watch, name="ccanalytics-share-watch", daemon=True)
+
+    def _listen(self) -> None:
+        self._server = _Server(str(self.path), self._handler)
+        os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino
         self._thread = threading.Thread(target=self._server.serve_forever, name="ccanalytics-share", daemon=True)
 
     def start(self) -> SnapshotServer:
         self._thread.start()
+        self._watchdog.start()
         return self
 
+    def healthy(self) -> bool:
+        """Whether the socket at ``path`` is the one listened on, and answered."""
+        try:
+            return self._thread.is_alive() and os.stat(self.path).st_ino == self._inode
+        except OSError:
+            return False
+
+    def _watch(self) -> None:
+        while not self._closing.wait(WATCH_S):
+            if not self.healthy():
+                self._listen_again()
+
+    def _listen_again(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._thread.is_alive():
+                self._server.shutdown()
+            self._server.server_close()
+        try:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            if self.path.is_socket() or self.path.is_symlink() or self.path.is_file():
+                self.path.unlink()
+            self._listen()
+        except OSError as exc:
+            if not self._failing:
+                self._log(f"ccanalytics: the tabs' snapshot channel is down and cannot listen again: {exc}")
+            self._failing = True
+            return
+        self._thread.start()
+        self._failing = False
+        self.restarts += 1
+        self._log("ccanalytics: the tabs' snapshot channel was down (its socket was gone): listening again")
+
     def close(self) -> None:
+        self._closing.set()
+        if self._watchdog.is_alive():
+            self._watchdog.join()
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = BACKLOG
+
+
+def _handler(cache: SnapshotCache, uid: int) -> type[socketserver.StreamRequestHandler]:
+    """The handler of one kernel's request: a JSON line in, a header line and the snapshot's JSON out."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        timeout = 10.0  # to send a request line
+
+        def handle(self) -> None:
+            if _peer_uid(self.connection) not in (None, uid):
+                return  # another user: not a word (the folder's mode already keeps them out)
+            line = self.rfile.readline(MAX_REQUEST + 1)
+            try:
+                try:
+                    asked = json.loads(line) if len(line) <= MAX_REQUEST and line.endswith(b"\n") else None
+                except ValueError:
+                    asked = None
+                view, wait = View.parse(asked)
+                payload = cache.get(view, wait)
+            except CCError as exc:
+                self._send({"error": str(exc)})
+            except Exception as exc:  # a fault of ours: the kernel tries again
+                self._send({"fault": type(exc).__name__})
+            else:
+                self._send({"size": len(payload)}, payload)
+
+        def _send(self, header: dict, payload: bytes = b"") -> None:
+            with contextlib.suppress(OSError):  # the kernel went away meanwhile
+                self.wfile.write(json.dumps(header).encode() + b"\n" + payload)
+
+    return Handler
 
 
 def _peer_uid(connection: socket.socket) -> int | None:
@@ -262,84 +318,6 @@ def _peer_uid(connection: socket.socket) -> int | None:
     except OSError:
         return None
     return peer
-
-
-class ChannelDown(Exception):
-    """The snapshot channel did not answer as it should (the kernel then computes itself)."""
-
-
-class SnapshotSource:
-    """A kernel's snapshots: from serve's channel when there is one, else computed here from the store.
-
-    Parameters
-    ----------
-    db
-        The store (opened in this process only when the channel is down).
-    socket_path
-        serve's socket; default :data:`SOCKET_ENV` from the environment (none: always compute here).
-    clock
-        Monotonic seconds; replaceable in tests.
-
-    Call it as ``store.snapshot(...).to_dict()`` is called: ``source(chain_wait_s=1.0, range="7d", api=None)``.
-    ``fetched`` and ``computed`` count where the snapshots came from.
-    """
-
-    def __init__(
-        self, db: str | os.PathLike[str], socket_path: str | None = None, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.db = db
-        self.socket_path = (os.environ.get(SOCKET_ENV) or None) if socket_path is None else socket_path
-        self._clock = clock
-        self._store: Any = None
-        self._down_until = float("-inf")
-        self.fetched = 0
-        self.computed = 0
-
-    def __call__(self, *, chain_wait_s: float = 1.0, range: str | None = None, api: str | None = None) -> dict:
-        if self.socket_path and self._clock() >= self._down_until:
-            try:
-                snapshot = self._fetch({"range": range, "api": api, "chain_wait_s": chain_wait_s})
-            except ChannelDown:
-                self._down_until = self._clock() + RETRY_CHANNEL_S
-            else:
-                self.fetched += 1
-                return snapshot
-        return self._compute(chain_wait_s=chain_wait_s, range=range, api=api)
-
-    def _fetch(self, request: dict) -> dict:
-        assert self.socket_path is not None
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
-                channel.settimeout(CONNECT_TIMEOUT_S)
-                channel.connect(self.socket_path)
-                channel.settimeout(ANSWER_TIMEOUT_S)
-                channel.sendall(json.dumps(request).encode() + b"\n")
-                with channel.makefile("rb") as answer:
-                    header = json.loads(answer.readline(MAX_REQUEST))
-                    if not isinstance(header, dict):
-                        raise ChannelDown("no header")
-                    if isinstance(header.get("error"), str):
-                        raise CCError(header["error"])  # the store's own problem: the pill shows it
-                    size = header.get("size")
-                    if not isinstance(size, int) or not 0 <= size <= MAX_ANSWER:
-                        raise ChannelDown("no snapshot")
-                    payload = answer.read(size)
-                    if len(payload) != size:
-                        raise ChannelDown("cut short")
-            snapshot = json.loads(payload)
-        except (OSError, ValueError) as exc:  # refused, missing, timed out, not JSON
-            raise ChannelDown(type(exc).__name__) from None
-        if not isinstance(snapshot, dict):
-            raise ChannelDown("not a snapshot")
-        return snapshot
-
-    def _compute(self, **args: Any) -> dict:
-        if self._store is None:
-            from ccanalytics.store import open_store
-
-            self._store = open_store(self.db)
-        self.computed += 1
-        return self._store.snapshot(**args).to_dict()
 
 
 def share_snapshots(store: Any, interval_s: float) -> SnapshotServer:

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.contract import INVALID_TEXT, TABLES, quote_name
+from ccanalytics.contract import TABLES, quote_name
 from ccanalytics.errors import StoreError
 from ccanalytics.store.bulk import Bulk
-from ccanalytics.store.connection import Connection, Invalid, TableShape, ascii_lower
+from ccanalytics.store.connection import Connection, TableShape, ascii_lower
 from ccanalytics.store.file import one_line
-from ccanalytics.store.values import AFFINITIES, STRICT, affinity, bounded_times, finish
+from ccanalytics.store.values import AFFINITIES, affinity, finish
 
 if TYPE_CHECKING:
     import os
@@ -182,22 +182,18 @@ class Source(Connection):
     ) -> pl.DataFrame:
         """Clean rows of a table: all, those with ``rowid > after_rowid``, or those ``where`` says."""
         shape = self.shapes[table]
-        sql = self.select_sql(table, descriptive=descriptive, texts_from=texts_from)
+        # Texts as blobs: bytes reach Python without a decoding call per value, and
+        # polars decodes them all at once (``values.finish``, which also judges invalid UTF-8).
+        sql = self.select_sql(table, descriptive=descriptive, texts_from=texts_from, binary=True)
         if after_rowid is not None:
             where, params = f"{shape.rowid} > ?", (after_rowid,)
         if where is not None:
             sql += f" WHERE {where}"
-        schema = self.schema(table, descriptive)
-        before = self.invalid_texts
+        wire = _wire(self.schema(table, descriptive))
         rows = self._query(sql, params)
         # Column by column: three times faster than handing polars the rows.
-        columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in schema]
-        if self.invalid_texts != before:
-            for i, name in enumerate(schema):
-                if name in STRICT[table]:
-                    columns[i] = [INVALID_TEXT if isinstance(v, Invalid) else v for v in columns[i]]
-        frame = pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
-        return bounded_times(frame)
+        columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in wire]
+        return finish(pl.DataFrame(dict(zip(wire, columns, strict=True)), schema=wire), table)
 
     def read_rowids(self, table: str, rowids: list[int], bulk: Bulk | None = None) -> pl.DataFrame:
         """Clean rows of a table with these rowids (through ``bulk``'s state when given)."""
@@ -294,8 +290,7 @@ class Source(Connection):
         where: str | None = None,
     ) -> Iterator[pl.DataFrame]:
         shape = self.shapes[table]
-        schema = self.schema(table, descriptive)
-        wire = {name: pl.Binary if dtype == pl.String else dtype for name, dtype in schema.items()}
+        wire = _wire(self.schema(table, descriptive))
         # ADBC fixes each column's type from the first rows it sees, and a run of
         # NULLs would fix it wrongly: lead with one row of the right types.
         types = ", ".join(f"{_TYPE_LITERAL[dtype]} AS {quote_name(name)}" for name, dtype in wire.items())
@@ -357,6 +352,11 @@ class Source(Connection):
             ELSE CAST({value} AS TEXT) END FROM {shape.quoted} WHERE typeof({key}) = 'text'{order}"""
         )
         return {ascii_lower(k): v for k, v in rows}
+
+
+def _wire(schema: dict[str, PolarsDataType]) -> dict[str, PolarsDataType]:
+    """A schema as rows arrive with their texts read as blobs."""
+    return {name: pl.Binary if dtype == pl.String else dtype for name, dtype in schema.items()}
 
 
 def _ranges(

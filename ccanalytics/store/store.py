@@ -21,10 +21,12 @@ from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.errors import StoreError
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import compute
+from ccanalytics.metrics.history import VIEWS_REACH_MS
 from ccanalytics.metrics.ledger import REACH_MS, Ledger
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.settings import parse_settings
 from ccanalytics.store import cache as ledger_cache
+from ccanalytics.store.bands import read_back
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
 from ccanalytics.store.history import judged, read_history
 from ccanalytics.store.reconciliation import latest_reconciliation
@@ -196,14 +198,20 @@ class Store(Tables):
         if api is not None and range is None:
             raise ValueError("api needs a range")
         with self._lock:
+            # A day range's settled history is kept as tallies, its edges read back (``bands``); without
+            # rowids to read by, and for the hour ranges, the ledger keeps rows since the previous period.
+            back = range is not None and RANGES[range].bucket == "1d" and self._source.shapes["calls"].has_rowid
             if range is not None:
-                self._reach = max(self._reach, 2 * RANGES[range].length_ms)
+                if not back:
+                    self._reach = max(self._reach, 2 * RANGES[range].length_ms)
                 if not self._consumers:  # views count new consumers: read the history again, keeping them
                     self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._small.settings_raw)
             # A long error_spike_window_ms looks back before the chart (or range): keep those rows raw.
             span = CHART_SPAN_MS if range is None else max(CHART_SPAN_MS, RANGES[range].length_ms + DAY_MS)
+            if back and lookback_ms(settings, span) <= VIEWS_REACH_MS:  # the settled history keeps the errors
+                span = CHART_SPAN_MS
             if lookback_ms(settings, span) > self._reach:
                 self._reach = lookback_ms(settings, span)
                 self._catch_up(now_ms)
@@ -223,7 +231,10 @@ class Store(Tables):
             view = None
             if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
                 good_apis = self._small.frames["apis"].lazy().filter(pl.col("rule").is_null())
-                self._ledger, view = self._ledger.view_at(now_ms, settings, range, api, totals.names.lazy(), good_apis)
+                reader = read_back(self._source, self._calls) if back else None
+                self._ledger, view = self._ledger.view_at(
+                    now_ms, settings, range, api, totals.names.lazy(), good_apis, reader
+                )
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -234,7 +245,6 @@ class Store(Tables):
                 shape_issues=self._small.issues,
                 setting_issues=setting_issues,
                 balances=balances,
-                balance_snapshots=self._small.frames["balance_snapshots"],
                 range_name=range,
                 api=api,
                 seen=self._ledger.seen,

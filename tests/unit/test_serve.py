@@ -78,3 +78,18 @@ def test_a_missing_store_is_reported_before_a_busy_port(tmp_path: Path) -> None:
             serve._prepared(Listen(port=port), str(tmp_path / "nowhere.db"))
         with pytest.raises(CCError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
             serve._prepared(Listen(port=port), None)
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "-1", "0", "fast"])
+def test_a_demo_speed_that_is_not_a_finite_positive_number_is_one_line(monkeypatch: pytest.MonkeyPatch, raw: str):
+    monkeypatch.setenv("CCANALYTICS_DEMO_SPEED", raw)
+    with pytest.raises(CCError, match=rf"^CCANALYTICS_DEMO_SPEED must be a positive number, not '{raw}'$"):
+        serve.serve_store(None, Listen(port=free_port()))  # before the demo or its chain starts
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "1e3", "1.5", "0"])
+def test_a_cull_time_that_is_not_a_positive_whole_number_is_one_line(monkeypatch: pytest.MonkeyPatch, raw: str):
+    monkeypatch.setenv("CCANALYTICS_CULL_IDLE_S", raw)
+    line = rf"^CCANALYTICS_CULL_IDLE_S must be a positive whole number of seconds, not '{raw}'$"
+    with pytest.raises(CCError, match=line):
+        serve._prepared(Listen(port=free_port()), None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ccanalytics.settings import ALERT_LEVELS, Settings, parse_settings
+from ccanalytics.errors import UsageError
+from ccanalytics.settings import ALERT_LEVELS, Settings, parse_settings, positive_env
 
 BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 SEPOLIA_USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
@@ -100,3 +101,16 @@ def test_every_alert_level_is_accepted_and_absent_values_count_as_absent() -> No
     for level in ALERT_LEVELS:
         assert parse_settings({"alert_low_usdc": level}) == (Settings(alert_low_usdc=level), [])
     assert parse_settings({"timezone": None, "rpc_url": ""}) == (Settings(), [])
+
+
+@pytest.mark.parametrize("raw", ["inf", "-inf", "nan", "0", "-2", "two", "1e999"])
+def test_an_environment_number_must_be_finite_and_positive(raw: str) -> None:
+    with pytest.raises(UsageError, match=rf"^CCANALYTICS_X must be a positive number, not '{raw}'$"):
+        positive_env("CCANALYTICS_X", 1.0, float, "a positive number", environ={"CCANALYTICS_X": raw})
+
+
+def test_an_environment_number_unset_or_empty_is_the_default_and_a_whole_number_stays_whole() -> None:
+    assert positive_env("CCANALYTICS_X", 7, int, environ={"CCANALYTICS_X": ""}) == 7
+    assert positive_env("CCANALYTICS_X", 7, int, environ={}) == 7
+    assert positive_env("CCANALYTICS_X", 7, int, environ={"CCANALYTICS_X": " 12 "}) == 12
+    assert positive_env("CCANALYTICS_X", 1.0, environ={"CCANALYTICS_X": "0.5"}) == 0.5

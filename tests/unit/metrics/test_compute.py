@@ -6,7 +6,9 @@ import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics.compute import table_facts, table_issues
+from ccanalytics.metrics.runway import gas_burn
 from ccanalytics.model import Balances, DataIssue
+from ccanalytics.units import DAY_MS, WEEK_MS
 
 NOW = 1_000_000
 
@@ -67,3 +69,20 @@ def test_bad_rows_without_a_time_always_count_and_future_ones_not_yet() -> None:
     events = TABLES_AT["events"]
     assert sorted(table_issues("events", events, NOW).collect().rows()) == [("ts_ms is not an integer", 1)]
     assert len(table_issues("events", events, NOW + 51).collect()) == 2
+
+
+def test_the_facts_keep_the_gas_burnt_until_a_snapshot_leaves_the_week() -> None:
+    snaps = frame(
+        "balance_snapshots",
+        {"ts_ms": NOW - 9 * DAY_MS, "usdc_micro": 1, "eth_wei": "900"},
+        {"ts_ms": NOW - 3 * DAY_MS, "usdc_micro": 1, "eth_wei": "700"},
+        {"ts_ms": NOW - 2 * DAY_MS, "usdc_micro": 1, "eth_wei": "650"},
+        {"ts_ms": NOW - 1, "usdc_micro": 1, "eth_wei": "640", "rule": "usdc_micro is negative or not an integer"},
+    )
+    tables = {**{name: frame(name) for name in ("events", "apis", "backups")}, "balance_snapshots": snaps}
+    facts = table_facts(tables, NOW, events_limit=1)
+    good = snaps.filter(pl.col("rule").is_null())
+    assert facts.gas == gas_burn(good, NOW)
+    # the 3-days-old snapshot leaves the week at its time + 7 d: the facts hold until just before
+    assert facts.valid_until_ms == NOW - 3 * DAY_MS + WEEK_MS - 1
+    assert gas_burn(good, facts.valid_until_ms) == facts.gas != gas_burn(good, facts.valid_until_ms + 1)

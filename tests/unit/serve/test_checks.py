@@ -51,7 +51,7 @@ def test_cross_site(headers: dict[str, str], cross: bool) -> None:
 
 
 def test_the_default_cap_follows_memory_and_cores_within_2_to_32() -> None:
-    assert default_max_kernels(8 * 2**30, 16) == 6
+    assert default_max_kernels(8 * 2**30, 16) == 10  # 8 GiB / 4 / 200 MB
     assert default_max_kernels(64 * 2**30, 1) == 4
     assert default_max_kernels(0, 1) == 2
     assert 2 <= default_max_kernels() <= 32
