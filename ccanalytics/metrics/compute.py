@@ -15,7 +15,7 @@ import polars as pl
 from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import alltime, formulas
 from ccanalytics.metrics import views as ranged
-from ccanalytics.metrics.alerts import evaluate, spike_flags
+from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_by_group
 from ccanalytics.metrics.runway import Rate, Runway, days_left, gas_burn, spend_rate
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
@@ -263,7 +263,7 @@ def compute(
         and balances.usdc_micro < settings.low_usdc_threshold_micro
     )
     backup_overdue = last_backup is None or now - last_backup > BACKUP_OVERDUE_MS
-    views = {role: _with_spikes(view, errors, role, now, settings) for role, view in views.items()}
+    views = _with_spikes(views, errors, now, settings)
     return Snapshot(
         now_ms=now,
         timezone=settings.timezone,
@@ -335,10 +335,11 @@ def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings)
     return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id")
 
 
-def _with_spikes(view: RoleView, errors: pl.DataFrame, role: str, now: int, settings: Settings) -> RoleView:
-    times = errors["ts_ms"].filter(errors["role"] == role)
-    flags = spike_flags(view.call_rate["hour"], now, times, settings)
-    return replace(view, call_rate=view.call_rate.with_columns(spike=flags))
+def _with_spikes(views: dict[str, RoleView], errors: pl.DataFrame, now: int, settings: Settings) -> dict[str, RoleView]:
+    """Each role's chart hours gain ``spike`` (alerts.md), both roles in one pass."""
+    hours = {role: view.call_rate["hour"] for role, view in views.items()}
+    flags = spike_flags_by_group(hours, now, errors["ts_ms"], settings, groups=errors["role"])
+    return {role: replace(view, call_rate=view.call_rate.with_columns(flags[role])) for role, view in views.items()}
 
 
 def _runway(
