@@ -22,7 +22,7 @@ import polars as pl
 
 __all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "new_consumers"]
 
-_MAX_PENDING = 32
+_MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames once
 _BY_CONSUMER = {"key": pl.UInt64, "ts_ms": pl.Int64}
 _BY_API = {"key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
 _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
@@ -92,24 +92,34 @@ class FirstSeen:
         return seen.merged() if len(seen.pending) >= _MAX_PENDING else seen
 
     def merged(self) -> FirstSeen:
-        """The same, with every pending piece merged into the sorted frames."""
+        """The same, with every pending piece merged into the sorted frames.
+
+        The pieces' few keys are looked up in the big sorted frames (binary
+        search): a key already there may only move its time earlier, the rest
+        are merged in order — never a hash table over millions of keys (that
+        peaked at several times the frames on ten million calls).
+        """
         if not self.pending:
             return self
         pieces = pl.concat([p.lazy() for p in self.pending])
-        by_api_lazy = (
-            pl.concat([self.by_api.lazy(), pieces.select(*_BY_API)])
-            .group_by("key")
-            .agg(pl.col("api_id").first(), pl.col("ts_ms").min())
-            .sort("key")
-        )
-        by_consumer_lazy = (
-            pl.concat([self.by_consumer.lazy(), pieces.select(key="ckey", ts_ms="ts_ms")])
-            .group_by("key")
-            .agg(pl.col("ts_ms").min())
-            .sort("key")
-        )
-        by_api, by_consumer = pl.collect_all([by_api_lazy, by_consumer_lazy])
-        return FirstSeen(by_consumer, by_api)
+        by_api = pieces.group_by("key").agg(pl.col("api_id").first(), pl.col("ts_ms").min()).sort("key").collect()
+        by_consumer = pieces.group_by(key="ckey").agg(pl.col("ts_ms").min()).sort("key").collect()
+        return FirstSeen(_merged(self.by_consumer, by_consumer), _merged(self.by_api, by_api.select(*_BY_API)))
+
+
+def _merged(table: pl.DataFrame, piece: pl.DataFrame) -> pl.DataFrame:
+    """Two frames sorted by unique ``key`` as one: the earlier ``ts_ms`` of a key in both."""
+    if table.is_empty():
+        return piece
+    keys = table["key"]
+    at = keys.search_sorted(piece["key"], side="left")
+    hit = (at < table.height) & (keys.gather(at.clip(upper_bound=table.height - 1)) == piece["key"])
+    if hit.any():
+        where = at.filter(hit)
+        times = table["ts_ms"]
+        earlier = pl.select(pl.min_horizontal(times.gather(where), piece["ts_ms"].filter(hit))).to_series()
+        table = table.with_columns(times.scatter(where, earlier))
+    return table.merge_sorted(piece.filter(~hit), key="key")
 
 
 def _known(keys: pl.Series, sorted_keys: pl.Series) -> pl.Series:

@@ -90,11 +90,12 @@ def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
 def _top(per: pl.DataFrame, past: Past, api: str | None) -> pl.DataFrame:
     """The ten top consumers of ``per`` (``key``, ``consumer`` or null, ``calls``, ``micro``, ``ts_ms``, ``prefix``)."""
     by = ["micro", "calls", "prefix"]
-    ranked = per.sort(by, descending=[True, True, False])
-    if ranked.height > TOP_CONSUMERS:  # and every consumer tied with the tenth
+    # The ten first by (micro, calls) descending and prefix ascending, without sorting every consumer.
+    ranked = per.top_k(TOP_CONSUMERS, by=by, reverse=[False, False, True]).sort(by, descending=[True, True, False])
+    if per.height > TOP_CONSUMERS:  # and every consumer tied with the tenth
         tenth = ranked.row(TOP_CONSUMERS - 1, named=True)
         tied = pl.all_horizontal(pl.col(c) == tenth[c] for c in by)
-        ranked = pl.concat([ranked.head(TOP_CONSUMERS), ranked.slice(TOP_CONSUMERS).filter(tied)])
+        ranked = pl.concat([ranked, per.filter(tied & ~pl.col("key").is_in(ranked["key"].implode()))])
     missing = ranked.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
         texts = past.texts(missing, api).rename({"consumer": "text"})
