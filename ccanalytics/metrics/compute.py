@@ -210,6 +210,7 @@ def compute(
     horizon: int = 0,
     windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
     view: dict[str, Any] | None = None,
+    chart_calls: pl.LazyFrame | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -225,19 +226,22 @@ def compute(
     begin.  ``views`` are the roles' figures when they were tallied elsewhere
     (the fleet's engines), ``windowed`` the windowed figures when they were
     kept as running state (see ``role_views``), ``view`` the ranged view when
-    it was kept elsewhere (``history``).
+    it was kept elsewhere (``history``), and ``chart_calls`` a smaller frame
+    than ``calls`` that holds the valid calls the chart's spike flags look at
+    (from the chart's first hour less ``error_spike_window_ms``).
     """
+    near = calls if chart_calls is None else chart_calls
     valid_apis = apis.filter(pl.col("rule").is_null())
     good_apis = valid_apis.lazy()
     if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
         frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)
         errors, p95 = pl.collect_all(
-            [_errors(calls, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
+            [_errors(near, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
         )
         views = _role_views(frames, alltime.breakdowns(totals, p95, valid_apis))
     else:
         hours = pl.concat([v.call_rate["hour"] for v in views.values()])
-        errors = _errors(calls, hours, now, settings).collect()
+        errors = _errors(near, hours, now, settings).collect()
     if balances is None:
         balances = facts.balance
     elif not balances.known:

@@ -4,9 +4,9 @@ A refresh moves a window by a few calls, so each percentile moves by at most
 that many ranks.  ``nearest_rank`` is given, for each group of percentiles, a
 ``hint``: an interval ``[lo, hi]`` of latencies that held the group's ranks,
 with room on both sides, at the last refresh.  It counts the latencies below
-``lo`` and those equal to ``lo`` and to ``hi``, sorts only those strictly
-between, and reads each rank off that short run (ties at the ends are never
-sorted: a window full of one latency costs three counts); if a rank falls
+``lo``, sorts only those in the interval, and reads each rank off that short
+run (an interval of one latency is counted, not sorted: a window full of one
+latency costs two counts); if a rank falls
 outside the interval (the window moved further than the room), it sorts the
 whole window instead.  Either way the value is the exact nearest-rank
 percentile (``sketch.exact_percentiles``'s definition: the ``⌈n·p/100⌉``-th
@@ -21,10 +21,12 @@ Pure polars, no state of its own: the caller keeps the hints.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from ccanalytics.metrics import sketch
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["GROUPS", "Hint", "nearest_rank"]
 
@@ -35,38 +37,33 @@ Hint = tuple[float, float]
 
 @dataclass(frozen=True)
 class _Run:
-    """Ranks ``[below, end)`` of the window: ``ties_lo`` copies of ``lo``, ``inner`` (sorted), ``ties_hi`` of ``hi``."""
+    """Ranks ``[below, end)`` of the window, sorted (``lo`` alone: all equal to it)."""
 
     below: int
+    values: pl.Series | None
     lo: float
-    ties_lo: int
-    inner: pl.Series
-    hi: float
-    ties_hi: int
+    size: int
 
     @property
     def end(self) -> int:
-        return self.below + self.ties_lo + self.inner.len() + self.ties_hi
+        return self.below + self.size
 
     def __getitem__(self, rank: int) -> float:
-        at = rank - self.below - self.ties_lo
-        if at < 0:
-            return self.lo
-        return self.inner[at] if at < self.inner.len() else self.hi
+        return self.lo if self.values is None else self.values[rank - self.below]
 
     @classmethod
     def around(cls, values: pl.Series, hint: Hint) -> _Run:
         lo, hi = hint
-        below, ties_lo = int((values < lo).sum()), int((values == lo).sum())
-        if lo == hi:
-            return cls(below, lo, ties_lo, pl.Series([], dtype=pl.Float64), hi, 0)
-        inner = values.filter((values > lo) & (values < hi)).sort(multithreaded=False)
-        return cls(below, lo, ties_lo, inner, hi, int((values == hi).sum()))
+        below = int((values < lo).sum())
+        if lo == hi:  # a window full of one latency: count it, sort nothing
+            return cls(below, None, lo, int((values == lo).sum()))
+        inner = values.filter((values >= lo) & (values <= hi)).sort(multithreaded=False)
+        return cls(below, inner, lo, inner.len())
 
     @classmethod
     def whole(cls, values: pl.Series) -> _Run:
         ordered = values.drop_nulls().sort(multithreaded=False)
-        return cls(0, ordered[0], 0, ordered, ordered[-1], 0)
+        return cls(0, ordered, ordered[0], ordered.len())
 
 
 def nearest_rank(
@@ -76,6 +73,7 @@ def nearest_rank(
 
     Examples
     --------
+    >>> import polars as pl
     >>> values = pl.Series([5.0, None, 1.0, 3.0, 2.0, 4.0])
     >>> picks, hints = nearest_rank(values, 5, None, room=1)
     >>> picks, hints

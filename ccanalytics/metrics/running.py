@@ -51,6 +51,7 @@ PERIODS = ("24h", "previous_24h", "previous_7d")  # the windows `figures` shows
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro")
 _ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS})  # the contract's dtypes
 _MAX_CHUNKS = 32
+_MAX_TAIL = 50_000  # calls in a role's tail before it is summed
 
 # A role's running sums: each column the total of the rows up to and including this one.
 _SUMS = ("success", "latency_n", "price_micro", "revenue_micro")
@@ -129,10 +130,10 @@ class Running:
 
     rows: pl.DataFrame  # valid calls, sorted by ts_ms
     sums: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> running sums (_SUMS_SCHEMA)
+    tails: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> its calls after its sums, counted not summed
     now: int | None = None  # the last `now` asked
     hints: dict[tuple[str, str], tuple[Hint, ...] | None] = field(default_factory=dict)  # (role, window)
     late: int = 0  # calls added since the last `now` with a ts_ms before it
-    pending: dict[str, tuple[int, pl.LazyFrame]] = field(default_factory=dict)  # role -> (sums kept, new sums)
 
     @classmethod
     def of(cls, calls: pl.DataFrame) -> Running:
@@ -148,54 +149,42 @@ class Running:
         rows = _sorted(calls)
         parts = pl.collect_all([_summed(_ZERO, rows.lazy().filter(_OF_ROLE[role])) for role in formulas.ROLES])
         sums = {role: pl.concat([_ZERO, part]) for role, part in zip(formulas.ROLES, parts, strict=True)}
-        return cls(rows=rows, sums=sums)
+        return cls(rows=rows, sums=sums, tails=dict.fromkeys(formulas.ROLES, _ZERO.clear()))
 
     def add(self, calls: pl.DataFrame) -> Running:
-        """The state with more valid calls; a late one makes its role's sums after it be summed again.
+        """The state with more valid calls, appended to their role's tail (no query).
 
-        The new running sums are planned here and computed by the next ``at``,
-        in the query that searches the windows' edges.
+        A tail is summed into the running sums once it has grown (one query
+        every few dozen refreshes); a call older than the role's last sums
+        makes them be summed again from that call on.
         """
         if calls.is_empty():
             return self
-        state = self._summed_up()[0] if self.pending else self
         new = _sorted(calls)
-        rows, first = state.rows, new["ts_ms"][0]
+        rows, first = self.rows, new["ts_ms"][0]
         last = rows["ts_ms"][-1] if rows.height else None
         if last is None or first >= last:
             rows = pl.concat([rows, new])
         else:  # merge only the tail the new calls fall into: calls arrive a little out of order
             cut = int(rows["ts_ms"].search_sorted(first, side="right"))
             rows = pl.concat([rows.slice(0, cut), rows.slice(cut).merge_sorted(new, key="ts_ms")])
-        pending = {}
-        for role in formulas.ROLES:
-            sums = state.sums[role]
-            if sums["ts_ms"][-1] <= first:  # after every call of the role: only the new ones are summed
-                keep, counted = sums.height, new.lazy()
-            else:  # the role's sums from the first new call on, summed again from the merged rows
-                keep = int(sums["ts_ms"].search_sorted(first, side="left"))
-                counted = rows.slice(int(rows["ts_ms"].search_sorted(first, side="left"))).lazy()
-            pending[role] = (keep, _summed(sums.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])))
-        late = 0 if state.now is None or first >= state.now else int(new["ts_ms"].search_sorted(state.now, side="left"))
-        return replace(state, rows=_compacted(rows), pending=pending, late=state.late + late)
-
-    def _summed_up(self, needles: pl.Series | None = None) -> tuple[Running, dict[str, pl.Series]]:
-        """The state with its pending sums computed, and each role's positions of ``needles`` (one query)."""
-        plans, searches = [], []
-        for role in formulas.ROLES:
-            keep, part = self.pending.get(role, (self.sums[role].height, None))
-            if part is not None:
-                plans.append(part)
-            if needles is not None:  # the position in the kept sums plus that in the new ones
-                kept = pl.lit(self.sums[role]["ts_ms"].slice(0, keep)).search_sorted(needles, side="left")
-                at = kept if part is None else kept + pl.col("ts_ms").search_sorted(needles, side="left")
-                searches.append((pl.LazyFrame() if part is None else part).select(at.alias(role)))
-        done = pl.collect_all([*plans, *searches])
-        sums, parts = dict(self.sums), iter(done[: len(plans)])
-        for role, (keep, _) in self.pending.items():
-            sums[role] = _compacted(pl.concat([sums[role].slice(0, keep), next(parts)]))
-        found = {frame.columns[0]: frame.to_series() for frame in done[len(plans) :]}
-        return replace(self, sums=sums, pending={}), found
+        sums, tails = dict(self.sums), dict(self.tails)
+        for (role,), calls_of_role in new.partition_by("role", as_dict=True).items():
+            frame, tail, part = sums[role], tails[role], _counted(calls_of_role)
+            start = part["ts_ms"][0]
+            if start >= frame["ts_ms"][-1]:  # after the role's sums: into its tail, in time order
+                late = tail.height > 0 and start < tail["ts_ms"][-1]
+                tail = pl.concat([tail, part]).sort("ts_ms") if late else pl.concat([tail, part])
+                if tail.n_chunks() > _MAX_CHUNKS or tail.height > _MAX_TAIL:
+                    frame, tail = _folded(frame, tail), tail.clear()
+            else:  # before them: the role's sums from that call on, summed again from the merged rows
+                keep = int(frame["ts_ms"].search_sorted(start, side="left"))
+                counted = rows.slice(int(rows["ts_ms"].search_sorted(start, side="left"))).lazy()
+                summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])).collect()
+                frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
+            sums[role], tails[role] = frame, tail
+        late = 0 if self.now is None or first >= self.now else int(new["ts_ms"].search_sorted(self.now, side="left"))
+        return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late)
 
     def settle(self, horizon: int) -> Running:
         """The state without the calls before ``horizon`` (those the windows at ``now`` hold stay)."""
@@ -204,14 +193,15 @@ class Running:
         start = int(self.rows["ts_ms"].search_sorted(horizon, side="left"))
         if not start:
             return self
-        state = self._summed_up()[0] if self.pending else self
-        sums = {}
-        for role, frame in state.sums.items():
+        sums, tails = {}, dict(self.tails)
+        for role, frame in self.sums.items():
+            if tails[role].height:
+                frame, tails[role] = _folded(frame, tails[role]), tails[role].clear()
             cut = int(frame["ts_ms"].search_sorted(horizon, side="left"))
             # the row before the cut becomes the first: its sums are those of every call dropped
             base = frame.slice(cut - 1, 1).with_columns(ts_ms=_ZERO["ts_ms"], latency_ms=_ZERO["latency_ms"])
             sums[role] = pl.concat([base, frame.slice(cut)]) if cut > 1 else frame
-        return replace(state, rows=state.rows.slice(start), sums=sums)
+        return replace(self, rows=self.rows.slice(start), sums=sums, tails=tails)
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The state as of ``now``, and the frames ``compute.role_views`` shows.
@@ -237,13 +227,20 @@ class Running:
         hours = [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]
         # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
         edges = [now - x for x in _ENDS] + hours + ([] if self.now is None else [self.now - x for x in _MOVED])
-        state, found = self._summed_up(pl.Series(edges, dtype=pl.Int64))
+        needles = pl.Series(edges, dtype=pl.Int64)
+        found = pl.select(  # each edge's position in each role's sums and tail: one query for both roles
+            (
+                pl.lit(self.sums[role]["ts_ms"]).search_sorted(needles, side="left")
+                + pl.lit(self.tails[role]["ts_ms"]).search_sorted(needles, side="left")
+            ).alias(role)
+            for role in formulas.ROLES
+        )
         wide: dict[str, list] = {name: [] for name in _WIDE_SCHEMA}
         rates: dict[str, list] = {name: [] for name in _RATES_SCHEMA}
         figures: dict[str, list] = {name: [] for name in _FIGURES_SCHEMA}
         hints = {}
         for role in formulas.ROLES:
-            edge = _Edges(state.sums[role], found[role])
+            edge = _Edges(self.sums[role], self.tails[role], found[role])
             day, week = edge.tally(*_ENDS_OF["24h"]), edge.tally(*_ENDS_OF["7d"])
             wide["role"].append(role)
             for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
@@ -281,7 +278,7 @@ class Running:
                 for p, value in picks.items():
                     figures[f"p{p}_latency_ms"].append(value)
         return (
-            replace(state, now=now, hints=hints, late=0),
+            replace(self, now=now, hints=hints, late=0),
             pl.DataFrame(wide, schema=_WIDE_SCHEMA),
             pl.DataFrame(rates, schema=_RATES_SCHEMA),
             pl.DataFrame(figures, schema=_FIGURES_SCHEMA),
@@ -289,19 +286,34 @@ class Running:
 
 
 class _Edges:
-    """A role's sums at the edges searched (``at``: positions in its sums, ``sums``: the totals before them)."""
+    """A role's figures at the edges searched: ``at`` their positions, ``sums`` the totals of the calls before them."""
 
-    def __init__(self, frame: pl.DataFrame, found: pl.Series) -> None:
-        self.frame, self.at = frame, found.to_list()
-        self.sums = frame[list(_SUMS)][found - 1].to_dict(as_series=False)  # the row before each edge
+    def __init__(self, frame: pl.DataFrame, tail: pl.DataFrame, found: pl.Series) -> None:
+        self.at, summed = found.to_list(), frame.height
+        # the running sums' row before each edge (the last one for an edge in the tail) ...
+        rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
+        self.sums = frame[["success", "latency_n"]][rows].to_dict(as_series=False)
+        # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
+        money = frame[["price_micro", "revenue_micro"]][rows.slice(0, len(_ENDS))].to_dict(as_series=False)
+        self.sums.update(money)
+        self.latency = frame["latency_ms"]
+        if not tail.height:
+            return
+        # ... plus, for an edge in the tail, the counts of the tail's calls before it
+        self.latency = pl.concat([self.latency, tail["latency_ms"]])
+        for k, i in enumerate(self.at):
+            if (n := i - summed) > 0:
+                for name in _SUMS if k < len(_ENDS) else ("success", "latency_n"):
+                    self.sums[name][k] += tail[name].slice(0, n).sum()
 
     def tally(self, i: int, j: int) -> dict[str, int]:
-        """The calls between edges ``i`` and ``j``: their count and sums."""
-        return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in _SUMS}}
+        """The calls between edges ``i`` and ``j``: their count and sums (money between windows' ends only)."""
+        names = _SUMS if i < len(_ENDS) and j < len(_ENDS) else ("success", "latency_n")
+        return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
 
     def latencies(self, i: int, j: int) -> pl.Series:
         """The latencies of the calls between edges ``i`` and ``j`` (a slice, nulls included)."""
-        return self.frame["latency_ms"].slice(self.at[i], self.at[j] - self.at[i])
+        return self.latency.slice(self.at[i], self.at[j] - self.at[i])
 
     def crossed(self, x: int) -> int:
         """The latencies between ``now - x`` and the last ``now - x`` (searched last, in ``_MOVED``'s order)."""
@@ -315,6 +327,27 @@ def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
     if rows.schema != _ROWS_SCHEMA:
         rows = rows.cast(_ROWS_SCHEMA)
     return rows if rows["ts_ms"].is_sorted() else rows.sort("ts_ms")
+
+
+def _counted(calls: pl.DataFrame) -> pl.DataFrame:
+    """Each call's counts as the running sums' columns (``success`` 0 or 1, ...), in series operations."""
+    status, latency = calls["status_code"], calls["latency_ms"]
+    return pl.DataFrame(
+        {
+            "ts_ms": calls["ts_ms"],
+            "latency_ms": latency,
+            "success": ((status >= 200) & (status <= 299)).cast(pl.Int64),  # formulas.succeeded
+            "latency_n": latency.is_not_null().cast(pl.Int64),
+            "price_micro": calls["price_micro"].cast(pl.Int128),
+            "revenue_micro": calls["revenue_micro"].cast(pl.Int128),
+        }
+    )
+
+
+def _folded(frame: pl.DataFrame, tail: pl.DataFrame) -> pl.DataFrame:
+    """The running sums with the tail's counts summed onto them."""
+    summed = pl.concat([frame.slice(frame.height - 1, 1).lazy(), tail.lazy()]).select(*_RUNNING).slice(1)
+    return _compacted(pl.concat([frame, summed.collect()]))
 
 
 def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
