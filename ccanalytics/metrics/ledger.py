@@ -130,7 +130,7 @@ class Ledger:
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
         recent = pl.DataFrame(schema=RECENT_SCHEMA)
-        seen = FirstSeen.empty() if consumers else None
+        seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
         return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
 
@@ -192,7 +192,7 @@ class Ledger:
             self,
             horizon=horizon,
             settled=self.settled.plus(leaving),
-            seen=None if self.seen is None else self.seen.plus(leaving).merged(),
+            seen=None if self.seen is None else self.seen.plus(leaving).aged(horizon - WINDOW_REACH_MS),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix, is_among
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class MiddleConsumers:
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
         settled_firsts = _settled(seen, api)
-        settled, _ = _found(firsts["key"], settled_firsts)
+        settled = seen.known(firsts["key"], api)
         fresh = pl.concat(
             [firsts.filter(~settled & (ts >= since))["ts_ms"], settled_firsts.filter(ts >= since)["ts_ms"]]
         ).sort()
@@ -205,7 +205,14 @@ class MiddleConsumers:
         recent = _pick(self.firsts, "ts_ms", found, at, None)
         settled_firsts = _settled(seen, self.api)
         found, at = _found(new_firsts["key"], settled_firsts)
-        old = pl.min_horizontal(pl.lit(recent), pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+        # A consumer first seen before `seen.cut` (kept as a key only) was first seen before every window.
+        aged = is_among(new_firsts["key"], seen.old_consumers if self.api is None else seen.old_pairs)
+        settled_ts = pl.select(
+            pl.when(pl.lit(aged))
+            .then(max(seen.cut, -(2**62)) - 1)
+            .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+        ).to_series()
+        old = pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts))
         moved = new_firsts.select(
             was=old.is_between(start, now, closed="left").fill_null(False),
             now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 4  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``)
+FORMAT = 5  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",
@@ -49,6 +49,7 @@ _FRAMES = (
     "settled_sketch",
     "seen_consumers",
     "seen_apis",
+    "seen_old",
     "recent",
     *(f"quarters_{name}" for name in _QUARTERS),
 )
@@ -122,6 +123,12 @@ def save(store: Path, cached: CachedLedger) -> None:
         "settled_sketch": ledger.settled.sketch,
         "seen_consumers": seen.by_consumer,
         "seen_apis": seen.by_api,
+        "seen_old": pl.DataFrame(
+            {
+                "old": pl.concat([seen.old_consumers, seen.old_pairs]),
+                "pair": pl.Series([False] * seen.old_consumers.len() + [True] * seen.old_pairs.len(), dtype=pl.Boolean),
+            }
+        ),
         "recent": ledger.recent,
         **{f"quarters_{name}": getattr(quarters, name) for name in _QUARTERS},
     }
@@ -142,6 +149,7 @@ def save(store: Path, cached: CachedLedger) -> None:
         "horizon": ledger.horizon,
         "reach": ledger.reach,
         "consumers": ledger.seen is not None,
+        "cut": seen.cut,
         "quarters": None if ledger.quarters is None else [quarters.since, quarters.sellers_since],
         "built_ms": cached.built_ms,
         "sizes": [len(b) for b in blobs],
@@ -188,7 +196,18 @@ def load(store: Path) -> CachedLedger | None:
         frames["settled_issues"],
         frames["settled_sketch"],
     )
-    seen = FirstSeen(frames["seen_consumers"], frames["seen_apis"]) if meta["consumers"] else None
+    old = frames["seen_old"]
+    seen = (
+        FirstSeen(
+            frames["seen_consumers"],
+            frames["seen_apis"],
+            cut=meta["cut"],
+            old_consumers=old.filter(~pl.col("pair"))["old"].rename("key"),
+            old_pairs=old.filter(pl.col("pair"))["old"].rename("key"),
+        )
+        if meta["consumers"]
+        else None
+    )
     since = meta["quarters"]
     quarters = None if since is None else Quarters(*since, *(frames[f"quarters_{name}"] for name in _QUARTERS))
     ledger = Ledger(

@@ -79,6 +79,8 @@ def test_a_file_of_another_store_or_garbage_is_no_cache(folder, store, tmp_path)
 
 
 def test_the_day_ranges_settled_history_is_cached_too(folder, store):
+    from dataclasses import replace
+
     import polars as pl
 
     from ccanalytics.metrics.ledger import RECENT_SCHEMA
@@ -89,9 +91,13 @@ def test_the_day_ranges_settled_history_is_cached_too(folder, store):
     row |= {"status_code": 200, "latency_ms": 5.0, "price_micro": 10, "revenue_micro": 9, "consumer": "c", "rule": None}
     rows = pl.DataFrame([row], schema=RECENT_SCHEMA).with_columns(pl.lit(7, pl.Int64).alias(RID))
     ledger = Ledger.empty(horizon=horizon, consumers=True).add(rows)
+    ledger = replace(ledger, seen=ledger.seen.aged(horizon))  # the consumer's first call kept as a key only
     cache.save(store, cached(ledger))
     loaded = cache.load(store)
     assert loaded is not None and loaded.ledger.quarters is not None and ledger.quarters is not None
     for name in ("days", "sketch", "counts", "errors", "sellers", "spans"):
         assert_frame_equal(getattr(loaded.ledger.quarters, name), getattr(ledger.quarters.merged(), name))
     assert loaded.ledger.quarters.rowids(horizon - 10, horizon) == (7, 7)
+    assert loaded.ledger.seen is not None and ledger.seen is not None
+    assert loaded.ledger.seen.cut == horizon and loaded.ledger.seen.by_consumer.height == 0
+    assert loaded.ledger.seen.old_consumers.equals(ledger.seen.old_consumers) and ledger.seen.old_pairs.len() == 1
