@@ -164,7 +164,9 @@ def _role_views(
     period_rows: dict[str, dict[str, dict[str, Any]]] = {role: {} for role in ROLES}
     for row in figures.to_dicts():
         period_rows.setdefault(row["role"], {})[row["period"]] = row
-    role_rates = rates.partition_by("role", as_dict=True, include_key=False)
+    # Each role's chart hours by Series masks: cheaper than a frame filter or partition_by's group.
+    roles, columns = rates["role"], [rates[name] for name in rates.columns if name != "role"]
+    role_rates = {role: pl.DataFrame([column.filter(roles == role) for column in columns]) for role in ROLES}
     views: dict[str, RoleView] = {}
     for role in ROLES:
         money = formulas.money_column(role)
@@ -184,7 +186,7 @@ def _role_views(
             money_7d=window.get(f"{money}_7d", 0),
             total_calls=total.calls,
             total_money=total.money,
-            call_rate=role_rates.get((role,), rates.clear().drop("role")),
+            call_rate=role_rates[role],
             breakdown=total.breakdown,
             extra=extra,
         )
@@ -343,7 +345,12 @@ def _with_spikes(views: dict[str, RoleView], errors: pl.DataFrame, now: int, set
     """Each role's chart hours gain ``spike`` (alerts.md), both roles in one pass."""
     hours = {role: view.call_rate["hour"] for role, view in views.items()}
     flags = spike_flags_by_group(hours, now, errors["ts_ms"], settings, groups=errors["role"])
-    return {role: replace(view, call_rate=view.call_rate.with_columns(flags[role])) for role, view in views.items()}
+    return {role: replace(view, call_rate=_with(view.call_rate, flags[role])) for role, view in views.items()}
+
+
+def _with(frame: pl.DataFrame, column: pl.Series) -> pl.DataFrame:
+    """``frame`` with ``column`` added (``hstack``: no plan) or replaced."""
+    return frame.with_columns(column) if column.name in frame.columns else frame.hstack([column])
 
 
 def _runway(

@@ -157,8 +157,7 @@ class Quarters:
             return self
         if settled.is_empty():  # the usual refresh: recent rows only, whose rowids are kept for later
             assert spans is not None
-            empty = _empty()  # (a fresh empty frame per piece is cheap; concat drops them)
-            piece = (*(empty[n] for n in _NAMES[:-1]), _like(_spans(spans).collect(), self.spans))
+            piece = (*(getattr(self, n).clear() for n in _NAMES[:-1]), _like(_spans(spans).collect(), self.spans))
         else:
             got = pl.collect_all(_pieces(kept, spans, self.sellers_since))
             if spans is None:
