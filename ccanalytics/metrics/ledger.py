@@ -26,7 +26,9 @@ import polars as pl
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, merge, sketch
 from ccanalytics.metrics.consumers import FirstSeen
-from ccanalytics.metrics.history import History
+from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
+from ccanalytics.metrics.past import Past
+from ccanalytics.metrics.quarters import Quarters, Reader
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
 from ccanalytics.units import DAY_MS, WEEK_MS
@@ -116,13 +118,15 @@ class Ledger:
     histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
     running_from: int | None = None  # `running` holds the calls from here on (None: all the rows)
     ahead: pl.DataFrame | None = None  # with `present`: the recent rows it does not count yet (ts_ms >= upto)
+    quarters: Quarters | None = None  # the day ranges' settled history (``quarters``); kept with `seen`
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
         recent = pl.DataFrame(schema=RECENT_SCHEMA)
-        seen = FirstSeen.empty() if consumers else None
-        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen)
+        seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
+        quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
+        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
 
     def covers(self, now: int, reach: int | None = None) -> bool:
         """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
@@ -134,6 +138,7 @@ class Ledger:
         Rows without a valid time are always reported; they can never be recent.
         """
         ts = pl.col("ts_ms")
+        quarters = None if self.quarters is None else self.quarters.plus(rows.filter(ts < self.horizon), rows)
         rows = rows.select(*RECENT_SCHEMA)
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
@@ -160,6 +165,7 @@ class Ledger:
             ahead=ahead,
             seen=seen,
             running=running,
+            quarters=quarters,
         )
 
     def settle(self, horizon: int) -> Ledger:
@@ -180,13 +186,16 @@ class Ledger:
             self,
             horizon=horizon,
             settled=self.settled.plus(leaving),
-            seen=None if self.seen is None else self.seen.plus(leaving).merged(),
+            seen=None if self.seen is None else self.seen.plus(leaving).aged(horizon - WINDOW_REACH_MS),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,
             running=None if self.running is None else self.running.settle(horizon),
             running_from=max(horizon if cut is None else cut, self.running_from or -(2**63)),
             histories=(),
+            quarters=None
+            if self.quarters is None
+            else self.quarters.plus(leaving).trimmed(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -240,19 +249,34 @@ class Ledger:
         return running.rows.slice(lo, hi - lo).lazy()
 
     def view_at(
-        self, now: int, settings: Settings, range_name: str, api: str | None, names: pl.LazyFrame, apis: pl.LazyFrame
+        self,
+        now: int,
+        settings: Settings,
+        range_name: str,
+        api: str | None,
+        names: pl.LazyFrame,
+        apis: pl.LazyFrame,
+        reader: Reader | None = None,
     ) -> tuple[Ledger, dict[str, Any]]:
         """A day range's ``view`` at ``now`` (see ``history.History``), and the ledger that keeps its history.
 
-        The ledger must keep consumers' first calls (``seen``) and rows since ``now − 2R``.
+        The ledger must keep consumers' first calls (``seen``), and either its
+        settled history (``quarters``) with a ``reader`` of the store's rows,
+        or rows since ``now − 2R``.
         """
         assert self.seen is not None
         state = (settings.timezone, range_name, settings.error_spike_window_ms, self.horizon)
         settled = int(self.settled.tallies["calls"].sum())
         kept = [h for h in self.histories if h.answers(now, *state, settled, self.recent.height)]
+        ledger = self
         if kept:
             history = kept[0]
         else:
+            past = None
+            if self.quarters is not None and reader is not None:
+                ledger = replace(self, quarters=self.quarters.merged())
+                assert ledger.quarters is not None
+                past = Past(ledger.quarters, reader, self.horizon)
             history = History.of(
                 self.recent,
                 self.seen,
@@ -262,10 +286,11 @@ class Ledger:
                 timezone=settings.timezone,
                 range_name=range_name,
                 spike_window=settings.error_spike_window_ms,
+                past=past,
             )
         others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
         view = history.view(self.recent, now, api, names, apis, settings, self.seen)
-        return replace(self, histories=(history, *others)), view
+        return replace(ledger, histories=(history, *others)), view
 
 
 def _split(rows: pl.DataFrame, at: int) -> tuple[pl.DataFrame, pl.DataFrame]:
