@@ -86,27 +86,21 @@ class Totals:
         )
 
     def plus(self, rows: pl.DataFrame) -> Totals:
-        """These totals with more rows counted, in one collect of what the rows can change (``merge``)."""
+        """These totals with more rows counted: only what the rows can change is merged again (``merge``)."""
         if rows.is_empty():
             return self
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
-        plans: dict[str, pl.LazyFrame] = {}
+        tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
         if not good.is_empty():
-            plans["tallies"] = merge.tallies_with(self.tallies, good)
+            tallies = merge.tallies_with(tallies, good)
             if good["api_name"].null_count() < good.height:
-                plans["names"] = merge.names_with(self.names, good)
+                names = merge.names_with(names, good)
             if good["latency_ms"].null_count() < good.height:
-                plans["sketch"] = merge.sketch_with(self.sketch, good)
+                sketches = merge.sketch_with(sketches, good)
         if good.height < rows.height:
-            plans["issues"] = merge.issues_with(self.issues, rows)
-        done = dict(zip(plans, pl.collect_all(plans.values()), strict=True))
-        return Totals(
-            tallies=done.get("tallies", self.tallies),
-            names=done.get("names", self.names),
-            issues=done.get("issues", self.issues),
-            sketch=done.get("sketch", self.sketch),
-        )
+            issues = merge.issues_with(issues, rows)
+        return Totals(tallies, names, issues, sketches)
 
 
 @dataclass(frozen=True)
