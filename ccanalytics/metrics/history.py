@@ -103,6 +103,7 @@ class History:
     middle: tuple[int, int]  # the window's fixed middle
     past: Past | None = field(compare=False)  # the settled calls it was built from (None: all were rows)
     consumers: dict[str | None, MiddleConsumers] = field(default_factory=dict, compare=False)  # per API, when asked
+    spikes: dict[tuple, list[bool]] = field(default_factory=dict, compare=False)  # flags of buckets over, by API
 
     @classmethod
     def of(
@@ -222,9 +223,7 @@ class History:
         tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
         starts = bucket_starts(now, self.timezone, range_)
         series = self._series(new, starts, now, mine)
-        failed = pl.concat(
-            [self.errors.lazy().filter(mine), new.filter(~formulas.succeeded()).select(self.errors.columns)]
-        )
+        failed = new.filter(~formulas.succeeded()).select(self.errors.columns)
         outside = per_consumer(edge.filter(in_window), api)
         new_firsts = sellers(new).group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
         shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
@@ -234,10 +233,35 @@ class History:
         consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, seen, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
-            flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+            flags = self._spikes(api, role, starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings)
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
         return view
+
+    def _spikes(
+        self, api: str | None, role: str, starts: list[int], now: int, new_errors: pl.Series, settings: Settings
+    ) -> list[bool]:
+        """The buckets' spike flags: those of the buckets over before the build kept, unless a late error came.
+
+        A bucket's flag depends only on the errors in it and in the spike
+        window before it, so the buckets ending before ``built`` keep theirs
+        while no error before ``built`` arrives; the rest are computed from
+        the errors since the spike window before them.
+        """
+        fixed = sum(1 for nxt in starts[1:] if nxt <= self.built)  # buckets that ended before the build
+        old = self.errors.filter((pl.col("role") == role) & (pl.col("api_id") == api if api is not None else True))
+        old_ts = old["ts_ms"]
+        late = bool((new_errors < self.built).any())
+        head: list[bool] = []
+        if fixed:
+            key = (api, role, tuple(starts[: fixed + 1]), settings.error_spike_errors)
+            if late or key not in self.spikes:
+                errors = pl.concat([old_ts, new_errors]).sort()
+                self.spikes[key] = spike_flags(starts[:fixed], starts[fixed], errors, settings).to_list()
+            head = self.spikes[key]
+        since = starts[fixed] - settings.error_spike_window_ms
+        tail_errors = pl.concat([old_ts.filter(old_ts >= since), new_errors]).sort()
+        return head + spike_flags(starts[fixed:], now, tail_errors, settings).to_list()
 
     def _series(self, new: pl.LazyFrame, starts: list[int], now: int, mine: pl.Expr) -> pl.LazyFrame:
         """Per (role, start): the buckets' successes and errors."""

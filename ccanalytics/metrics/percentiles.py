@@ -52,12 +52,13 @@ class _Run:
         return self.lo if self.values is None else self.values[rank - self.below]
 
     @classmethod
-    def around(cls, values: pl.Series, hint: Hint) -> _Run:
+    def around(cls, values: pl.Series, n: int, hint: Hint) -> _Run:
         lo, hi = hint
-        below = int((values < lo).sum())
+        above = values >= lo  # null for a call without latency: neither counted nor kept
+        below = n - int(above.sum())
         if lo == hi:  # a window full of one latency: count it, sort nothing
             return cls(below, None, lo, int((values == lo).sum()))
-        inner = values.filter((values >= lo) & (values <= hi)).sort(multithreaded=False)
+        inner = values.filter(above & (values <= hi)).sort(multithreaded=False)
         return cls(below, inner, lo, inner.len())
 
     @classmethod
@@ -88,7 +89,7 @@ def nearest_rank(
     whole: _Run | None = None  # the whole window sorted, if some group needed it
     for group, hint in zip(GROUPS, hints or (None,) * len(GROUPS), strict=True):
         ranks = [max((n * p + 99) // 100 - 1, 0) for p in group]
-        run = None if hint is None else _Run.around(values, hint)
+        run = None if hint is None else _Run.around(values, n, hint)
         if run is None or not (run.below <= ranks[0] and ranks[-1] < run.end):
             whole = whole or _Run.whole(values)
             run = whole

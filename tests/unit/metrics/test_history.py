@@ -201,3 +201,25 @@ def test_a_history_from_quarters_and_rows_read_back_is_the_from_scratch_view(ran
                 horizon=HORIZON, names=NAMES, apis=APIS, now=now, timezone=timezone, range_name=range_name, api=api,
             )  # fmt: skip
             assert_same(got, want, f"view at {now} for {api}")
+
+
+def test_spike_flags_kept_for_the_buckets_over_are_those_from_scratch_also_after_a_late_error() -> None:
+    from ccanalytics.metrics.alerts import spike_flags
+    from ccanalytics.metrics.views import RANGES, bucket_starts
+
+    rule = Settings(error_spike_errors=0, error_spike_window_ms=2 * DAY)
+    calls = many_calls(seed=3)
+    history = History.of(
+        recent(calls), FirstSeen.empty(), horizon=B - 200 * DAY, settled_calls=0, now=B, timezone="UTC",
+        range_name="30d", spike_window=rule.error_spike_window_ms,
+    )  # fmt: skip
+    late_error = (B - 10 * DAY - 5, "seller", "a", 502, 1.0, 0, "c01")  # a failed call arriving after the build
+    for extra in ([], [late_error]):
+        rows = recent([*calls, *extra])
+        now = B + HOUR
+        view = history.view(rows, now, None, NAMES, APIS, rule, FirstSeen.empty())
+        starts = bucket_starts(now, "UTC", RANGES["30d"])
+        failed = rows.filter((pl.col("role") == "seller") & ~formulas.succeeded())["ts_ms"].sort()
+        want = spike_flags(starts, now, failed, rule).to_list()
+        assert [b["spike"] for b in view["seller"]["series"]] == want
+        assert any(want) and not all(want)
