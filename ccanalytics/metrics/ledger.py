@@ -86,27 +86,21 @@ class Totals:
         )
 
     def plus(self, rows: pl.DataFrame) -> Totals:
-        """These totals with more rows counted, in one collect of what the rows can change (``merge``)."""
+        """These totals with more rows counted: only what the rows can change is merged again (``merge``)."""
         if rows.is_empty():
             return self
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
-        plans: dict[str, pl.LazyFrame] = {}
+        tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
         if not good.is_empty():
-            plans["tallies"] = merge.tallies_with(self.tallies, good)
+            tallies = merge.tallies_with(tallies, good)
             if good["api_name"].null_count() < good.height:
-                plans["names"] = merge.names_with(self.names, good)
+                names = merge.names_with(names, good)
             if good["latency_ms"].null_count() < good.height:
-                plans["sketch"] = merge.sketch_with(self.sketch, good)
+                sketches = merge.sketch_with(sketches, good)
         if good.height < rows.height:
-            plans["issues"] = merge.issues_with(self.issues, rows)
-        done = dict(zip(plans, pl.collect_all(plans.values()), strict=True))
-        return Totals(
-            tallies=done.get("tallies", self.tallies),
-            names=done.get("names", self.names),
-            issues=done.get("issues", self.issues),
-            sketch=done.get("sketch", self.sketch),
-        )
+            issues = merge.issues_with(issues, rows)
+        return Totals(tallies, names, issues, sketches)
 
 
 @dataclass(frozen=True)
@@ -144,7 +138,7 @@ class Ledger:
         Rows without a valid time are always reported; they can never be recent.
         """
         ts = pl.col("ts_ms")
-        quarters = None if self.quarters is None else self.quarters.plus(rows.filter(ts < self.horizon), rows)
+        given = rows  # with their rowids, for the quarters
         rows = rows.select(*RECENT_SCHEMA)
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
@@ -160,6 +154,8 @@ class Ledger:
             present = present.plus(pl.concat([old, counted]))
             ahead = None if ahead is None else _bounded(pl.concat([ahead, later]))
         seen = None if self.seen is None else self.seen.plus(old)
+        timed = old if old.is_empty() else old.filter(ts.is_not_null())
+        quarters = None if self.quarters is None else self.quarters.plus(timed, given)
         rule = new["rule"]
         valid = new if rule.null_count() == new.height else new.filter(rule.is_null())
         running = None if self.running is None else self.running.add(valid)

@@ -1,12 +1,13 @@
-"""All-time totals moved by a few rows: each row merged in as a total of its own, one ``group_by`` each.
+"""All-time totals moved by a few rows, in eager polars operations.
 
-``formulas.tally`` then ``formulas.merge_tallies`` (and the same for sketches
-and names) would group the new rows first and then group again with the
-totals.  A refresh adds about a thousand rows to a few dozen totals, where
-each polars query costs more than its rows, so here the rows join the totals
-as they are — every call a tally of one call, every latency a sketch of one
-— and a single ``group_by`` per total adds them up.  The figures are the
-same; float sums only add in another order.
+A refresh adds about a thousand rows to a few dozen totals.  For frames this
+small a lazy plan's optimisation costs more than the work (a ``group_by``
+collected lazily took 0.4 ms, eagerly 0.16 ms), so the totals are merged
+with eager operations, and the rows join them as they are where that is
+cheaper than grouping them first: every latency a sketch of one call, every
+named call a name candidate.  The figures are those of ``formulas.tally`` /
+``merge_tallies``, ``sketch.sketch`` / ``merge_sketches`` and
+``formulas.latest_names``; float sums only add in another order.
 
 Pure polars, no I/O.
 """
@@ -22,46 +23,45 @@ __all__ = ["issues_with", "names_with", "sketch_with", "tallies_with"]
 _LATENCY = pl.col("latency_ms")
 
 
-def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.LazyFrame:
+def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     """``tallies`` (per role, api_id) with these valid calls counted too.
 
     Examples
     --------
     >>> calls = pl.DataFrame({"role": ["buyer", "buyer"], "api_id": ["a", "a"], "status_code": [200, 502],
     ...     "latency_ms": [10.0, None], "price_micro": [5, 0], "revenue_micro": [0, 0]})
-    >>> once = tallies_with(formulas.empty_tally().collect(), calls).collect()
-    >>> tallies_with(once, calls).collect().row(0)
+    >>> once = tallies_with(formulas.empty_tally().collect(), calls)
+    >>> tallies_with(once, calls).row(0)
     ('buyer', 'a', 4, 2, 20.0, 2, 10, 0)
     """
-    each = calls.lazy().select(
-        "role",
-        "api_id",
-        calls=pl.lit(1, pl.Int64),
-        success=formulas.succeeded().cast(pl.Int64),
-        latency_sum=_LATENCY.cast(pl.Float64),
-        latency_n=_LATENCY.is_not_null().cast(pl.Int64),
-        price_micro=pl.col("price_micro").cast(pl.Int128),
-        revenue_micro=pl.col("revenue_micro").cast(pl.Int128),
-    )
     keys = formulas.TALLY_KEYS
-    return pl.concat([tallies.lazy(), each.cast(tallies.schema)]).group_by(*keys).agg(pl.exclude(*keys).sum())
+    tallied = calls.group_by(*keys).agg(  # as formulas.tally, grouped eagerly
+        calls=pl.len().cast(pl.Int64),
+        success=formulas.succeeded().sum().cast(pl.Int64),
+        latency_sum=_LATENCY.sum().cast(pl.Float64),
+        latency_n=_LATENCY.count().cast(pl.Int64),
+        price_micro=pl.col("price_micro").cast(pl.Int128).sum(),
+        revenue_micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
+    )
+    return pl.concat([tallies, tallied.select(tallies.columns)]).group_by(*keys).agg(pl.exclude(*keys).sum())
 
 
-def sketch_with(sketches: pl.DataFrame, calls: pl.DataFrame) -> pl.LazyFrame:
+def sketch_with(sketches: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     """``sketches`` (per role, api_id, key) with these calls' non-null latencies counted too.
 
     Examples
     --------
     >>> calls = pl.DataFrame({"role": ["buyer"] * 3, "api_id": ["a"] * 3, "latency_ms": [5.0, 5.0, None]})
-    >>> sketch_with(sketch.empty_sketch().collect(), calls).collect().rows()
+    >>> sketch_with(sketch.empty_sketch().collect(), calls).rows()
     [('buyer', 'a', 162, 2)]
     """
-    each = calls.lazy().filter(_LATENCY.is_not_null()).select("role", "api_id", key=sketch.bucket(_LATENCY))
-    each = each.with_columns(n=pl.lit(1, pl.Int64))
-    return sketch.merge_sketches(sketches.lazy(), each.cast(sketches.schema))
+    each = calls.filter(_LATENCY.is_not_null()).select(
+        "role", "api_id", key=sketch.bucket(_LATENCY), n=pl.lit(1, pl.Int64)
+    )
+    return pl.concat([sketches, each]).group_by("role", "api_id", "key").agg(pl.col("n").sum())
 
 
-def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.LazyFrame:
+def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     """``names`` (see ``formulas.latest_names``) with these valid calls' names taken into account.
 
     The latest named call per API wins, ties broken by the greater
@@ -72,22 +72,21 @@ def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.LazyFrame:
     >>> names = pl.DataFrame({"api_id": ["a"], "ts_ms": [5], "request_id": ["r1"], "api_name": ["Old"]})
     >>> calls = pl.DataFrame({"api_id": ["a", "a"], "ts_ms": [5, 4], "request_id": ["r2", "r9"],
     ...     "api_name": ["New", "Older"]})
-    >>> names_with(names, calls).collect().rows()
+    >>> names_with(names, calls).rows()
     [('a', 5, 'r2', 'New')]
     """
-    named = calls.lazy().select(names.columns).filter(pl.col("api_name").is_not_null())
-    latest = pl.all().sort_by("ts_ms", "request_id").last()
-    return pl.concat([names.lazy(), named.cast(names.schema)]).group_by("api_id").agg(latest)
+    named = calls.select(names.columns).filter(pl.col("api_name").is_not_null())
+    return pl.concat([names, named]).group_by("api_id").agg(pl.all().sort_by("ts_ms", "request_id").last())
 
 
-def issues_with(issues: pl.DataFrame, rows: pl.DataFrame) -> pl.LazyFrame:
+def issues_with(issues: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """``issues`` (bad rows per ``rule``) with these rows' counted too (good rows have no ``rule``).
 
     Examples
     --------
     >>> issues = pl.DataFrame({"rule": ["x"], "rows": [2]})
-    >>> issues_with(issues, pl.DataFrame({"rule": ["x", None, "y"]})).sort("rule").collect().rows()
+    >>> issues_with(issues, pl.DataFrame({"rule": ["x", None, "y"]})).sort("rule").rows()
     [('x', 3), ('y', 1)]
     """
-    bad = rows.lazy().filter(pl.col("rule").is_not_null()).select("rule", rows=pl.lit(1, pl.Int64))
-    return pl.concat([issues.lazy(), bad.cast(issues.schema)]).group_by("rule").agg(pl.col("rows").sum())
+    bad = rows.filter(pl.col("rule").is_not_null()).select("rule", rows=pl.lit(1, pl.Int64))
+    return pl.concat([issues, bad]).group_by("rule").agg(pl.col("rows").sum())

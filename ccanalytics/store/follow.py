@@ -53,7 +53,8 @@ def advance(cursor: Cursor, table: str, rows: pl.DataFrame, reset: bool) -> None
     top = rows[RID].max() if rows.height else None
     if isinstance(top, int) and (cursor.top is None or top > cursor.top):
         cursor.top = top
-        cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())
+        columns = [RID, *TABLES[table].schema]
+        cursor.last = (rows if rows.columns == columns else rows.select(columns)).row(rows[RID].arg_max())
 
 
 def new_rows(source: Source, table: str, cursor: Cursor, count: bool = True) -> tuple[bool, pl.DataFrame]:

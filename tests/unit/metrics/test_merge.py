@@ -30,11 +30,9 @@ def _sorted(frame: pl.DataFrame, *by: str) -> pl.DataFrame:
 def test_tallies_moved_by_rows_equal_the_rows_tallied_and_merged() -> None:
     old = formulas.tally(FIRST.lazy()).collect()
     expected = formulas.merge_tallies(old.lazy(), formulas.tally(THEN.lazy())).collect()
-    assert_frame_equal(
-        _sorted(merge.tallies_with(old, THEN).collect(), "role", "api_id"), _sorted(expected, "role", "api_id")
-    )
+    assert_frame_equal(_sorted(merge.tallies_with(old, THEN), "role", "api_id"), _sorted(expected, "role", "api_id"))
     # Money sums past 2**63 do not wrap; a group of only null latencies sums to 0.0.
-    twice = merge.tallies_with(merge.tallies_with(old, THEN).collect(), THEN).collect()
+    twice = merge.tallies_with(merge.tallies_with(old, THEN), THEN)
     seller_b = twice.filter(pl.col("role") == "seller", pl.col("api_id") == "b").row(0, named=True)
     assert seller_b["price_micro"] == 2**62 * 2 + 6 and seller_b["calls"] == 4
     buyer_b = twice.filter(pl.col("role") == "buyer", pl.col("api_id") == "b").row(0, named=True)
@@ -45,21 +43,21 @@ def test_sketches_moved_by_rows_equal_the_rows_sketched_and_merged() -> None:
     old = sketch.sketch(FIRST.lazy()).collect()
     expected = sketch.merge_sketches(old.lazy(), sketch.sketch(THEN.lazy())).collect()
     by = ("role", "api_id", "key")
-    assert_frame_equal(_sorted(merge.sketch_with(old, THEN).collect(), *by), _sorted(expected, *by))
+    assert_frame_equal(_sorted(merge.sketch_with(old, THEN), *by), _sorted(expected, *by))
 
 
 def test_names_moved_by_rows_are_the_latest_named_calls_of_all() -> None:
     old = formulas.latest_names(FIRST.lazy()).collect()
     expected = formulas.latest_names(CALLS.lazy()).collect()
-    assert_frame_equal(_sorted(merge.names_with(old, THEN).collect(), "api_id"), _sorted(expected, "api_id"))
+    assert_frame_equal(_sorted(merge.names_with(old, THEN), "api_id"), _sorted(expected, "api_id"))
     # A later call without a name keeps the name; a tie on time goes to the greater request_id.
-    assert dict(merge.names_with(old, THEN).collect().select("api_id", "api_name").rows()) == {"a": "A2", "b": "B2"}
+    assert dict(merge.names_with(old, THEN).select("api_id", "api_name").rows()) == {"a": "A2", "b": "B2"}
 
 
 def test_issues_moved_by_rows_count_each_rule() -> None:
     rows = pl.DataFrame({"rule": ["ts_ms is not an integer", None, "demo is not 0 or 1", "demo is not 0 or 1"]})
     issues = pl.DataFrame({"rule": ["demo is not 0 or 1"], "rows": [4]})
-    assert dict(merge.issues_with(issues, rows).collect().rows()) == {
+    assert dict(merge.issues_with(issues, rows).rows()) == {
         "demo is not 0 or 1": 6,
         "ts_ms is not an integer": 1,
     }
