@@ -148,7 +148,7 @@ def test_a_file_that_changes_at_every_attempt_is_still_read_in_one_state(tmp_pat
     path = tmp_path / "store.db"
     _store(path, 5_000, wal=True)
     ticks = iter(range(10**9))
-    always_new = lambda self: (next(ticks),)  # noqa: E731  # the file's stat differs at every look
+    always_new = lambda self: ((1, next(ticks), 0), (2, 0, 0))  # noqa: E731  # the file's stat differs at every look
     changing = mock.patch.object(sqlite.Source, "_fingerprint", always_new)
     with changing, cc.open_store(path, cache=False, chunk_rows=1_000) as store:
         assert store.snapshot(now=NOW).buyer.calls_24h == 5_000

@@ -85,3 +85,24 @@ def test_incremental_snapshots_equal_from_scratch_ones(operations, last):
                 assert_snapshots_equal(actual, expected)
         store.close()
         con.close()
+
+
+def test_the_gas_runway_kept_between_refreshes_moves_as_snapshots_leave_the_week():
+    # The small tables' facts (the gas burnt among them) are kept between refreshes: they must
+    # change exactly when `now` - 7 d reaches a balance snapshot, as a fresh store's do.
+    week = 7 * DAY
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "store.db")
+        create_store(path)
+        con = sqlite3.connect(path)
+        for ts, eth in ((BASE - 9 * DAY, "900"), (BASE - 3 * DAY, "700"), (BASE - 2 * DAY, "650"), (BASE, "640")):
+            con.execute("INSERT INTO balance_snapshots (ts_ms, usdc_micro, eth_wei) VALUES (?, 5000000, ?)", (ts, eth))
+        con.commit()
+        store = cc.open_store(path)
+        edge = BASE - 3 * DAY + week  # the snapshot of 700 wei leaves the week
+        for now in (BASE + 1, edge - 1, edge, edge + 1, BASE + 6 * DAY, edge + 2 * DAY, BASE + 1):
+            with cc.open_store(path) as fresh:
+                expected = fresh.snapshot(now=now).to_dict()["runway"]
+            assert store.snapshot(now=now).to_dict()["runway"] == expected, now
+        store.close()
+        con.close()

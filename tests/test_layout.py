@@ -108,6 +108,12 @@ def luminance(rgb: str) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
+_INNER_SCROLLERS_JS = """() => [...document.querySelectorAll('body *')].filter(el => {
+    const style = getComputedStyle(el);
+    return ['auto', 'scroll'].includes(style.overflowY) && el.scrollHeight > el.clientHeight + 1;
+}).map(el => el.id || el.className.toString())"""
+
+
 def contrast(fore: str, back: str) -> float:
     high, low = sorted((luminance(fore), luminance(back)), reverse=True)
     return (high + 0.05) / (low + 0.05)
@@ -128,6 +134,12 @@ def test_the_page_is_readable_at_every_width(tabs: Tabs, server: Server, width: 
         "() => document.querySelector('.cc-rows').clientHeight"
     )
     assert "9 APIs" in page.locator(".cc-breakdown .cc-panel-hint").inner_text()
+    # The page scrolls as a document (a phone's address bar collapses, find and full-page shots see it all):
+    # no box in it scrolls on its own, and the document is as tall as the dashboard.
+    assert page.evaluate(_INNER_SCROLLERS_JS) == []
+    assert page.evaluate(
+        "() => document.scrollingElement.scrollHeight >= document.querySelector('.cc-dashboard').scrollHeight"
+    )
     assert page.get_by_text(LONG_NAME).is_visible()
 
     # The chart's hour labels do not overprint.

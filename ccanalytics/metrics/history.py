@@ -41,16 +41,20 @@ from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags
 from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
 from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+from ccanalytics.metrics.past import COLUMNS, Past, whole_days
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, view_dict
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
     from ccanalytics.settings import Settings
 
-__all__ = ["SPAN_MS", "History"]
+__all__ = ["SPAN_MS", "VIEWS_REACH_MS", "WINDOW_REACH_MS", "History"]
 
 SPAN_MS = 6 * HOUR_MS  # how long a history answers; its bands hold this much of calls each
-COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
+# How far before its horizon a ledger keeps the settled history (``quarters``): a 90d view's previous period,
+# and its window for the consumers.
+VIEWS_REACH_MS = 2 * RANGES["90d"].length_ms
+WINDOW_REACH_MS = RANGES["90d"].length_ms
 _BY = ("period", "role", "api_id")
 _TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 
@@ -97,7 +101,9 @@ class History:
     band: pl.DataFrame  # the calls of both bands
     future: pl.DataFrame  # the calls at or after `built` that existed at the build
     middle: tuple[int, int]  # the window's fixed middle
+    past: Past | None = field(compare=False)  # the settled calls it was built from (None: all were rows)
     consumers: dict[str | None, MiddleConsumers] = field(default_factory=dict, compare=False)  # per API, when asked
+    spikes: dict[tuple, list[bool]] = field(default_factory=dict, compare=False)  # flags of buckets over, by API
 
     @classmethod
     def of(
@@ -111,37 +117,61 @@ class History:
         timezone: str,
         range_name: str,
         spike_window: int,
+        past: Past | None = None,
     ) -> History:
         """The history of ``range_name`` at ``now`` from the ledger's rows (``recent``) and first calls (``seen``).
 
-        ``recent`` must hold every call since ``now − 2R``.
+        Without ``past`` (the settled calls' quarters and a way to read their
+        rows back), ``recent`` must hold every call since ``now − 2R``.
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
         # In steps, each collected before the next: one query over all rows at once would hold several copies.
         rows, future = pl.collect_all([_valid(recent).filter(ts < b), _valid(recent).filter(ts >= b)])
+        periods = {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
+        bands = [(b - 2 * length, b - 2 * length + SPAN_MS), (b - length, b - length + SPAN_MS)]
+        whole: dict[str, tuple[int, int]] = {}
         before = rows.lazy()
-        middles = _periods(
-            before, {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
-        )
+        if past is not None:  # the settled part: whole days summed, the hours at the ends read back
+            reads = list(bands)
+            for name, (start, end) in periods.items():
+                inner = whole_days(start, end)
+                if inner is None:
+                    reads.append((start, end))
+                else:
+                    whole[name] = inner
+                    reads += [(start, inner[0]), (inner[1], end)]
+            before = pl.concat([before, past.rows(reads).lazy()])
+        middles = _periods(before, periods)
         starts = bucket_starts(b, timezone, RANGES[range_name])
-        in_band = ts.is_between(b - 2 * length, b - 2 * length + SPAN_MS, closed="left") | ts.is_between(
-            b - length, b - length + SPAN_MS, closed="left"
-        )
+        in_band = pl.lit(False)
+        for start, end in bands:
+            in_band = in_band | ts.is_between(start, end, closed="left")
         since = max(starts[0] - spike_window, -(2**62))
+        day_tallies, day_sketches = past.days(whole) if past is not None else (None, None)
+        recent_days = _day_counts(rows.lazy(), starts, b)
         tallies, sketches, days, errors, band = pl.collect_all(
             [
-                formulas.tally(middles, by=_BY),
-                sketch.sketch(middles, by=_BY),
-                _day_counts(before, starts, b),
-                before.filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
+                formulas.merge_tallies(
+                    formulas.tally(middles, by=_BY), *([] if day_tallies is None else [day_tallies]), by=_BY
+                ),
+                sketch.merge_sketches(
+                    sketch.sketch(middles, by=_BY), *([] if day_sketches is None else [day_sketches]), by=_BY
+                ),
+                recent_days if past is None else pl.concat([recent_days, past.day_counts(starts, b)]),
+                pl.concat(
+                    [
+                        rows.lazy().filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
+                        *([] if past is None else [past.errors(since, b)]),
+                    ]
+                ),
                 before.filter(in_band).sort("ts_ms"),
             ]
         )
         middle = (b - length + SPAN_MS, b)
-        everyone = MiddleConsumers.of(before, seen.merged(), middle=middle, since=b - length, api=None)
+        everyone = MiddleConsumers.of(rows.lazy(), seen.merged(), middle=middle, since=b - length, api=None, past=past)
         built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
-        return cls(*built, tallies, sketches, days, errors, band, future, middle, {None: everyone})
+        return cls(*built, tallies, sketches, days, errors, band, future, middle, past, {None: everyone})
 
     def answers(
         self, now: int, timezone: str, range_name: str, spike_window: int, horizon: int, settled_calls: int, rows: int
@@ -193,9 +223,7 @@ class History:
         tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
         starts = bucket_starts(now, self.timezone, range_)
         series = self._series(new, starts, now, mine)
-        failed = pl.concat(
-            [self.errors.lazy().filter(mine), new.filter(~formulas.succeeded()).select(self.errors.columns)]
-        )
+        failed = new.filter(~formulas.succeeded()).select(self.errors.columns)
         outside = per_consumer(edge.filter(in_window), api)
         new_firsts = sellers(new).group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
         shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
@@ -205,10 +233,35 @@ class History:
         consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, seen, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
         for role in formulas.ROLES:
-            flags = spike_flags(starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings).to_list()
+            flags = self._spikes(api, role, starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings)
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
         return view
+
+    def _spikes(
+        self, api: str | None, role: str, starts: list[int], now: int, new_errors: pl.Series, settings: Settings
+    ) -> list[bool]:
+        """The buckets' spike flags: those of the buckets over before the build kept, unless a late error came.
+
+        A bucket's flag depends only on the errors in it and in the spike
+        window before it, so the buckets ending before ``built`` keep theirs
+        while no error before ``built`` arrives; the rest are computed from
+        the errors since the spike window before them.
+        """
+        fixed = sum(1 for nxt in starts[1:] if nxt <= self.built)  # buckets that ended before the build
+        old = self.errors.filter((pl.col("role") == role) & (pl.col("api_id") == api if api is not None else True))
+        old_ts = old["ts_ms"]
+        late = bool((new_errors < self.built).any())
+        head: list[bool] = []
+        if fixed:
+            key = (api, role, tuple(starts[: fixed + 1]), settings.error_spike_errors)
+            if late or key not in self.spikes:
+                errors = pl.concat([old_ts, new_errors]).sort()
+                self.spikes[key] = spike_flags(starts[:fixed], starts[fixed], errors, settings).to_list()
+            head = self.spikes[key]
+        since = starts[fixed] - settings.error_spike_window_ms
+        tail_errors = pl.concat([old_ts.filter(old_ts >= since), new_errors]).sort()
+        return head + spike_flags(starts[fixed:], now, tail_errors, settings).to_list()
 
     def _series(self, new: pl.LazyFrame, starts: list[int], now: int, mine: pl.Expr) -> pl.LazyFrame:
         """Per (role, start): the buckets' successes and errors."""
@@ -231,5 +284,7 @@ class History:
         if api not in self.consumers:
             before = _valid(recent.slice(0, self.known)).filter(pl.col("ts_ms") < self.built)
             since = self.built - RANGES[self.range_name].length_ms
-            self.consumers[api] = MiddleConsumers.of(before, seen, middle=self.middle, since=since, api=api)
+            self.consumers[api] = MiddleConsumers.of(
+                before, seen, middle=self.middle, since=since, api=api, past=self.past
+            )
         return self.consumers[api]

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics.contract import TABLES
-from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics import formulas, merge, sketch
 from ccanalytics.metrics.consumers import FirstSeen
-from ccanalytics.metrics.history import History
+from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
+from ccanalytics.metrics.past import Past
+from ccanalytics.metrics.quarters import Quarters, Reader
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
 from ccanalytics.units import DAY_MS, WEEK_MS
@@ -62,6 +64,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
+_MAX_AHEAD = 50_000  # beyond this many rows after `upto`, the recent rows are filtered again instead
 
 
 @dataclass(frozen=True)
@@ -83,20 +86,20 @@ class Totals:
         )
 
     def plus(self, rows: pl.DataFrame) -> Totals:
-        """These totals with more rows counted."""
+        """These totals with more rows counted: only what the rows can change is merged again (``merge``)."""
         if rows.is_empty():
             return self
-        good = rows.lazy().filter(pl.col("rule").is_null())
-        tallies, names, issues, sketches = pl.collect_all(
-            [
-                formulas.merge_tallies(self.tallies.lazy(), formulas.tally(good)),
-                formulas.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
-                pl.concat([self.issues.lazy(), formulas.issue_counts(rows.lazy())])
-                .group_by("rule")
-                .agg(pl.col("rows").sum()),
-                sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
-            ]
-        )
+        rule = rows["rule"]
+        good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
+        tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
+        if not good.is_empty():
+            tallies = merge.tallies_with(tallies, good)
+            if good["api_name"].null_count() < good.height:
+                names = merge.names_with(names, good)
+            if good["latency_ms"].null_count() < good.height:
+                sketches = merge.sketch_with(sketches, good)
+        if good.height < rows.height:
+            issues = merge.issues_with(issues, rows)
         return Totals(tallies, names, issues, sketches)
 
 
@@ -114,13 +117,16 @@ class Ledger:
     running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
     histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
     running_from: int | None = None  # `running` holds the calls from here on (None: all the rows)
+    ahead: pl.DataFrame | None = None  # with `present`: the recent rows it does not count yet (ts_ms >= upto)
+    quarters: Quarters | None = None  # the day ranges' settled history (``quarters``); kept with `seen`
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
         recent = pl.DataFrame(schema=RECENT_SCHEMA)
-        seen = FirstSeen.empty() if consumers else None
-        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen)
+        seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
+        quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
+        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
 
     def covers(self, now: int, reach: int | None = None) -> bool:
         """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
@@ -132,18 +138,37 @@ class Ledger:
         Rows without a valid time are always reported; they can never be recent.
         """
         ts = pl.col("ts_ms")
+        given = rows  # with their rowids, for the quarters
         rows = rows.select(*RECENT_SCHEMA)
-        old = rows.filter(ts.is_null() | (ts < self.horizon))
-        new = rows.filter(ts >= self.horizon)
+        times = rows["ts_ms"]
+        if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
+            old, new = rows.clear(), rows  # the usual refresh: every row is recent
+        else:
+            old, new = rows.filter(ts.is_null() | (ts < self.horizon)), rows.filter(ts >= self.horizon)
         recent = pl.concat([self.recent, new])
         if recent.n_chunks() > _MAX_CHUNKS:
             recent = recent.rechunk()
-        present = self.present
+        present, ahead = self.present, self.ahead
         if present is not None and self.upto is not None:
-            present = present.plus(old).plus(new.filter(ts < self.upto))
+            counted, later = _split(new, self.upto)
+            present = present.plus(pl.concat([old, counted]))
+            ahead = None if ahead is None else _bounded(pl.concat([ahead, later]))
         seen = None if self.seen is None else self.seen.plus(old)
-        running = None if self.running is None else self.running.add(new.filter(pl.col("rule").is_null()))
-        return replace(self, settled=self.settled.plus(old), recent=recent, present=present, seen=seen, running=running)
+        timed = old if old.is_empty() else old.filter(ts.is_not_null())
+        quarters = None if self.quarters is None else self.quarters.plus(timed, given)
+        rule = new["rule"]
+        valid = new if rule.null_count() == new.height else new.filter(rule.is_null())
+        running = None if self.running is None else self.running.add(valid)
+        return replace(
+            self,
+            settled=self.settled.plus(old),
+            recent=recent,
+            present=present,
+            ahead=ahead,
+            seen=seen,
+            running=running,
+            quarters=quarters,
+        )
 
     def settle(self, horizon: int) -> Ledger:
         """The same calls, with those before a later ``horizon`` folded into the settled totals."""
@@ -163,13 +188,16 @@ class Ledger:
             self,
             horizon=horizon,
             settled=self.settled.plus(leaving),
-            seen=None if self.seen is None else self.seen.plus(leaving).merged(),
+            seen=None if self.seen is None else self.seen.plus(leaving).aged(horizon - WINDOW_REACH_MS),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
             present=self.present if keep else None,
             running=None if self.running is None else self.running.settle(horizon),
             running_from=max(horizon if cut is None else cut, self.running_from or -(2**63)),
             histories=(),
+            quarters=None
+            if self.quarters is None
+            else self.quarters.plus(leaving).trimmed(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -179,12 +207,19 @@ class Ledger:
         so that the next call pays only for what changed in between.
         """
         ts = pl.col("ts_ms")
+        ahead: pl.DataFrame | None
         if self.present is not None and self.upto is not None and now >= self.upto:
-            present = self.present.plus(self.recent.filter(ts.is_between(self.upto, now, closed="left")))
+            if self.ahead is not None:  # the few rows not counted yet
+                entering, ahead = _split(self.ahead, now)
+            else:
+                entering = self.recent.filter(ts.is_between(self.upto, now, closed="left"))
+                ahead = _bounded(self.recent.filter(ts >= now))
+            present = self.present.plus(entering)
         else:
             present = self.settled.plus(self.recent.filter(ts < now))
+            ahead = _bounded(self.recent.filter(ts >= now))
         calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
-        return replace(self, upto=now, present=present), calls, present
+        return replace(self, upto=now, present=present, ahead=ahead), calls, present
 
     def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
         """The windowed figures at ``now`` (see ``running.Running.at``), and the ledger whose state moved there.
@@ -216,19 +251,34 @@ class Ledger:
         return running.rows.slice(lo, hi - lo).lazy()
 
     def view_at(
-        self, now: int, settings: Settings, range_name: str, api: str | None, names: pl.LazyFrame, apis: pl.LazyFrame
+        self,
+        now: int,
+        settings: Settings,
+        range_name: str,
+        api: str | None,
+        names: pl.LazyFrame,
+        apis: pl.LazyFrame,
+        reader: Reader | None = None,
     ) -> tuple[Ledger, dict[str, Any]]:
         """A day range's ``view`` at ``now`` (see ``history.History``), and the ledger that keeps its history.
 
-        The ledger must keep consumers' first calls (``seen``) and rows since ``now − 2R``.
+        The ledger must keep consumers' first calls (``seen``), and either its
+        settled history (``quarters``) with a ``reader`` of the store's rows,
+        or rows since ``now − 2R``.
         """
         assert self.seen is not None
         state = (settings.timezone, range_name, settings.error_spike_window_ms, self.horizon)
         settled = int(self.settled.tallies["calls"].sum())
         kept = [h for h in self.histories if h.answers(now, *state, settled, self.recent.height)]
+        ledger = self
         if kept:
             history = kept[0]
         else:
+            past = None
+            if self.quarters is not None and reader is not None:
+                ledger = replace(self, quarters=self.quarters.merged())
+                assert ledger.quarters is not None
+                past = Past(ledger.quarters, reader, self.horizon)
             history = History.of(
                 self.recent,
                 self.seen,
@@ -238,7 +288,24 @@ class Ledger:
                 timezone=settings.timezone,
                 range_name=range_name,
                 spike_window=settings.error_spike_window_ms,
+                past=past,
             )
         others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
         view = history.view(self.recent, now, api, names, apis, settings, self.seen)
-        return replace(self, histories=(history, *others)), view
+        return replace(ledger, histories=(history, *others)), view
+
+
+def _split(rows: pl.DataFrame, at: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows before ``at`` and the rows from ``at`` on (no row without a time); no filter when one side is empty."""
+    times = rows["ts_ms"]
+    if rows.is_empty() or times.min() >= at:  # type: ignore[operator]
+        return rows.clear(), rows
+    if times.max() < at:  # type: ignore[operator]
+        return rows, rows.clear()
+    ts = pl.col("ts_ms")
+    return rows.filter(ts < at), rows.filter(ts >= at)
+
+
+def _bounded(ahead: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows after ``upto`` to keep beside the present totals, unless too many (then they are filtered again)."""
+    return ahead if ahead.height <= _MAX_AHEAD else None

@@ -21,11 +21,15 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix, is_among
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
+
+if TYPE_CHECKING:
+    from ccanalytics.metrics.past import Past
 
 __all__ = ["MiddleConsumers", "per_consumer", "sellers"]
 
@@ -83,6 +87,22 @@ def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
     return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
 
 
+def _top(per: pl.DataFrame, past: Past, api: str | None) -> pl.DataFrame:
+    """The ten top consumers of ``per`` (``key``, ``consumer`` or null, ``calls``, ``micro``, ``ts_ms``, ``prefix``)."""
+    by = ["micro", "calls", "prefix"]
+    # The ten first by (micro, calls) descending and prefix ascending, without sorting every consumer.
+    ranked = per.top_k(TOP_CONSUMERS, by=by, reverse=[False, False, True]).sort(by, descending=[True, True, False])
+    if per.height > TOP_CONSUMERS:  # and every consumer tied with the tenth
+        tenth = ranked.row(TOP_CONSUMERS - 1, named=True)
+        tied = pl.all_horizontal(pl.col(c) == tenth[c] for c in by)
+        ranked = pl.concat([ranked, per.filter(tied & ~pl.col("key").is_in(ranked["key"].implode()))])
+    missing = ranked.filter(pl.col("consumer").is_null())
+    if not missing.is_empty():
+        texts = past.texts(missing, api).rename({"consumer": "text"})
+        ranked = ranked.join(texts, on="key", how="left").with_columns(consumer=pl.coalesce("consumer", "text"))
+    return ranked.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
+
+
 @dataclass(frozen=True)
 class MiddleConsumers:
     """The middle's consumers (of every API or one), their top ten, and everyone's first call before the build."""
@@ -95,11 +115,20 @@ class MiddleConsumers:
 
     @classmethod
     def of(
-        cls, calls: pl.LazyFrame, seen: FirstSeen, *, middle: tuple[int, int], since: int, api: str | None
+        cls,
+        calls: pl.LazyFrame,
+        seen: FirstSeen,
+        *,
+        middle: tuple[int, int],
+        since: int,
+        api: str | None,
+        past: Past | None = None,
     ) -> MiddleConsumers:
         """From the valid calls before the build (since the ledger's horizon) and the first calls before that.
 
-        ``middle`` is the window's fixed middle; ``since`` the earliest start a window may have.
+        ``middle`` is the window's fixed middle; ``since`` the earliest start a
+        window may have; ``past``: the settled seller calls (before the
+        horizon), when the middle reaches before it.
 
         Examples
         --------
@@ -110,19 +139,37 @@ class MiddleConsumers:
         ([('c', 1, 4), ('d', 1, 2)], [15])
         """
         ts = pl.col("ts_ms")
-        per = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
+        per_lazy = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api)
+        if past is not None:
+            old = past.sellers(*middle, api)
+            per_lazy = (
+                pl.concat([per_lazy.with_columns(ts_ms=pl.lit(None, pl.Int64), prefix=consumer_prefix()), old])
+                .group_by("key")
+                .agg(
+                    pl.col("consumer").drop_nulls().first(),
+                    pl.col("calls", "micro").sum(),
+                    pl.col("ts_ms", "prefix").max(),
+                )
+            )
+        per = per_lazy.collect()
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
-        # A consumer the settled first calls know was first seen before the horizon, so before `since`.
-        settled, _ = _found(firsts["key"], _settled(seen, api))
+        # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
+        settled_firsts = _settled(seen, api)
+        settled = seen.known(firsts["key"], api)
+        fresh = pl.concat(
+            [firsts.filter(~settled & (ts >= since))["ts_ms"], settled_firsts.filter(ts >= since)["ts_ms"]]
+        ).sort()
+        if past is None:
+            top = per.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
+        else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
+            top = _top(per, past, api)
         return cls(
             api=api,
             table=per.select("key", "calls", "micro").sort("key"),
-            top=per.sort(_TOP_BY, descending=_TOP_DESCENDING)
-            .head(TOP_CONSUMERS)
-            .select("key", "consumer", "calls", "micro"),
+            top=top.select("key", "consumer", "calls", "micro"),
             firsts=firsts,
-            fresh=firsts.filter(~settled & (ts >= since))["ts_ms"].sort(),
+            fresh=fresh,
         )
 
     def figures(
@@ -144,7 +191,7 @@ class MiddleConsumers:
         top = (
             pl.concat(
                 [
-                    self.top.filter(~pl.col("key").is_in(outside["key"])),
+                    self.top.filter(~pl.col("key").is_in(outside["key"].implode())),
                     totals.select("key", "consumer", "calls", "micro"),
                 ]
             )
@@ -158,7 +205,14 @@ class MiddleConsumers:
         recent = _pick(self.firsts, "ts_ms", found, at, None)
         settled_firsts = _settled(seen, self.api)
         found, at = _found(new_firsts["key"], settled_firsts)
-        old = pl.min_horizontal(pl.lit(recent), pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+        # A consumer first seen before `seen.cut` (kept as a key only) was first seen before every window.
+        aged = is_among(new_firsts["key"], seen.old_consumers if self.api is None else seen.old_pairs)
+        settled_ts = pl.select(
+            pl.when(pl.lit(aged))
+            .then(max(seen.cut, -(2**62)) - 1)
+            .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+        ).to_series()
+        old = pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts))
         moved = new_firsts.select(
             was=old.is_between(start, now, closed="left").fill_null(False),
             now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),

@@ -1,35 +1,40 @@
-"""The default snapshot's windowed figures as running state, moved forward by each refresh.
+"""The default snapshot's windowed figures, read off running sums of the calls kept sorted by time.
 
 The 24 h and 7 d windows, the previous 24 h and 7 d, and the chart's 48
-hours all end at ``now`` (or a fixed distance before it).  Between two
-refreshes few calls enter a window and few leave it, so ``Running`` keeps
-each window's tally, the hourly counts of the chart, and the sorted latencies
-of the two windows whose percentiles are shown, and a move from ``then`` to
-``now`` adds the calls that entered and subtracts those that left: for a
-window ``[t − a, t − b)`` that is ``+[then − b, now − b)`` and
-``−[then − a, now − a)`` (the signs swap when ``now`` moves backward).  The
-calls are kept sorted by time (``rows``), so each band is a slice found by
-binary search, and every band of a move is summed in one lazy plan.
+hours all end at ``now`` (or a fixed distance before it).  ``Running`` keeps
+the valid calls sorted by time (``rows``) and, per role, a frame of running
+sums over them (``sums``: successes, latencies counted, price and revenue,
+each the total up to and including its row, after a first row of zeros).
+A window ``[s, e)`` is then two binary searches: its calls are the rows
+between the two positions, its sums the difference of the running sums
+there — exact integers at any ``now``, forward or back, however the calls
+arrived.  Every edge of every window and chart hour of both roles is found
+in one search per role and read in one gather per column.
 
-A call that arrives late (its ``ts_ms`` before the state's ``now``) is added
-to the windows that contained it at that ``now`` when it arrives; later moves
-then treat it as any other call.  Latency sums are floats: each move adds to
-a bound of their rounding error, and a window whose bound exceeds 1e-11 of
-its sum is summed again from its rows, so averages stay within 1e-9 of a
-from-scratch snapshot.
+New calls are appended with their running sums; a call that arrives late (a
+``ts_ms`` before the last one kept) makes the sums after it be summed again,
+from that call on.  The latency sums, floats, are summed over each window's
+slice (a sum over a contiguous slice, no query), as a from-scratch snapshot
+sums them.  The percentiles are exact nearest-rank values of the window's
+latencies, searched near the last refresh's answers (``percentiles``).
 
 Pure polars, no I/O: the ledger hands it the valid calls it keeps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.percentiles import nearest_rank
 from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
+
+if TYPE_CHECKING:
+    from ccanalytics.metrics.percentiles import Hint
 
 __all__ = ["COLUMNS", "WINDOWS", "Running"]
 
@@ -42,53 +47,97 @@ WINDOWS = {
 }
 REACH_MS = max(a for a, _ in WINDOWS.values())  # no window reaches further back
 PERCENTILE_WINDOWS = ("24h", "previous_24h")
-HOURS = "hours"  # the chart's target: [first bucket, now), per hour
+PERIODS = ("24h", "previous_24h", "previous_7d")  # the windows `figures` shows
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro")
-_SUMS = ("calls", "success", "error", "latency_sum", "latency_n", "price_micro", "revenue_micro")
-_STATE_SCHEMA = pl.Schema(
+_ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS})  # the contract's dtypes
+_MAX_CHUNKS = 32
+_MAX_TAIL = 50_000  # calls in a role's tail before it is summed
+
+# A role's running sums: each column the total of the rows up to and including this one.
+_SUMS = ("success", "latency_n", "price_micro", "revenue_micro")
+_SUMS_SCHEMA = pl.Schema(
     {
-        "role": pl.String,
-        "target": pl.String,
-        "hour": pl.Int64,
-        **{name: pl.Float64 if name == "latency_sum" else pl.Int64 for name in _SUMS},
+        "ts_ms": pl.Int64,
+        "latency_ms": pl.Float64,
+        "success": pl.Int64,
+        "latency_n": pl.Int64,
         # money sums in Int128: 2**63 - 1 per amount (data-contract.md), a sum never wraps
         "price_micro": pl.Int128,
         "revenue_micro": pl.Int128,
-        "drift": pl.Float64,
     }
 )
-_ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS})  # the contract's dtypes
-_EPS = 2.0**-52
-_DRIFT_LIMIT = 1e-11
-_MAX_CHUNKS = 32
+# The first row of every role's sums: before any call, all zero (a window's start never finds it).
+_ZERO = pl.DataFrame(
+    {
+        "ts_ms": [-(2**63)],
+        "latency_ms": [None],
+        "success": [0],
+        "latency_n": [0],
+        "price_micro": [0],
+        "revenue_micro": [0],
+    },
+    schema=_SUMS_SCHEMA,
+)
+_COUNTED = (
+    pl.col("ts_ms"),
+    pl.col("latency_ms"),
+    formulas.succeeded().cast(pl.Int64).alias("success"),
+    pl.col("latency_ms").is_not_null().cast(pl.Int64).alias("latency_n"),
+    pl.col("price_micro").cast(pl.Int128),
+    pl.col("revenue_micro").cast(pl.Int128),
+)
+_RUNNING = (pl.col("ts_ms"), pl.col("latency_ms"), *(pl.col(name).cum_sum() for name in _SUMS))
+_OF_ROLE = {role: pl.col("role") == role for role in formulas.ROLES}
 
-
-@dataclass(frozen=True)
-class _Band:
-    """Rows ``[start, end)`` of ``rows`` (or of the late rows) counted ``sign`` times into ``target``."""
-
-    start: int
-    end: int
-    sign: int
-    target: str
-    late: bool = False
+_WIDE_SCHEMA = pl.Schema(
+    {
+        "role": pl.String,
+        "calls_24h": pl.Int64,
+        "success_24h": pl.Int64,
+        "latency_sum_24h": pl.Float64,
+        "latency_n_24h": pl.Int64,
+        "price_micro_24h": pl.Int128,
+        "revenue_micro_24h": pl.Int128,
+        "calls_7d": pl.Int64,
+        "price_micro_7d": pl.Int128,
+        "revenue_micro_7d": pl.Int128,
+    }
+)
+_RATES_SCHEMA = pl.Schema({"role": pl.String, "hour": pl.Int64, "success": pl.Int64, "error": pl.Int64})
+_FIGURES_SCHEMA = pl.Schema(
+    {
+        "role": pl.String,
+        "period": pl.String,
+        "calls": pl.Int64,
+        "success": pl.Int64,
+        "latency_sum": pl.Float64,
+        "latency_n": pl.Int64,
+        "price_micro": pl.Int128,
+        "revenue_micro": pl.Int128,
+        **{f"p{p}_latency_ms": pl.Float64 for p in sketch.PERCENTILES},
+    }
+)
+# The edges searched at `now`, as offsets before it: the windows' ends first, then the chart hours.
+_ENDS = sorted({x for pair in WINDOWS.values() for x in pair}, reverse=True)  # 2w, 1w, 2d, 1d, 0
+_AT = {x: i for i, x in enumerate(_ENDS)}
+_MOVED = (0, DAY_MS, 2 * DAY_MS)  # the ends of the percentile windows, also searched at the last `now`
+_ENDS_OF = {window: (_AT[a], _AT[b]) for window, (a, b) in WINDOWS.items()}  # a window's edges in the search
 
 
 @dataclass(frozen=True)
 class Running:
-    """The windows' tallies, the chart's hours and the latencies at ``now`` (None: not yet moved)."""
+    """The valid calls sorted by time, each role's running sums over them, and the last ``now``."""
 
     rows: pl.DataFrame  # valid calls, sorted by ts_ms
-    now: int | None = None
-    timezone: str | None = None
-    first_hour: int | None = None  # the chart's first bucket at `now`
-    state: pl.DataFrame | None = None  # per (role, target, hour): _SUMS and drift
-    latencies: dict[tuple[str, str], pl.Series] | None = None  # (role, window): sorted latencies
-    late: pl.DataFrame | None = None  # rows added since `now` with ts_ms < now
+    sums: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> running sums (_SUMS_SCHEMA)
+    tails: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> its calls after its sums, counted not summed
+    now: int | None = None  # the last `now` asked
+    hints: dict[tuple[str, str], tuple[Hint, ...] | None] = field(default_factory=dict)  # (role, window)
+    late: int = 0  # calls added since the last `now` with a ts_ms before it
 
     @classmethod
     def of(cls, calls: pl.DataFrame) -> Running:
-        """A state of these valid calls, not yet at any ``now``.
+        """A state of these valid calls.
 
         Examples
         --------
@@ -97,235 +146,231 @@ class Running:
         >>> Running.of(calls).rows["ts_ms"].to_list()
         [1, 5]
         """
-        return cls(rows=calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect())
+        rows = _sorted(calls)
+        parts = pl.collect_all([_summed(_ZERO, rows.lazy().filter(_OF_ROLE[role])) for role in formulas.ROLES])
+        sums = {role: pl.concat([_ZERO, part]) for role, part in zip(formulas.ROLES, parts, strict=True)}
+        return cls(rows=rows, sums=sums, tails=dict.fromkeys(formulas.ROLES, _counted(rows.clear())))
 
     def add(self, calls: pl.DataFrame) -> Running:
-        """The state with more valid calls; those before ``now`` are counted at the next move."""
+        """The state with more valid calls, appended to their role's tail (no query).
+
+        A tail is summed into the running sums once it has grown (one query
+        every few dozen refreshes); a call older than the role's last sums
+        makes them be summed again from that call on.
+        """
         if calls.is_empty():
             return self
-        new = calls.lazy().select(*COLUMNS).cast(_ROWS_SCHEMA).sort("ts_ms").collect()
+        new = _sorted(calls)
         rows, first = self.rows, new["ts_ms"][0]
         last = rows["ts_ms"][-1] if rows.height else None
-        if last is None or (first is not None and first >= last):
-            rows = pl.concat([rows, new])
-            if rows.n_chunks() > _MAX_CHUNKS:
-                rows = rows.rechunk()
-        else:  # merge only the tail the new calls fall into: calls arrive a little out of order
-            cut = int(rows["ts_ms"].search_sorted(first, side="right"))
-            rows = pl.concat([rows.slice(0, cut), rows.slice(cut).merge_sorted(new, key="ts_ms")])
-            if rows.n_chunks() > _MAX_CHUNKS:
-                rows = rows.rechunk()
-        late = self.late
-        if self.now is not None and first is not None and first < self.now:
-            early = new.slice(0, int(new["ts_ms"].search_sorted(self.now, side="left")))
-            late = early if late is None else pl.concat([late, early])
-        return replace(self, rows=rows, late=late)
+        # calls arrive a little out of order: only the end of the rows they fall into is sorted again
+        rows = pl.concat([rows, new]) if last is None or first >= last else _merged(rows, new)
+        sums, tails = dict(self.sums), dict(self.tails)
+        for (role,), calls_of_role in new.partition_by("role", as_dict=True).items():
+            frame, tail, part = sums[role], tails[role], _counted(calls_of_role)
+            start = part["ts_ms"][0]
+            if start >= frame["ts_ms"][-1]:  # after the role's sums: into its tail, in time order
+                late = tail.height > 0 and start < tail["ts_ms"][-1]
+                tail = _merged(tail, part) if late else pl.concat([tail, part])
+                if tail.n_chunks() > _MAX_CHUNKS or tail.height > _MAX_TAIL:
+                    frame, tail = _folded(frame, tail), tail.clear()
+            else:  # before them: the role's sums from that call on, summed again from the merged rows
+                keep = int(frame["ts_ms"].search_sorted(start, side="left"))
+                counted = rows.slice(int(rows["ts_ms"].search_sorted(start, side="left"))).lazy()
+                summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])).collect()
+                frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
+            sums[role], tails[role] = frame, tail
+        late = 0 if self.now is None or first >= self.now else int((new["ts_ms"] < self.now).sum())
+        return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late)
 
     def settle(self, horizon: int) -> Running:
-        """The state without the calls before ``horizon`` that no window at ``now`` still holds.
-
-        The next move subtracts the calls leaving the windows at ``now``: they stay until then.
-        """
+        """The state without the calls before ``horizon`` (those the windows at ``now`` hold stay)."""
         if self.now is not None:
             horizon = min(horizon, self.now - REACH_MS)
         start = int(self.rows["ts_ms"].search_sorted(horizon, side="left"))
-        return replace(self, rows=self.rows.slice(start)) if start else self
+        if not start:
+            return self
+        sums, tails = {}, dict(self.tails)
+        for role, frame in self.sums.items():
+            if tails[role].height:
+                frame, tails[role] = _folded(frame, tails[role]), tails[role].clear()
+            cut = int(frame["ts_ms"].search_sorted(horizon, side="left"))
+            # the row before the cut becomes the first: its sums are those of every call dropped
+            base = frame.slice(cut - 1, 1).with_columns(ts_ms=_ZERO["ts_ms"], latency_ms=_ZERO["latency_ms"])
+            sums[role] = pl.concat([base, frame.slice(cut)]) if cut > 1 else frame
+        return replace(self, rows=self.rows.slice(start), sums=sums, tails=tails)
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The state moved to ``now``, and the frames ``compute.role_views`` shows.
+        """The state as of ``now``, and the frames ``compute.role_views`` shows.
 
         Returns ``(state, windows, call_rate, figures)``: ``windows`` as
         ``formulas.windows``, ``call_rate`` as ``formulas.call_rate`` and
         ``figures`` as ``views.period_figures`` over the 24 h, the previous 24 h
-        and the previous 7 d, all at ``now``.
+        and the previous 7 d (percentiles for the first two), all at ``now``.
+
+        Examples
+        --------
+        >>> hour = 3_600_000
+        >>> calls = pl.DataFrame({"ts_ms": [hour, 2 * hour, 30 * hour], "role": ["seller"] * 3,
+        ...     "api_id": ["a"] * 3, "status_code": [200, 502, 200], "latency_ms": [10.0, 20.0, None],
+        ...     "price_micro": [5, 5, 5], "revenue_micro": [4, 4, 4]})
+        >>> state, windows, rates, figures = Running.of(calls).at(26 * hour, "UTC")
+        >>> windows.filter(role="seller").select("calls_24h", "success_24h", "calls_7d", "revenue_micro_7d").row(0)
+        (1, 0, 2, 8)
+        >>> figures.select("period", "calls", "p50_latency_ms").rows()
+        [('24h', 1, 20.0), ('previous_24h', 1, 10.0)]
         """
         first = formulas.last_bucket_start(now, timezone) - (formulas.CHART_HOURS - 1) * HOUR_MS
-        moved, frames, drifted = self._moved(now, timezone, first, self._bands(now, timezone, first))
-        if drifted:
-            fresh = replace(self, state=None, latencies=None, now=None, late=None)
-            moved, frames, _ = fresh._moved(now, timezone, first, None)
-        return moved, *frames
-
-    def _bands(self, now: int, timezone: str, first: int) -> list[_Band] | None:
-        """The bands that move the state from its ``now`` to this one; None: start from scratch."""
-        then, then_first = self.now, self.first_hour
-        if self.state is None or then is None or then_first is None:
-            return None
-        if timezone != self.timezone or (first - then_first) % HOUR_MS:
-            return None  # another grid of chart hours
-        bands: list[_Band] = []
-        if self.late is not None:  # late rows: into the windows that held them at `then`
-            for target, (a, b) in WINDOWS.items():
-                bands.append(_Band(then - a, then - b, 1, target, late=True))
-            bands.append(_Band(then_first, then, 1, HOURS, late=True))
-        sign = 1 if now >= then else -1
-        lo, hi = min(then, now), max(then, now)
-        for target, (a, b) in WINDOWS.items():
-            bands += [_Band(lo - b, hi - b, sign, target), _Band(lo - a, hi - a, -sign, target)]
-        bands.append(_Band(lo, hi, sign, HOURS))
-        if first != then_first:
-            bands.append(_Band(min(first, then_first), max(first, then_first), -1 if first > then_first else 1, HOURS))
-        return bands
-
-    def _moved(
-        self, now: int, timezone: str, first: int, bands: list[_Band] | None
-    ) -> tuple[Running, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], bool]:
-        """The moved state, its frames, and whether its float sums drifted (all in one ``collect_all``)."""
-        scratch = bands is None
-        if bands is None:
-            bands = _scratch_bands(now, first)
-        bands = [band for band in bands if band.start < band.end]
-        # Every edge in one binary search; each band of `rows` is then a slice.
-        edges = [edge for band in bands if not band.late for edge in (band.start, band.end)]
-        found = self.rows["ts_ms"].search_sorted(pl.Series(edges, dtype=pl.Int64), side="left").to_list()
-        at = dict(zip(edges, found, strict=True))
-        pieces = []
-        for band in bands:
-            if band.late:
-                assert self.late is not None
-                rows = self.late.lazy().filter(pl.col("ts_ms").is_between(band.start, band.end, closed="left"))
-            elif at[band.end] > at[band.start]:
-                rows = self.rows.slice(at[band.start], at[band.end] - at[band.start]).lazy()
-            else:
-                continue
-            pieces.append(rows.with_columns(target=pl.lit(band.target), sign=pl.lit(band.sign, pl.Int64)))
-        empty = pl.LazyFrame(schema={**_ROWS_SCHEMA, "target": pl.String, "sign": pl.Int64})
-        moving = pl.concat([empty, *pieces])
-        state = pl.DataFrame(schema=_STATE_SCHEMA) if scratch or self.state is None else self.state
-        step = _step(state.lazy(), moving, first)
-        new_state, wide, rates, tallied, drifted, plus, minus = pl.collect_all(
-            [step, *_shown(step, first), _drifted(step), *_latencies(moving)]
+        hours = [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]
+        # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
+        edges = [now - x for x in _ENDS] + hours + ([] if self.now is None else [self.now - x for x in _MOVED])
+        needles = pl.Series(edges, dtype=pl.Int64)
+        found = pl.select(  # each edge's position in each role's sums and tail: one query for both roles
+            (
+                pl.lit(self.sums[role]["ts_ms"]).search_sorted(needles, side="left")
+                + pl.lit(self.tails[role]["ts_ms"]).search_sorted(needles, side="left")
+            ).alias(role)
+            for role in formulas.ROLES
         )
-        latencies = {} if scratch or self.latencies is None else dict(self.latencies)
-        entering = plus.partition_by("role", "target", as_dict=True, include_key=False)
-        leaving = minus.partition_by("role", "target", as_dict=True, include_key=False)
+        wide: dict[str, list] = {name: [] for name in _WIDE_SCHEMA}
+        rates: dict[str, list] = {name: [] for name in _RATES_SCHEMA}
+        figures: dict[str, list] = {name: [] for name in _FIGURES_SCHEMA}
+        hints = {}
         for role in formulas.ROLES:
-            for window in PERCENTILE_WINDOWS:
-                current = latencies.get((role, window), pl.Series("latency_ms", [], pl.Float64))
-                latencies[(role, window)] = _moved_values(
-                    current, entering.get((role, window)), leaving.get((role, window))
-                )
-        moved = replace(
-            self, now=now, timezone=timezone, first_hour=first, state=new_state, latencies=latencies, late=None
+            edge = _Edges(self.sums[role], self.tails[role], found[role])
+            day, week = edge.tally(*_ENDS_OF["24h"]), edge.tally(*_ENDS_OF["7d"])
+            wide["role"].append(role)
+            for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
+                wide[f"{name}_24h"].append(day[name])
+            wide["latency_sum_24h"].append(edge.latencies(*_ENDS_OF["24h"]).sum())
+            for name in ("calls", "price_micro", "revenue_micro"):
+                wide[f"{name}_7d"].append(week[name])
+            # the chart hours' edges follow the windows' ends; the last hour ends at `now`
+            for i, hour in enumerate(hours):
+                start = len(_ENDS) + i
+                bucket = edge.tally(start, start + 1 if i + 1 < len(hours) else _AT[0])
+                rates["role"].append(role)
+                rates["hour"].append(hour)
+                rates["success"].append(bucket["success"])
+                rates["error"].append(bucket["calls"] - bucket["success"])
+            for period in PERIODS:
+                figure = edge.tally(*_ENDS_OF[period])
+                if not figure["calls"]:
+                    continue
+                values = edge.latencies(*_ENDS_OF[period])
+                picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
+                if period in PERCENTILE_WINDOWS:
+                    # room for the ranks to move: the latencies that crossed the window's ends, and late calls
+                    a, b = WINDOWS[period]
+                    crossed = 0 if self.now is None else edge.crossed(a) + edge.crossed(b)
+                    key = (role, period)
+                    picks, hints[key] = nearest_rank(
+                        values, figure["latency_n"], self.hints.get(key), room=16 + self.late + crossed
+                    )
+                figures["role"].append(role)
+                figures["period"].append(period)
+                for name in ("calls", *_SUMS):
+                    figures[name].append(figure[name])
+                figures["latency_sum"].append(values.sum())
+                for p, value in picks.items():
+                    figures[f"p{p}_latency_ms"].append(value)
+        return (
+            replace(self, now=now, hints=hints, late=0),
+            pl.DataFrame(wide, schema=_WIDE_SCHEMA),
+            pl.DataFrame(rates, schema=_RATES_SCHEMA),
+            pl.DataFrame(figures, schema=_FIGURES_SCHEMA),
         )
-        return moved, (wide, rates, _with_percentiles(tallied, latencies)), bool(drifted.item())
 
 
-def _shown(step: pl.LazyFrame, first: int) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
-    """What ``role_views`` reads, from the moved state: the windows, the chart hours, the periods' tallies."""
-    windows = step.filter(pl.col("target") != HOURS)
-    roles = pl.LazyFrame({"role": formulas.ROLES})
-    day = windows.filter(pl.col("target") == "24h").select(
-        "role", *(pl.col(n).alias(f"{n}_24h") for n in _SUMS if n != "error")
-    )
-    week = windows.filter(pl.col("target") == "7d").select(
-        "role", calls_7d="calls", price_micro_7d="price_micro", revenue_micro_7d="revenue_micro"
-    )
-    wide = roles.join(day, on="role", how="left").join(week, on="role", how="left").fill_null(0)
-    hours = pl.LazyFrame({"hour": [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]})
-    counts = step.filter(pl.col("target") == HOURS).select("role", "hour", "success", "error")
-    rates = (
-        roles.join(hours, how="cross")
-        .join(counts, on=["role", "hour"], how="left")
-        .with_columns(pl.col("success", "error").fill_null(0))
-        .sort("role", "hour")
-    )
-    tallied = windows.filter(
-        pl.col("target").is_in(["24h", "previous_24h", "previous_7d"]) & (pl.col("calls") > 0)
-    ).select("role", period="target", **{n: n for n in _SUMS if n != "error"})
-    return wide, rates, tallied
+class _Edges:
+    """A role's figures at the edges searched: ``at`` their positions, ``sums`` the totals of the calls before them."""
+
+    def __init__(self, frame: pl.DataFrame, tail: pl.DataFrame, found: pl.Series) -> None:
+        self.at, summed = found.to_list(), frame.height
+        # the running sums' row before each edge (the last one for an edge in the tail) ...
+        rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
+        self.sums = frame[["success", "latency_n"]][rows].to_dict(as_series=False)
+        # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
+        money = frame[["price_micro", "revenue_micro"]][rows.slice(0, len(_ENDS))].to_dict(as_series=False)
+        self.sums.update(money)
+        self.latency = frame["latency_ms"]
+        if not tail.height:
+            return
+        # ... plus, for an edge in the tail, the counts of the tail's calls before it
+        self.latency = pl.concat([self.latency, tail["latency_ms"]])
+        for k, i in enumerate(self.at):
+            if (n := i - summed) > 0:
+                self.sums["success"][k] += tail["success"].slice(0, n).sum()
+                self.sums["latency_n"][k] += n - tail["latency_ms"].slice(0, n).null_count()
+                for name in ("price_micro", "revenue_micro") if k < len(_ENDS) else ():
+                    self.sums[name][k] += tail[name].slice(0, n).sum()
+
+    def tally(self, i: int, j: int) -> dict[str, int]:
+        """The calls between edges ``i`` and ``j``: their count and sums (money between windows' ends only)."""
+        names = _SUMS if i < len(_ENDS) and j < len(_ENDS) else ("success", "latency_n")
+        return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
+
+    def latencies(self, i: int, j: int) -> pl.Series:
+        """The latencies of the calls between edges ``i`` and ``j`` (a slice, nulls included)."""
+        return self.latency.slice(self.at[i], self.at[j] - self.at[i])
+
+    def crossed(self, x: int) -> int:
+        """The latencies between ``now - x`` and the last ``now - x`` (searched last, in ``_MOVED``'s order)."""
+        n = self.sums["latency_n"]
+        return abs(n[_AT[x]] - n[len(n) - len(_MOVED) + _MOVED.index(x)])
 
 
-def _with_percentiles(tallied: pl.DataFrame, latencies: dict[tuple[str, str], pl.Series]) -> pl.DataFrame:
-    """The periods' tallies with the nearest-rank percentiles of their sorted latencies (None: no latency)."""
-    picks: dict[str, list] = {"role": [], "period": [], **{name: [] for name in _PCT_SCHEMA}}
-    for (role, window), values in latencies.items():
-        n = values.len()
-        picks["role"].append(role)
-        picks["period"].append(window)
-        for nn in sketch.PERCENTILES:
-            picks[f"p{nn}_latency_ms"].append(values[max((n * nn + 99) // 100 - 1, 0)] if n else None)
-    schema = {"role": pl.String, "period": pl.String, **_PCT_SCHEMA}
-    return tallied.join(pl.DataFrame(picks, schema=schema), on=["role", "period"], how="left")
+def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
+    """The calls' ``COLUMNS`` in the contract's dtypes, sorted by time (no query when they already are)."""
+    rows = calls[list(COLUMNS)]
+    if rows.schema != _ROWS_SCHEMA:
+        rows = rows.cast(_ROWS_SCHEMA)
+    return rows if rows["ts_ms"].is_sorted() else rows.sort("ts_ms")
 
 
-_PCT_SCHEMA = {f"p{nn}_latency_ms": pl.Float64 for nn in sketch.PERCENTILES}
+def _counted(calls: pl.DataFrame) -> pl.DataFrame:
+    """Each call's counts for the running sums (``success`` 0 or 1, money in Int128), in series operations.
 
-
-def _scratch_bands(now: int, first: int) -> list[_Band]:
-    bands = [_Band(now - a, now - b, 1, target) for target, (a, b) in WINDOWS.items()]
-    return [*bands, _Band(first, now, 1, HOURS)]
-
-
-def _step(state: pl.LazyFrame, moving: pl.LazyFrame, first: int) -> pl.LazyFrame:
-    """The state plus the signed tallies of the moving rows, per (role, target, hour)."""
-    sign, ok = pl.col("sign"), formulas.succeeded()
-    hour = (
-        pl.when(pl.col("target") == HOURS)
-        .then(first + (pl.col("ts_ms") - first) // HOUR_MS * HOUR_MS)
-        .otherwise(pl.lit(None, pl.Int64))
-    )
-    lat = pl.col("latency_ms")
-    delta = (
-        moving.with_columns(hour=hour)
-        .group_by("role", "target", "hour")
-        .agg(
-            calls=sign.sum(),
-            success=(sign * ok.cast(pl.Int64)).sum(),
-            error=(sign * (~ok).cast(pl.Int64)).sum(),
-            latency_sum=(sign * lat).sum().cast(pl.Float64),
-            latency_n=(sign * lat.is_not_null().cast(pl.Int64)).sum(),
-            price_micro=(sign * pl.col("price_micro").cast(pl.Int128)).sum(),
-            revenue_micro=(sign * pl.col("revenue_micro").cast(pl.Int128)).sum(),
-            # what adding this band's latency sum to the state may round away
-            drift=(lat.abs().sum() * _EPS).cast(pl.Float64),
-        )
-        .select(*_STATE_SCHEMA)
-    )
-    merged = (
-        pl.concat([state.select(*_STATE_SCHEMA), delta.cast(_STATE_SCHEMA)])
-        .group_by("role", "target", "hour")
-        .agg(*(pl.col(n).sum() for n in _SUMS), pl.col("drift").sum())
-    )
-    last = first + (formulas.CHART_HOURS - 1) * HOUR_MS
-    keep = (pl.col("target") != HOURS) | pl.col("hour").is_between(first, last)
-    return merged.filter(keep).with_columns(drift=pl.col("drift") + pl.col("latency_sum").abs() * _EPS)
-
-
-def _latencies(moving: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The latencies entering and leaving the percentile windows; those leaving with ``k``, their copy number."""
-    shown = moving.filter(pl.col("target").is_in(PERCENTILE_WINDOWS) & pl.col("latency_ms").is_not_null())
-    plus = shown.filter(pl.col("sign") > 0).select("role", "target", "latency_ms")
-    minus = (
-        shown.filter(pl.col("sign") < 0)
-        .select("role", "target", "latency_ms")
-        .sort("latency_ms")
-        .with_columns(k=pl.int_range(pl.len(), dtype=pl.UInt32).over("role", "target", "latency_ms"))
-    )
-    return plus, minus
-
-
-def _drifted(step: pl.LazyFrame) -> pl.LazyFrame:
-    """One value: whether some window's latency sum may be further than 1e-11 of its value from the exact sum."""
-    windows = step.filter((pl.col("target") != HOURS) & (pl.col("latency_n") > 0))
-    return windows.select((pl.col("drift") > _DRIFT_LIMIT * pl.col("latency_sum")).any())
-
-
-def _moved_values(current: pl.Series, plus: pl.DataFrame | None, minus: pl.DataFrame | None) -> pl.Series:
-    """Sorted latencies with ``plus`` added and ``minus`` (sorted, with copy numbers ``k``) removed, as multisets.
-
-    Examples
-    --------
-    >>> minus = pl.DataFrame({"latency_ms": [1.0, 3.0], "k": [0, 0]}, schema_overrides={"k": pl.UInt32})
-    >>> _moved_values(pl.Series([1.0, 1.0, 3.0]), pl.DataFrame({"latency_ms": [2.5]}), minus).to_list()
-    [1.0, 2.5]
+    A call's ``latency_n`` is whether its latency is not null: counted from
+    the latencies themselves where needed, not kept.
     """
-    values = current
-    if plus is not None and plus.height:
-        values = pl.concat([values, plus["latency_ms"]]).sort()
-    if minus is None or not minus.height:
-        return values
-    # The k-th copy of a value v to remove sits k places after v's first position.
-    at = values.search_sorted(minus["latency_ms"], side="left") + minus["k"]
-    keep = pl.Series([True]).extend_constant(True, values.len() - 1).scatter(at, False)
-    return values.filter(keep)
+    status = calls["status_code"]
+    return pl.DataFrame(
+        {
+            "ts_ms": calls["ts_ms"],
+            "latency_ms": calls["latency_ms"],
+            "success": ((status >= 200) & (status <= 299)).cast(pl.Int64),  # formulas.succeeded
+            "price_micro": calls["price_micro"].cast(pl.Int128),
+            "revenue_micro": calls["revenue_micro"].cast(pl.Int128),
+        }
+    )
+
+
+def _folded(frame: pl.DataFrame, tail: pl.DataFrame) -> pl.DataFrame:
+    """The running sums with the tail's counts summed onto them."""
+    counts = tail.lazy().with_columns(latency_n=pl.col("latency_ms").is_not_null().cast(pl.Int64)).select(*_SUMS_SCHEMA)
+    summed = pl.concat([frame.slice(frame.height - 1, 1).lazy(), counts]).select(*_RUNNING).slice(1)
+    return _compacted(pl.concat([frame, summed.collect()]))
+
+
+def _merged(frame: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """Two frames sorted by time as one: only the end of ``frame`` the new rows fall into is sorted again."""
+    cut = int(frame["ts_ms"].search_sorted(new["ts_ms"][0], side="right"))
+    return pl.concat([frame.slice(0, cut), pl.concat([frame.slice(cut), new]).sort("ts_ms", maintain_order=True)])
+
+
+def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame in fewer pieces once appends made many: the small ones at the end joined, or all when they add up."""
+    if frame.n_chunks() <= _MAX_CHUNKS:
+        return frame
+    lengths = frame.get_column(frame.columns[0]).chunk_lengths()
+    big = max(i for i, length in enumerate(lengths) if 2 * length >= max(lengths))
+    head = sum(lengths[: big + 1])  # up to the last big piece: left as it is
+    if 4 * (frame.height - head) > head:
+        return frame.rechunk()
+    return pl.concat([frame.slice(0, head), frame.slice(head).rechunk()], rechunk=False)
+
+
+def _summed(base: pl.DataFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
+    """The running sums of these calls (sorted by time), continuing those of the one-row ``base``."""
+    return pl.concat([base.lazy(), calls.select(*_COUNTED)]).select(*_RUNNING).slice(1)

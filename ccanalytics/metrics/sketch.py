@@ -25,6 +25,7 @@ import polars as pl
 __all__ = [
     "GAMMA",
     "PERCENTILES",
+    "bucket",
     "empty_sketch",
     "exact_percentiles",
     "merge_sketches",
@@ -56,6 +57,17 @@ def _key(latency: pl.Expr) -> pl.Expr:
         .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32))
         .otherwise(pl.lit(ZERO_KEY, pl.Int32))
     )
+
+
+def bucket(latency: pl.Expr) -> pl.Expr:
+    """The key of the bucket each latency falls in (``Int32``; 0 has ``ZERO_KEY``).
+
+    Examples
+    --------
+    >>> pl.select(k=bucket(pl.lit(5.0)), z=bucket(pl.lit(0.0))).row(0)
+    (162, -2147483648)
+    """
+    return _key(latency)
 
 
 def _value(key: pl.Expr) -> pl.Expr:

@@ -31,6 +31,7 @@ import polars as pl
 
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import Ledger, Totals
+from ccanalytics.metrics.quarters import Quarters
 from ccanalytics.store.follow import Cursor
 from ccanalytics.units import now_ms
 
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 3  # 3: money tallies in Int128
+FORMAT = 5  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls
+_QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",
     "settled_names",
@@ -47,7 +49,9 @@ _FRAMES = (
     "settled_sketch",
     "seen_consumers",
     "seen_apis",
+    "seen_old",
     "recent",
+    *(f"quarters_{name}" for name in _QUARTERS),
 )
 
 
@@ -95,7 +99,7 @@ class CachedLedger:
             tuple(self.identity) == source.identity
             and self.schema == source.schema_sql
             and self.ledger.covers(now, reach)
-            and not (consumers and self.ledger.seen is None)
+            and not (consumers and (self.ledger.seen is None or self.ledger.quarters is None))
             and now_ms() - self.built_ms <= max_age_ms
         )
 
@@ -111,6 +115,7 @@ def save(store: Path, cached: CachedLedger) -> None:
         return
     ledger = cached.ledger
     seen = (ledger.seen or FirstSeen.empty()).merged()
+    quarters = (ledger.quarters or Quarters.empty(ledger.horizon)).merged()
     frames = {
         "settled_tallies": ledger.settled.tallies,
         "settled_names": ledger.settled.names,
@@ -118,7 +123,14 @@ def save(store: Path, cached: CachedLedger) -> None:
         "settled_sketch": ledger.settled.sketch,
         "seen_consumers": seen.by_consumer,
         "seen_apis": seen.by_api,
+        "seen_old": pl.DataFrame(
+            {
+                "old": pl.concat([seen.old_consumers, seen.old_pairs]),
+                "pair": pl.Series([False] * seen.old_consumers.len() + [True] * seen.old_pairs.len(), dtype=pl.Boolean),
+            }
+        ),
         "recent": ledger.recent,
+        **{f"quarters_{name}": getattr(quarters, name) for name in _QUARTERS},
     }
     blobs = []
     for name in _FRAMES:
@@ -137,6 +149,8 @@ def save(store: Path, cached: CachedLedger) -> None:
         "horizon": ledger.horizon,
         "reach": ledger.reach,
         "consumers": ledger.seen is not None,
+        "cut": seen.cut,
+        "quarters": None if ledger.quarters is None else [quarters.since, quarters.sellers_since],
         "built_ms": cached.built_ms,
         "sizes": [len(b) for b in blobs],
     }
@@ -182,8 +196,28 @@ def load(store: Path) -> CachedLedger | None:
         frames["settled_issues"],
         frames["settled_sketch"],
     )
-    seen = FirstSeen(frames["seen_consumers"], frames["seen_apis"]) if meta["consumers"] else None
-    ledger = Ledger(horizon=meta["horizon"], settled=settled, recent=frames["recent"], reach=meta["reach"], seen=seen)
+    old = frames["seen_old"]
+    seen = (
+        FirstSeen(
+            frames["seen_consumers"],
+            frames["seen_apis"],
+            cut=meta["cut"],
+            old_consumers=old.filter(~pl.col("pair"))["old"].rename("key"),
+            old_pairs=old.filter(pl.col("pair"))["old"].rename("key"),
+        )
+        if meta["consumers"]
+        else None
+    )
+    since = meta["quarters"]
+    quarters = None if since is None else Quarters(*since, *(frames[f"quarters_{name}"] for name in _QUARTERS))
+    ledger = Ledger(
+        horizon=meta["horizon"],
+        settled=settled,
+        recent=frames["recent"],
+        reach=meta["reach"],
+        seen=seen,
+        quarters=quarters,
+    )
     return CachedLedger(
         ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"], meta["built_ms"]
     )

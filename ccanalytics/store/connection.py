@@ -99,6 +99,7 @@ class Connection:
         try:
             self.identity = self._stat_identity()
             self._files = self._fingerprint()
+            self._seen_version: int | None = None  # data_version in this connection's last transaction
             self.con = self._connect()
             self.shapes = self._read_shapes()
         except sqlite3.DatabaseError as exc:
@@ -154,16 +155,18 @@ class Connection:
         attempts = 20
         for attempt in range(attempts):
             files = self._fingerprint()
-            if files != self._files:
-                self.con.close()
-                self.con = self._connect()
-                self._files = files
             before = self._query("PRAGMA data_version")[0][0]
+            if files != self._files:
+                if self._must_reconnect(files, before):
+                    self.con.close()
+                    self.con = self._connect()
+                    before = self._query("PRAGMA data_version")[0][0]
+                self._files = files
             reader = Bulk(self.path, transaction=self.wal) if bulk else None
             try:
                 self._query("BEGIN")
                 self._query("SELECT count(*) FROM sqlite_master")  # the state is taken here
-                version = self._query("PRAGMA data_version")[0][0]
+                version = self._seen_version = self._query("PRAGMA data_version")[0][0]
             except BaseException:
                 if reader is not None:
                     reader.close()
@@ -194,6 +197,20 @@ class Connection:
                 self._end()
             return
         raise StoreError(f"{self.path}: changed during every attempt to read it; try again")
+
+    def _must_reconnect(self, files: tuple, version: int) -> bool:
+        """Whether the file's change (``files``, its fingerprint now) needs a new connection.
+
+        A commit this connection saw (``data_version`` moved) explains a grown
+        file or WAL; if it saw none, it may watch no shared WAL index (see
+        docs/design.md).  A WAL that appeared or went (the journal mode may
+        have changed) or another file at the path always needs one.
+        Reconnecting on every append would cost each refresh a connection and
+        its prepared statements.
+        """
+        old = self._files
+        exists = [f is not None for f in files] != [f is not None for f in old]
+        return exists or files[0] is None or files[0][0] != old[0][0] or version == self._seen_version
 
     def _end(self) -> None:
         with suppress(sqlite3.DatabaseError):

@@ -53,7 +53,8 @@ def advance(cursor: Cursor, table: str, rows: pl.DataFrame, reset: bool) -> None
     top = rows[RID].max() if rows.height else None
     if isinstance(top, int) and (cursor.top is None or top > cursor.top):
         cursor.top = top
-        cursor.last = rows.select(RID, *TABLES[table].schema).row(rows[RID].arg_max())
+        columns = [RID, *TABLES[table].schema]
+        cursor.last = (rows if rows.columns == columns else rows.select(columns)).row(rows[RID].arg_max())
 
 
 def new_rows(source: Source, table: str, cursor: Cursor, count: bool = True) -> tuple[bool, pl.DataFrame]:
@@ -62,10 +63,15 @@ def new_rows(source: Source, table: str, cursor: Cursor, count: bool = True) -> 
     Without ``count`` the row count is not checked (a big table's is counted
     in the background: see ``Verifier``).
     """
-    if source.shapes[table].has_rowid and cursor.top is not None:
-        new = source.read(table, after_rowid=cursor.top)
+    shape = source.shapes[table]
+    if shape.has_rowid and cursor.top is not None:
+        # One query: the last row read (to check it is unchanged) and every row after it.
+        r = shape.rowid
+        rows = source.read(table, where=f"{r} >= ? ORDER BY {r}", params=(cursor.top,))
+        again = rows.height > 0 and rows[RID][0] == cursor.top
+        new = rows.slice(1) if again else rows
         counted = not count or cursor.rows + new.height == source.count(table)
-        if counted and (cursor.last is None or source.row_at(table, cursor.top) == cursor.last):
+        if counted and (cursor.last is None or (again and rows.row(0) == cursor.last)):
             return False, new
     return True, source.read(table)
 

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["judged", "read_history"]
 
 
+# Built once: building the expressions costs more than judging a refresh's rows with them.
+_RULE = {name: first_broken_rule(table) for name, table in TABLES.items()}
+_BROKEN = {
+    name: [broken.fill_null(False).alias(f"rule_{i}") for i, (_, broken) in enumerate(table.rules)]
+    for name, table in TABLES.items()
+}
+
+
 def judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Clean rows with the first contract rule each breaks (``rule``, null when none).
 
@@ -38,7 +46,10 @@ def judged(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     >>> judged("balance_snapshots", frame)["rule"].is_null().to_list()
     [True, False]
     """
-    return frame.with_columns(rule=first_broken_rule(TABLES[table]))
+    if frame.height and any(broken.any() for broken in frame.select(_BROKEN[table])):
+        return frame.with_columns(rule=_RULE[table])
+    # No row breaks a rule (the usual case): one cheap pass instead of naming a rule per row.
+    return frame.with_columns(rule=pl.lit(None, pl.String))
 
 
 def read_history(

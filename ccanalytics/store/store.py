@@ -21,10 +21,12 @@ from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.errors import StoreError
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import compute
+from ccanalytics.metrics.history import VIEWS_REACH_MS
 from ccanalytics.metrics.ledger import REACH_MS, Ledger
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.settings import parse_settings
 from ccanalytics.store import cache as ledger_cache
+from ccanalytics.store.bands import read_back
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
 from ccanalytics.store.history import judged, read_history
 from ccanalytics.store.reconciliation import latest_reconciliation
@@ -196,14 +198,20 @@ class Store(Tables):
         if api is not None and range is None:
             raise ValueError("api needs a range")
         with self._lock:
+            # A day range's settled history is kept as tallies, its edges read back (``bands``); without
+            # rowids to read by, and for the hour ranges, the ledger keeps rows since the previous period.
+            back = range is not None and RANGES[range].bucket == "1d" and self._source.shapes["calls"].has_rowid
             if range is not None:
-                self._reach = max(self._reach, 2 * RANGES[range].length_ms)
+                if not back:
+                    self._reach = max(self._reach, 2 * RANGES[range].length_ms)
                 if not self._consumers:  # views count new consumers: read the history again, keeping them
                     self._consumers, self._ledger = True, None
             self._catch_up(now_ms)
             settings, setting_issues = parse_settings(self._small.settings_raw)
             # A long error_spike_window_ms looks back before the chart (or range): keep those rows raw.
             span = CHART_SPAN_MS if range is None else max(CHART_SPAN_MS, RANGES[range].length_ms + DAY_MS)
+            if back and lookback_ms(settings, span) <= VIEWS_REACH_MS:  # the settled history keeps the errors
+                span = CHART_SPAN_MS
             if lookback_ms(settings, span) > self._reach:
                 self._reach = lookback_ms(settings, span)
                 self._catch_up(now_ms)
@@ -213,17 +221,22 @@ class Store(Tables):
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
+            chart = None  # the calls the chart's spike flags look at, when the running state holds them
             if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
                 since = now_ms - max(WEEK_MS, lookback_ms(settings, CHART_SPAN_MS))
                 kept = self._ledger.running_calls(since, now_ms)
                 calls = calls if kept is None else kept
+                chart = self._ledger.running_calls(now_ms - lookback_ms(settings, CHART_SPAN_MS), now_ms)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
             view = None
             if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
                 good_apis = self._small.frames["apis"].lazy().filter(pl.col("rule").is_null())
-                self._ledger, view = self._ledger.view_at(now_ms, settings, range, api, totals.names.lazy(), good_apis)
+                reader = read_back(self._source, self._calls) if back else None
+                self._ledger, view = self._ledger.view_at(
+                    now_ms, settings, range, api, totals.names.lazy(), good_apis, reader
+                )
             snapshot = compute(
                 now=now_ms,
                 settings=settings,
@@ -240,6 +253,7 @@ class Store(Tables):
                 horizon=self._ledger.horizon,
                 windowed=windowed,
                 view=view,
+                chart_calls=chart,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))

@@ -12,13 +12,43 @@ from ccanalytics.units import MAX_TS_MS, MIN_TS_MS
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["AFFINITIES", "STRICT", "affinity", "bounded_times", "finish"]
+__all__ = ["AFFINITIES", "STRICT", "affinity", "bounded_times", "columns", "finish", "wire"]
 
 _TIME_SENTINEL = -(2**63)  # a ts_ms outside years 1-9999, read as "no time"
 # The texts whose invalid UTF-8 makes a row bad (key columns), by table.
 STRICT = {name: {c.name for c in t.columns if c.strict} for name, t in TABLES.items()}
 # The affinities a declared number column may have for its values to be read raw (``Source.conforms``).
 AFFINITIES: dict[PolarsDataType, tuple[str, ...]] = {pl.Int64: ("INTEGER",), pl.Float64: ("REAL", "NUMERIC")}
+
+
+def wire(schema: dict[str, PolarsDataType]) -> dict[str, PolarsDataType]:
+    """A schema as rows arrive with their texts read as blobs.
+
+    Examples
+    --------
+    >>> wire({"ts_ms": pl.Int64, "role": pl.String})
+    {'ts_ms': Int64, 'role': Binary}
+    """
+    return {name: pl.Binary if dtype == pl.String else dtype for name, dtype in schema.items()}
+
+
+def columns(rows: list[tuple], schema: dict[str, PolarsDataType]) -> pl.DataFrame:
+    """Rows as Python's SQLite gives them, as a frame of ``schema``; ``TypeError`` when a value is of another type.
+
+    Built column by column: three times faster than handing polars the rows.
+
+    Examples
+    --------
+    >>> columns([(1, b"a"), (2, None)], {"n": pl.Int64, "t": pl.Binary})["n"].to_list()
+    [1, 2]
+    >>> try:
+    ...     columns([(1.5,)], {"n": pl.Int64})
+    ... except TypeError:
+    ...     print("a REAL where an INTEGER belongs")
+    a REAL where an INTEGER belongs
+    """
+    values = zip(*rows, strict=True) if rows else [() for _ in schema]
+    return pl.DataFrame([pl.Series(n, v, dtype=d) for (n, d), v in zip(schema.items(), values, strict=True)])
 
 
 def finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -30,11 +60,12 @@ def finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     >>> finish(chunk, "events")["type"].to_list()
     ['startup', '\ufffd']
     """
-    decoded = []
-    for name, dtype in frame.schema.items():
-        if dtype == pl.Binary:
-            decoded.append(_decode_texts(frame[name], strict=name in STRICT[table]))
-    return bounded_times(frame.with_columns(decoded) if decoded else frame)
+    strict = STRICT[table]
+    columns = [
+        _decode_texts(values, strict=values.name in strict) if values.dtype == pl.Binary else values
+        for values in frame.iter_columns()
+    ]
+    return bounded_times(pl.DataFrame(columns))  # from the columns themselves: cheaper than a query
 
 
 def _decode_texts(values: pl.Series, strict: bool) -> pl.Series:
@@ -62,6 +93,9 @@ def bounded_times(frame: pl.DataFrame) -> pl.DataFrame:
     """
     if "ts_ms" not in frame.columns:
         return frame
+    low, high = frame["ts_ms"].min(), frame["ts_ms"].max()
+    if low is None or (low >= MIN_TS_MS and high <= MAX_TS_MS):  # type: ignore[operator]
+        return frame  # every time usable (the usual case): nothing to rewrite
     ts = pl.col("ts_ms")
     return frame.with_columns(
         pl.when(ts.is_between(MIN_TS_MS, MAX_TS_MS) | ts.is_null()).then(ts).otherwise(pl.lit(_TIME_SENTINEL))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ccanalytics.metrics.alerts import error_spike, evaluate, spike_flags, window_text
+from ccanalytics.metrics.alerts import error_spike, evaluate, spike_flags, spike_flags_by_group, window_text
 from ccanalytics.settings import Settings
 
 NOW = 1_000_000
@@ -101,3 +101,19 @@ def test_error_spike_reads_a_frame_as_a_lazy_frame() -> None:
         assert per_api.schema == pl.Schema({"api_id": pl.String, "errors": pl.Int64})
     count, per_api = error_spike(frame, NOW - 100, Settings())
     assert (count, per_api.schema) == (0, pl.Schema({"api_id": pl.String, "errors": pl.Int64}))
+
+
+def test_spike_flags_by_group_are_each_groups_own_flags() -> None:
+    rule = Settings(error_spike_errors=1, error_spike_window_ms=10)
+    starts = {"buyer": [100, 200, 300], "seller": [100, 200, 300], "none": []}
+    errors = [(195, "buyer"), (199, "buyer"), (150, "seller"), (155, "seller"), (305, "seller"), (306, "other")]
+    times = pl.Series([t for t, _ in errors], dtype=pl.Int64)
+    groups = pl.Series([g for _, g in errors])
+    for now, end in ((400, None), (305, None), (400, 302), (150, None)):
+        flags = spike_flags_by_group(starts, now, times, rule, groups=groups, end=end)
+        for group, mine in starts.items():
+            own = [t for t, g in errors if g == group]
+            assert flags[group].to_list() == spike_flags(mine, now, own, rule, end=end).to_list(), (group, now, end)
+    marked = spike_flags_by_group(starts, 400, times, rule, groups=groups)
+    assert marked["buyer"].to_list() == [True, True, False]  # 195, 199: two within 10 ms, from 199 into 200
+    assert marked["seller"].to_list() == [True, False, False]  # 306 of another group does not count

@@ -75,3 +75,18 @@ def test_no_consumers_anywhere_is_zero() -> None:
     assert new_consumers(empty.lazy(), FirstSeen.empty(), HORIZON, 0, 200, api="a") == 0
     seen = FirstSeen.empty()
     assert seen.plus(calls()) is seen
+
+
+def test_first_calls_before_the_cut_are_kept_as_keys_and_still_known() -> None:
+    old = pl.DataFrame(
+        {"role": ["seller"] * 3, "api_id": ["a", "b", "a"], "consumer": ["c1", "c2", "c3"], "ts_ms": [5, 50, 15]}
+    ).with_columns(rule=pl.lit(None, pl.String))
+    seen = FirstSeen.empty(cut=20).plus(old).merged()
+    assert seen.by_consumer["ts_ms"].to_list() == [50] and seen.old_consumers.len() == 2
+    assert seen.aged(60).by_consumer.height == 0 and seen.aged(60).old_pairs.len() == 3
+    recent = pl.LazyFrame({"role": ["seller"] * 3, "api_id": ["a", "a", "b"], "consumer": ["c1", "c4", "c1"],
+                           "ts_ms": [100, 101, 102]})  # fmt: skip
+    assert new_consumers(recent, seen, horizon=90, start=95, now=200) == 1  # c4; c1 was seen before the cut
+    assert new_consumers(recent, seen, horizon=90, start=95, now=200, api="b") == 1  # c1's first call to b
+    again = seen.plus(old.with_columns(pl.col("ts_ms") + 1)).merged()  # seen again later: still aged, once
+    assert again.old_consumers.len() == 2 and again.by_consumer.height == 1

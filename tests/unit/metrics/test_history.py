@@ -13,8 +13,10 @@ import pytest
 
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.consumers import FirstSeen
-from ccanalytics.metrics.history import SPAN_MS, History
+from ccanalytics.metrics.history import SPAN_MS, VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.ledger import RECENT_SCHEMA
+from ccanalytics.metrics.past import COLUMNS, Past
+from ccanalytics.metrics.quarters import RID, Quarters
 from ccanalytics.metrics.views import ranged_view
 from ccanalytics.settings import Settings
 
@@ -90,6 +92,8 @@ def assert_same(got: Any, want: Any, where: str = "view") -> None:
         assert len(got) == len(want), where
         for n, (g, w) in enumerate(zip(got, want, strict=True)):
             assert_same(g, w, f"{where}[{n}]")
+    elif isinstance(want, float) and isinstance(got, float):  # averages: summed in another order
+        assert got == pytest.approx(want, rel=1e-9), where
     else:
         assert got == want, where
 
@@ -134,3 +138,88 @@ def test_no_calls_at_all() -> None:
     assert_same(view, from_scratch(empty, B + HOUR))
     assert view["seller"]["calls"] == 0
     assert view["seller"]["top_consumers"] == []
+
+
+# A history whose settled part (before the ledger's horizon) is kept as quarters and read back as rows.
+SETTLED_HORIZON = B - 15 * DAY
+
+
+def many_calls(seed: int) -> list[tuple]:
+    """Calls over 200 days: few consumers, so that they come back; ties in revenue; zero and null latencies."""
+    import random
+
+    rng = random.Random(seed)
+    calls = []
+    for _ in range(600):
+        ts = B - rng.randrange(200 * DAY)
+        role = rng.choice(["seller", "seller", "buyer"])
+        consumer = rng.choice([f"c{i:02d}" for i in range(40)]) if role == "seller" else None
+        latency = rng.choice([None, 0.0, rng.uniform(1, 3000)])
+        calls.append((ts, role, rng.choice("ab"), rng.choice([200, 200, 502]), latency, 1000, consumer))
+    return sorted(calls)
+
+
+def settled_parts(rows: pl.DataFrame) -> tuple[pl.DataFrame, FirstSeen, Past]:
+    """The ledger's view of ``rows`` with horizon ``SETTLED_HORIZON``: recent rows, first calls, the past."""
+    with_rid = rows.with_row_index(RID, offset=1).with_columns(pl.col(RID).cast(pl.Int64))
+    old = with_rid.filter(pl.col("ts_ms") < SETTLED_HORIZON)
+    quarters = Quarters.empty(SETTLED_HORIZON - VIEWS_REACH_MS, SETTLED_HORIZON - WINDOW_REACH_MS)
+    quarters = quarters.plus(old.head(100), with_rid.head(300)).plus(old.slice(100), with_rid.slice(300)).merged()
+    reads = []
+
+    def reader(first: int, last: int, start: int, end: int) -> pl.DataFrame:
+        reads.append((first, last))
+        inside = pl.col(RID).is_between(first, last) & pl.col("ts_ms").is_between(start, end, closed="left")
+        return with_rid.filter(inside & pl.col("rule").is_null()).select(COLUMNS)
+
+    seen = FirstSeen.empty(cut=SETTLED_HORIZON - WINDOW_REACH_MS).plus(old.drop(RID)).merged()
+    assert seen.old_consumers.len() > 0  # first calls more than 90 days before the horizon: kept as keys
+    recent_rows = rows.filter(pl.col("ts_ms") >= SETTLED_HORIZON)
+    return recent_rows, seen, Past(quarters, reader, SETTLED_HORIZON)
+
+
+@pytest.mark.parametrize(
+    ("range_name", "timezone"), [("90d", "UTC"), ("30d", "Asia/Kathmandu"), ("90d", "America/St_Johns")]
+)
+def test_a_history_from_quarters_and_rows_read_back_is_the_from_scratch_view(range_name: str, timezone: str) -> None:
+    calls = many_calls(seed=len(range_name + timezone))
+    rows = recent(calls)
+    recent_rows, seen, past = settled_parts(rows)
+    history = History.of(
+        recent_rows, seen, horizon=SETTLED_HORIZON, settled_calls=0, now=B, timezone=timezone,
+        range_name=range_name, spike_window=SPIKE, past=past,
+    )  # fmt: skip
+    late = (B - 20 * HOUR, "seller", "a", 200, 7.0, 1000, "c77")  # a late call after the build, and a new one
+    later = recent([*calls, late, (B + HOUR, "seller", "b", 502, 9.0, 1000, "c01")])
+    now_rows = pl.concat([recent_rows, later.tail(2)])
+    for now in (B, B + 2 * HOUR, B + SPAN_MS - 1):
+        for api in (None, "a"):
+            got = history.view(now_rows if now > B else recent_rows, now, api, NAMES, APIS, Settings(), seen)
+            everything = later if now > B else rows
+            want = ranged_view(
+                everything.lazy().select(pl.exclude("rule", "api_name", "request_id")), seen=FirstSeen.empty(),
+                horizon=HORIZON, names=NAMES, apis=APIS, now=now, timezone=timezone, range_name=range_name, api=api,
+            )  # fmt: skip
+            assert_same(got, want, f"view at {now} for {api}")
+
+
+def test_spike_flags_kept_for_the_buckets_over_are_those_from_scratch_also_after_a_late_error() -> None:
+    from ccanalytics.metrics.alerts import spike_flags
+    from ccanalytics.metrics.views import RANGES, bucket_starts
+
+    rule = Settings(error_spike_errors=0, error_spike_window_ms=2 * DAY)
+    calls = many_calls(seed=3)
+    history = History.of(
+        recent(calls), FirstSeen.empty(), horizon=B - 200 * DAY, settled_calls=0, now=B, timezone="UTC",
+        range_name="30d", spike_window=rule.error_spike_window_ms,
+    )  # fmt: skip
+    late_error = (B - 10 * DAY - 5, "seller", "a", 502, 1.0, 0, "c01")  # a failed call arriving after the build
+    for extra in ([], [late_error]):
+        rows = recent([*calls, *extra])
+        now = B + HOUR
+        view = history.view(rows, now, None, NAMES, APIS, rule, FirstSeen.empty())
+        starts = bucket_starts(now, "UTC", RANGES["30d"])
+        failed = rows.filter((pl.col("role") == "seller") & ~formulas.succeeded())["ts_ms"].sort()
+        want = spike_flags(starts, now, failed, rule).to_list()
+        assert [b["spike"] for b in view["seller"]["series"]] == want
+        assert any(want) and not all(want)

@@ -152,3 +152,58 @@ def test_a_late_call_and_now_moving_back_are_counted_exactly(tmp_path):
     finally:
         store.close()
         con.close()
+
+
+def _check(running: Running, calls: pl.DataFrame, now: int, timezone: str = "UTC") -> Running:
+    running, windows, rates, figures = running.at(now, timezone)
+    expected = _from_scratch(calls, now, timezone)
+    week = expected[0].filter(pl.col("calls_7d") > 0)
+    _assert_same(_rows(windows.filter(pl.col("calls_7d") > 0), ["role"]), _rows(week, ["role"]), "windows")
+    assert _rows(rates, ["role", "hour"]) == _rows(expected[1], ["role", "hour"])
+    shown = pl.when(pl.col("period") == "previous_7d").then(None)
+    pct = [shown.otherwise(pl.col(c)).alias(c) for c in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")]
+    scratch = expected[2].with_columns(pct)
+    _assert_same(_rows(figures, ["role", "period"]), _rows(scratch, ["role", "period"]), "figures")
+    return running
+
+
+def _calls(start: int, count: int, step: int, seed: int) -> pl.DataFrame:
+    return _frame(
+        [
+            {
+                "ts_ms": start + i * step,
+                "role": "seller" if (i * seed) % 3 else "buyer",
+                "api_id": "a",
+                "status_code": 502 if (i * seed) % 7 == 0 else 200,
+                "latency_ms": None if (i * seed) % 11 == 0 else float((i * seed * 7919) % 1000) / 4,
+                "price_micro": (i * seed) % 5000,
+                "revenue_micro": (i * seed) % 4000,
+            }
+            for i in range(count)
+        ]
+    )
+
+
+def test_settling_keeps_what_the_windows_still_hold():
+    """Dropping the calls before a horizon leaves every window at a later now as if they had never been cut."""
+    calls = _calls(NOW - 20 * DAY, 2_000, 15 * 60_000, 3)  # 20 days, a call every 15 minutes
+    running = _check(Running.of(calls), calls, NOW)
+    running = running.settle(NOW - 2 * WEEK + 3 * HOUR)  # held back to NOW - 2 weeks: the windows at NOW reach it
+    assert running.rows["ts_ms"].min() == NOW - 2 * WEEK
+    running = _check(running, calls, NOW)  # the previous 7 d starts at the first call kept
+    later = _calls(NOW, 20, 60_000, 5)
+    running = _check(running.add(later), pl.concat([calls, later]), NOW + 5 * HOUR)
+    running = running.settle(NOW + 5 * HOUR - 2 * WEEK)
+    _check(running, pl.concat([calls, later]), NOW + 6 * HOUR, "Australia/Lord_Howe")
+
+
+def test_many_small_additions_and_late_ones_stay_exact_and_in_few_pieces():
+    calls = _calls(NOW - 15 * DAY, 1_500, 15 * 60_000, 7)
+    running = _check(Running.of(calls), calls, NOW)
+    for i in range(80):  # a refresh every 30 s with a call or two, every fifth one late by an hour
+        now = NOW + (i + 1) * 30_000
+        new = _calls(now - (HOUR if i % 5 == 0 else 20_000), 2, 1_000, 11 + i)
+        calls = pl.concat([calls, new])
+        running = _check(running.add(new), calls, now)
+    assert running.rows.n_chunks() <= 34
+    assert all(frame.n_chunks() <= 34 for frame in running.sums.values())

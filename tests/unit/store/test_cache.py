@@ -48,6 +48,8 @@ def test_a_saved_ledger_loads_back_as_it_was(folder, store):
     assert_frame_equal(loaded.ledger.recent, saved.ledger.recent)
     assert_frame_equal(loaded.ledger.settled.tallies, saved.ledger.settled.tallies)
     assert loaded.ledger.seen is not None
+    assert loaded.ledger.quarters is not None and saved.ledger.quarters is not None
+    assert loaded.ledger.quarters.since == saved.ledger.quarters.since
     assert [p.name for p in folder.iterdir()] == [cache._file_for(store).name]
 
 
@@ -74,3 +76,28 @@ def test_a_file_of_another_store_or_garbage_is_no_cache(folder, store, tmp_path)
     assert cache.load(other) is None
     cache._file_for(store).write_bytes(b"not json\n")
     assert cache.load(store) is None
+
+
+def test_the_day_ranges_settled_history_is_cached_too(folder, store):
+    from dataclasses import replace
+
+    import polars as pl
+
+    from ccanalytics.metrics.ledger import RECENT_SCHEMA
+    from ccanalytics.metrics.quarters import RID
+
+    horizon = NOW - 10 * 86_400_000
+    row = {"ts_ms": horizon - 5, "role": "seller", "api_id": "a", "api_name": "A", "request_id": "r1"}
+    row |= {"status_code": 200, "latency_ms": 5.0, "price_micro": 10, "revenue_micro": 9, "consumer": "c", "rule": None}
+    rows = pl.DataFrame([row], schema=RECENT_SCHEMA).with_columns(pl.lit(7, pl.Int64).alias(RID))
+    ledger = Ledger.empty(horizon=horizon, consumers=True).add(rows)
+    ledger = replace(ledger, seen=ledger.seen.aged(horizon))  # the consumer's first call kept as a key only
+    cache.save(store, cached(ledger))
+    loaded = cache.load(store)
+    assert loaded is not None and loaded.ledger.quarters is not None and ledger.quarters is not None
+    for name in ("days", "sketch", "counts", "errors", "sellers", "spans"):
+        assert_frame_equal(getattr(loaded.ledger.quarters, name), getattr(ledger.quarters.merged(), name))
+    assert loaded.ledger.quarters.rowids(horizon - 10, horizon) == (7, 7)
+    assert loaded.ledger.seen is not None and ledger.seen is not None
+    assert loaded.ledger.seen.cut == horizon and loaded.ledger.seen.by_consumer.height == 0
+    assert loaded.ledger.seen.old_consumers.equals(ledger.seen.old_consumers) and ledger.seen.old_pairs.len() == 1

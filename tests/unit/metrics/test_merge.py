@@ -1,0 +1,63 @@
+"""metrics/merge.py: totals moved by a few rows in one group_by equal those grouped first and merged after."""
+
+from __future__ import annotations
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from ccanalytics.metrics import formulas, merge, sketch
+
+CALLS = pl.DataFrame(
+    {
+        "role": ["buyer", "buyer", "seller", "seller", "buyer", "seller"],
+        "api_id": ["a", "a", "a", "b", "b", "b"],
+        "ts_ms": [5, 9, 9, 3, 7, 7],
+        "request_id": ["r1", "r2", "r3", "r4", "r5", "r0"],
+        "api_name": ["A1", None, "A2", "B", None, "B2"],
+        "status_code": [200, 502, 201, 200, 404, 200],
+        "latency_ms": [10.0, None, 0.0, 1e6, None, 0.5],
+        "price_micro": [5, 0, 7, 2**62, 1, 3],
+        "revenue_micro": [0, 0, 6, 2**62, 0, 2],
+    }
+)
+FIRST, THEN = CALLS.head(3), CALLS.slice(3)
+
+
+def _sorted(frame: pl.DataFrame, *by: str) -> pl.DataFrame:
+    return frame.sort(*by)
+
+
+def test_tallies_moved_by_rows_equal_the_rows_tallied_and_merged() -> None:
+    old = formulas.tally(FIRST.lazy()).collect()
+    expected = formulas.merge_tallies(old.lazy(), formulas.tally(THEN.lazy())).collect()
+    assert_frame_equal(_sorted(merge.tallies_with(old, THEN), "role", "api_id"), _sorted(expected, "role", "api_id"))
+    # Money sums past 2**63 do not wrap; a group of only null latencies sums to 0.0.
+    twice = merge.tallies_with(merge.tallies_with(old, THEN), THEN)
+    seller_b = twice.filter(pl.col("role") == "seller", pl.col("api_id") == "b").row(0, named=True)
+    assert seller_b["price_micro"] == 2**62 * 2 + 6 and seller_b["calls"] == 4
+    buyer_b = twice.filter(pl.col("role") == "buyer", pl.col("api_id") == "b").row(0, named=True)
+    assert (buyer_b["latency_sum"], buyer_b["latency_n"]) == (0.0, 0)
+
+
+def test_sketches_moved_by_rows_equal_the_rows_sketched_and_merged() -> None:
+    old = sketch.sketch(FIRST.lazy()).collect()
+    expected = sketch.merge_sketches(old.lazy(), sketch.sketch(THEN.lazy())).collect()
+    by = ("role", "api_id", "key")
+    assert_frame_equal(_sorted(merge.sketch_with(old, THEN), *by), _sorted(expected, *by))
+
+
+def test_names_moved_by_rows_are_the_latest_named_calls_of_all() -> None:
+    old = formulas.latest_names(FIRST.lazy()).collect()
+    expected = formulas.latest_names(CALLS.lazy()).collect()
+    assert_frame_equal(_sorted(merge.names_with(old, THEN), "api_id"), _sorted(expected, "api_id"))
+    # A later call without a name keeps the name; a tie on time goes to the greater request_id.
+    assert dict(merge.names_with(old, THEN).select("api_id", "api_name").rows()) == {"a": "A2", "b": "B2"}
+
+
+def test_issues_moved_by_rows_count_each_rule() -> None:
+    rows = pl.DataFrame({"rule": ["ts_ms is not an integer", None, "demo is not 0 or 1", "demo is not 0 or 1"]})
+    issues = pl.DataFrame({"rule": ["demo is not 0 or 1"], "rows": [4]})
+    assert dict(merge.issues_with(issues, rows).rows()) == {
+        "demo is not 0 or 1": 6,
+        "ts_ms is not an integer": 1,
+    }

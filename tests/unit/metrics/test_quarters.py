@@ -1,0 +1,69 @@
+"""``metrics.quarters``: the settled history as day tallies, quarter counts and rowid spans, added in any order."""
+
+from __future__ import annotations
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from ccanalytics.metrics.quarters import QUARTER_MS, RID, Quarters
+
+DAY = 86_400_000
+ROWS = pl.DataFrame(
+    {
+        "ts_ms": [0, 1, QUARTER_MS, DAY + 5, 2 * DAY, 3 * DAY],
+        "role": ["seller", "seller", "buyer", "seller", "seller", "seller"],
+        "api_id": ["a", "a", "b", "a", "b", "a"],
+        "status_code": [200, 502, 200, 200, 200, 700],
+        "latency_ms": [5.0, None, 7.0, 0.0, 9.0, 1.0],
+        "price_micro": [10, 0, 20, 10, 10, 10],
+        "revenue_micro": [9, 0, 0, 9, 9, 9],
+        "consumer": ["c", "c", None, "d", "c", "c"],
+        "rule": [None, None, None, None, None, "status_code outside 100..599"],
+        RID: [1, 2, 3, 40, 5, 6],  # the fourth row was inserted late
+    }
+)
+
+
+def frames(q: Quarters) -> list[pl.DataFrame]:
+    q = q.merged()
+    keys = {"days": ["day", "role", "api_id"], "sketch": ["day", "role", "api_id", "key"], "counts": ["q", "role"]}
+    return [
+        getattr(q, name).sort(keys.get(name, getattr(q, name).columns)).with_columns(pl.col(pl.Categorical).cast(str))
+        for name in ("days", "sketch", "counts", "errors", "sellers", "spans")
+    ]
+
+
+def test_pieces_added_in_any_order_give_the_same_quarters() -> None:
+    whole = Quarters.empty(0).plus(ROWS, ROWS)
+    pieces = Quarters.empty(0)
+    for n in (3, 0, 5, 1, 4, 2):
+        pieces = pieces.plus(ROWS.slice(n, 1), ROWS.slice(n, 1))
+    for a, b in zip(frames(whole), frames(pieces), strict=True):
+        assert_frame_equal(a, b)
+
+
+def test_only_valid_calls_count_and_each_quarter_knows_its_rowids() -> None:
+    q = Quarters.empty(0).plus(ROWS, ROWS).merged()
+    assert q.days["calls"].sum() == 5
+    assert q.errors["ts_ms"].to_list() == [1]
+    assert q.sellers.height == 4  # the seller calls with a consumer
+    assert q.rowids(0, QUARTER_MS) == (1, 2)
+    assert q.rowids(0, DAY + 6) == (1, 40)
+    assert q.rowids(4 * DAY, 5 * DAY) is None
+
+
+def test_nothing_before_since_is_kept_and_trimming_drops_it_later() -> None:
+    q = Quarters.empty(DAY, sellers_since=2 * DAY).plus(ROWS, ROWS).merged()
+    assert q.days["calls"].sum() == 2 and q.sellers["ts_ms"].to_list() == [2 * DAY]
+    trimmed = Quarters.empty(0).plus(ROWS, ROWS).trimmed(DAY, 2 * DAY)
+    assert trimmed.days["calls"].sum() == 2 and trimmed.sellers["ts_ms"].to_list() == [2 * DAY]
+    assert trimmed.rowids(0, DAY) is None
+
+
+def test_a_refreshs_recent_rows_add_only_their_rowid_spans() -> None:
+    q = Quarters.empty(0)
+    for piece in (ROWS.head(2), ROWS.slice(2, 3), ROWS.tail(1)):  # one quarter, then several
+        q = q.plus(ROWS.clear(), piece)
+    q = q.merged()
+    assert q.days.height == 0 and q.sellers.height == 0
+    assert_frame_equal(q.spans, Quarters.empty(0).plus(ROWS, ROWS).merged().spans)
