@@ -159,7 +159,7 @@ class Ledger:
         Rows without a valid time are always reported; they can never be recent.
         """
         ts = pl.col("ts_ms")
-        quarters = None if self.quarters is None else self.quarters.plus(rows.filter(ts < self.horizon), rows)
+        given = rows  # with their rowids, for the quarters
         rows = rows.select(*RECENT_SCHEMA)
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
@@ -175,6 +175,8 @@ class Ledger:
             present = present.plus(pl.concat([old, counted]))
             ahead = None if ahead is None else _bounded(pl.concat([ahead, later]))
         seen = None if self.seen is None else self.seen.plus(old)
+        timed = old if old.is_empty() else old.filter(ts.is_not_null())
+        quarters = None if self.quarters is None else self.quarters.plus(timed, given)
         rule = new["rule"]
         valid = new if rule.null_count() == new.height else new.filter(rule.is_null())
         running = None if self.running is None else self.running.add(valid)

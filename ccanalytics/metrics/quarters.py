@@ -109,6 +109,20 @@ def _pieces(settled: pl.LazyFrame, spanned: pl.LazyFrame | None, sellers_since: 
     return pieces
 
 
+def _spans_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """``_spans`` of a few rows, without a query when they lie in one quarter (a refresh's new rows)."""
+    rule = rows["rule"]
+    valid = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
+    times = valid["ts_ms"]
+    if valid.is_empty() or times.null_count():
+        return _spans(valid.lazy()).collect().cast(_SPANS)  # type: ignore[arg-type]
+    low, high = int(times.min()), int(times.max())  # type: ignore[arg-type]
+    if low - low % QUARTER_MS != high - high % QUARTER_MS:
+        return _spans(valid.lazy()).collect().cast(_SPANS)  # type: ignore[arg-type]
+    rids = valid[RID]
+    return pl.DataFrame({"q": [low - low % QUARTER_MS], "first": [rids.min()], "last": [rids.max()]}, schema=_SPANS)
+
+
 def _spans(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Per quarter, the least and greatest rowid of the valid calls."""
     valid = rows.filter(pl.col("rule").is_null())
@@ -150,16 +164,16 @@ class Quarters:
         >>> q.days["calls"].to_list(), q.counts.sort("q")["error"].to_list(), q.rowids(0, 10**6)
         ([3], [1, 0], (1, 3))
         """
-        ts = pl.col("ts_ms")
-        kept = settled.lazy().filter(ts >= self.since)
-        spans = None if spanned is None or RID not in spanned.columns else spanned.lazy().filter(ts >= self.since)
-        if settled.is_empty() and (spans is None or spanned is None or spanned.is_empty()):
-            return self
+        has_rids = spanned is not None and RID in spanned.columns and not spanned.is_empty()
         if settled.is_empty():  # the usual refresh: recent rows only, whose rowids are kept for later
-            assert spans is not None
-            piece = (*(getattr(self, n).clear() for n in _NAMES[:-1]), _like(_spans(spans).collect(), self.spans))
+            if not has_rids:
+                return self
+            assert spanned is not None
+            piece = (*(getattr(self, n).clear() for n in _NAMES[:-1]), _spans_of(spanned))
         else:
-            got = pl.collect_all(_pieces(kept, spans, self.sellers_since))
+            ts = pl.col("ts_ms")
+            spans = spanned.lazy().filter(ts >= self.since) if has_rids and spanned is not None else None
+            got = pl.collect_all(_pieces(settled.lazy().filter(ts >= self.since), spans, self.sellers_since))
             if spans is None:
                 got.append(pl.DataFrame(schema=_SPANS))
             piece = tuple(_like(f, getattr(self, n)) for f, n in zip(got, _NAMES, strict=True))

@@ -9,11 +9,13 @@ A window ``[s, e)`` is then two binary searches: its calls are the rows
 between the two positions, its sums the difference of the running sums
 there — exact integers at any ``now``, forward or back, however the calls
 arrived.  Every edge of every window and chart hour of both roles is found
-in one search per role and read in one gather per column.
+in one query per refresh.
 
-New calls are appended with their running sums; a call that arrives late (a
-``ts_ms`` before the last one kept) makes the sums after it be summed again,
-from that call on.  The latency sums, floats, are summed over each window's
+New calls go to their role's tail of counts (``tails``; series operations,
+no query), summed onto the running sums every few dozen refreshes; an edge
+inside the tail adds the tail's counts before it.  A call that arrives late
+sorts again only the end it falls into or, older than the role's running
+sums, makes them be summed again from that call on.  The latency sums, floats, are summed over each window's
 slice (a sum over a contiguous slice, no query), as a from-scratch snapshot
 sums them.  The percentiles are exact nearest-rank values of the window's
 latencies, searched near the last refresh's answers (``percentiles``).
@@ -149,7 +151,7 @@ class Running:
         rows = _sorted(calls)
         parts = pl.collect_all([_summed(_ZERO, rows.lazy().filter(_OF_ROLE[role])) for role in formulas.ROLES])
         sums = {role: pl.concat([_ZERO, part]) for role, part in zip(formulas.ROLES, parts, strict=True)}
-        return cls(rows=rows, sums=sums, tails=dict.fromkeys(formulas.ROLES, _ZERO.clear()))
+        return cls(rows=rows, sums=sums, tails=dict.fromkeys(formulas.ROLES, _counted(rows.clear())))
 
     def add(self, calls: pl.DataFrame) -> Running:
         """The state with more valid calls, appended to their role's tail (no query).
@@ -163,18 +165,15 @@ class Running:
         new = _sorted(calls)
         rows, first = self.rows, new["ts_ms"][0]
         last = rows["ts_ms"][-1] if rows.height else None
-        if last is None or first >= last:
-            rows = pl.concat([rows, new])
-        else:  # merge only the tail the new calls fall into: calls arrive a little out of order
-            cut = int(rows["ts_ms"].search_sorted(first, side="right"))
-            rows = pl.concat([rows.slice(0, cut), rows.slice(cut).merge_sorted(new, key="ts_ms")])
+        # calls arrive a little out of order: only the end of the rows they fall into is sorted again
+        rows = pl.concat([rows, new]) if last is None or first >= last else _merged(rows, new)
         sums, tails = dict(self.sums), dict(self.tails)
         for (role,), calls_of_role in new.partition_by("role", as_dict=True).items():
             frame, tail, part = sums[role], tails[role], _counted(calls_of_role)
             start = part["ts_ms"][0]
             if start >= frame["ts_ms"][-1]:  # after the role's sums: into its tail, in time order
                 late = tail.height > 0 and start < tail["ts_ms"][-1]
-                tail = pl.concat([tail, part]).sort("ts_ms") if late else pl.concat([tail, part])
+                tail = _merged(tail, part) if late else pl.concat([tail, part])
                 if tail.n_chunks() > _MAX_CHUNKS or tail.height > _MAX_TAIL:
                     frame, tail = _folded(frame, tail), tail.clear()
             else:  # before them: the role's sums from that call on, summed again from the merged rows
@@ -183,7 +182,7 @@ class Running:
                 summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])).collect()
                 frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
             sums[role], tails[role] = frame, tail
-        late = 0 if self.now is None or first >= self.now else int(new["ts_ms"].search_sorted(self.now, side="left"))
+        late = 0 if self.now is None or first >= self.now else int((new["ts_ms"] < self.now).sum())
         return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late)
 
     def settle(self, horizon: int) -> Running:
@@ -303,7 +302,9 @@ class _Edges:
         self.latency = pl.concat([self.latency, tail["latency_ms"]])
         for k, i in enumerate(self.at):
             if (n := i - summed) > 0:
-                for name in _SUMS if k < len(_ENDS) else ("success", "latency_n"):
+                self.sums["success"][k] += tail["success"].slice(0, n).sum()
+                self.sums["latency_n"][k] += n - tail["latency_ms"].slice(0, n).null_count()
+                for name in ("price_micro", "revenue_micro") if k < len(_ENDS) else ():
                     self.sums[name][k] += tail[name].slice(0, n).sum()
 
     def tally(self, i: int, j: int) -> dict[str, int]:
@@ -330,14 +331,17 @@ def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
 
 
 def _counted(calls: pl.DataFrame) -> pl.DataFrame:
-    """Each call's counts as the running sums' columns (``success`` 0 or 1, ...), in series operations."""
-    status, latency = calls["status_code"], calls["latency_ms"]
+    """Each call's counts for the running sums (``success`` 0 or 1, money in Int128), in series operations.
+
+    A call's ``latency_n`` is whether its latency is not null: counted from
+    the latencies themselves where needed, not kept.
+    """
+    status = calls["status_code"]
     return pl.DataFrame(
         {
             "ts_ms": calls["ts_ms"],
-            "latency_ms": latency,
+            "latency_ms": calls["latency_ms"],
             "success": ((status >= 200) & (status <= 299)).cast(pl.Int64),  # formulas.succeeded
-            "latency_n": latency.is_not_null().cast(pl.Int64),
             "price_micro": calls["price_micro"].cast(pl.Int128),
             "revenue_micro": calls["revenue_micro"].cast(pl.Int128),
         }
@@ -346,8 +350,15 @@ def _counted(calls: pl.DataFrame) -> pl.DataFrame:
 
 def _folded(frame: pl.DataFrame, tail: pl.DataFrame) -> pl.DataFrame:
     """The running sums with the tail's counts summed onto them."""
-    summed = pl.concat([frame.slice(frame.height - 1, 1).lazy(), tail.lazy()]).select(*_RUNNING).slice(1)
+    counts = tail.lazy().with_columns(latency_n=pl.col("latency_ms").is_not_null().cast(pl.Int64)).select(*_SUMS_SCHEMA)
+    summed = pl.concat([frame.slice(frame.height - 1, 1).lazy(), counts]).select(*_RUNNING).slice(1)
     return _compacted(pl.concat([frame, summed.collect()]))
+
+
+def _merged(frame: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """Two frames sorted by time as one: only the end of ``frame`` the new rows fall into is sorted again."""
+    cut = int(frame["ts_ms"].search_sorted(new["ts_ms"][0], side="right"))
+    return pl.concat([frame.slice(0, cut), pl.concat([frame.slice(cut), new]).sort("ts_ms", maintain_order=True)])
 
 
 def _compacted(frame: pl.DataFrame) -> pl.DataFrame:

@@ -138,7 +138,7 @@ class Snapshot:
             "seller": _seller_dict(self.seller),
             "events": [
                 {"ts": iso_utc(ts), "type": t, "severity": s, "message": m}
-                for ts, t, s, m in self.events.select("ts_ms", "type", "severity", "message").iter_rows()
+                for ts, t, s, m in _rows(self.events, ("ts_ms", "type", "severity", "message"))
             ],
             "banners": {
                 "auto_pause": self.auto_pause,
@@ -160,8 +160,13 @@ class Snapshot:
 
 
 def _call_rate_list(view: RoleView) -> list[dict[str, Any]]:
-    rows = view.call_rate.select("hour", "success", "error", "spike").iter_rows()
+    rows = _rows(view.call_rate, ("hour", "success", "error", "spike"))
     return [{"hour": iso_utc(h), "success": s, "error": e, "spike": k} for h, s, e, k in rows]
+
+
+def _rows(frame: pl.DataFrame, columns: tuple[str, ...]) -> zip[tuple[Any, ...]]:
+    """The frame's rows of these columns as Python values (each column read whole: no query to plan)."""
+    return zip(*(frame[name].to_list() for name in columns), strict=True)
 
 
 def _breakdown_list(view: RoleView) -> list[dict[str, Any]]:

@@ -37,6 +37,9 @@ DEMO_PANEL = "voila/files/demo-panel.html"
 CULL_IDLE_S = 120
 
 
+REFILL_DELAY_S = 5.0  # after a visitor takes the warm kernel, its replacement starts this much later
+
+
 def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_IDLE_S) -> list[str]:
     """The Voila command line: no browser, no port hopping, no tracebacks to visitors, culling on.
 
@@ -65,6 +68,10 @@ def voila_command(notebook: Path, host: str, port: int, cull_idle_s: int = CULL_
         "--MappingKernelManager.cull_connected=True",
         "--preheat_kernel=True",
         "--pool_size=1",
+        # The warm kernel a visitor took is replaced 5 s later, not 1 s (Voila's default): a kernel's
+        # start (seconds of CPU: Python, ipykernel, the widgets, the page) then no longer competes
+        # with that visitor's browser loading the page (docs/performance.md).
+        f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S:g}",
         "--VoilaConfiguration.multi_kernel_manager_class=ccanalytics.serve.PoolKernelManager",
         # Kernels talk over Unix sockets: no TCP ports other local users could reach.
         "--KernelManager.transport=ipc",

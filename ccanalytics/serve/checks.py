@@ -33,9 +33,9 @@ GUARD_ENV = "CCANALYTICS_GUARD"
 KERNEL_MB = 200
 # An admitted page counts as one more kernel until its kernel registers, at most this long while it
 # renders and HOLD_S after: a page served from the warm kernel renders in milliseconds, and the
-# pool's refill (started a second later) registers after that.
+# pool's refill (started 5 s later, serve's REFILL_DELAY_S) registers a few seconds after that.
 ADMISSION_S = 120.0
-HOLD_S = 10.0
+HOLD_S = 15.0
 
 
 def _bare_host(host_header: str) -> str:

@@ -35,7 +35,8 @@ def test_voila_runs_under_the_guard_with_no_token_and_culling_on() -> None:
     for option in ("--no-browser", "--port=9999", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
                    "--VoilaConfiguration.show_tracebacks=False", "--MappingKernelManager.cull_idle_timeout=40",
                    "--MappingKernelManager.cull_interval=10", "--KernelManager.transport=ipc",
-                   "--VoilaConfiguration.allow_template_override=NO"):  # fmt: skip
+                   "--VoilaConfiguration.allow_template_override=NO",
+                   "--VoilaKernelManager.fill_delay=5"):  # fmt: skip
         assert option in command, option
     assert not any("token" in part.lower() for part in command)
 

@@ -58,3 +58,12 @@ def test_nothing_before_since_is_kept_and_trimming_drops_it_later() -> None:
     trimmed = Quarters.empty(0).plus(ROWS, ROWS).trimmed(DAY, 2 * DAY)
     assert trimmed.days["calls"].sum() == 2 and trimmed.sellers["ts_ms"].to_list() == [2 * DAY]
     assert trimmed.rowids(0, DAY) is None
+
+
+def test_a_refreshs_recent_rows_add_only_their_rowid_spans() -> None:
+    q = Quarters.empty(0)
+    for piece in (ROWS.head(2), ROWS.slice(2, 3), ROWS.tail(1)):  # one quarter, then several
+        q = q.plus(ROWS.clear(), piece)
+    q = q.merged()
+    assert q.days.height == 0 and q.sellers.height == 0
+    assert_frame_equal(q.spans, Quarters.empty(0).plus(ROWS, ROWS).merged().spans)
