@@ -87,8 +87,11 @@ def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
     return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
 
 
-def _top(per: pl.DataFrame, past: Past, api: str | None) -> pl.DataFrame:
-    """The ten top consumers of ``per`` (``key``, ``consumer`` or null, ``calls``, ``micro``, ``ts_ms``, ``prefix``)."""
+def _top(per: pl.DataFrame, recent: pl.DataFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
+    """The ten top consumers of ``per`` (``key``, ``calls``, ``micro``, ``prefix``), with their texts.
+
+    Texts come from ``recent`` (``per_consumer`` of the recent calls) or are read back.
+    """
     by = ["micro", "calls", "prefix"]
     # The ten first by (micro, calls) descending and prefix ascending, without sorting every consumer.
     ranked = per.top_k(TOP_CONSUMERS, by=by, reverse=[False, False, True]).sort(by, descending=[True, True, False])
@@ -96,9 +99,10 @@ def _top(per: pl.DataFrame, past: Past, api: str | None) -> pl.DataFrame:
         tenth = ranked.row(TOP_CONSUMERS - 1, named=True)
         tied = pl.all_horizontal(pl.col(c) == tenth[c] for c in by)
         ranked = pl.concat([ranked, per.filter(tied & ~pl.col("key").is_in(ranked["key"].implode()))])
+    ranked = ranked.join(recent.select("key", "consumer"), on="key", how="left")
     missing = ranked.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
-        texts = past.texts(missing, api).rename({"consumer": "text"})
+        texts = past.texts(past.times(missing["key"], *middle, api), api).rename({"consumer": "text"})
         ranked = ranked.join(texts, on="key", how="left").with_columns(consumer=pl.coalesce("consumer", "text"))
     return ranked.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
 
@@ -139,19 +143,16 @@ class MiddleConsumers:
         ([('c', 1, 4), ('d', 1, 2)], [15])
         """
         ts = pl.col("ts_ms")
-        per_lazy = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api)
-        if past is not None:
+        per = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
+        recent = per
+        if past is not None:  # only keys and sums over the settled calls: texts for the top ten only
             old = past.sellers(*middle, api)
-            per_lazy = (
-                pl.concat([per_lazy.with_columns(ts_ms=pl.lit(None, pl.Int64), prefix=consumer_prefix()), old])
+            per = (
+                pl.concat([per.lazy().select("key", "calls", "micro", prefix=consumer_prefix()), old])
                 .group_by("key")
-                .agg(
-                    pl.col("consumer").drop_nulls().first(),
-                    pl.col("calls", "micro").sum(),
-                    pl.col("ts_ms", "prefix").max(),
-                )
+                .agg(pl.col("calls", "micro").sum(), pl.col("prefix").first())
+                .collect()
             )
-        per = per_lazy.collect()
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
@@ -163,7 +164,7 @@ class MiddleConsumers:
         if past is None:
             top = per.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
         else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
-            top = _top(per, past, api)
+            top = _top(per, recent, past, middle, api)
         return cls(
             api=api,
             table=per.select("key", "calls", "micro").sort("key"),

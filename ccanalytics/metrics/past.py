@@ -124,22 +124,34 @@ class Past:
         inside = pl.col("ts_ms").is_between(since, end, closed="left")
         return self.quarters.errors.lazy().filter(inside).with_columns(_TEXTS)
 
+    def _sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
+        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice, not a copy."""
+        kept = self.quarters.sellers  # sorted by time
+        low, high = (int(i) for i in kept["ts_ms"].search_sorted(pl.Series([start, end], dtype=pl.Int64)))
+        calls = kept.slice(low, high - low).lazy()
+        if api is not None:
+            calls = calls.filter(pl.col("api_id").cast(pl.String) == api)
+        return calls.with_columns(key="key" if api is None else "pair")
+
     def sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
         """Per consumer of the settled seller calls in ``[start, end)`` (with ``api``: of that API).
 
-        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``consumer``
-        (null: not kept), ``calls``, ``micro``, ``ts_ms`` (one call's time), ``prefix``.
+        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``calls``, ``micro``, ``prefix``.
         """
-        calls = self.quarters.sellers.lazy().filter(pl.col("ts_ms").is_between(start, end, closed="left"))
-        if api is not None:
-            calls = calls.filter(pl.col("api_id").cast(pl.String) == api)
-        return calls.group_by(key="key" if api is None else "pair").agg(
-            consumer=pl.lit(None, pl.String),
-            calls=pl.len().cast(pl.Int64),
-            micro=pl.col("micro").cast(pl.Int128).sum(),
-            ts_ms=pl.col("ts_ms").first(),
-            prefix=pl.col("prefix").first(),
+        return (
+            self._sellers(start, end, api)
+            .group_by("key")
+            .agg(
+                calls=pl.len().cast(pl.Int64),
+                micro=pl.col("micro").cast(pl.Int128).sum(),
+                prefix=pl.col("prefix").first(),
+            )
         )
+
+    def times(self, keys: pl.Series, start: int, end: int, api: str | None) -> pl.DataFrame:
+        """``key``, ``ts_ms``: the time of one settled seller call in ``[start, end)`` of each of these consumers."""
+        calls = self._sellers(start, end, api).filter(pl.col("key").is_in(keys.implode()))
+        return calls.group_by("key").agg(pl.col("ts_ms").first()).collect()
 
     def texts(self, keys: pl.DataFrame, api: str | None) -> pl.DataFrame:
         """``key`` -> ``consumer``: the texts of these consumers (``key``, a call's ``ts_ms``), read back."""

@@ -71,6 +71,7 @@ def test_sellers_errors_and_the_texts_of_settled_consumers() -> None:
     assert sorted(sellers["calls"].to_list()) == [1, 2, 2]
     assert p.sellers(0, HORIZON, "b").collect()["calls"].to_list() == [1]
     assert p.errors(0, HORIZON).collect()["ts_ms"].to_list() == [DAY + 7 * MINUTE, 3 * DAY]
-    keys = sellers.select("key", "ts_ms")
-    texts = p.texts(keys, None)
+    times = p.times(sellers["key"], 0, HORIZON, None)
+    assert times.height == 3
+    texts = p.texts(times, None)
     assert sorted(texts["consumer"].to_list()) == ["c", "d", "zz"]
