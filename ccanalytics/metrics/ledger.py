@@ -64,6 +64,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
 }
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
+_EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
 _MAX_AHEAD = 50_000  # beyond this many rows after `upto`, the recent rows are filtered again instead
 
 
@@ -86,9 +87,15 @@ class Totals:
         )
 
     def plus(self, rows: pl.DataFrame) -> Totals:
-        """These totals with more rows counted: only what the rows can change is merged again (``merge``)."""
+        """These totals with more rows counted: only what the rows can change is merged again.
+
+        A refresh's few rows are merged with eager operations (``merge``); a
+        chunk of a full read, with one lazy plan per total, which scales.
+        """
         if rows.is_empty():
             return self
+        if rows.height > _EAGER_ROWS:
+            return self._plus_lazily(rows)
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
         tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
@@ -100,6 +107,20 @@ class Totals:
                 sketches = merge.sketch_with(sketches, good)
         if good.height < rows.height:
             issues = merge.issues_with(issues, rows)
+        return Totals(tallies, names, issues, sketches)
+
+    def _plus_lazily(self, rows: pl.DataFrame) -> Totals:
+        good = rows.lazy().filter(pl.col("rule").is_null())
+        tallies, names, issues, sketches = pl.collect_all(
+            [
+                formulas.merge_tallies(self.tallies.lazy(), formulas.tally(good)),
+                formulas.latest_names(pl.concat([self.names.lazy(), good.select(self.names.columns)])),
+                pl.concat([self.issues.lazy(), formulas.issue_counts(rows.lazy())])
+                .group_by("rule")
+                .agg(pl.col("rows").sum()),
+                sketch.merge_sketches(self.sketch.lazy(), sketch.sketch(good)),
+            ]
+        )
         return Totals(tallies, names, issues, sketches)
 
 

@@ -9,11 +9,13 @@ A window ``[s, e)`` is then two binary searches: its calls are the rows
 between the two positions, its sums the difference of the running sums
 there — exact integers at any ``now``, forward or back, however the calls
 arrived.  Every edge of every window and chart hour of both roles is found
-in one search per role and read in one gather per column.
+in one query per refresh.
 
-New calls are appended with their running sums; a call that arrives late (a
-``ts_ms`` before the last one kept) makes the sums after it be summed again,
-from that call on.  The latency sums, floats, are summed over each window's
+New calls go to their role's tail of counts (``tails``; series operations,
+no query), summed onto the running sums every few dozen refreshes; an edge
+inside the tail adds the tail's counts before it.  A call that arrives late
+sorts again only the end it falls into or, older than the role's running
+sums, makes them be summed again from that call on.  The latency sums, floats, are summed over each window's
 slice (a sum over a contiguous slice, no query), as a from-scratch snapshot
 sums them.  The percentiles are exact nearest-rank values of the window's
 latencies, searched near the last refresh's answers (``percentiles``).

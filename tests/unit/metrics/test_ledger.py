@@ -86,3 +86,20 @@ def test_an_empty_ledger_has_empty_totals_and_no_calls() -> None:
         assert frame.height == 0
     totals = Totals.empty()
     assert totals.plus(rows().clear()) is totals
+
+
+def test_rows_after_now_are_counted_once_now_passes_them_kept_aside_or_not(monkeypatch) -> None:
+    from ccanalytics.metrics import ledger as module
+
+    later = rows({"ts_ms": NOW - DAY + 1, "request_id": "late"}, {"ts_ms": NOW + 2 * DAY, "request_id": "far"})
+    every = pl.concat([CALLS.head(4), later])
+    for limit in (50_000, 0):  # kept beside the totals, or too many: filtered from the recent rows again
+        monkeypatch.setattr(module, "_MAX_AHEAD", limit)
+        ledger, _, _ = Ledger.empty(HORIZON).add(CALLS.head(4)).at(NOW - 2 * DAY)
+        assert (ledger.ahead is None) == (limit == 0)
+        ledger = ledger.add(later)
+        for now, calls in ((NOW, 5), (NOW + 3 * DAY, 6)):  # the far call enters only at the second now
+            ledger, _, totals = ledger.at(now)
+            _, _, scratch = Ledger.empty(HORIZON).add(every).at(now)
+            assert totals.tallies["calls"].sum() == scratch.tallies["calls"].sum() == calls
+            assert_frame_equal(_sorted(totals.tallies, "role", "api_id"), _sorted(scratch.tallies, "role", "api_id"))

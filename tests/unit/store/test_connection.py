@@ -110,3 +110,20 @@ def test_text_that_is_not_utf8_is_replaced_and_counted(path):
 def test_names_fold_as_sqlite_folds_them_ascii_only():
     assert ascii_lower("BALANCE_Snapshots") == "balance_snapshots"
     assert ascii_lower("ÉVÉNEMENTS") == "ÉvÉnements"
+
+
+def test_appends_the_connection_saw_keep_the_connection(path):
+    writer = sqlite3.connect(path)  # a writer that stays: the reader watches its shared WAL index
+    connection = Connection(path)
+    with connection.transaction():
+        pass
+    con = connection.con
+    for n in range(3):
+        columns = "request_id, ts_ms, role, api_id, status_code"
+        writer.execute(f"INSERT INTO calls ({columns}) VALUES ('w{n}', {NOW}, 'buyer', 'a', 200)")
+        writer.commit()
+        with connection.transaction():
+            assert connection._query("SELECT count(*) FROM calls") == [(n + 1,)]
+        assert connection.con is con  # the commit was seen: no new connection (and no statements prepared again)
+    writer.close()
+    connection.close()

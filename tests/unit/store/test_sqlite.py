@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import polars as pl
 import pytest
 
 import ccanalytics as cc
@@ -65,3 +66,22 @@ def test_the_states_of_tables_with_a_column_named_a_quote_b(tmp_path):
     for table, (rows, top, last) in states.items():
         assert (rows, top) == (1, 1), table
         assert last.startswith("7,"), table  # the extra column's value: `a"b` sorts first among the names
+
+
+def test_numbers_of_another_storage_class_read_as_the_cleaning_sql_judges_them(tmp_path):
+    path = StoreBuilder(str(tmp_path / "store.db")).call(NOW - HOUR).call(NOW - 2 * HOUR).write()
+    source = Source(path)
+    con = sqlite3.connect(path)
+    # A REAL status and a TEXT price in INTEGER columns, a text latency: raw numbers cannot build their columns.
+    con.execute("UPDATE calls SET status_code = 200.5, price_micro = 'lots', latency_ms = 'slow' WHERE rowid = 1")
+    con.commit()
+    con.close()
+    rows = source.read("calls")
+    # What the cleaning SQL itself gives for every value (texts as blobs, decoded after).
+    cleaned = source._query(source.select_sql("calls", binary=True))
+    numbers = [n for n, dtype in source.schema("calls").items() if dtype != pl.String]
+    index = {n: i for i, n in enumerate(source.schema("calls"))}
+    assert rows.select(numbers).rows() == [tuple(r[index[n]] for n in numbers) for r in cleaned]
+    first = rows.filter(pl.col("_rid") == 1).row(0, named=True)
+    assert (first["status_code"], first["price_micro"], first["latency_ms"]) == (None, None, -1.0)
+    source.close()
