@@ -192,7 +192,7 @@ def _spent(before: dict, after: dict) -> float:
     return sum(after[k] - before[k] for k in after if k in before)
 
 
-def show_cpu(start: Processes, end: Processes, seconds: float, counts: tuple) -> dict[str, float]:
+def show_cpu(server: Server, start: Processes, end: Processes, seconds: float, counts: tuple) -> dict[str, float]:
     """CPU per second of refreshes (the tabs refresh every second), split by process; the figures in ms."""
     per = 1000 / seconds
     kernels = [end.kernels[k][1] - start.kernels[k][1] for k in end.kernels if k in start.kernels]
@@ -208,7 +208,8 @@ def show_cpu(start: Processes, end: Processes, seconds: float, counts: tuple) ->
         handed = counts[1][1] - counts[0][1]
         shared = f"; serve computed {made / seconds:.2f} snapshots a second and shared {handed / seconds:.1f}"
     print(
-        f"CPU per refresh (1 s): serve {figures['serve']:.0f} ms (computes; with the demo's traffic and chain), "
+        f"CPU per refresh (1 s): serve {figures['serve']:.0f} ms (computes"
+        f"{'; with the demo’s traffic and chain' if server.db is None else ''}), "
         f"Voila {figures['voila']:.0f} ms, {len(kernels)} kernels {figures['kernels']:.0f} ms "
         f"(each: {', '.join(f'{k * per:.0f}' for k in sorted(kernels))}) — "
         f"ccanalytics {figures['serve'] + figures['voila'] + figures['kernels']:.0f} ms in all; "
@@ -305,7 +306,7 @@ def measure(server: Server, tabs: list[Tab], errors, seconds: float, every: floa
             f"console errors {sum(errors.values())}, load {Path('/proc/loadavg').read_text().split()[0]}",
             flush=True,
         )
-    figures = show_cpu(first, Processes.read(server), time.monotonic() - started, (counts_start, count()))
+    figures = show_cpu(server, first, Processes.read(server), time.monotonic() - started, (counts_start, count()))
     show_memory("end", samples[-1])
     figures["kernel_peak_mb"] = max(s["kernel_peak_mb"] for s in samples)
     figures["looks"] = len(tabs) * len(samples)
