@@ -150,13 +150,19 @@ def test_a_refresh_within_the_span_reuses_the_history_and_counts_edges_to_the_mi
         assert view["previous"]["calls"] == 1  # "old" left the previous period as "leaves" entered it
         assert [t["consumer"] for t in view["top_consumers"]] == ["stays"]
         assert store._ledger.histories[0] is history  # both answered from the history built at `now`
+        insert = (
+            "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, latency_ms, price_micro,"
+            " revenue_micro, consumer) VALUES (?, ?, 'seller', 'api-a', 200, 1.0, 1000, 950, 'stays')"
+        )
         with sqlite3.connect(path) as con:  # a late call of "stays", before its first one: still new
-            con.execute(
-                "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, latency_ms, price_micro,"
-                " revenue_micro, consumer) VALUES ('late', ?, 'seller', 'api-a', 200, 1.0, 1000, 950, 'stays')",
-                (now - 20 * DAY,),
-            )
+            con.execute(insert, ("late", now - 12 * DAY))
         view = store.snapshot(now=later + 2, range="30d").to_dict()["view"]["seller"]
         assert (view["calls"], view["consumers"], view["new_consumers"]) == (2, 1, 1)
         assert view["top_consumers"] == [{"consumer": "stays", "calls": 2, "usdc": "0.003800"}]
-        assert store._ledger.histories[0] is history
+        assert store._ledger.histories[0] is history  # a late call among the ledger's rows is an edge row
+        with sqlite3.connect(path) as con:  # one before the ledger's horizon (two weeks back) settles: built again
+            con.execute(insert, ("very-late", now - 20 * DAY))
+        view = store.snapshot(now=later + 3, range="30d").to_dict()["view"]["seller"]
+        assert (view["calls"], view["consumers"], view["new_consumers"]) == (3, 1, 1)
+        assert view["top_consumers"] == [{"consumer": "stays", "calls": 3, "usdc": "0.004750"}]
+        assert store._ledger.histories[0] is not history
