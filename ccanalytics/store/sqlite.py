@@ -157,8 +157,9 @@ class Source(Connection):
             value = column.expression(actual, clean=clean, binary=binary)
             if texts_from is not None and actual is not None and column.name in _SPARED_TEXTS:
                 q, ts = quote_name(actual), quote_name(shape.columns["ts_ms"])
-                # Only text that is plain ASCII without NULs is spared: the rest is read, and judged.
-                valid = f"typeof({q}) = 'text' AND length({q}) = length(CAST({q} AS BLOB))"
+                # Only text that is printable ASCII is spared: the rest is read, and judged.  length() stops
+                # at a NUL; GLOB reads a byte that is not UTF-8 as U+FFFD (length() counts it as a character).
+                valid = f"typeof({q}) = 'text' AND length({q}) = length(CAST({q} AS BLOB)) AND {q} NOT GLOB '*[^ -~]*'"
                 if _SPARED_TEXTS[column.name]:
                     valid += f" AND {q} <> ''"
                 spare = "X'3F'" if binary else "'?'"

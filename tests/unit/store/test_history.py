@@ -74,3 +74,25 @@ def test_judged_names_the_first_broken_rule():
     frame = pl.DataFrame({"ts_ms": [1, None], "usdc_micro": [5, 5], "eth_wei": ["0", "0"]})
     rules = judged("balance_snapshots", frame)["rule"].to_list()
     assert rules[0] is None and isinstance(rules[1], str)
+
+
+def test_an_old_text_that_is_not_utf_8_is_judged_though_old_texts_are_spared(tmp_path):
+    # A lone lead byte counts as one character in SQLite's length(): the spared path must not take it for ASCII.
+    path = store(tmp_path, [("fine", NOW - 30 * DAY, "a", "Name", 200)])
+    con = sqlite3.connect(path)
+    for n, (request_id, api_name) in enumerate(
+        [(b"r\xff", b"ok"), (b"r\xc3x", b"ok"), (b"r\x80", b"ok"), (b"ok-4", b"Caf\xe9"), (b"ok-5", b"caf\xc3")]
+    ):
+        con.execute(
+            "INSERT INTO calls (request_id, ts_ms, role, api_id, api_name, status_code)"
+            " VALUES (CAST(? AS TEXT), ?, 'buyer', 'a', CAST(? AS TEXT), 200)",
+            (request_id, NOW - 30 * DAY + n + 1, api_name),
+        )
+    con.commit()
+    con.close()
+    source, cursor = Source(path), Cursor()
+    ledger = read_history(source, None, cursor, now=NOW, reach=REACH, consumers=False)
+    # The three request_ids that are not UTF-8 break their rule; an api_name that is not is no rule (the reference's).
+    assert int(ledger.settled.tallies["calls"].sum()) == 3
+    assert ledger.settled.issues.rows() == [("request_id is not valid text", 3)]
+    source.close()
