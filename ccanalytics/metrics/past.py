@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.consumers import api_key, consumer_key
 from ccanalytics.metrics.quarters import QUARTER_MS, Quarters, Reader
@@ -27,16 +28,7 @@ __all__ = ["COLUMNS", "Past"]
 
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
 _TEXTS = pl.col("role", "api_id").cast(pl.String)
-_SCHEMA = {
-    "ts_ms": pl.Int64,
-    "role": pl.String,
-    "api_id": pl.String,
-    "status_code": pl.Int64,
-    "latency_ms": pl.Float64,
-    "price_micro": pl.Int64,
-    "revenue_micro": pl.Int64,
-    "consumer": pl.String,
-}
+_SCHEMA = {name: TABLES["calls"].schema[name] for name in COLUMNS}  # the contract's dtypes
 
 
 def _ceil(t: int, unit: int) -> int:
