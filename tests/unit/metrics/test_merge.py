@@ -61,3 +61,32 @@ def test_issues_moved_by_rows_count_each_rule() -> None:
         "demo is not 0 or 1": 6,
         "ts_ms is not an integer": 1,
     }
+
+
+def test_rows_of_one_api_at_a_time_move_every_total_as_the_rows_all_at_once() -> None:
+    # A refresh's rows are mostly one (role, api_id): that case is merged by Series operations.
+    pieces = CALLS.partition_by("role", "api_id", maintain_order=True)
+    for order in (pieces, pieces[::-1], [*pieces[1::2], *pieces[::2]]):
+        tallies, names = formulas.empty_tally().collect(), formulas.empty_names().collect()
+        sketches = sketch.empty_sketch().collect()
+        for piece in [*order, *order]:  # each piece twice: groups and keys already there, then new ones
+            tallies = merge.tallies_with(tallies, piece)
+            names = merge.names_with(names, piece)
+            sketches = merge.sketch_with(sketches, piece)
+        twice = pl.concat([CALLS, CALLS]).lazy()
+        by = ("role", "api_id", "key")
+        assert_frame_equal(
+            _sorted(tallies, "role", "api_id"), _sorted(formulas.tally(twice).collect(), "role", "api_id")
+        )
+        assert_frame_equal(_sorted(sketches, *by), _sorted(sketch.sketch(twice).collect(), *by))
+        assert_frame_equal(_sorted(names, "api_id"), _sorted(formulas.latest_names(twice).collect(), "api_id"))
+
+
+def test_a_name_of_one_api_replaces_the_kept_one_only_when_later() -> None:
+    names = pl.DataFrame({"api_id": ["a", "b"], "ts_ms": [5, 5], "request_id": ["r5", "r5"], "api_name": ["A", "B"]})
+    older = pl.DataFrame({"api_id": ["a", "a"], "ts_ms": [4, 5], "request_id": ["r9", "r4"], "api_name": ["X", "Y"]})
+    assert merge.names_with(names, older).sort("api_id").rows() == names.rows()
+    tie = pl.DataFrame(
+        {"api_id": ["a", "a", "a"], "ts_ms": [5, 5, 1], "request_id": ["r7", "r6", "r8"], "api_name": ["Z", "W", None]}
+    )
+    assert dict(merge.names_with(names, tie).select("api_id", "api_name").rows()) == {"a": "Z", "b": "B"}
