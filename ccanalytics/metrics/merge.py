@@ -25,7 +25,7 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 
-__all__ = ["issues_with", "names_with", "sketch_with", "tallies_with"]
+__all__ = ["issues_with", "moved_by_one_api", "names_with", "sketch_with", "tallies_with"]
 
 _LATENCY = pl.col("latency_ms")
 _TALLY = {  # as formulas.tally
@@ -37,11 +37,85 @@ _TALLY = {  # as formulas.tally
     "revenue_micro": pl.col("revenue_micro").cast(pl.Int128).sum(),
 }
 _SKETCH_KEYS = ("role", "api_id", "key")
+_NAMED = pl.col("api_name").is_not_null()
+_BUCKETS = sketch.bucket(_LATENCY).filter(_LATENCY.is_not_null())
+_ONE_API = {  # beside _TALLY, for calls of one (role, api_id): the latest named call, the bucket counts
+    "latest": pl.struct(*formulas.empty_names().collect_schema().names())
+    .filter(_NAMED)
+    .sort_by(pl.col("ts_ms").filter(_NAMED), pl.col("request_id").filter(_NAMED))
+    .last(),
+    "buckets": _BUCKETS.unique(maintain_order=True).implode(),
+    "counts": _BUCKETS.unique_counts().cast(pl.Int64).implode(),
+}
 
 
-def _one(calls: pl.DataFrame, columns: tuple[str, ...]) -> bool:
-    """Whether the rows all have one same value, never null, in each of these columns."""
-    return calls.height > 0 and all(calls[c].null_count() == 0 and calls[c].n_unique() == 1 for c in columns)
+def moved_by_one_api(
+    tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+    """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of one (role, api_id).
+
+    None when the calls are not all of one (role, api_id).  Their tally, their
+    latencies' bucket counts and their latest name come from one ``select``;
+    each is merged into the totals in Python or by Series operations.
+
+    Examples
+    --------
+    >>> calls = pl.DataFrame({"role": ["buyer"] * 2, "api_id": ["a"] * 2, "ts_ms": [1, 2], "request_id": ["r1", "r2"],
+    ...     "api_name": ["A", None], "status_code": [200, 502], "latency_ms": [5.0, None], "price_micro": [5, 0],
+    ...     "revenue_micro": [0, 0]})
+    >>> empty = formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
+    >>> [frame.rows() for frame in moved_by_one_api(*empty, calls)]
+    [[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]]
+    """
+    keys = formulas.TALLY_KEYS
+    if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
+        return None
+    group = tuple(calls[k][0] for k in keys)
+    *tally, latest, buckets, counts = calls.select(**_TALLY, **_ONE_API).row(0)
+    return (
+        _tally_merged(tallies, group, tuple(tally)),
+        names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
+        _sketch_merged(sketches, group, buckets, counts),
+    )
+
+
+def _tally_merged(tallies: pl.DataFrame, group: tuple[str, ...], tally: tuple[object, ...]) -> pl.DataFrame:
+    merged, found = [], False
+    for row in tallies.rows():
+        if row[: len(group)] == group:
+            row, found = (*group, *(a + b for a, b in zip(row[len(group) :], tally, strict=True))), True
+        merged.append(row)
+    if not found:
+        merged.append((*group, *tally))
+    return pl.DataFrame(merged, schema=tallies.schema, orient="row")
+
+
+def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFrame:
+    rows = names.rows()
+    kept = [row for row in rows if row[0] == latest[0]]
+    if kept and kept[0][1:3] > latest[1:3]:
+        return names
+    return pl.DataFrame([*(row for row in rows if row[0] != latest[0]), latest], schema=names.schema, orient="row")
+
+
+def _sketch_merged(
+    sketches: pl.DataFrame, group: tuple[str, ...], buckets: list[int], counts: list[int]
+) -> pl.DataFrame:
+    if not buckets:
+        return sketches
+    role, api_id = group
+    mine = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
+    at = dict(zip(sketches["key"].gather(mine).to_list(), mine.to_list(), strict=True))
+    n = sketches["n"]
+    olds = dict(zip(mine.to_list(), n.gather(mine).to_list(), strict=True))
+    changed = [(at[key], olds[at[key]] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
+    fresh = [(role, api_id, key, count) for key, count in zip(buckets, counts, strict=True) if key not in at]
+    if changed:
+        n = n.clone().scatter([i for i, _ in changed], [value for _, value in changed])
+    merged = pl.DataFrame([sketches["role"], sketches["api_id"], sketches["key"], n])
+    if fresh:
+        merged = pl.concat([merged, pl.DataFrame(fresh, schema=sketches.schema, orient="row")])
+    return merged
 
 
 def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
@@ -56,17 +130,6 @@ def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     ('buyer', 'a', 4, 2, 20.0, 2, 10, 0)
     """
     keys = formulas.TALLY_KEYS
-    if _one(calls, keys):  # one group: its tally in one select, merged into the few tally rows in Python
-        key = tuple(calls[k][0] for k in keys)
-        tally = calls.select(**_TALLY).row(0)
-        merged, found = [], False
-        for row in tallies.rows():
-            if row[: len(keys)] == key:
-                row, found = (*key, *(a + b for a, b in zip(row[len(keys) :], tally, strict=True))), True
-            merged.append(row)
-        if not found:
-            merged.append((*key, *tally))
-        return pl.DataFrame(merged, schema=tallies.schema, orient="row")
     tallied = calls.group_by(*keys).agg(**_TALLY)  # as formulas.tally, grouped eagerly
     return pl.concat([tallies, tallied.select(tallies.columns)]).group_by(*keys).agg(pl.exclude(*keys).sum())
 
@@ -80,33 +143,10 @@ def sketch_with(sketches: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     >>> sketch_with(sketch.empty_sketch().collect(), calls).rows()
     [('buyer', 'a', 162, 2)]
     """
-    if _one(calls, formulas.TALLY_KEYS):  # one group: its counts added to the sketch's by Series operations
-        return _one_sketch_with(sketches, calls)
     each = calls.filter(_LATENCY.is_not_null()).select(
         "role", "api_id", key=sketch.bucket(_LATENCY), n=pl.lit(1, pl.Int64)
     )
     return pl.concat([sketches, each]).group_by(*_SKETCH_KEYS).agg(pl.col("n").sum())
-
-
-def _one_sketch_with(sketches: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
-    """``sketch_with`` for calls of one (role, api_id)."""
-    latencies = calls["latency_ms"]
-    if latencies.null_count():
-        latencies = latencies.drop_nulls()
-    if latencies.is_empty():
-        return sketches
-    keys = latencies.to_frame().select(sketch.bucket(_LATENCY)).to_series()
-    role, api_id = calls["role"][0], calls["api_id"][0]
-    new, counts = keys.unique(maintain_order=True), keys.unique_counts().cast(pl.Int64)
-    mine = (sketches["role"] == role) & (sketches["api_id"] == api_id)
-    added = sketches["key"].replace_strict(new, counts, default=0, return_dtype=pl.Int64) * mine.cast(pl.Int64)
-    merged = pl.DataFrame([sketches["role"], sketches["api_id"], sketches["key"], (sketches["n"] + added).alias("n")])
-    known = set(sketches["key"].filter(mine).to_list())
-    fresh = [(key, n) for key, n in zip(new.to_list(), counts.to_list(), strict=True) if key not in known]
-    if not fresh:
-        return merged
-    rows = [(role, api_id, key, n) for key, n in fresh]
-    return pl.concat([merged, pl.DataFrame(rows, schema=sketches.schema, orient="row")])
 
 
 def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
@@ -123,21 +163,7 @@ def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     >>> names_with(names, calls).rows()
     [('a', 5, 'r2', 'New')]
     """
-    named = calls.select(names.columns)
-    if named["api_name"].null_count():
-        named = named.filter(pl.col("api_name").is_not_null())
-    if named.is_empty():
-        return names
-    if _one(named, ("api_id",)):  # one API: its latest named call by Series reductions, merged in Python
-        times, ids = named["ts_ms"], named["request_id"]
-        at_top = times == times.max()
-        top = (at_top & (ids == ids.filter(at_top).max())).arg_max()
-        latest = named.row(top)  # type: ignore[arg-type]
-        kept = [row for row in names.rows() if row[0] != latest[0]]
-        old = [row for row in names.rows() if row[0] == latest[0]]
-        if old and old[0][1:3] > latest[1:3]:
-            return names
-        return pl.DataFrame([*kept, latest], schema=names.schema, orient="row")
+    named = calls.select(names.columns).filter(pl.col("api_name").is_not_null())
     return pl.concat([names, named]).group_by("api_id").agg(pl.all().sort_by("ts_ms", "request_id").last())
 
 
