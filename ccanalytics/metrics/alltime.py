@@ -3,7 +3,7 @@
 A refresh's all-time figures come from ``Totals``: a tally per (role,
 api_id), the latest name of each API and a latency sketch — a few dozen rows
 however long the history.  Only the sketch's p95 per (role, api_id) needs a
-query (``p95_query``, collected with the refresh's other queries); joining
+query (``p95_query``, collected with the refresh's other queries or eagerly); joining
 the tallies to names, registrations and percentiles and ordering them is done
 on those few dozen rows as Python values (``breakdowns``), which costs
 microseconds where a polars plan costs milliseconds of fixed cost (see
@@ -50,14 +50,18 @@ class AllTime:
     breakdown: pl.DataFrame
 
 
-def p95_query(sketches: pl.LazyFrame) -> pl.LazyFrame:
+def p95_query(sketches: sketch.Frame) -> sketch.Frame:
     """Per (role, api_id), the sketch's nearest-rank ``p95_latency_ms`` (``sketch.sketch_percentiles``).
+
+    An eager sketch (the ledger's ``Totals.sketch``) gives the answer itself, a lazy one a query.
 
     Examples
     --------
     >>> calls = pl.LazyFrame({"role": ["seller"] * 100, "api_id": ["a"] * 100,
     ...     "latency_ms": [float(v) for v in range(1, 101)]})
     >>> round(p95_query(sketch.sketch(calls)).collect()["p95_latency_ms"].item())
+    95
+    >>> round(p95_query(sketch.sketch(calls).collect())["p95_latency_ms"].item())
     95
     """
     return sketch.sketch_percentiles(sketches, percentiles=(95,))

@@ -213,6 +213,7 @@ def compute(
     windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
     view: dict[str, Any] | None = None,
     chart_calls: pl.LazyFrame | None = None,
+    chart_failed: pl.DataFrame | None = None,
 ) -> Snapshot:
     """Every number of the Dashboard at ``now``.
 
@@ -230,16 +231,20 @@ def compute(
     kept as running state (see ``role_views``), ``view`` the ranged view when
     it was kept elsewhere (``history``), and ``chart_calls`` a smaller frame
     than ``calls`` that holds the valid calls the chart's spike flags look at
-    (from the chart's first hour less ``error_spike_window_ms``).
+    (from the chart's first hour less ``error_spike_window_ms``), ``chart_failed``
+    those of them that failed, sorted by time, when the running state keeps them.
     """
     near = calls if chart_calls is None else chart_calls
     valid_apis = apis.filter(pl.col("rule").is_null())
     good_apis = valid_apis.lazy()
     if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
         frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)
-        errors, p95 = pl.collect_all(
-            [_errors(near, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
-        )
+        if chart_failed is not None:  # the failed calls kept: two searches and the sketch's p95, no query
+            errors, p95 = _kept_errors(chart_failed, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch)
+        else:
+            errors, p95 = pl.collect_all(
+                [_errors(near, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
+            )
         views = _role_views(frames, alltime.breakdowns(totals, p95, valid_apis))
     else:
         hours = pl.concat([v.call_rate["hour"] for v in views.values()])
@@ -333,12 +338,24 @@ def _view_with_spikes(
     return view
 
 
-def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings) -> pl.LazyFrame:
-    """The failed calls (role, ts_ms, api_id) the spike flags of the chart ``hours`` and the error-spike rule see."""
+def _since(hours: pl.Series, now: int, settings: Settings) -> int:
+    """Where the errors the chart ``hours``' spike flags and the error-spike rule see begin."""
     first = hours.min()
     first = now if first is None else min(now, int(first))  # type: ignore[arg-type]
-    since = max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
+    return max(first - settings.error_spike_window_ms, -(2**62))  # a huge window: every error
+
+
+def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings) -> pl.LazyFrame:
+    """The failed calls (role, ts_ms, api_id) the spike flags of the chart ``hours`` and the error-spike rule see."""
+    since = _since(hours, now, settings)
     return formulas.window(calls.filter(~formulas.succeeded()), since, now).select("role", "ts_ms", "api_id")
+
+
+def _kept_errors(failed: pl.DataFrame, hours: pl.Series, now: int, settings: Settings) -> pl.DataFrame:
+    """``_errors`` from the failed calls sorted by time (``running.Running.failed_calls``): a slice, no query."""
+    edges = pl.Series([_since(hours, now, settings), now], dtype=pl.Int64)
+    lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(edges, side="left"))
+    return failed.slice(lo, hi - lo)[["role", "ts_ms", "api_id"]]
 
 
 def _with_spikes(views: dict[str, RoleView], errors: pl.DataFrame, now: int, settings: Settings) -> dict[str, RoleView]:

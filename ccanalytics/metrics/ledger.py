@@ -274,6 +274,13 @@ class Ledger:
         lo, hi = (int(i) for i in ts.search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
         return running.rows.slice(lo, hi - lo).lazy()
 
+    def running_failed(self, since: int, now: int) -> pl.DataFrame | None:
+        """The valid calls in ``[since, now)`` that did not succeed, as ``running_calls`` (``Running.failed_calls``)."""
+        if self.running_calls(since, now) is None:
+            return None
+        assert self.running is not None
+        return self.running.failed_calls(since, now)
+
     def view_at(
         self,
         now: int,

@@ -70,15 +70,7 @@ _SUMS_SCHEMA = pl.Schema(
 )
 # The first row of every role's sums: before any call, all zero (a window's start never finds it).
 _ZERO = pl.DataFrame(
-    {
-        "ts_ms": [-(2**63)],
-        "latency_ms": [None],
-        "success": [0],
-        "latency_n": [0],
-        "price_micro": [0],
-        "revenue_micro": [0],
-    },
-    schema=_SUMS_SCHEMA,
+    dict(zip(_SUMS_SCHEMA, ([-(2**63)], [None], [0], [0], [0], [0]), strict=True)), schema=_SUMS_SCHEMA
 )
 _COUNTED = (
     pl.col("ts_ms"),
@@ -136,6 +128,7 @@ class Running:
     now: int | None = None  # the last `now` asked
     hints: dict[tuple[str, str], tuple[Hint, ...] | None] = field(default_factory=dict)  # (role, window)
     late: int = 0  # calls added since the last `now` with a ts_ms before it
+    failed: pl.DataFrame | None = None  # the rows of the calls that did not succeed (sorted; None: not kept)
 
     @classmethod
     def of(cls, calls: pl.DataFrame) -> Running:
@@ -151,7 +144,8 @@ class Running:
         rows = _sorted(calls)
         parts = pl.collect_all([_summed(_ZERO, rows.lazy().filter(_OF_ROLE[role])) for role in formulas.ROLES])
         sums = {role: pl.concat([_ZERO, part]) for role, part in zip(formulas.ROLES, parts, strict=True)}
-        return cls(rows=rows, sums=sums, tails=dict.fromkeys(formulas.ROLES, _counted(rows.clear())))
+        tails = dict.fromkeys(formulas.ROLES, _counted(rows.clear()))
+        return cls(rows=rows, sums=sums, tails=tails, failed=_failed(rows))
 
     def add(self, calls: pl.DataFrame) -> Running:
         """The state with more valid calls, appended to their role's tail (no query).
@@ -183,7 +177,10 @@ class Running:
                 frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
             sums[role], tails[role] = frame, tail
         late = 0 if self.now is None or first >= self.now else int((new["ts_ms"] < self.now).sum())
-        return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late)
+        failed, bad = self.failed, _failed(new)
+        if failed is not None and bad.height:  # as the rows: only the end the new ones fall into sorted again
+            failed = _compacted(_merged(failed, bad))
+        return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late, failed=failed)
 
     def settle(self, horizon: int) -> Running:
         """The state without the calls before ``horizon`` (those the windows at ``now`` hold stay)."""
@@ -200,7 +197,26 @@ class Running:
             # the row before the cut becomes the first: its sums are those of every call dropped
             base = frame.slice(cut - 1, 1).with_columns(ts_ms=_ZERO["ts_ms"], latency_ms=_ZERO["latency_ms"])
             sums[role] = pl.concat([base, frame.slice(cut)]) if cut > 1 else frame
-        return replace(self, rows=self.rows.slice(start), sums=sums, tails=tails)
+        failed = self.failed
+        failed = failed if failed is None else failed.slice(int(failed["ts_ms"].search_sorted(horizon, "left")))
+        return replace(self, rows=self.rows.slice(start), sums=sums, tails=tails, failed=failed)
+
+    def failed_calls(self, since: int, now: int) -> pl.DataFrame:
+        """The rows of the calls in ``[since, now)`` that did not succeed (``formulas.succeeded``), sorted by time.
+
+        Kept beside the rows (a few per thousand calls): the chart's errors without filtering two days of calls.
+
+        Examples
+        --------
+        >>> calls = pl.DataFrame({"ts_ms": [1, 2, 3], "role": ["buyer"] * 3, "api_id": ["a"] * 3,
+        ...     "status_code": [500, 200, 429], "latency_ms": [1.0, 2.0, 3.0], "price_micro": [0] * 3,
+        ...     "revenue_micro": [0] * 3})
+        >>> Running.of(calls).failed_calls(1, 3)["ts_ms"].to_list()
+        [1]
+        """
+        failed = _failed(self.rows) if self.failed is None else self.failed
+        lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
+        return failed.slice(lo, hi - lo)
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The state as of ``now``, and the frames ``compute.role_views`` shows.
@@ -328,6 +344,12 @@ def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
     if rows.schema != _ROWS_SCHEMA:
         rows = rows.cast(_ROWS_SCHEMA)
     return rows if rows["ts_ms"].is_sorted() else rows.sort("ts_ms")
+
+
+def _failed(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose call did not succeed (not ``formulas.succeeded``), by a Series mask: no query."""
+    status = rows["status_code"]
+    return rows.filter((status < 200) | (status > 299))
 
 
 def _counted(calls: pl.DataFrame) -> pl.DataFrame:

@@ -19,6 +19,7 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import polars as pl
 
@@ -38,6 +39,7 @@ GAMMA = 1.01
 PERCENTILES = (50, 95, 99)
 ZERO_KEY = -(2**31)  # the bucket of latency 0, below every other key
 _LOG_GAMMA = math.log(GAMMA)
+Frame = TypeVar("Frame", pl.LazyFrame, pl.DataFrame)
 
 
 def rank(n: pl.Expr, nn: int) -> pl.Expr:
@@ -111,13 +113,15 @@ def merge_sketches(*sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_
 
 
 def sketch_percentiles(
-    sketches: pl.LazyFrame, by: tuple[str, ...] = ("role", "api_id"), percentiles: tuple[int, ...] = PERCENTILES
-) -> pl.LazyFrame:
+    sketches: Frame, by: tuple[str, ...] = ("role", "api_id"), percentiles: tuple[int, ...] = PERCENTILES
+) -> Frame:
     """Per group, ``p50_latency_ms``, ``p95_latency_ms``, ``p99_latency_ms`` of a sketch (nearest rank).
 
     Each is the value its bucket stands for: within 0.5 % of the exact
     percentile, and exactly 0 when that is 0.  Groups without latencies are
-    absent.  ``percentiles`` picks fewer of them.
+    absent.  ``percentiles`` picks fewer of them.  A ``DataFrame`` sketch is
+    answered eagerly (no optimiser passes: about half the cost on a thousand
+    sketch rows), a ``LazyFrame`` one as a plan.
 
     Examples
     --------

@@ -221,12 +221,13 @@ class Store(Tables):
             assert self._ledger is not None
             self._ledger, calls, totals = self._ledger.at(now_ms)
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
-            chart = None  # the calls the chart's spike flags look at, when the running state holds them
+            chart = failed = None  # the calls the chart's spike flags look at, when the running state holds them
             if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
                 since = now_ms - max(WEEK_MS, lookback_ms(settings, CHART_SPAN_MS))
                 kept = self._ledger.running_calls(since, now_ms)
                 calls = calls if kept is None else kept
                 chart = self._ledger.running_calls(now_ms - lookback_ms(settings, CHART_SPAN_MS), now_ms)
+                failed = self._ledger.running_failed(now_ms - lookback_ms(settings, CHART_SPAN_MS), now_ms)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
@@ -254,6 +255,7 @@ class Store(Tables):
                 windowed=windowed,
                 view=view,
                 chart_calls=chart,
+                chart_failed=failed,
             )
             with self._source.transaction():
                 snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))

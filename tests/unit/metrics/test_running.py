@@ -104,6 +104,7 @@ def test_running_windows_equal_windows_summed_from_scratch(start, steps, timezon
         new = _frame(arriving)
         running, calls = running.add(new), pl.concat([calls, new])
         now += shift
+        _assert_failed_kept(running, calls, now)
         running, windows, rates, figures = running.at(now, timezone)
         expected = _from_scratch(calls, now, timezone)
         # Roles without calls in the week: the scratch query has no row, the state zeros.
@@ -154,7 +155,17 @@ def test_a_late_call_and_now_moving_back_are_counted_exactly(tmp_path):
         con.close()
 
 
+def _assert_failed_kept(running: Running, calls: pl.DataFrame, now: int) -> None:
+    """The failed calls the state keeps are those a filter of every call finds (the chart's two days)."""
+    since, columns = now - 2 * DAY, list(SCHEMA)
+    failed = calls.filter(~formulas.succeeded(), pl.col("ts_ms").is_between(since, now, closed="left"))
+    kept = running.failed_calls(since, now)
+    assert kept["ts_ms"].is_sorted()
+    assert sorted(kept.select(columns).rows(), key=repr) == sorted(failed.select(columns).rows(), key=repr)
+
+
 def _check(running: Running, calls: pl.DataFrame, now: int, timezone: str = "UTC") -> Running:
+    _assert_failed_kept(running, calls, now)
     running, windows, rates, figures = running.at(now, timezone)
     expected = _from_scratch(calls, now, timezone)
     week = expected[0].filter(pl.col("calls_7d") > 0)
