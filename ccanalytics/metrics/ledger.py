@@ -99,7 +99,10 @@ class Totals:
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
         tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
-        if not good.is_empty():
+        moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good)
+        if moved is not None:  # the usual refresh: calls of one API
+            tallies, names, sketches = moved
+        elif not good.is_empty():
             tallies = merge.tallies_with(tallies, good)
             if good["api_name"].null_count() < good.height:
                 names = merge.names_with(names, good)
@@ -160,7 +163,7 @@ class Ledger:
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
-        rows = rows.select(*RECENT_SCHEMA)
+        rows = pl.DataFrame([rows[name] for name in RECENT_SCHEMA])  # no query: only columns picked
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
             old, new = rows.clear(), rows  # the usual refresh: every row is recent

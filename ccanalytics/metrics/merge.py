@@ -9,6 +9,13 @@ named call a name candidate.  The figures are those of ``formulas.tally`` /
 ``merge_tallies``, ``sketch.sketch`` / ``merge_sketches`` and
 ``formulas.latest_names``; float sums only add in another order.
 
+A refresh's rows are most often those of one API (one ``role``, ``api_id``):
+their tally is then one ``select`` and is merged into the few dozen tally
+rows in Python, and their latest name is found with Series reductions, as
+each polars operation costs far more in a refresh (its thread pool wakes
+up) than its rows.  The sketch's rows are merged in one plan collected
+without optimisation passes.
+
 Pure polars, no I/O.
 """
 
@@ -18,9 +25,97 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 
-__all__ = ["issues_with", "names_with", "sketch_with", "tallies_with"]
+__all__ = ["issues_with", "moved_by_one_api", "names_with", "sketch_with", "tallies_with"]
 
 _LATENCY = pl.col("latency_ms")
+_TALLY = {  # as formulas.tally
+    "calls": pl.len().cast(pl.Int64),
+    "success": formulas.succeeded().sum().cast(pl.Int64),
+    "latency_sum": _LATENCY.sum().cast(pl.Float64),
+    "latency_n": _LATENCY.count().cast(pl.Int64),
+    "price_micro": pl.col("price_micro").cast(pl.Int128).sum(),
+    "revenue_micro": pl.col("revenue_micro").cast(pl.Int128).sum(),
+}
+_SKETCH_KEYS = ("role", "api_id", "key")
+_NAMED = pl.col("api_name").is_not_null()
+_BUCKETS = sketch.bucket(_LATENCY).filter(_LATENCY.is_not_null())
+_ONE_API = {  # beside _TALLY, for calls of one (role, api_id): the latest named call, the bucket counts
+    "latest": pl.struct(*formulas.empty_names().collect_schema().names())
+    .filter(_NAMED)
+    .sort_by(pl.col("ts_ms").filter(_NAMED), pl.col("request_id").filter(_NAMED))
+    .last(),
+    "buckets": _BUCKETS.unique(maintain_order=True).implode(),
+    "counts": _BUCKETS.unique_counts().cast(pl.Int64).implode(),
+}
+
+
+def moved_by_one_api(
+    tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+    """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of one (role, api_id).
+
+    None when the calls are not all of one (role, api_id).  Their tally, their
+    latencies' bucket counts and their latest name come from one ``select``;
+    each is merged into the totals in Python or by Series operations.
+
+    Examples
+    --------
+    >>> calls = pl.DataFrame({"role": ["buyer"] * 2, "api_id": ["a"] * 2, "ts_ms": [1, 2], "request_id": ["r1", "r2"],
+    ...     "api_name": ["A", None], "status_code": [200, 502], "latency_ms": [5.0, None], "price_micro": [5, 0],
+    ...     "revenue_micro": [0, 0]})
+    >>> empty = formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
+    >>> [frame.rows() for frame in moved_by_one_api(*empty, calls)]
+    [[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]]
+    """
+    keys = formulas.TALLY_KEYS
+    if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
+        return None
+    group = tuple(calls[k][0] for k in keys)
+    *tally, latest, buckets, counts = calls.select(**_TALLY, **_ONE_API).row(0)
+    return (
+        _tally_merged(tallies, group, tuple(tally)),
+        names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
+        _sketch_merged(sketches, group, buckets, counts),
+    )
+
+
+def _tally_merged(tallies: pl.DataFrame, group: tuple[str, ...], tally: tuple[object, ...]) -> pl.DataFrame:
+    merged, found = [], False
+    for row in tallies.rows():
+        if row[: len(group)] == group:
+            row, found = (*group, *(a + b for a, b in zip(row[len(group) :], tally, strict=True))), True
+        merged.append(row)
+    if not found:
+        merged.append((*group, *tally))
+    return pl.DataFrame(merged, schema=tallies.schema, orient="row")
+
+
+def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFrame:
+    rows = names.rows()
+    kept = [row for row in rows if row[0] == latest[0]]
+    if kept and kept[0][1:3] > latest[1:3]:
+        return names
+    return pl.DataFrame([*(row for row in rows if row[0] != latest[0]), latest], schema=names.schema, orient="row")
+
+
+def _sketch_merged(
+    sketches: pl.DataFrame, group: tuple[str, ...], buckets: list[int], counts: list[int]
+) -> pl.DataFrame:
+    if not buckets:
+        return sketches
+    role, api_id = group
+    mine = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
+    at = dict(zip(sketches["key"].gather(mine).to_list(), mine.to_list(), strict=True))
+    n = sketches["n"]
+    olds = dict(zip(mine.to_list(), n.gather(mine).to_list(), strict=True))
+    changed = [(at[key], olds[at[key]] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
+    fresh = [(role, api_id, key, count) for key, count in zip(buckets, counts, strict=True) if key not in at]
+    if changed:
+        n = n.clone().scatter([i for i, _ in changed], [value for _, value in changed])
+    merged = pl.DataFrame([sketches["role"], sketches["api_id"], sketches["key"], n])
+    if fresh:
+        merged = pl.concat([merged, pl.DataFrame(fresh, schema=sketches.schema, orient="row")])
+    return merged
 
 
 def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
@@ -35,14 +130,7 @@ def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     ('buyer', 'a', 4, 2, 20.0, 2, 10, 0)
     """
     keys = formulas.TALLY_KEYS
-    tallied = calls.group_by(*keys).agg(  # as formulas.tally, grouped eagerly
-        calls=pl.len().cast(pl.Int64),
-        success=formulas.succeeded().sum().cast(pl.Int64),
-        latency_sum=_LATENCY.sum().cast(pl.Float64),
-        latency_n=_LATENCY.count().cast(pl.Int64),
-        price_micro=pl.col("price_micro").cast(pl.Int128).sum(),
-        revenue_micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
-    )
+    tallied = calls.group_by(*keys).agg(**_TALLY)  # as formulas.tally, grouped eagerly
     return pl.concat([tallies, tallied.select(tallies.columns)]).group_by(*keys).agg(pl.exclude(*keys).sum())
 
 
@@ -58,7 +146,7 @@ def sketch_with(sketches: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     each = calls.filter(_LATENCY.is_not_null()).select(
         "role", "api_id", key=sketch.bucket(_LATENCY), n=pl.lit(1, pl.Int64)
     )
-    return pl.concat([sketches, each]).group_by("role", "api_id", "key").agg(pl.col("n").sum())
+    return pl.concat([sketches, each]).group_by(*_SKETCH_KEYS).agg(pl.col("n").sum())
 
 
 def names_with(names: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:

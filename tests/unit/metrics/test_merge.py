@@ -61,3 +61,51 @@ def test_issues_moved_by_rows_count_each_rule() -> None:
         "demo is not 0 or 1": 6,
         "ts_ms is not an integer": 1,
     }
+
+
+def test_rows_of_one_api_at_a_time_move_every_total_as_the_rows_all_at_once() -> None:
+    # A refresh's rows are mostly of one (role, api_id): those move the totals by one select and Series operations.
+    assert merge.moved_by_one_api(*_empty(), CALLS) is None  # several APIs: the general merges
+    pieces = CALLS.partition_by("role", "api_id", maintain_order=True)
+    for order in (pieces, pieces[::-1], [*pieces[1::2], *pieces[::2]]):
+        tallies, names, sketches = _empty()
+        for piece in [*order, *order]:  # each piece twice: groups and keys new, then already there
+            moved = merge.moved_by_one_api(tallies, names, sketches, piece)
+            assert moved is not None
+            tallies, names, sketches = moved
+        twice = pl.concat([CALLS, CALLS]).lazy()
+        by = ("role", "api_id", "key")
+        assert_frame_equal(
+            _sorted(tallies, "role", "api_id"), _sorted(formulas.tally(twice).collect(), "role", "api_id")
+        )
+        assert_frame_equal(_sorted(sketches, *by), _sorted(sketch.sketch(twice).collect(), *by))
+        assert_frame_equal(_sorted(names, "api_id"), _sorted(formulas.latest_names(twice).collect(), "api_id"))
+
+
+def _empty() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    return formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
+
+
+def test_a_name_of_one_api_replaces_the_kept_one_only_when_later() -> None:
+    tallies, _, sketches = _empty()
+    names = pl.DataFrame({"api_id": ["a", "b"], "ts_ms": [5, 5], "request_id": ["r5", "r5"], "api_name": ["A", "B"]})
+
+    def moved(calls: dict[str, list[object]]) -> dict[str, str]:
+        rows = pl.DataFrame(
+            {**calls, "role": "buyer", "status_code": 200, "latency_ms": None, "price_micro": 1, "revenue_micro": 0},
+            schema_overrides={"latency_ms": pl.Float64},
+        )
+        result = merge.moved_by_one_api(tallies, names, sketches, rows)
+        assert result is not None
+        return dict(result[1].select("api_id", "api_name").rows())
+
+    older = {"api_id": ["a", "a"], "ts_ms": [4, 5], "request_id": ["r9", "r4"], "api_name": ["X", "Y"]}
+    assert moved(older) == {"a": "A", "b": "B"}
+    tie = {
+        "api_id": ["a", "a", "a", "a"],
+        "ts_ms": [5, 5, 1, 9],
+        "request_id": ["r7", "r6", "r8", "r9"],
+        "api_name": ["Z", "W", "V", None],
+    }
+    assert moved(tie) == {"a": "Z", "b": "B"}  # a later call without a name keeps the name
+    assert moved({**tie, "api_name": [None] * 4}) == {"a": "A", "b": "B"}
