@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ccanalytics.serve import REFILL_DELAY_S
 from tests.support.browser_fixtures import REPO, Server, cmdline, descendants, free_port, wait_for
 from tests.support.stores import StoreBuilder
 
@@ -112,10 +113,10 @@ def read_frame(sock: socket.socket) -> str:
 
 
 def settled_kernels(server: Server) -> set[str]:
-    """The kernels once no kernel has started or stopped for 2 s (the warm pool refills after a page)."""
+    """The kernels once none has started or stopped for longer than the warm pool waits to refill after a page."""
     last, since = set(server.kernel_pids()), time.monotonic()
-    deadline = since + 60
-    while time.monotonic() - since < 2 and time.monotonic() < deadline:
+    deadline, quiet = since + 60, REFILL_DELAY_S + 2
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
         time.sleep(0.2)
         now = set(server.kernel_pids())
         if now != last:
