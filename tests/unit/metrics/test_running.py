@@ -104,18 +104,7 @@ def test_running_windows_equal_windows_summed_from_scratch(start, steps, timezon
         new = _frame(arriving)
         running, calls = running.add(new), pl.concat([calls, new])
         now += shift
-        _assert_failed_kept(running, calls, now)
-        running, windows, rates, figures = running.at(now, timezone)
-        expected = _from_scratch(calls, now, timezone)
-        # Roles without calls in the week: the scratch query has no row, the state zeros.
-        week = expected[0].filter(pl.col("calls_7d") > 0)
-        _assert_same(_rows(windows.filter(pl.col("calls_7d") > 0), ["role"]), _rows(week, ["role"]), "windows")
-        assert _rows(rates, ["role", "hour"]) == _rows(expected[1], ["role", "hour"])
-        # Percentiles are shown for the 24 h and the previous 24 h only.
-        shown = pl.when(pl.col("period") == "previous_7d").then(None)
-        pct = [shown.otherwise(pl.col(c)).alias(c) for c in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")]
-        scratch = expected[2].with_columns(pct)
-        _assert_same(_rows(figures, ["role", "period"]), _rows(scratch, ["role", "period"]), "figures")
+        running = _check(running, calls, now, timezone)
 
 
 def _insert(con: sqlite3.Connection, request_id: str, ts_ms: int, latency: float, status: int = 200) -> None:
@@ -168,9 +157,11 @@ def _check(running: Running, calls: pl.DataFrame, now: int, timezone: str = "UTC
     _assert_failed_kept(running, calls, now)
     running, windows, rates, figures = running.at(now, timezone)
     expected = _from_scratch(calls, now, timezone)
+    # Roles without calls in the week: the scratch query has no row, the state zeros.
     week = expected[0].filter(pl.col("calls_7d") > 0)
     _assert_same(_rows(windows.filter(pl.col("calls_7d") > 0), ["role"]), _rows(week, ["role"]), "windows")
     assert _rows(rates, ["role", "hour"]) == _rows(expected[1], ["role", "hour"])
+    # Percentiles are shown for the 24 h and the previous 24 h only.
     shown = pl.when(pl.col("period") == "previous_7d").then(None)
     pct = [shown.otherwise(pl.col(c)).alias(c) for c in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")]
     scratch = expected[2].with_columns(pct)
