@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ccanalytics.demo import write_demo
 from ccanalytics.errors import CCError
 from ccanalytics.serve.channel import FALLBACK_AFTER_S, RETRY_CHANNEL_S, TRIES_S, SnapshotSource
 from ccanalytics.serve.sharing import SnapshotCache, SnapshotServer, View
@@ -34,28 +33,6 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    path = tmp_path / "cc.db"
-    write_demo(path, days=2, rpc_url=None)
-    return path
-
-
-@pytest.fixture
-def server(store_path: Path):
-    store = open_store(store_path)
-
-    def compute(view: View, wait: float) -> bytes:
-        return json.dumps(store.snapshot(chain_wait_s=wait, range=view.range, api=view.api).to_dict()).encode()
-
-    running = SnapshotServer(SnapshotCache(compute, reuse_s=0.5), log=lambda line: None).start()
-    try:
-        yield running
-    finally:
-        running.close()
-        store.close()
 
 
 def source_for(store_path: Path, socket_path: str, clock: Clock, lines: list[str]) -> SnapshotSource:

@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ccanalytics.demo import write_demo
 from ccanalytics.errors import CCError
 from ccanalytics.serve.sharing import SnapshotCache, SnapshotServer, SnapshotSource, View, reuse_window
-from ccanalytics.store import open_store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -115,28 +113,6 @@ def test_a_request_outside_the_views_is_refused(request_):
 
 def test_the_overview_ignores_an_api_and_the_chain_wait_is_capped():
     assert View.parse({"api": "x", "chain_wait_s": 60}) == (View(None, None), 5.0)
-
-
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    path = tmp_path / "cc.db"
-    write_demo(path, days=2, rpc_url=None)
-    return path
-
-
-@pytest.fixture
-def server(store_path: Path):
-    store = open_store(store_path)
-
-    def compute(view: View, wait: float) -> bytes:
-        return json.dumps(store.snapshot(chain_wait_s=wait, range=view.range, api=view.api).to_dict()).encode()
-
-    running = SnapshotServer(SnapshotCache(compute, reuse_s=0.5)).start()
-    try:
-        yield running
-    finally:
-        running.close()
-        store.close()
 
 
 def test_the_socket_is_private(server: SnapshotServer):
