@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import traceback
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from ccanalytics.chain import ChainError, ChainIdMismatch, mask_rpc_url, read_balances
 from ccanalytics.errors import CCError
 from tests.support.chain_fixtures import free_port
+from tests.support.http import local_http
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,13 +51,8 @@ def sluggish_endpoint(anvil: Anvil) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with local_http(Slow) as url:
+        yield url
 
 
 # -- reading -----------------------------------------------------------------
@@ -243,13 +238,8 @@ def scripted_endpoint() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with local_http(Scripted) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -19,6 +18,7 @@ from ccanalytics.contract import USDC_BY_CHAIN
 from ccanalytics.errors import CCError
 from ccanalytics.reconcile import MAX_BLOCKS, Reconciliation, match_transfers, reconcile
 from ccanalytics.reconcile.logs import TRANSFER_TOPIC
+from tests.support.http import local_http
 from tests.support.stores import StoreBuilder
 
 if TYPE_CHECKING:
@@ -77,12 +77,8 @@ class Node(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def node() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v2/SECRETKEY"
-    server.shutdown()
-    server.server_close()
+    with local_http(Node) as url:
+        yield f"{url}/v2/SECRETKEY"
 
 
 def store(path: Path, **settings: str) -> str:

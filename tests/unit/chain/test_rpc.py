@@ -7,12 +7,13 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ccanalytics.chain.rpc import Deadline, RPCFailure, call
+from tests.support.http import local_http
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,12 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http(_Handler) as url:
+        yield url
 
 
 def test_a_call_posts_json_rpc_and_returns_the_result(server: str) -> None:
