@@ -38,7 +38,6 @@ BREAKDOWN_SCHEMA = pl.Schema(
         "success_rate": pl.Float64,
     }
 )
-_TALLY = ("role", "api_id", "calls", "success", "latency_sum", "latency_n", "price_micro", "revenue_micro")
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def breakdowns(totals: Totals, p95: pl.DataFrame, apis: pl.DataFrame) -> dict[st
         )
     }
     tallies = totals.tallies
-    rows = zip(*(tallies[name].to_list() for name in _TALLY), strict=True)
+    rows = zip(*(tallies[name].to_list() for name in formulas.TALLY_COLUMNS), strict=True)
     mine: dict[str, list[tuple]] = {role: [] for role in formulas.ROLES}
     for role, api, calls, success, latency_sum, latency_n, price, revenue in rows:
         money = price if role == "buyer" else revenue

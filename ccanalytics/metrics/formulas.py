@@ -21,6 +21,8 @@ from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
 
 __all__ = [
     "CHART_HOURS",
+    "TALLY_AGGREGATES",
+    "TALLY_COLUMNS",
     "breakdown",
     "call_rate",
     "existing",
@@ -63,6 +65,7 @@ _TALLY_SCHEMA = {
     "price_micro": pl.Int128,
     "revenue_micro": pl.Int128,
 }
+TALLY_COLUMNS = tuple(_TALLY_SCHEMA)  # a tally's columns, keys first
 _TALLY_SUMS = tuple(c for c in _TALLY_SCHEMA if c not in TALLY_KEYS)
 _NAMES_SCHEMA = {"api_id": pl.String, "ts_ms": pl.Int64, "request_id": pl.String, "api_name": pl.String}
 
@@ -96,6 +99,17 @@ def window(calls: pl.LazyFrame, start: int, end: int) -> pl.LazyFrame:
     return calls.filter(pl.col("ts_ms").is_between(start, end, closed="left"))
 
 
+# What a tally sums per group (``tally``; ``merge`` aggregates the same eagerly).
+TALLY_AGGREGATES = {
+    "calls": pl.len().cast(pl.Int64),
+    "success": succeeded().sum().cast(pl.Int64),
+    "latency_sum": pl.col("latency_ms").sum().cast(pl.Float64),
+    "latency_n": pl.col("latency_ms").count().cast(pl.Int64),
+    "price_micro": pl.col("price_micro").cast(pl.Int128).sum(),
+    "revenue_micro": pl.col("revenue_micro").cast(pl.Int128).sum(),
+}
+
+
 def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame:
     """Counts and sums of calls per group: the mergeable unit of every figure.
 
@@ -117,14 +131,7 @@ def tally(calls: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame
     │ seller ┆ a      ┆ 1     ┆ 1       ┆ 50.0        ┆ 1         ┆ 2000        ┆ 1900          │
     └────────┴────────┴───────┴─────────┴─────────────┴───────────┴─────────────┴───────────────┘
     """
-    return calls.group_by(*by).agg(
-        calls=pl.len().cast(pl.Int64),
-        success=succeeded().sum().cast(pl.Int64),
-        latency_sum=pl.col("latency_ms").sum().cast(pl.Float64),
-        latency_n=pl.col("latency_ms").count().cast(pl.Int64),
-        price_micro=pl.col("price_micro").cast(pl.Int128).sum(),
-        revenue_micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
-    )
+    return calls.group_by(*by).agg(**TALLY_AGGREGATES)
 
 
 def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> pl.LazyFrame:

@@ -28,18 +28,10 @@ from ccanalytics.metrics import formulas, sketch
 __all__ = ["issues_with", "moved_by_one_api", "names_with", "sketch_with", "tallies_with"]
 
 _LATENCY = pl.col("latency_ms")
-_TALLY = {  # as formulas.tally
-    "calls": pl.len().cast(pl.Int64),
-    "success": formulas.succeeded().sum().cast(pl.Int64),
-    "latency_sum": _LATENCY.sum().cast(pl.Float64),
-    "latency_n": _LATENCY.count().cast(pl.Int64),
-    "price_micro": pl.col("price_micro").cast(pl.Int128).sum(),
-    "revenue_micro": pl.col("revenue_micro").cast(pl.Int128).sum(),
-}
 _SKETCH_KEYS = ("role", "api_id", "key")
 _NAMED = pl.col("api_name").is_not_null()
 _BUCKETS = sketch.bucket(_LATENCY).filter(_LATENCY.is_not_null())
-_ONE_API = {  # beside _TALLY, for calls of one (role, api_id): the latest named call, the bucket counts
+_ONE_API = {  # beside a tally, for calls of one (role, api_id): the latest named call, the bucket counts
     "latest": pl.struct(*formulas.empty_names().collect_schema().names())
     .filter(_NAMED)
     .sort_by(pl.col("ts_ms").filter(_NAMED), pl.col("request_id").filter(_NAMED))
@@ -71,7 +63,7 @@ def moved_by_one_api(
     if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
         return None
     group = tuple(calls[k][0] for k in keys)
-    *tally, latest, buckets, counts = calls.select(**_TALLY, **_ONE_API).row(0)
+    *tally, latest, buckets, counts = calls.select(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
     return (
         _tally_merged(tallies, group, tuple(tally)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
@@ -130,7 +122,7 @@ def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     ('buyer', 'a', 4, 2, 20.0, 2, 10, 0)
     """
     keys = formulas.TALLY_KEYS
-    tallied = calls.group_by(*keys).agg(**_TALLY)  # as formulas.tally, grouped eagerly
+    tallied = calls.group_by(*keys).agg(**formulas.TALLY_AGGREGATES)  # as formulas.tally, grouped eagerly
     return pl.concat([tallies, tallied.select(tallies.columns)]).group_by(*keys).agg(pl.exclude(*keys).sum())
 
 
