@@ -223,11 +223,12 @@ class Store(Tables):
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
             chart = failed = None  # the calls the chart's spike flags look at, when the running state holds them
             if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
-                since = now_ms - max(WEEK_MS, lookback_ms(settings, CHART_SPAN_MS))
-                kept = self._ledger.running_calls(since, now_ms)
+                chart_since = now_ms - lookback_ms(settings, CHART_SPAN_MS)
+                kept = self._ledger.running_calls(min(now_ms - WEEK_MS, chart_since), now_ms)
                 calls = calls if kept is None else kept
-                chart = self._ledger.running_calls(now_ms - lookback_ms(settings, CHART_SPAN_MS), now_ms)
-                failed = self._ledger.running_failed(now_ms - lookback_ms(settings, CHART_SPAN_MS), now_ms)
+                failed = self._ledger.running_failed(chart_since, now_ms)
+                if failed is None:  # compute filters the chart's calls for their errors
+                    chart = self._ledger.running_calls(chart_since, now_ms)
             seen = self._ledger.seen
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
