@@ -1,97 +1,275 @@
-"""The default snapshot's windows, and a role's running sums read at the edges searched for them.
+"""A day range's view moved forward: what a history's refreshes keep from one to the next (``history``).
 
-Every window ends at ``now`` or a fixed distance before it (``WINDOWS``).
-``running.Running.at`` searches, in each role's running sums, where every
-window's ends (``ENDS``), each chart hour and the percentile windows' ends at
-the last ``now`` (``MOVED``) fall; ``Edges`` turns those positions into the
-figures between any two of them: the calls' count and sums (differences of
-two running sums, plus the counts of the role's tail before an edge in it)
-and the latencies between them (a slice).
+A ``History`` answers for every ``now`` of its span from fixed middles, the
+bands' rows and the calls added since its build.  Between two refreshes only a
+few calls change places: those added since (each counted once, in the window
+or the previous period, when its time passes ``now``; one after ``now`` waits
+in ``pending``), and the band calls that the window's and the previous
+period's starts passed (from the window to the previous period, or out).
+
+``Edges`` keeps, for one API filter, at one ``now``: the tallies and latency
+sketches of both periods (middles included), the series' counts of the new
+calls per bucket start, their failed calls, the window's consumers outside the
+middle (each with its figures in the middle) and each consumer's first call
+among the new calls (with its first call before them).  ``moved`` adds the
+changes as signed rows (+1 entering, −1 leaving), so that a refresh costs the
+calls that changed, not the bands nor every call since the build.  Counts and
+integer sums stay exact; latency sums are floats added and subtracted (a
+latency of a billion milliseconds or more leaving makes the caller start again
+from the build, so that no rounding can show).
 
 Pure polars, no I/O.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import polars as pl
 
-from ccanalytics.units import DAY_MS, WEEK_MS
+from ccanalytics.metrics import formulas, sketch
+from ccanalytics.metrics.consumers import api_key, consumer_key
+from ccanalytics.metrics.views import Range, bucket_starts
 
-__all__ = ["AT", "ENDS", "ENDS_OF", "MOVED", "SUMS", "WINDOWS", "Edges"]
+__all__ = ["FIRSTS_SCHEMA", "OUTSIDE_SCHEMA", "SIGNED", "Edges", "label"]
 
-# window name -> (a, b): the window at `t` is [t - a, t - b)
-WINDOWS = {
-    "24h": (DAY_MS, 0),
-    "7d": (WEEK_MS, 0),
-    "previous_24h": (2 * DAY_MS, DAY_MS),
-    "previous_7d": (2 * WEEK_MS, WEEK_MS),
+_BY = ["period", "role", "api_id"]
+_HUGE_LATENCY = 1e9  # leaving with one this big, a float sum could lose the others' digits: start again
+SIGNED = "sign"
+# The window's consumers outside the middle: their calls and revenue there, and their figures in the middle.
+OUTSIDE_SCHEMA = {
+    "key": pl.UInt64,
+    "consumer": pl.String,
+    "calls": pl.Int64,
+    "micro": pl.Int128,
+    "mid_calls": pl.Int64,
+    "mid_micro": pl.Int128,
+    "known": pl.Boolean,  # whether the middle has the consumer
 }
-# The edges searched at `now`, as offsets before it: the windows' ends first, then the chart hours.
-ENDS = sorted({x for pair in WINDOWS.values() for x in pair}, reverse=True)  # 2w, 1w, 2d, 1d, 0
-AT = {x: i for i, x in enumerate(ENDS)}
-MOVED = (0, DAY_MS, 2 * DAY_MS)  # the ends of the percentile windows, also searched at the last `now`
-ENDS_OF = {window: (AT[a], AT[b]) for window, (a, b) in WINDOWS.items()}  # a window's edges in the search
-# A role's running sums (``running``): each column the total of the calls up to and including its row.
-SUMS = ("success", "latency_n", "price_micro", "revenue_micro")
+_LOOKED = ("mid_calls", "mid_micro", "known")
+# Each consumer's first call among the new calls, and its first call before them (null: none).
+FIRSTS_SCHEMA = {"key": pl.UInt64, "ts_ms": pl.Int64, "old": pl.Int64}
 
 
-class Edges:
-    """A role's figures at the edges searched: ``at`` their positions, ``sums`` the totals of the calls before them.
-
-    ``frame`` is the role's running sums (a first row of zeros, then one row
-    per call: ``ts_ms``, ``latency_ms`` and the ``SUMS``), ``tail`` its calls
-    counted but not summed yet, ``found`` each edge's position among both; the
-    first ``len(ENDS)`` edges are the windows' ends (money is read there only).
+def label(calls: pl.LazyFrame, now: int, length: int) -> pl.LazyFrame:
+    """The calls of the window ``[now − length, now)`` and of its previous period, with ``period`` and ``sign`` +1.
 
     Examples
     --------
-    >>> sums = pl.DataFrame({"ts_ms": [-(2**63), 1, 2], "latency_ms": [None, 5.0, None], "success": [0, 1, 1],
-    ...     "latency_n": [0, 1, 1], "price_micro": [0, 3, 7], "revenue_micro": [0, 2, 4]})
-    >>> tail = pl.DataFrame({"ts_ms": [3], "latency_ms": [9.0], "success": [1], "price_micro": [1],
-    ...     "revenue_micro": [1]})
-    >>> edges = Edges(sums, tail, pl.Series([1, 2, 3, 4, 4, 2]))  # five windows' ends (1, 2, 3, 4, 4 ms), then 2 ms
-    >>> edges.tally(0, 3), edges.latencies(1, 3).to_list()
-    ({'calls': 3, 'success': 2, 'latency_n': 2, 'price_micro': 8, 'revenue_micro': 5}, [None, 9.0])
+    >>> calls = pl.LazyFrame({"ts_ms": [0, 5, 10, 15]})
+    >>> label(calls, 15, 5).collect().select("ts_ms", "period").rows()
+    [(5, 'previous'), (10, 'window')]
     """
+    ts = pl.col("ts_ms")
+    period = (
+        pl.when(ts >= now - length)
+        .then(pl.lit("window"))
+        .otherwise(pl.when(ts >= now - 2 * length).then(pl.lit("previous")))
+    )
+    return calls.filter(ts.is_between(now - 2 * length, now, closed="left")).with_columns(
+        period=period, **{SIGNED: pl.lit(1, pl.Int64)}
+    )
 
-    def __init__(self, frame: pl.DataFrame, tail: pl.DataFrame, found: pl.Series) -> None:
-        self.at, summed = found.to_list(), frame.height
-        self._crossing: dict[int, list[float]] = {}
-        # the running sums' row before each edge (the last one for an edge in the tail) ...
-        rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
-        self.sums = frame[["success", "latency_n"]][rows].to_dict(as_series=False)
-        # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
-        money = frame[["price_micro", "revenue_micro"]][rows.slice(0, len(ENDS))].to_dict(as_series=False)
-        self.sums.update(money)
-        self.latency = frame["latency_ms"]
-        if not tail.height:
-            return
-        # ... plus, for an edge in the tail, the counts of the tail's calls before it
-        self.latency = pl.concat([self.latency, tail["latency_ms"]])
-        for k, i in enumerate(self.at):
-            if (n := i - summed) > 0:
-                self.sums["success"][k] += tail["success"].slice(0, n).sum()
-                self.sums["latency_n"][k] += n - tail["latency_ms"].slice(0, n).null_count()
-                for name in ("price_micro", "revenue_micro") if k < len(ENDS) else ():
-                    self.sums[name][k] += tail[name].slice(0, n).sum()
 
-    def tally(self, i: int, j: int) -> dict[str, int]:
-        """The calls between edges ``i`` and ``j``: their count and sums (money between windows' ends only)."""
-        names = SUMS if i < len(ENDS) and j < len(ENDS) else ("success", "latency_n")
-        return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
+def _signed_tally(delta: pl.LazyFrame) -> pl.LazyFrame:
+    sign, latency = pl.col(SIGNED), pl.col("latency_ms")
+    return delta.group_by(_BY).agg(
+        calls=sign.sum(),
+        success=(sign * formulas.succeeded().cast(pl.Int64)).sum(),
+        latency_sum=(latency * sign).sum().cast(pl.Float64),
+        latency_n=(latency.is_not_null().cast(pl.Int64) * sign).sum(),
+        price_micro=(pl.col("price_micro").cast(pl.Int128) * sign).sum(),
+        revenue_micro=(pl.col("revenue_micro").cast(pl.Int128) * sign).sum(),
+    )
 
-    def latencies(self, i: int, j: int) -> pl.Series:
-        """The latencies of the calls between edges ``i`` and ``j`` (a slice, nulls included)."""
-        return self.latency.slice(self.at[i], self.at[j] - self.at[i])
 
-    def crossed(self, x: int) -> int:
-        """The latencies between ``now - x`` and the last ``now - x`` (searched last, in ``MOVED``'s order)."""
-        n = self.sums["latency_n"]
-        return abs(n[AT[x]] - n[len(n) - len(MOVED) + MOVED.index(x)])
+def _signed_sketch(delta: pl.LazyFrame) -> pl.LazyFrame:
+    latency = pl.col("latency_ms")
+    return (
+        delta.filter(latency.is_not_null())
+        .group_by(*_BY, key=sketch.bucket(latency))
+        .agg(n=pl.col(SIGNED).sum())
+        .select(*_BY, "key", "n")
+    )
 
-    def crossing(self, x: int) -> list[float]:
-        """The latencies from the last ``now - x`` to ``now - x`` (a later ``now``), sorted, without nulls."""
-        if x not in self._crossing:
-            i, j = self.at[len(self.at) - len(MOVED) + MOVED.index(x)], self.at[AT[x]]
-            self._crossing[x] = self.latency.slice(i, j - i).drop_nulls().sort().to_list()
-        return self._crossing[x]
+
+def _bucket_counts(calls: pl.LazyFrame, starts: list[int]) -> pl.LazyFrame:
+    """Per (role, start): successes and errors of the calls since ``starts[0]`` (all before ``now``)."""
+    edges = pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)})
+    return (
+        calls.filter(pl.col("ts_ms") >= starts[0])
+        .sort("ts_ms")
+        .join_asof(edges, left_on="ts_ms", right_on="start", strategy="backward")
+        .group_by("role", "start")
+        .agg(success=formulas.succeeded().sum().cast(pl.Int64), error=(~formulas.succeeded()).sum().cast(pl.Int64))
+    )
+
+
+def _sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
+    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+
+
+@dataclass(frozen=True)
+class Edges:
+    """The figures of one API filter's view at ``now``, and what moves them to a later ``now``."""
+
+    api: str | None
+    now: int
+    height: int  # rows of the ledger's `recent` counted (or pending)
+    band: pl.DataFrame  # the bands' calls (late ones merged in), sorted by ts_ms
+    pending: pl.DataFrame  # calls added at or after `now`: counted when `now` passes them
+    tallies: pl.DataFrame  # period, role, api_id, figures: both periods, middles included
+    sketch: pl.DataFrame  # period, role, api_id, key, n
+    counts: pl.DataFrame  # role, start, success, error: the new calls per bucket start
+    failed: pl.DataFrame  # role, api_id, ts_ms: the new calls that failed
+    outside: pl.DataFrame  # key, consumer, calls, micro: the window's seller calls outside the middle
+    firsts: pl.DataFrame  # key, ts_ms: each consumer's first call among the new calls
+
+    @classmethod
+    def start(
+        cls,
+        api: str | None,
+        now: int,
+        known: int,
+        band: pl.DataFrame,
+        future: pl.DataFrame,
+        tallies: pl.DataFrame,
+        sketches: pl.DataFrame,
+        length: int,
+    ) -> tuple[Edges, pl.LazyFrame]:
+        """The middles alone at ``now``, and the bands' calls to add then (signed rows, for ``moved``'s ``extra``).
+
+        ``known`` rows of the ledger were there at the build; ``future`` are
+        those of them at or after it.
+        """
+        if api is not None:
+            mine = pl.col("api_id") == api
+            band, future = band.filter(mine), future.filter(mine)
+            tallies, sketches = tallies.filter(mine), sketches.filter(mine)
+        failed = pl.DataFrame(schema={"role": pl.String, "api_id": pl.String, "ts_ms": pl.Int64})
+        counts = pl.DataFrame(schema={"role": pl.String, "start": pl.Int64, "success": pl.Int64, "error": pl.Int64})
+        outside = pl.DataFrame(schema=OUTSIDE_SCHEMA)
+        firsts = pl.DataFrame(schema=FIRSTS_SCHEMA)
+        edges = cls(api, now, known, band, future, tallies, sketches, counts, failed, outside, firsts)
+        return edges, label(band.lazy(), now, length)
+
+    def with_consumers(self, outside: pl.DataFrame, firsts: pl.DataFrame) -> Edges:
+        """These edges with the changes of their consumers added (both looked up: see ``middle``).
+
+        ``outside`` as ``OUTSIDE_SCHEMA`` (calls and revenue signed),
+        ``firsts`` as ``FIRSTS_SCHEMA``; a consumer left without calls outside
+        the middle leaves ``outside``.
+        """
+        if outside.height:
+            outside = (
+                pl.concat([self.outside, outside], how="vertical_relaxed")
+                .group_by("key")
+                .agg(pl.col("consumer").first(), pl.col("calls", "micro").sum(), pl.col(*_LOOKED).first())
+                .filter(pl.col("calls") != 0)
+                .select(*OUTSIDE_SCHEMA)
+            )
+        else:
+            outside = self.outside
+        if firsts.height:
+            firsts = (
+                pl.concat([self.firsts, firsts], how="vertical_relaxed")
+                .group_by("key")
+                .agg(pl.col("ts_ms").min(), pl.col("old").first())
+            )
+        else:
+            firsts = self.firsts
+        return replace(self, outside=outside, firsts=firsts)
+
+    def moved(
+        self,
+        rows: pl.DataFrame,
+        height: int,
+        now: int,
+        *,
+        built: int,
+        span: int,
+        timezone: str,
+        range_: Range,
+        extra: pl.LazyFrame | None = None,
+    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame] | None:
+        """The edges at a later ``now``, with the consumers' changes (``outside`` and ``firsts`` of the changes).
+
+        ``rows`` are the valid calls added since ``self.height`` (up to
+        ``height``), not filtered by API; ``extra`` more signed rows to add
+        (the bands' at the start).  None when ``now`` moved back, or when a
+        huge latency leaves (start again from the build).
+        """
+        if now < self.now:
+            return None
+        length = range_.length_ms
+        ts = pl.col("ts_ms")
+        mine = rows if self.api is None else rows.filter(pl.col("api_id") == self.api)
+        incoming = pl.concat([self.pending, mine.select(self.pending.columns)]) if mine.height else self.pending
+        if incoming.height and incoming["ts_ms"].max() >= now:  # type: ignore[operator]
+            entering, pending = incoming.filter(ts < now), incoming.filter(ts >= now)
+        else:
+            entering, pending = incoming, incoming.clear()
+        band_ts = self.band["ts_ms"]
+        cuts = [self.now - 2 * length, now - 2 * length, self.now - length, now - length]
+        a, b, c, d = (int(i) for i in band_ts.search_sorted(pl.Series(cuts, dtype=pl.Int64), side="left"))
+        out_of_previous, into_previous = self.band.slice(a, b - a), self.band.slice(c, d - c)
+        leaving = pl.concat([out_of_previous, into_previous])
+        if leaving.height and (leaving["latency_ms"].max() or 0.0) >= _HUGE_LATENCY:  # type: ignore[operator]
+            return None
+        band = self.band
+        if entering.height and entering["ts_ms"].min() < built - length + span:  # type: ignore[operator]
+            in_band = ts.is_between(built - 2 * length, built - 2 * length + span, closed="left") | ts.is_between(
+                built - length, built - length + span, closed="left"
+            )
+            late = entering.filter(in_band)
+            if late.height:
+                band = pl.concat([band, late]).sort("ts_ms")
+        sign = pl.lit(-1, pl.Int64)
+        delta = pl.concat(
+            [
+                *([] if extra is None else [extra]),
+                label(entering.lazy(), now, length),
+                out_of_previous.lazy().with_columns(period=pl.lit("previous"), **{SIGNED: sign}),
+                into_previous.lazy().with_columns(period=pl.lit("window"), **{SIGNED: sign}),
+                into_previous.lazy().with_columns(period=pl.lit("previous"), **{SIGNED: pl.lit(1, pl.Int64)}),
+            ],
+            how="diagonal_relaxed",
+        )
+        key = consumer_key() if self.api is None else api_key()
+        starts = bucket_starts(now, timezone, range_)
+        tallies, sketches, counts, failed, outside, firsts = pl.collect_all(
+            [
+                pl.concat([self.tallies.lazy(), _signed_tally(delta)], how="vertical_relaxed")
+                .group_by(_BY)
+                .agg(pl.exclude(_BY).sum())
+                .filter(pl.col("calls") != 0),
+                pl.concat([self.sketch.lazy(), _signed_sketch(delta)], how="vertical_relaxed")
+                .group_by([*_BY, "key"])
+                .agg(pl.col("n").sum())
+                .filter(pl.col("n") != 0),
+                pl.concat([self.counts.lazy(), _bucket_counts(entering.lazy(), starts)])
+                .group_by("role", "start")
+                .agg(pl.col("success", "error").sum()),
+                entering.lazy().filter(~formulas.succeeded()).select(self.failed.columns),
+                _sellers(delta.filter(pl.col("period") == "window"))
+                .group_by(key=key)
+                .agg(
+                    consumer=pl.col("consumer").first(),
+                    calls=pl.col(SIGNED).sum(),
+                    micro=(pl.col("revenue_micro").cast(pl.Int128) * pl.col(SIGNED)).sum(),
+                ),
+                _sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
+            ]
+        )
+        moved = replace(
+            self,
+            now=now,
+            height=height,
+            band=band,
+            pending=pending,
+            tallies=tallies,
+            sketch=sketches,
+            counts=counts,
+            failed=pl.concat([self.failed, failed]) if failed.height else self.failed,
+        )
+        return moved, outside, firsts

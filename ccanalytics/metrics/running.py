@@ -32,8 +32,8 @@ import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.edges import AT, ENDS, ENDS_OF, MOVED, SUMS, WINDOWS, Edges
 from ccanalytics.metrics.percentiles import GROUPS, kept_ranks
+from ccanalytics.metrics.windows import AT, ENDS, ENDS_OF, MOVED, SUMS, WINDOWS, EdgeSums
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class Running:
         figures: dict[str, list] = {name: [] for name in _FIGURES_SCHEMA}
         hints = {}
         for role in formulas.ROLES:
-            edge = Edges(self.sums[role], self.tails[role], found[role])
+            edge = EdgeSums(self.sums[role], self.tails[role], found[role])
             day, week = edge.tally(*ENDS_OF["24h"]), edge.tally(*ENDS_OF["7d"])
             wide["role"].append(role)
             for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):

@@ -1,60 +1,89 @@
-"""metrics/edges.py: the figures between two edges are those of the calls between them, summed or in the tail."""
+"""A history's edges moved refresh by refresh equal the edges started afresh, and every view the from-scratch one."""
 
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
-from ccanalytics.metrics.edges import ENDS, Edges
+from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.edges import Edges, label
+from ccanalytics.metrics.history import SPAN_MS, History, _rows
+from ccanalytics.metrics.views import RANGES
+from ccanalytics.settings import Settings
+from tests.unit.metrics.test_history import APIS, CALLS, DAY, HORIZON, HOUR, NAMES, SPIKE, B, assert_same, from_scratch
+from tests.unit.metrics.test_history import recent as recent_rows
 
-# Calls at 10, 20, ..., 100 ms: the first six summed, the last four in the tail.
-TIMES = list(range(10, 101, 10))
-SUCCESS = [1, 0, 1, 1, 0, 1, 1, 1, 0, 1]
-LATENCY = [5.0, None, 2.0, 8.0, 1.0, None, 3.0, 4.0, 9.0, 6.0]
-PRICE = [10**20, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # money in Int128: sums beyond 64 bits
-
-
-def _edges(edges_ms: list[int]) -> Edges:
-    summed = 6
-    counts = {
-        "success": pl.Series([0, *SUCCESS[:summed]]).cum_sum(),
-        "latency_n": pl.Series([0, *(v is not None for v in LATENCY[:summed])], dtype=pl.Int64).cum_sum(),
-        "price_micro": pl.Series([0, *PRICE[:summed]], dtype=pl.Int128).cum_sum(),
-    }
-    sums = pl.DataFrame(
-        {
-            "ts_ms": [-(2**63), *TIMES[:summed]],
-            "latency_ms": pl.Series([None, *LATENCY[:summed]], dtype=pl.Float64),
-            **counts,
-            "revenue_micro": counts["price_micro"],
-        }
-    )
-    tail = pl.DataFrame(
-        {
-            "ts_ms": TIMES[summed:],
-            "latency_ms": pl.Series(LATENCY[summed:], dtype=pl.Float64),
-            "success": SUCCESS[summed:],
-            "price_micro": pl.Series(PRICE[summed:], dtype=pl.Int128),
-            "revenue_micro": pl.Series(PRICE[summed:], dtype=pl.Int128),
-        }
-    )
-    edges = pl.Series(edges_ms, dtype=pl.Int64)
-    found = sums["ts_ms"].search_sorted(edges, side="left") + tail["ts_ms"].search_sorted(edges, side="left")
-    return Edges(sums, tail, found)
+R = 30 * DAY
+HOW = {"built": B, "span": SPAN_MS, "timezone": "UTC", "range_": RANGES["30d"]}
+# Calls added as the refreshes go: in both bands (late), in the middle (late), after the build, and in the future.
+ADDED = [
+    (B - R + 2 * HOUR, "seller", "a", 200, 11.0, 500, "c7"),
+    (B - 2 * R + 3 * HOUR, "buyer", "x", 502, None, 200, None),
+    (B - 10 * DAY, "seller", "b", 200, 0.0, 700, "c1"),
+    (B + 90 * 60_000, "seller", "a", 502, 33.0, 900, "c8"),
+    (B + 5 * HOUR, "seller", "b", 200, 12.0, 100, "c3"),  # after `now` until the last refreshes
+]
 
 
-def test_the_figures_between_two_edges_are_those_of_the_calls_between_them() -> None:
-    ends = [15, 40, 65, 80, 101]  # the windows' ends: in the sums, at a call, in the tail, past the last call
-    later = [35, 95]  # two more edges (chart hours): counts only
-    edges = _edges([*ends, *later])
-    for i, j in [(0, 4), (1, 3), (2, 3), (0, 1), (3, 4), (4, 4)]:
-        start, end = ends[i], ends[j]
-        inside = [k for k, t in enumerate(TIMES) if start <= t < end]
-        got = edges.tally(i, j)
-        assert got["calls"] == len(inside)
-        assert got["success"] == sum(SUCCESS[k] for k in inside)
-        assert got["latency_n"] == sum(LATENCY[k] is not None for k in inside)
-        assert got["price_micro"] == got["revenue_micro"] == sum(PRICE[k] for k in inside)
-        assert edges.latencies(i, j).to_list() == [LATENCY[k] for k in inside]
-    hours = edges.tally(len(ENDS), len(ENDS) + 1)  # 35 to 95 ms
-    assert set(hours) == {"calls", "success", "latency_n"}
-    assert (hours["calls"], hours["success"]) == (6, 4)
+def build(calls: list[tuple]) -> History:
+    return History.of(
+        recent_rows(calls), FirstSeen.empty(), horizon=HORIZON, settled_calls=0, now=B, timezone="UTC",
+        range_name="30d", spike_window=SPIKE,
+    )  # fmt: skip
+
+
+def started(history: History, rows: pl.DataFrame, now: int, api: str | None) -> Edges:
+    edges, extra = Edges.start(
+        api, now, history.known, history.band, history.future, history.tallies, history.sketch, R
+    )  # fmt: skip
+    moved = edges.moved(_rows(rows, history.known), rows.height, now, **HOW, extra=extra)
+    assert moved is not None
+    return moved[0]
+
+
+def same_frame(got: pl.DataFrame, want: pl.DataFrame, by: list[str]) -> None:
+    assert got.sort(by).to_dicts() == pytest.approx(want.sort(by).to_dicts())
+
+
+@pytest.mark.parametrize("api", [None, "a"])
+def test_refreshes_moved_forward_equal_the_edges_started_afresh_and_the_views_from_scratch(api: str | None) -> None:
+    calls = [*CALLS, (B + HOUR, "seller", "a", 200, 9.0, 100, "c9")]  # one call already there, after the build
+    history = build(calls)
+    for step, now in enumerate(range(B + 20 * 60_000, B + SPAN_MS, 40 * 60_000)):
+        calls = calls + ADDED[step : step + 1]
+        rows = recent_rows(calls)
+        view = history.view(rows, now, api, NAMES, APIS, Settings(), FirstSeen.empty())
+        assert_same(view, from_scratch(rows, now, api))
+        moved, fresh = history.edges[api], started(history, rows, now, api)
+        assert (moved.now, moved.height) == (now, rows.height)
+        same_frame(moved.tallies, fresh.tallies, ["period", "role", "api_id"])
+        same_frame(moved.sketch, fresh.sketch, ["period", "role", "api_id", "key"])
+        assert moved.pending["ts_ms"].to_list() == fresh.pending["ts_ms"].to_list()
+    assert moved.pending.is_empty()  # the future call counted once its time came
+
+
+def test_a_view_at_an_earlier_now_starts_again_from_the_build() -> None:
+    history, rows = build(CALLS), recent_rows([*CALLS, *ADDED])
+    history.view(rows, B + 5 * HOUR, None, NAMES, APIS, Settings(), FirstSeen.empty())
+    view = history.view(rows, B + HOUR, None, NAMES, APIS, Settings(), FirstSeen.empty())
+    assert_same(view, from_scratch(rows, B + HOUR))
+    assert history.edges[None].now == B + HOUR
+
+
+def test_a_huge_latency_leaving_the_window_asks_for_a_fresh_start() -> None:
+    history = build([*CALLS, (B - R + 2 * HOUR, "seller", "a", 200, 1e12, 500, "c7")])
+    rows = recent_rows([*CALLS, (B - R + 2 * HOUR, "seller", "a", 200, 1e12, 500, "c7")])
+    edges = started(history, rows, B + HOUR, None)
+    assert edges.moved(_rows(rows, rows.height), rows.height, B + 3 * HOUR, **HOW) is None
+    view = history.view(rows, B + 3 * HOUR, None, NAMES, APIS, Settings(), FirstSeen.empty())
+    assert_same(view, from_scratch(rows, B + 3 * HOUR))
+
+
+def test_label_names_the_period_of_each_call() -> None:
+    calls = pl.LazyFrame({"ts_ms": [-1, 0, 9, 10, 19, 20]})
+    assert label(calls, 20, 10).collect().select("ts_ms", "period", "sign").rows() == [
+        (0, "previous", 1),
+        (9, "previous", 1),
+        (10, "window", 1),
+        (19, "window", 1),
+    ]
