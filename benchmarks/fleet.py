@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -101,7 +100,9 @@ def generate(out: Path, nodes: int, days: int, apis: int, calls_per_row: int, se
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident memory of this process (VmHWM: ``ru_maxrss`` would carry a parent's across ``exec``)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def run_engine(lake: Path, engine_name: str, now: int) -> dict[str, float]:

@@ -87,19 +87,57 @@ def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
     return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
 
 
+def _summed(parts: list[pl.LazyFrame]) -> pl.DataFrame:
+    """Rows of ``key``, ``calls``, ``micro``, ``prefix`` summed per key, sorted by key.
+
+    Sorted first and grouped in order: the groups are runs of the sorted
+    keys, not a hash table over millions of them (that held several times the
+    table at once).  Revenue is summed in 64 bits when no sum can overflow them.
+    """
+    sizes = pl.collect_all(
+        [p.select(most=pl.col("micro").abs().max().cast(pl.Float64), calls=pl.col("calls").sum()) for p in parts]
+    )
+    calls = sum(int(size["calls"].item() or 0) for size in sizes)
+    most = max(float(size["most"].item() or 0) for size in sizes)
+    money = pl.Int64 if most * calls < 2**62 else pl.Int128
+    counts = pl.UInt32 if calls < 2**32 else pl.Int64
+    rows = pl.concat(
+        [p.select("key", pl.col("calls").cast(counts), pl.col("micro").cast(money), "prefix") for p in parts]
+    )
+    return (
+        rows.sort("key")
+        .group_by("key", maintain_order=True)
+        .agg(pl.col("calls", "micro").sum(), pl.col("prefix").first())
+        .collect()
+    )
+
+
+def _ranked(per: pl.DataFrame) -> pl.DataFrame:
+    """The ten first of ``per`` by (micro, calls) descending and prefix ascending, and every row tied with the tenth.
+
+    One column at a time: only the rows that may still rank are looked at
+    (all of them when every consumer paid the same), never a sort of all.
+    """
+    rows = pl.repeat(True, per.height, eager=True)  # still tied with the tenth so far
+    chosen = ~rows  # certainly among the ten
+    need = TOP_CONSUMERS
+    for column, largest in (("micro", True), ("calls", True), ("prefix", False)):
+        values = per[column].filter(rows)
+        if values.is_empty():
+            break
+        edge = values.top_k(need).min() if largest else values.bottom_k(need).max()
+        better = rows & ((per[column] > edge) if largest else (per[column] < edge))
+        chosen, need = chosen | better, need - int(better.sum())  # fewer than `need`: `edge` is the need-th
+        rows = rows & (per[column] == edge)
+    return per.filter(chosen | rows)
+
+
 def _top(per: pl.DataFrame, recent: pl.DataFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
     """The ten top consumers of ``per`` (``key``, ``calls``, ``micro``, ``prefix``), with their texts.
 
     Texts come from ``recent`` (``per_consumer`` of the recent calls) or are read back.
     """
-    by = ["micro", "calls", "prefix"]
-    # The ten first by (micro, calls) descending and prefix ascending, without sorting every consumer.
-    ranked = per.top_k(TOP_CONSUMERS, by=by, reverse=[False, False, True]).sort(by, descending=[True, True, False])
-    if per.height > TOP_CONSUMERS:  # and every consumer tied with the tenth
-        tenth = ranked.row(TOP_CONSUMERS - 1, named=True)
-        tied = pl.all_horizontal(pl.col(c) == tenth[c] for c in by)
-        ranked = pl.concat([ranked, per.filter(tied & ~pl.col("key").is_in(ranked["key"].implode()))])
-    ranked = ranked.join(recent.select("key", "consumer"), on="key", how="left")
+    ranked = _ranked(per).join(recent.select("key", "consumer"), on="key", how="left")
     missing = ranked.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
         texts = past.texts(past.times(missing["key"], *middle, api), api).rename({"consumer": "text"})
@@ -115,7 +153,8 @@ class MiddleConsumers:
     table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key
     top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
     firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call in the rows (horizon to build), by key
-    fresh: pl.Series  # the first calls ever among those since `since`, sorted
+    fresh: pl.Series  # the first calls ever from `since` to the middle's start, sorted
+    later: int  # how many first calls ever lie from the middle's start to the build
 
     @classmethod
     def of(
@@ -138,39 +177,35 @@ class MiddleConsumers:
         --------
         >>> calls = pl.LazyFrame({"ts_ms": [5, 15, 25], "role": ["seller"] * 3, "api_id": ["a"] * 3,
         ...     "consumer": ["c", "d", "c"], "revenue_micro": [1, 2, 4]})
-        >>> m = MiddleConsumers.of(calls, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
-        >>> m.top.select("consumer", "calls", "micro").rows(), m.fresh.to_list()
-        ([('c', 1, 4), ('d', 1, 2)], [15])
+        >>> m = MiddleConsumers.of(calls, FirstSeen.empty(), middle=(10, 30), since=4, api=None)
+        >>> m.top.select("consumer", "calls", "micro").rows(), m.fresh.to_list(), m.later
+        ([('c', 1, 4), ('d', 1, 2)], [5], 1)
         """
         ts = pl.col("ts_ms")
-        per = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
-        recent = per
+        recent = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
+        parts = [recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())]
         if past is not None:  # only keys and sums over the settled calls: texts for the top ten only
-            old = past.sellers(*middle, api)
-            per = (
-                pl.concat([per.lazy().select("key", "calls", "micro", prefix=consumer_prefix()), old])
-                .group_by("key")
-                .agg(pl.col("calls", "micro").sum(), pl.col("prefix").first())
-                .collect()
-            )
+            parts.append(past.sellers(*middle, api))
+        per = _summed(parts)
+        if past is None:
+            texts = per.join(recent.select("key", "consumer"), on="key", how="left")
+            top = texts.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
+        else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
+            top = _top(per, recent, past, middle, api)
+        del recent
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
-        settled_firsts = _settled(seen, api)
-        settled = seen.known(firsts["key"], api)
-        fresh = pl.concat(
-            [firsts.filter(~settled & (ts >= since))["ts_ms"], settled_firsts.filter(ts >= since)["ts_ms"]]
-        ).sort()
-        if past is None:
-            top = per.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
-        else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
-            top = _top(per, recent, past, middle, api)
+        # Every window starts in [since, middle start): later first calls are only counted.
+        times = pl.concat([firsts.filter(~seen.known(firsts["key"], api))["ts_ms"], _settled(seen, api)["ts_ms"]])
+        later = int((times >= middle[0]).sum())
         return cls(
             api=api,
-            table=per.select("key", "calls", "micro").sort("key"),
-            top=top.select("key", "consumer", "calls", "micro"),
+            table=per.select("key", "calls", "micro"),
+            top=top.select("key", "consumer", pl.col("calls").cast(pl.Int64), pl.col("micro").cast(pl.Int128)),
             firsts=firsts,
-            fresh=fresh,
+            fresh=times.filter(times.is_between(since, middle[0], closed="left")).sort(),
+            later=later,
         )
 
     def figures(
@@ -181,27 +216,34 @@ class MiddleConsumers:
         ``outside`` are ``per_consumer`` of the window's calls outside the
         middle; ``new_firsts`` (``key``, ``ts_ms``) the first call of each
         consumer among the calls added since the build (any time before
-        ``now``); ``seen`` the first calls before the ledger's horizon.
+        ``now``); ``seen`` the first calls before the ledger's horizon;
+        ``start`` lies from ``since`` to the middle's start, as a window's does.
         """
-        known, at = _found(outside["key"], self.table)
-        totals = outside.with_columns(
-            calls=pl.col("calls") + _pick(self.table, "calls", known, at, 0),
-            micro=pl.col("micro") + _pick(self.table, "micro", known, at, 0),
-        )
-        count = self.table.height + int((~known).sum())
-        top = (
-            pl.concat(
-                [
-                    self.top.filter(~pl.col("key").is_in(outside["key"].implode())),
-                    totals.select("key", "consumer", "calls", "micro"),
-                ]
+        return self.figures_of(self.looked_up(outside), self.first_before(new_firsts, seen), start, now)
+
+    def looked_up(self, outside: pl.DataFrame) -> pl.DataFrame:
+        """``outside`` (``per_consumer``) with each consumer's figures in the middle.
+
+        Added: ``mid_calls``, ``mid_micro`` and ``known`` (whether the middle has it).
+        """
+        if outside.is_empty():
+            return outside.with_columns(
+                mid_calls=pl.lit(0, pl.Int64), mid_micro=pl.lit(0, self.table.schema["micro"]), known=pl.lit(False)
             )
-            .sort(_TOP_BY, descending=_TOP_DESCENDING)
-            .head(TOP_CONSUMERS)
-            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        known, at = _found(outside["key"], self.table)
+        return outside.with_columns(
+            mid_calls=_pick(self.table, "calls", known, at, 0),
+            mid_micro=_pick(self.table, "micro", known, at, 0),
+            known=known,
         )
-        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
-        before = self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+
+    def first_before(self, new_firsts: pl.DataFrame, seen: FirstSeen) -> pl.DataFrame:
+        """``new_firsts`` (``key``, ``ts_ms``) with ``old``: each consumer's first call before the new calls, or null.
+
+        ``seen`` holds the first calls before the ledger's horizon.
+        """
+        if new_firsts.is_empty():
+            return new_firsts.select("key", "ts_ms", old=pl.lit(None, pl.Int64))
         found, at = _found(new_firsts["key"], self.firsts)
         recent = _pick(self.firsts, "ts_ms", found, at, None)
         settled_firsts = _settled(seen, self.api)
@@ -213,9 +255,28 @@ class MiddleConsumers:
             .then(max(seen.cut, -(2**62)) - 1)
             .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
         ).to_series()
-        old = pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts))
-        moved = new_firsts.select(
-            was=old.is_between(start, now, closed="left").fill_null(False),
-            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),
+        return new_firsts.select("key", "ts_ms", old=pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts)))
+
+    def figures_of(
+        self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
+    ) -> tuple[int, int, pl.DataFrame]:
+        """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
+        count = self.table.height + int((~outside["known"]).sum())
+        totals = outside.select(
+            "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
-        return count, before - int(moved["was"].sum()) + int(moved["now"].sum()), top
+        top = (
+            pl.concat([self.top.filter(~pl.col("key").is_in(outside["key"].implode())), totals], how="vertical_relaxed")
+            .sort(_TOP_BY, descending=_TOP_DESCENDING)
+            .head(TOP_CONSUMERS)
+            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        )
+        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
+        before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+        old = pl.col("old")
+        moved = firsts.select(
+            was=old.is_between(start, now, closed="left").fill_null(False).sum(),
+            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left").sum(),
+        )
+        was, fresh = moved.row(0)
+        return count, before - int(was) + int(fresh), top

@@ -126,19 +126,11 @@ class Past:
         return calls.with_columns(key="key" if api is None else "pair")
 
     def sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
-        """Per consumer of the settled seller calls in ``[start, end)`` (with ``api``: of that API).
+        """The settled seller calls in ``[start, end)`` (with ``api``: of that API), one row each, not summed.
 
-        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``calls``, ``micro``, ``prefix``.
+        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``calls`` (1), ``micro``, ``prefix``.
         """
-        return (
-            self._sellers(start, end, api)
-            .group_by("key")
-            .agg(
-                calls=pl.len().cast(pl.Int64),
-                micro=pl.col("micro").cast(pl.Int128).sum(),
-                prefix=pl.col("prefix").first(),
-            )
-        )
+        return self._sellers(start, end, api).select("key", pl.lit(1, pl.UInt32).alias("calls"), "micro", "prefix")
 
     def times(self, keys: pl.Series, start: int, end: int, api: str | None) -> pl.DataFrame:
         """``key``, ``ts_ms``: the time of one settled seller call in ``[start, end)`` of each of these consumers."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
-from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+from ccanalytics.metrics.middle import MiddleConsumers, _ranked, _summed, per_consumer, sellers
+from ccanalytics.metrics.views import TOP_CONSUMERS
 
 # The build is at 30; the fixed middle [10, 30); c first called at 5, d at 15.
 BEFORE = pl.LazyFrame(
@@ -37,28 +40,29 @@ def test_per_consumer_sums_calls_and_revenue_overall_and_per_api() -> None:
 
 
 def test_the_middle_keeps_its_consumers_top_and_the_first_calls_since_the_earliest_start() -> None:
-    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     assert middle.top.select("consumer", "calls", "micro").rows() == [("c", 1, 4), ("d", 1, 2)]
     assert middle.table.height == 2
-    assert middle.fresh.to_list() == [15]  # c was first seen at 5, before `since`
+    # c was first seen at 5, before `since`; d at 15, in the middle: counted, not kept
+    assert (middle.fresh.to_list(), middle.later) == ([], 1)
 
 
 def test_the_windows_figures_add_the_edges_consumers() -> None:
-    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     outside = per_consumer(NEW, None).collect()
     new_firsts = sellers(NEW).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
-    assert count == 3  # c, d, e in [12, 40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
+    assert count == 3  # c, d, e in [8, 40)
     assert fresh == 2  # d (15) and e (35); c first called at 5
     assert top.rows() == [("e", 1, "0.000008"), ("c", 2, "0.000005"), ("d", 1, "0.000002")]
 
 
 def test_one_api_counts_its_own_consumers() -> None:
-    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=10, api="a")
+    middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=6, api="a")
     mine = NEW.filter(pl.col("api_id") == "a")
     outside = per_consumer(mine, "a").collect()
     new_firsts = sellers(mine).group_by(key=api_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
     # On a: d at 15 and c, e after the build; c's first call on a was at 5.
     assert (count, fresh) == (3, 2)
     assert [row[0] for row in top.rows()] == ["e", "d", "c"]
@@ -66,8 +70,34 @@ def test_one_api_counts_its_own_consumers() -> None:
 
 def test_an_empty_middle_and_no_new_calls() -> None:
     empty = BEFORE.clear()
-    middle = MiddleConsumers.of(empty, FirstSeen.empty(), middle=(10, 30), since=10, api=None)
+    middle = MiddleConsumers.of(empty, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     outside = per_consumer(empty, None).collect()
     new_firsts = sellers(empty).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=12, now=40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
     assert (count, fresh, top.height) == (0, 0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 4)), max_size=40))
+def test_the_ranked_consumers_are_the_ten_first_and_every_tie_with_the_tenth(rows: list) -> None:
+    per = pl.DataFrame(rows, schema={"micro": pl.Int64, "calls": pl.UInt32, "prefix": pl.UInt64}, orient="row")
+    per = per.with_row_index("key")
+    order = per.sort(["micro", "calls", "prefix"], descending=[True, True, False])
+    want = set(order.head(TOP_CONSUMERS)["key"])
+    if order.height > TOP_CONSUMERS:
+        tenth = order.row(TOP_CONSUMERS - 1)[1:]
+        want |= {row[0] for row in order.rows() if row[1:] == tenth}
+    assert set(_ranked(per)["key"]) == want
+
+
+def test_sums_per_consumer_in_key_order_and_in_128_bits_when_64_could_overflow() -> None:
+    big = 2**62
+    parts = [
+        pl.LazyFrame({"key": [3, 1], "calls": [2, 1], "micro": [5, big], "prefix": [7, 8]}),
+        pl.LazyFrame({"key": [1, 2], "calls": [1, 1], "micro": [big, 1], "prefix": [8, 9]}),
+    ]
+    parts = [p.with_columns(pl.col("key", "prefix").cast(pl.UInt64), pl.col("calls").cast(pl.UInt32)) for p in parts]
+    summed = _summed(parts)
+    assert summed.rows() == [(1, 2, 2 * big, 8), (2, 1, 1, 9), (3, 2, 5, 7)]
+    assert summed.schema["micro"] == pl.Int128
+    assert _summed([parts[0].head(0)]).height == 0
