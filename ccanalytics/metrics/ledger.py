@@ -63,6 +63,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     },
     "rule": pl.String,
 }
+_WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 _EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
@@ -159,7 +160,8 @@ class Ledger:
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
-        recent = pl.DataFrame(schema=RECENT_SCHEMA)
+        # Without views nothing counts consumers: their long texts are not kept.
+        recent = pl.DataFrame(schema=RECENT_SCHEMA if consumers else _WITHOUT_CONSUMERS)
         seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
         return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
@@ -175,7 +177,7 @@ class Ledger:
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
-        rows = pl.DataFrame([rows[name] for name in RECENT_SCHEMA])  # no query: only columns picked
+        rows = pl.DataFrame([rows[name] for name in self.recent.columns])  # no query: only columns picked
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
             old, new = rows.clear(), rows  # the usual refresh: every row is recent

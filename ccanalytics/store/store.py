@@ -84,7 +84,7 @@ def open_store(
     cache_max_age_s
         A cached ledger is used until this long after the full read it came from.
     chunk_rows
-        Calls per query of a full read (default: 100 000, or 5 000 on a
+        Calls per query of a full read (default: 50 000, or 5 000 on a
         rollback-journal store, whose writers each query makes wait).
 
     Examples
