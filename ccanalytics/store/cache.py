@@ -130,7 +130,7 @@ def save(store: Path, cached: CachedLedger) -> None:
             }
         ),
         "recent": ledger.recent,
-        **{f"quarters_{name}": getattr(quarters, name) for name in _QUARTERS},
+        **{f"quarters_{name}": quarters.loaded(name) for name in _QUARTERS},
     }
     blobs = []
     for name in _FRAMES:
