@@ -166,3 +166,57 @@ def test_a_refresh_within_the_span_reuses_the_history_and_counts_edges_to_the_mi
         assert (view["calls"], view["consumers"], view["new_consumers"]) == (3, 1, 1)
         assert view["top_consumers"] == [{"consumer": "stays", "calls": 3, "usdc": "0.004750"}]
         assert store._ledger.histories[0] is not history
+
+
+def test_the_next_history_is_built_in_the_background_and_the_refresh_at_the_spans_end_takes_it(tmp_path, monkeypatch):
+    """The refresh an hour before the span ends hands the build over; the one past the end does not build."""
+    import threading
+    import time
+
+    from ccanalytics.metrics import history as history_module
+    from ccanalytics.metrics.successor import LEAD_MS
+    from ccanalytics.store.builder import THREAD_NAME
+
+    builds: list[str] = []
+    build = history_module.History.of.__func__
+
+    def of(cls, *args, **kwargs):
+        builds.append(threading.current_thread().name)
+        return build(cls, *args, **kwargs)
+
+    monkeypatch.setattr(history_module.History, "of", classmethod(of))
+    builder = StoreBuilder(str(tmp_path / "store.db"))
+    for n in range(40):  # calls in both bands, the middles and the last hours, each its own consumer
+        builder.call(NOW - n * 37 * HOUR, role="seller", consumer=f"c{n % 7}", price_micro=1000 + n, latency_ms=n)
+    path = builder.write()
+    insert = (
+        "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, latency_ms, price_micro,"
+        " revenue_micro, consumer) VALUES (?, ?, 'seller', 'api-a', 502, 3.0, 700, 665, ?)"
+    )
+    with cc.open_store(path, cache=False) as store, sqlite3.connect(path) as con:
+        store.snapshot(now=NOW, range="90d")
+        assert builds == ["MainThread"]
+        first = store._ledger.histories[0]
+        due = NOW + SPAN_MS - LEAD_MS
+        store.snapshot(now=due - 1, range="90d")
+        assert store._ledger.successors == ()
+        con.execute(insert, ("before-handover", due - MINUTE, "c1"))
+        con.commit()
+        store.snapshot(now=due, range="90d")  # hands the build over and answers from the current history
+        (successor,) = store._ledger.successors
+        assert store._ledger.histories[0] is first
+        con.execute(insert, ("after-handover", due + MINUTE, "new-one"))  # a call the successor must count as new
+        con.execute(insert, ("late", NOW - 3 * DAY, "c2"))  # and a late one in its middle
+        con.commit()
+        deadline = time.monotonic() + 60
+        while not successor.future.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert successor.future.done()
+        for now in (NOW + SPAN_MS, NOW + SPAN_MS + 10 * MINUTE):  # past the first history's span
+            actual = store.snapshot(now=now, range="90d").to_dict()
+            assert builds == ["MainThread", f"{THREAD_NAME}_0"]  # the refreshes past the span built nothing
+            assert store._ledger.histories[0].built == successor.built == due
+            with cc.open_store(path, cache=False) as fresh:
+                assert_snapshots_equal(actual, fresh.snapshot(now=now, range="90d").to_dict())
+            builds[2:] = []  # the fresh store's own build
+        assert actual["view"]["seller"]["new_consumers"] >= 1

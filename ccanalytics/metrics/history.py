@@ -38,14 +38,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.alerts import spike_flags
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
-from ccanalytics.metrics.middle import MiddleConsumers, per_consumer, sellers
+from ccanalytics.metrics.alerts import spike_flags, spike_flags_by_group
+from ccanalytics.metrics.edges import Edges
+from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, view_dict
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
+    from ccanalytics.metrics.consumers import FirstSeen
     from ccanalytics.settings import Settings
 
 __all__ = ["SPAN_MS", "VIEWS_REACH_MS", "WINDOW_REACH_MS", "History"]
@@ -61,6 +62,15 @@ _TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 
 def _valid(recent: pl.DataFrame) -> pl.LazyFrame:
     return recent.lazy().filter(pl.col("rule").is_null()).select(COLUMNS)
+
+
+def _rows(recent: pl.DataFrame, since: int) -> pl.DataFrame:
+    """The valid rows of ``recent`` from row ``since`` on."""
+    rows = recent.slice(since)
+    rule = rows["rule"]
+    if rule.null_count() == rule.len():  # the usual case: no broken row, no filter
+        return rows.select(COLUMNS)
+    return rows.filter(rule.is_null()).select(COLUMNS)
 
 
 def _periods(calls: pl.LazyFrame, periods: dict[str, tuple[int, int]]) -> pl.LazyFrame:
@@ -104,6 +114,8 @@ class History:
     past: Past | None = field(compare=False)  # the settled calls it was built from (None: all were rows)
     consumers: dict[str | None, MiddleConsumers] = field(default_factory=dict, compare=False)  # per API, when asked
     spikes: dict[tuple, list[bool]] = field(default_factory=dict, compare=False)  # flags of buckets over, by API
+    edges: dict[str | None, Edges] = field(default_factory=dict, compare=False)  # the last view's figures, by API
+    tails: dict[tuple, pl.DataFrame] = field(default_factory=dict, compare=False)  # errors before the build, by API
 
     @classmethod
     def of(
@@ -202,19 +214,33 @@ class History:
         """The ``view`` object at ``now`` (spike flags included).
 
         ``recent`` and ``seen`` are the ledger's rows and first calls now.
+        The figures of the last view of ``api`` are moved forward (``edges``)
+        when ``now`` did not move back.
         """
         range_ = RANGES[self.range_name]
         length = range_.length_ms
-        ts = pl.col("ts_ms")
-        new = pl.concat([self.future.lazy(), _valid(recent.slice(self.known))]).filter(ts < now)
-        mine = pl.lit(True) if api is None else pl.col("api_id") == api
-        new = new.filter(mine)
-        edge = _periods(
-            pl.concat([self.band.lazy().filter(mine), new]),
-            {"window": (now - length, now), "previous": (now - 2 * length, now - length)},
-        )
-        by_api = formulas.merge_tallies(self.tallies.lazy().filter(mine), formulas.tally(edge, by=_BY), by=_BY)
-        sketches = sketch.merge_sketches(self.sketch.lazy().filter(mine), sketch.sketch(edge, by=_BY), by=_BY)
+        seen = seen.merged()
+        middle = self._middle(api, recent, seen)
+        moved = None
+        edges = self.edges.get(api)
+
+        def move(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> tuple | None:
+            rows = _rows(recent, since)
+            return edges.moved(
+                rows, recent.height, now, built=self.built, span=SPAN_MS, timezone=self.timezone, range_=range_,
+                extra=extra,
+            )  # fmt: skip
+
+        if edges is not None:
+            moved = move(edges, edges.height)
+        if moved is None:
+            edges, extra = Edges.start(api, now, self.known, self.band, self.future, self.tallies, self.sketch, length)
+            moved = move(edges, self.known, extra)
+            assert moved is not None  # nothing leaves at the start
+        edges, outside, firsts = moved
+        edges = edges.with_consumers(middle.looked_up(outside), middle.first_before(firsts, seen))
+        self.edges[api] = edges
+        by_api, sketches = edges.tallies.lazy(), edges.sketch.lazy()
         figures = formulas.merge_tallies(by_api, by=("period", "role")).join(
             sketch.sketch_percentiles(sketches, by=("period", "role")), on=["period", "role"], how="left"
         )
@@ -222,54 +248,65 @@ class History:
         p95 = sketch.sketch_percentiles(sketches.filter(in_window), by=_BY).select("role", "api_id", "p95_latency_ms")
         tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
         starts = bucket_starts(now, self.timezone, range_)
-        series = self._series(new, starts, now, mine)
-        failed = new.filter(~formulas.succeeded()).select(self.errors.columns)
-        outside = per_consumer(edge.filter(in_window), api)
-        new_firsts = sellers(new).group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
-        shown, buckets, breakdown, errors, tallied_outside, firsts = pl.collect_all(
-            [figures, series, breakdown_rows(tallied, names, apis), failed, outside, new_firsts]
+        mine = pl.lit(True) if api is None else pl.col("api_id") == api
+        shown, buckets, breakdown = pl.collect_all(
+            [figures, self._series(edges.counts, starts, mine), breakdown_rows(tallied, names, apis)]
         )
-        seen = seen.merged()
-        consumers = self._middle(api, recent, seen).figures(tallied_outside, firsts, seen, now - length, now)
+        consumers = middle.figures_of(edges.outside, edges.firsts, now - length, now)
         view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
-        for role in formulas.ROLES:
-            flags = self._spikes(api, role, starts, now, errors.filter(pl.col("role") == role)["ts_ms"], settings)
+        for role, flags in self._spike_flags(api, starts, now, edges.failed, settings).items():
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
         return view
 
-    def _spikes(
-        self, api: str | None, role: str, starts: list[int], now: int, new_errors: pl.Series, settings: Settings
-    ) -> list[bool]:
-        """The buckets' spike flags: those of the buckets over before the build kept, unless a late error came.
+    def _spike_flags(
+        self, api: str | None, starts: list[int], now: int, failed: pl.DataFrame, settings: Settings
+    ) -> dict[str, list[bool]]:
+        """Per role, the spike flags: those of the buckets over before the build kept, unless a late error came.
 
         A bucket's flag depends only on the errors in it and in the spike
         window before it, so the buckets ending before ``built`` keep theirs
         while no error before ``built`` arrives; the rest are computed from
-        the errors since the spike window before them.
+        the errors since the spike window before them (``failed``: the new
+        calls that failed).
         """
         fixed = sum(1 for nxt in starts[1:] if nxt <= self.built)  # buckets that ended before the build
-        old = self.errors.filter((pl.col("role") == role) & (pl.col("api_id") == api if api is not None else True))
-        old_ts = old["ts_ms"]
-        late = bool((new_errors < self.built).any())
-        head: list[bool] = []
-        if fixed:
-            key = (api, role, tuple(starts[: fixed + 1]), settings.error_spike_errors)
+        late = bool(failed.height) and failed["ts_ms"].min() < self.built  # type: ignore[operator]
+        role = pl.col("role")
+        flags: dict[str, list[bool]] = {}
+        for name in formulas.ROLES if fixed else ():
+            key = (api, name, tuple(starts[: fixed + 1]), settings.error_spike_errors)
             if late or key not in self.spikes:
-                errors = pl.concat([old_ts, new_errors]).sort()
-                self.spikes[key] = spike_flags(starts[:fixed], starts[fixed], errors, settings).to_list()
-            head = self.spikes[key]
-        since = starts[fixed] - settings.error_spike_window_ms
-        tail_errors = pl.concat([old_ts.filter(old_ts >= since), new_errors]).sort()
-        return head + spike_flags(starts[fixed:], now, tail_errors, settings).to_list()
+                old = self._errors(api, -(2**63))
+                errors = pl.concat([old.filter(role == name)["ts_ms"], failed.filter(role == name)["ts_ms"]])
+                self.spikes[key] = spike_flags(starts[:fixed], starts[fixed], errors.sort(), settings).to_list()
+            flags[name] = list(self.spikes[key])
+        tail = self._errors(api, starts[fixed] - settings.error_spike_window_ms)
+        if failed.height:
+            tail = pl.concat([tail, failed.select(tail.columns)])
+        last = spike_flags_by_group(
+            dict.fromkeys(formulas.ROLES, starts[fixed:]), now, tail["ts_ms"], settings, groups=tail["role"]
+        )
+        return {name: flags.get(name, []) + last[name].to_list() for name in formulas.ROLES}
 
-    def _series(self, new: pl.LazyFrame, starts: list[int], now: int, mine: pl.Expr) -> pl.LazyFrame:
-        """Per (role, start): the buckets' successes and errors."""
+    def _errors(self, api: str | None, since: int) -> pl.DataFrame:
+        """The failed calls before the build (``role``, ``ts_ms``) of ``api`` since ``since``, kept for later."""
+        key = (api, since)
+        if key not in self.tails:
+            mine = pl.col("ts_ms") >= since
+            if api is not None:
+                mine = mine & (pl.col("api_id") == api)
+            self.tails.clear()  # one at a time: a new day's tail replaces the last
+            self.tails[key] = self.errors.filter(mine).select("role", "ts_ms")
+        return self.tails[key]
+
+    def _series(self, new: pl.DataFrame, starts: list[int], mine: pl.Expr) -> pl.LazyFrame:
+        """Per (role, start): the buckets' successes and errors, from the counts of the new calls (``new``)."""
         grid = pl.LazyFrame({"role": formulas.ROLES}).join(
             pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)}), how="cross"
         )
         counts = (
-            pl.concat([self.days.lazy().filter(mine), _day_counts(new, starts, now)])
+            pl.concat([self.days.lazy().filter(mine).select(new.columns), new.lazy()])
             .group_by("role", "start")
             .agg(pl.col("success", "error").sum())
         )

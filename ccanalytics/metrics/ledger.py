@@ -31,6 +31,7 @@ from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
+from ccanalytics.metrics.successor import Build, Later, Successor, due, taken
 from ccanalytics.units import DAY_MS, WEEK_MS
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     },
     "rule": pl.String,
 }
+_WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 _EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
@@ -143,11 +145,13 @@ class Ledger:
     running_from: int | None = None  # `running` holds the calls from here on (None: all the rows)
     ahead: pl.DataFrame | None = None  # with `present`: the recent rows it does not count yet (ts_ms >= upto)
     quarters: Quarters | None = None  # the day ranges' settled history (``quarters``); kept with `seen`
+    successors: tuple[Successor, ...] = ()  # the day ranges' next histories, built elsewhere (``successor``)
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
-        recent = pl.DataFrame(schema=RECENT_SCHEMA)
+        # Without views nothing counts consumers: their long texts are not kept.
+        recent = pl.DataFrame(schema=RECENT_SCHEMA if consumers else _WITHOUT_CONSUMERS)
         seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
         return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
@@ -163,7 +167,7 @@ class Ledger:
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
-        rows = pl.DataFrame([rows[name] for name in RECENT_SCHEMA])  # no query: only columns picked
+        rows = pl.DataFrame([rows[name] for name in self.recent.columns])  # no query: only columns picked
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
             old, new = rows.clear(), rows  # the usual refresh: every row is recent
@@ -219,6 +223,7 @@ class Ledger:
             running=None if self.running is None else self.running.settle(horizon),
             running_from=max(horizon if cut is None else cut, self.running_from or -(2**63)),
             histories=(),
+            successors=(),
             quarters=None
             if self.quarters is None
             else self.quarters.plus(leaving).trimmed(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS),
@@ -290,40 +295,59 @@ class Ledger:
         names: pl.LazyFrame,
         apis: pl.LazyFrame,
         reader: Reader | None = None,
+        later: Later | None = None,
     ) -> tuple[Ledger, dict[str, Any]]:
         """A day range's ``view`` at ``now`` (see ``history.History``), and the ledger that keeps its history.
 
         The ledger must keep consumers' first calls (``seen``), and either its
         settled history (``quarters``) with a ``reader`` of the store's rows,
-        or rows since ``now − 2R``.
+        or rows since ``now − 2R``.  With ``later``, the next history is built
+        elsewhere before this one's span ends (``successor``).
         """
         assert self.seen is not None
         state = (settings.timezone, range_name, settings.error_spike_window_ms, self.horizon)
         settled = int(self.settled.tallies["calls"].sum())
-        kept = [h for h in self.histories if h.answers(now, *state, settled, self.recent.height)]
-        ledger = self
+
+        def answers(history: History) -> bool:
+            return history.answers(now, *state, settled, self.recent.height)
+
+        kept = [h for h in self.histories if answers(h)]
+        ledger, successors = self, self.successors
         if kept:
             history = kept[0]
+        elif (ready := taken(successors, range_name, answers)) is not None:
+            # Its reader's connection was the builder's: rows read back later (another API's consumers) use this one.
+            history = (
+                ready
+                if ready.past is None or reader is None
+                else replace(ready, past=replace(ready.past, reader=reader))
+            )
         else:
-            past = None
             if self.quarters is not None and reader is not None:
                 ledger = replace(self, quarters=self.quarters.merged())
-                assert ledger.quarters is not None
-                past = Past(ledger.quarters, reader, self.horizon)
-            history = History.of(
-                self.recent,
-                self.seen,
-                horizon=self.horizon,
-                settled_calls=settled,
-                now=now,
-                timezone=settings.timezone,
-                range_name=range_name,
-                spike_window=settings.error_spike_window_ms,
-                past=past,
-            )
+            history = ledger._build(now, settings, range_name, settled)(reader)
+        # A successor is kept until a later history of its range is in use.
+        successors = tuple(s for s in successors if s.range_name != range_name or s.built > history.built)
+        if later is not None and due(history, now) and all(s.range_name != range_name for s in successors):
+            build = ledger._build(now, settings, range_name, settled)
+            successors = (*successors, Successor(range_name, now, later(build)))
         others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
         view = history.view(self.recent, now, api, names, apis, settings, self.seen)
-        return replace(ledger, histories=(history, *others)), view
+        return replace(ledger, histories=(history, *others), successors=successors), view
+
+    def _build(self, now: int, settings: Settings, range_name: str, settled: int) -> Build:
+        """The build of a day range's history at ``now`` from this ledger, given a reader of the store's rows."""
+        assert self.seen is not None
+        seen, quarters = self.seen, self.quarters
+
+        def build(reader: Reader | None) -> History:
+            past = None if quarters is None or reader is None else Past(quarters.merged(), reader, self.horizon)
+            return History.of(
+                self.recent, seen, horizon=self.horizon, settled_calls=settled, now=now, timezone=settings.timezone,
+                range_name=range_name, spike_window=settings.error_spike_window_ms, past=past,
+            )  # fmt: skip
+
+        return build
 
 
 def _split(rows: pl.DataFrame, at: int) -> tuple[pl.DataFrame, pl.DataFrame]:

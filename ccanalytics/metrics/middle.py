@@ -219,25 +219,31 @@ class MiddleConsumers:
         ``now``); ``seen`` the first calls before the ledger's horizon;
         ``start`` lies from ``since`` to the middle's start, as a window's does.
         """
-        known, at = _found(outside["key"], self.table)
-        totals = outside.with_columns(
-            calls=pl.col("calls") + _pick(self.table, "calls", known, at, 0),
-            micro=pl.col("micro") + _pick(self.table, "micro", known, at, 0),
-        )
-        count = self.table.height + int((~known).sum())
-        top = (
-            pl.concat(
-                [
-                    self.top.filter(~pl.col("key").is_in(outside["key"].implode())),
-                    totals.select("key", "consumer", "calls", "micro"),
-                ]
+        return self.figures_of(self.looked_up(outside), self.first_before(new_firsts, seen), start, now)
+
+    def looked_up(self, outside: pl.DataFrame) -> pl.DataFrame:
+        """``outside`` (``per_consumer``) with each consumer's figures in the middle.
+
+        Added: ``mid_calls``, ``mid_micro`` and ``known`` (whether the middle has it).
+        """
+        if outside.is_empty():
+            return outside.with_columns(
+                mid_calls=pl.lit(0, pl.Int64), mid_micro=pl.lit(0, self.table.schema["micro"]), known=pl.lit(False)
             )
-            .sort(_TOP_BY, descending=_TOP_DESCENDING)
-            .head(TOP_CONSUMERS)
-            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        known, at = _found(outside["key"], self.table)
+        return outside.with_columns(
+            mid_calls=_pick(self.table, "calls", known, at, 0),
+            mid_micro=_pick(self.table, "micro", known, at, 0),
+            known=known,
         )
-        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
-        before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+
+    def first_before(self, new_firsts: pl.DataFrame, seen: FirstSeen) -> pl.DataFrame:
+        """``new_firsts`` (``key``, ``ts_ms``) with ``old``: each consumer's first call before the new calls, or null.
+
+        ``seen`` holds the first calls before the ledger's horizon.
+        """
+        if new_firsts.is_empty():
+            return new_firsts.select("key", "ts_ms", old=pl.lit(None, pl.Int64))
         found, at = _found(new_firsts["key"], self.firsts)
         recent = _pick(self.firsts, "ts_ms", found, at, None)
         settled_firsts = _settled(seen, self.api)
@@ -249,9 +255,28 @@ class MiddleConsumers:
             .then(max(seen.cut, -(2**62)) - 1)
             .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
         ).to_series()
-        old = pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts))
-        moved = new_firsts.select(
-            was=old.is_between(start, now, closed="left").fill_null(False),
-            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left"),
+        return new_firsts.select("key", "ts_ms", old=pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts)))
+
+    def figures_of(
+        self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
+    ) -> tuple[int, int, pl.DataFrame]:
+        """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
+        count = self.table.height + int((~outside["known"]).sum())
+        totals = outside.select(
+            "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
-        return count, before - int(moved["was"].sum()) + int(moved["now"].sum()), top
+        top = (
+            pl.concat([self.top.filter(~pl.col("key").is_in(outside["key"].implode())), totals], how="vertical_relaxed")
+            .sort(_TOP_BY, descending=_TOP_DESCENDING)
+            .head(TOP_CONSUMERS)
+            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+        )
+        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
+        before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+        old = pl.col("old")
+        moved = firsts.select(
+            was=old.is_between(start, now, closed="left").fill_null(False).sum(),
+            now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left").sum(),
+        )
+        was, fresh = moved.row(0)
+        return count, before - int(was) + int(fresh), top

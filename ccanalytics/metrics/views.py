@@ -327,16 +327,16 @@ def view_dict(
         "end": iso_utc(now),
         "bucket": range_.bucket,
     }
+    # One conversion per frame, split by role (each is a polars call: a refresh pays for their count).
+    periods = {(r["role"], r["period"]): r for r in figures.to_dicts()}
+    texts = series.with_columns(pl.col("start").map_batches(_iso_texts, return_dtype=pl.String))
+    buckets = texts.partition_by("role", as_dict=True, include_key=False)
+    rows = breakdown.partition_by("role", as_dict=True, include_key=False)
     for role in formulas.ROLES:
-        mine = figures.filter(pl.col("role") == role)
-        rows = {r["period"]: r for r in mine.to_dicts()}
-        section = figures_dict(rows.get("window"), role, _VIEW_FIGURES)
-        section["previous"] = figures_dict(rows.get("previous"), role, _VIEW_FIGURES)
-        buckets = series.filter(pl.col("role") == role).select(
-            pl.col("start").map_batches(_iso_texts, return_dtype=pl.String), "success", "error"
-        )
-        section["series"] = buckets.to_dicts()
-        section["breakdown"] = breakdown.filter(pl.col("role") == role).drop("role").to_dicts()
+        section = figures_dict(periods.get((role, "window")), role, _VIEW_FIGURES)
+        section["previous"] = figures_dict(periods.get((role, "previous")), role, _VIEW_FIGURES)
+        section["series"] = buckets[(role,)].select("start", "success", "error").to_dicts() if buckets else []
+        section["breakdown"] = rows[(role,)].to_dicts() if (role,) in rows else []
         if role == "seller":
             section["consumers"], section["new_consumers"] = consumers[0], consumers[1]
             section["top_consumers"] = consumers[2].to_dicts()

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 5  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls
+FORMAT = 6  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+# 6: recent rows without consumers when none are kept
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",

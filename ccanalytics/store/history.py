@@ -74,7 +74,8 @@ def read_history(
     spare = source.shapes["calls"].has_rowid
     named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
     texts_from = ledger.horizon if spare else None
-    for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto):
+    unread = () if consumers else ("consumer",)  # only views count consumers
+    for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto, unread=unread):
         advance(cursor, "calls", chunk, reset=False)
         rows = judged("calls", chunk)
         ledger = ledger.add(rows)

@@ -27,6 +27,7 @@ from ccanalytics.metrics.views import RANGES
 from ccanalytics.settings import parse_settings
 from ccanalytics.store import cache as ledger_cache
 from ccanalytics.store.bands import read_back
+from ccanalytics.store.builder import Builder
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
 from ccanalytics.store.history import judged, read_history, shelved
 from ccanalytics.store.reconciliation import latest_reconciliation
@@ -83,7 +84,7 @@ def open_store(
     cache_max_age_s
         A cached ledger is used until this long after the full read it came from.
     chunk_rows
-        Calls per query of a full read (default: 100 000, or 5 000 on a
+        Calls per query of a full read (default: 50 000, or 5 000 on a
         rollback-journal store, whose writers each query makes wait).
 
     Examples
@@ -139,6 +140,7 @@ class Store(Tables):
         self._sync_check_rows = sync_check_rows
         self._cache_max_age_ms = cache_max_age_s * 1000
         self._verifier = Verifier(self.path)
+        self._builder = Builder(self.path)  # day ranges' next histories, off the refresh path
         self._own_live = balances is None  # closed with the store only when made here
         self._live = LiveBalances() if balances is None else balances
         self._reset()
@@ -157,6 +159,7 @@ class Store(Tables):
         if self._own_live:
             self._live.close()
         self._verifier.close()
+        self._builder.close()
         self._source.close()
 
     def __enter__(self) -> Store:
@@ -236,8 +239,9 @@ class Store(Tables):
             if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
                 good_apis = self._small.frames["apis"].lazy().filter(pl.col("rule").is_null())
                 reader = read_back(self._source, self._calls) if back else None
+                later = self._builder.later(self._calls if back else None)
                 self._ledger, view = self._ledger.view_at(
-                    now_ms, settings, range, api, totals.names.lazy(), good_apis, reader
+                    now_ms, settings, range, api, totals.names.lazy(), good_apis, reader, later
                 )
             snapshot = compute(
                 now=now_ms,
