@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix, is_among
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
 
 if TYPE_CHECKING:
@@ -78,13 +78,6 @@ def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fil
     if table.is_empty():
         return pl.Series(column, [fill] * found.len(), dtype=table.schema[column])
     return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
-
-
-def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
-    """The first calls before the ledger's horizon (``key``, ``ts_ms``, sorted by key), of ``api`` when given."""
-    if api is None:
-        return seen.by_consumer
-    return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
 
 
 def _summed(parts: list[pl.LazyFrame]) -> pl.DataFrame:
@@ -197,7 +190,7 @@ class MiddleConsumers:
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
         # Every window starts in [since, middle start): later first calls are only counted.
-        times = pl.concat([firsts.filter(~seen.known(firsts["key"], api))["ts_ms"], _settled(seen, api)["ts_ms"]])
+        times = pl.concat([firsts.filter(~seen.known(firsts["key"], api))["ts_ms"], seen.settled(api)])
         later = int((times >= middle[0]).sum())
         return cls(
             api=api,
@@ -246,14 +239,12 @@ class MiddleConsumers:
             return new_firsts.select("key", "ts_ms", old=pl.lit(None, pl.Int64))
         found, at = _found(new_firsts["key"], self.firsts)
         recent = _pick(self.firsts, "ts_ms", found, at, None)
-        settled_firsts = _settled(seen, self.api)
-        found, at = _found(new_firsts["key"], settled_firsts)
         # A consumer first seen before `seen.cut` (kept as a key only) was first seen before every window.
-        aged = is_among(new_firsts["key"], seen.old_consumers if self.api is None else seen.old_pairs)
+        aged = seen.aged_keys(new_firsts["key"], self.api)
         settled_ts = pl.select(
             pl.when(pl.lit(aged))
             .then(max(seen.cut, -(2**62)) - 1)
-            .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+            .otherwise(pl.lit(seen.first_times(new_firsts["key"], self.api)))
         ).to_series()
         return new_firsts.select("key", "ts_ms", old=pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts)))
 

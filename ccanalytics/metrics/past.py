@@ -117,8 +117,9 @@ class Past:
         return self.quarters.errors.lazy().filter(inside).with_columns(_TEXTS)
 
     def _sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
-        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice, not a copy."""
-        kept = self.quarters.sellers  # sorted by time
+        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice of the columns used."""
+        columns = ["ts_ms", "key", "micro", "prefix"] if api is None else ["ts_ms", "pair", "api_id", "micro", "prefix"]
+        kept = self.quarters.loaded("sellers", columns)  # sorted by time
         low, high = (int(i) for i in kept["ts_ms"].search_sorted(pl.Series([start, end], dtype=pl.Int64)))
         calls = kept.slice(low, high - low).lazy()
         if api is not None:
