@@ -125,12 +125,21 @@ def _ranked(per: pl.DataFrame) -> pl.DataFrame:
     return per.filter(chosen | rows)
 
 
-def _top(per: pl.DataFrame, recent: pl.DataFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
+def _top(per: pl.DataFrame, calls: pl.LazyFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
     """The ten top consumers of ``per`` (``key``, ``calls``, ``micro``, ``prefix``), with their texts.
 
-    Texts come from ``recent`` (``per_consumer`` of the recent calls) or are read back.
+    Texts come from the recent ``calls`` of the middle or are read back.
     """
-    ranked = _ranked(per).join(recent.select("key", "consumer"), on="key", how="left")
+    ranked = _ranked(per)
+    mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
+    known = (
+        mine.with_columns(key=_key(api))
+        .filter(pl.col("key").is_in(ranked["key"].implode()))
+        .group_by("key")
+        .agg(pl.col("consumer").first())
+        .collect()
+    )
+    ranked = ranked.join(known, on="key", how="left")
     missing = ranked.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
         texts = past.texts(past.times(missing["key"], *middle, api), api).rename({"consumer": "text"})
@@ -175,17 +184,19 @@ class MiddleConsumers:
         ([('c', 1, 4), ('d', 1, 2)], [5], 1)
         """
         ts = pl.col("ts_ms")
-        recent = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
-        parts = [recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())]
-        if past is not None:  # only keys and sums over the settled calls: texts for the top ten only
-            parts.append(past.sellers(*middle, api))
-        per = _summed(parts)
+        inside = calls.filter(ts.is_between(*middle, closed="left"))
         if past is None:
+            recent = per_consumer(inside, api).collect()
+            per = _summed([recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())])
             texts = per.join(recent.select("key", "consumer"), on="key", how="left")
             top = texts.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
-        else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
-            top = _top(per, recent, past, middle, api)
-        del recent
+        else:  # keys and sums only, texts for the top ten; settled-only ties ordered by their first 8 bytes
+            mine = sellers(inside) if api is None else sellers(inside).filter(pl.col("api_id") == api)
+            recent_sums = mine.group_by(key=_key(api)).agg(
+                calls=pl.len(), micro=pl.col("revenue_micro").cast(pl.Int128).sum(), prefix=consumer_prefix().first()
+            )
+            per = _summed([recent_sums, past.sellers(*middle, api)])
+            top = _top(per, inside, past, middle, api)
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
