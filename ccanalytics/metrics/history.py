@@ -229,14 +229,8 @@ class History:
         starts_seen: list[list[int]] = []
 
         def shown(by_api: pl.LazyFrame, sketches: pl.LazyFrame, counts: pl.LazyFrame, starts: list[int]) -> list:
-            figures = formulas.merge_tallies(by_api, by=("period", "role")).join(
-                sketch.sketch_percentiles(sketches, by=("period", "role")), on=["period", "role"], how="left"
-            )
-            in_window = pl.col("period") == "window"
-            p95 = sketch.sketch_percentiles(sketches.filter(in_window), by=_BY, percentiles=(95,))
-            tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
             starts_seen.append(starts)
-            return [figures, self._series(api, counts, starts, mine), breakdown_rows(tallied, names, apis)]
+            return [self._series(api, counts, starts, mine)]
 
         def move(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> tuple | None:
             rows = _rows(recent, since)
@@ -251,9 +245,19 @@ class History:
             edges, extra = Edges.start(api, now, self.known, self.band, self.future, self.tallies, self.sketch, length)
             moved = move(edges, self.known, extra)
             assert moved is not None  # nothing leaves at the start
-        edges, outside, firsts, (figures, buckets, breakdown) = moved
+        edges, outside, firsts, (buckets,) = moved
         edges = edges.with_consumers(middle.looked_up(outside), middle.first_before(firsts, seen))
         self.edges[api] = edges
+        # Eager: a few calls on a few thousand sketch rows cost less than planning them.
+        by_role = sketch.sorted_percentiles(edges.sketch, by=("period", "role"))
+        figures = (
+            edges.tallies.group_by("period", "role")
+            .agg(pl.exclude(_BY).sum())
+            .join(by_role, on=["period", "role"], how="left")
+        )
+        p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,))
+        tallied = edges.tallies.filter(pl.col("period") == "window").join(p95, on=list(_BY), how="left")
+        breakdown = breakdown_rows(tallied.lazy(), names, apis).collect()
         starts = starts_seen[-1]
         consumers = middle.figures_of(edges.outside, edges.firsts, now - length, now)
         view = view_dict(range_, api, now, figures, buckets, breakdown, consumers)
