@@ -21,6 +21,8 @@ import polars as pl
 from ccanalytics.metrics import formulas, sketch
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ccanalytics.metrics.ledger import Totals
 
 __all__ = ["BREAKDOWN_SCHEMA", "AllTime", "breakdowns", "p95_query"]
@@ -66,8 +68,12 @@ def p95_query(sketches: sketch.Frame) -> sketch.Frame:
     return sketch.sketch_percentiles(sketches, percentiles=(95,))
 
 
-def breakdowns(totals: Totals, p95: pl.DataFrame, apis: pl.DataFrame) -> dict[str, AllTime]:
+def breakdowns(
+    totals: Totals, p95: pl.DataFrame | Mapping[tuple[str, str], float | None], apis: pl.DataFrame
+) -> dict[str, AllTime]:
     """Both roles' all-time figures from the totals, their ``p95_query`` and the valid ``apis`` rows.
+
+    ``p95`` may also be that query's values by (role, api_id) (``Totals.p95``).
 
     ``api_name`` is the registered name (the last row of an ``api_id`` wins),
     else the latest call's, else the id; rows are ordered by calls descending,
@@ -89,12 +95,16 @@ def breakdowns(totals: Totals, p95: pl.DataFrame, apis: pl.DataFrame) -> dict[st
     """
     registered = dict(zip(apis["api_id"].to_list(), apis["name"].to_list(), strict=True))
     called = dict(zip(totals.names["api_id"].to_list(), totals.names["api_name"].to_list(), strict=True))
-    p95s = {
-        (role, api): value
-        for role, api, value in zip(
-            p95["role"].to_list(), p95["api_id"].to_list(), p95["p95_latency_ms"].to_list(), strict=True
-        )
-    }
+    p95s = (
+        p95
+        if not isinstance(p95, pl.DataFrame)
+        else {
+            (role, api): value
+            for role, api, value in zip(
+                p95["role"].to_list(), p95["api_id"].to_list(), p95["p95_latency_ms"].to_list(), strict=True
+            )
+        }
+    )
     tallies = totals.tallies
     rows = zip(*(tallies[name].to_list() for name in formulas.TALLY_COLUMNS), strict=True)
     mine: dict[str, list[tuple]] = {role: [] for role in formulas.ROLES}

@@ -240,7 +240,8 @@ def compute(
     if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
         frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)
         if chart_failed is not None:  # the failed calls kept: two searches and the sketch's p95, no query
-            errors, p95 = _kept_errors(chart_failed, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch)
+            errors = _kept_errors(chart_failed, frames[1]["hour"], now, settings)
+            p95 = totals.p95 if totals.p95 is not None else alltime.p95_query(totals.sketch)
         else:
             errors, p95 = pl.collect_all(
                 [_errors(near, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]

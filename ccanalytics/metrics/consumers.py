@@ -11,6 +11,12 @@ search instead of joining millions of rows on every refresh.  Two different
 consumers share a hash with a probability of about n² / 2⁶⁵ (10⁻⁶ for six
 million consumers): then one of them is not counted as new.
 
+A (consumer, api_id) pair's key is its consumer's key XOR a hash of the API,
+so the consumer of a pair is known from the pair and its API.  That lets a
+pair whose first call is its consumer's first call (every pair of a consumer
+that calls one API) be kept as nothing more than the API beside the
+consumer's first call: only the other pairs are kept by their own keys.
+
 Pure polars, no I/O.
 """
 
@@ -23,9 +29,10 @@ import polars as pl
 __all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "is_among", "new_consumers"]
 
 _MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames once
-_BY_CONSUMER = {"key": pl.UInt64, "ts_ms": pl.Int64}
+_BY_CONSUMER = {"key": pl.UInt64, "ts_ms": pl.Int64, "api_id": pl.Categorical}
 _BY_API = {"key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
 _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
+_OLD = {"key": pl.UInt64, "api_id": pl.Categorical}
 
 
 def consumer_key() -> pl.Expr:
@@ -46,9 +53,26 @@ def consumer_prefix() -> pl.Expr:
     return padded.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
 
 
+def _api_hash(api: pl.Expr) -> pl.Expr:
+    return api.cast(pl.String).hash(seed=15)
+
+
 def api_key() -> pl.Expr:
-    """A (consumer, api_id) pair's 64-bit key."""
-    return pl.concat_str(pl.col("consumer"), pl.lit("\x00"), pl.col("api_id")).hash(seed=14)
+    """A (consumer, api_id) pair's 64-bit key: the consumer's key XOR a hash of the API.
+
+    Examples
+    --------
+    >>> pairs = pl.DataFrame({"consumer": ["c", "c"], "api_id": ["a", "b"]})
+    >>> keys = pairs.select(pair=api_key(), consumer=consumer_key())
+    >>> keys["pair"].n_unique(), (keys["pair"] == _pair_keys(keys["consumer"], "a")).to_list()
+    (2, [True, False])
+    """
+    return consumer_key().xor(_api_hash(pl.col("api_id")))
+
+
+def _pair_keys(keys: pl.Series, api: str) -> pl.Series:
+    """The keys of the pairs (consumer, ``api``) from the consumers' keys, or the consumers' from the pairs'."""
+    return pl.select(pl.lit(keys).xor(_api_hash(pl.lit(api, pl.String)))).to_series()
 
 
 def _seller_firsts(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -63,20 +87,39 @@ def _seller_firsts(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _found(keys: pl.Series, table: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """For each key, whether ``table`` (sorted by unique ``key``) has it, and at which row (clipped)."""
+    if table.is_empty() or keys.is_empty():
+        return pl.repeat(False, keys.len(), eager=True), pl.repeat(0, keys.len(), dtype=pl.UInt32, eager=True)
+    at = table["key"].search_sorted(keys).clip(upper_bound=table.height - 1)
+    return table["key"].gather(at) == keys, at
+
+
+def _at(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series) -> pl.Series:
+    """``table[column]`` at the rows ``at`` where ``found``, else null."""
+    if table.is_empty():
+        return pl.Series(column, [None] * found.len(), dtype=table.schema[column])
+    return pl.select(pl.when(found).then(table[column].gather(at))).to_series().rename(column)
+
+
 @dataclass(frozen=True)
 class FirstSeen:
-    """First seller call per consumer and per (consumer, api_id), keys sorted; pieces not yet merged.
+    """First seller call per consumer (and its API) and per other (consumer, api_id), keys sorted; pieces pending.
 
-    First calls before ``cut`` are kept as sorted keys only (``old_consumers``,
-    ``old_pairs``): no window a view may ask reaches back there, so only
-    whether a consumer was seen matters, not when.
+    ``by_consumer`` holds each consumer's first call and its API; ``by_api``
+    only the pairs whose first call is not their consumer's first (the pair
+    of the consumer's first call is known from ``by_consumer``).  First calls
+    before ``cut`` are kept as sorted keys only (``old_consumers`` with the API
+    of each one's first call, ``old_pairs`` for the other pairs): no window a
+    view may ask reaches back there, so only whether a consumer was seen
+    matters, not when.
     """
 
     by_consumer: pl.DataFrame
     by_api: pl.DataFrame
     pending: tuple[pl.DataFrame, ...] = ()
     cut: int = -(2**63)
-    old_consumers: pl.Series = field(default_factory=lambda: pl.Series("key", [], dtype=pl.UInt64))
+    old: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_OLD))  # key, api_id, sorted by key
     old_pairs: pl.Series = field(default_factory=lambda: pl.Series("key", [], dtype=pl.UInt64))
 
     @classmethod
@@ -90,6 +133,11 @@ class FirstSeen:
             ckey=consumer_key(), key=api_key(), api_id=pl.col("api_id").cast(pl.Categorical), ts_ms="ts_ms"
         )
         return cls(cls.empty().by_consumer, cls.empty().by_api, (piece.collect(),)).merged()
+
+    @property
+    def old_consumers(self) -> pl.Series:
+        """The keys of the consumers first seen before ``cut``, sorted."""
+        return self.old["key"]
 
     def plus(self, rows: pl.DataFrame) -> FirstSeen:
         """With more call rows (any role, with ``rule``) counted; merged every few pieces."""
@@ -105,22 +153,52 @@ class FirstSeen:
         The pieces' few keys are looked up in the big sorted frames (binary
         search): a key already there may only move its time earlier, the rest
         are merged in order — never a hash table over millions of keys (that
-        peaked at several times the frames on ten million calls).
+        peaked at several times the frames on ten million calls).  A consumer
+        whose first call moves to another API leaves its former first pair to
+        ``by_api``; a pair that becomes its consumer's first leaves it.
         """
         if not self.pending:
             return self
         pieces = pl.concat([p.lazy() for p in self.pending])
-        by_api = pieces.group_by("key").agg(pl.col("api_id").first(), pl.col("ts_ms").min()).sort("key").collect()
-        by_consumer = pieces.group_by(key="ckey").agg(pl.col("ts_ms").min()).sort("key").collect()
-        by_api = by_api.filter(~is_among(by_api["key"], self.old_pairs))
-        by_consumer = by_consumer.filter(~is_among(by_consumer["key"], self.old_consumers))
-        merged = replace(
-            self,
-            by_consumer=_merged(self.by_consumer, by_consumer),
-            by_api=_merged(self.by_api, by_api.select(*_BY_API)),
-            pending=(),
+        pairs = pieces.group_by("key").agg(pl.col("ckey", "api_id").first(), pl.col("ts_ms").min()).collect()
+        pairs = pairs.filter(~self._aged_pairs(pairs))
+        # Each consumer's first call among the pieces (the least API of a tie), unless it was first seen before `cut`.
+        order = [pl.col("ts_ms"), pl.col("api_id").cast(pl.String)]
+        firsts = (
+            pairs.lazy()
+            .group_by(key="ckey")
+            .agg(pl.col("ts_ms").min(), pl.col("api_id").sort_by(order).first())
+            .sort("key")
+            .collect()
         )
+        firsts = firsts.filter(~is_among(firsts["key"], self.old_consumers))
+        kept = self.by_consumer
+        found, at = _found(firsts["key"], kept)
+        was_ts, was_api = _at(kept, "ts_ms", found, at), _at(kept, "api_id", found, at)
+        earlier = ~found | (firsts["ts_ms"] < was_ts).fill_null(False)
+        moved = found & earlier & (firsts["api_id"].cast(pl.String) != was_api.cast(pl.String)).fill_null(False)
+        # The consumers' former first pairs, now only pairs.
+        left = pl.DataFrame({"ckey": firsts["key"], "api_id": was_api, "ts_ms": was_ts}).filter(moved)
+        left = left.with_columns(key=pl.col("ckey").xor(_api_hash(pl.col("api_id")))).select(*_PENDING)
+        by_consumer = _replaced(kept, firsts.filter(earlier).select(*_BY_CONSUMER))
+        # The pairs that are not their consumer's first call.
+        candidates = pl.concat([pairs.select(*_PENDING), left])
+        found, at = _found(candidates["ckey"], by_consumer)
+        first_api = _at(by_consumer, "api_id", found, at).cast(pl.String)
+        others = candidates.filter(~(found & (first_api == candidates["api_id"].cast(pl.String))).fill_null(False))
+        others = others.group_by("key").agg(pl.col("api_id").first(), pl.col("ts_ms").min()).sort("key")
+        by_api = _merged(self.by_api, others.select(*_BY_API))
+        # A pair that became its consumer's first call is known from there now.
+        became = firsts.filter(earlier).select(pl.col("key").xor(_api_hash(pl.col("api_id"))))
+        by_api = by_api.filter(~is_among(by_api["key"], became.to_series().sort()))
+        merged = replace(self, by_consumer=by_consumer, by_api=by_api, pending=())
         return merged.aged(self.cut, force=True)
+
+    def _aged_pairs(self, pairs: pl.DataFrame) -> pl.Series:
+        """Whether each pair (``key``, ``ckey``, ``api_id``) was first seen before ``cut``."""
+        found, at = _found(pairs["ckey"], self.old)
+        first = (_at(self.old, "api_id", found, at).cast(pl.String) == pairs["api_id"].cast(pl.String)).fill_null(False)
+        return first | is_among(pairs["key"], self.old_pairs)
 
     def aged(self, cut: int, force: bool = False) -> FirstSeen:
         """The same with the first calls before ``cut`` kept as keys only (merged first)."""
@@ -131,19 +209,45 @@ class FirstSeen:
         before = pl.col("ts_ms") < cut
         if not (seen.by_consumer["ts_ms"] < cut).any() and not (seen.by_api["ts_ms"] < cut).any():
             return replace(seen, cut=cut)
+        leaving = seen.by_consumer.filter(before).select(*_OLD)
         return replace(
             seen,
             cut=cut,
             by_consumer=seen.by_consumer.filter(~before),
             by_api=seen.by_api.filter(~before),
-            old_consumers=_union(seen.old_consumers, seen.by_consumer.filter(before)["key"]),
+            old=seen.old.merge_sorted(leaving, key="key") if not seen.old.is_empty() else leaving,
             old_pairs=_union(seen.old_pairs, seen.by_api.filter(before)["key"]),
         )
 
+    def first_times(self, keys: pl.Series, api: str | None) -> pl.Series:
+        """Each key's first call from ``cut`` on (of a consumer; with ``api``, of a (consumer, api)), else null."""
+        if api is None:
+            found, at = _found(keys, self.by_consumer)
+            return _at(self.by_consumer, "ts_ms", found, at)
+        found, at = _found(_pair_keys(keys, api), self.by_consumer)
+        mine = (_at(self.by_consumer, "api_id", found, at).cast(pl.String) == api).fill_null(False)
+        first = pl.select(pl.when(mine).then(_at(self.by_consumer, "ts_ms", found, at))).to_series()
+        found, at = _found(keys, self.by_api)
+        return pl.select(pl.coalesce(first, _at(self.by_api, "ts_ms", found, at))).to_series().rename("ts_ms")
+
+    def aged_keys(self, keys: pl.Series, api: str | None) -> pl.Series:
+        """Whether each key (of a consumer; with ``api``, of a (consumer, api)) was first seen before ``cut``."""
+        if api is None:
+            return is_among(keys, self.old_consumers)
+        found, at = _found(_pair_keys(keys, api), self.old)
+        first = (_at(self.old, "api_id", found, at).cast(pl.String) == api).fill_null(False)
+        return first | is_among(keys, self.old_pairs)
+
+    def settled(self, api: str | None) -> pl.Series:
+        """The times of the first calls from ``cut`` on (of consumers; with ``api``, of its pairs), in no order."""
+        if api is None:
+            return self.by_consumer["ts_ms"]
+        mine = pl.col("api_id").cast(pl.String) == api
+        return pl.concat([self.by_consumer.filter(mine)["ts_ms"], self.by_api.filter(mine)["ts_ms"]])
+
     def known(self, keys: pl.Series, api: str | None) -> pl.Series:
         """Whether each key (of a consumer; with ``api``, of a (consumer, api_id)) was seen, before ``cut`` or after."""
-        young = self.by_consumer["key"] if api is None else self.by_api["key"]
-        return is_among(keys, young) | is_among(keys, self.old_consumers if api is None else self.old_pairs)
+        return self.first_times(keys, api).is_not_null() | self.aged_keys(keys, api)
 
 
 def _union(a: pl.Series, b: pl.Series) -> pl.Series:
@@ -163,6 +267,17 @@ def is_among(keys: pl.Series, sorted_keys: pl.Series) -> pl.Series:
         return pl.Series(values=[False] * keys.len(), dtype=pl.Boolean)
     at = sorted_keys.search_sorted(keys).clip(upper_bound=sorted_keys.len() - 1)
     return sorted_keys.gather(at) == keys
+
+
+def _replaced(table: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """``table`` (sorted by unique ``key``) with ``rows`` (sorted, same columns) in place of its rows of their keys."""
+    if table.is_empty():
+        return rows
+    found, at = _found(rows["key"], table)
+    if found.any():
+        where, hit = at.filter(found), rows.filter(found)
+        table = table.with_columns(table[c].scatter(where, hit[c]) for c in table.columns if c != "key")
+    return table.merge_sorted(rows.filter(~found), key="key")
 
 
 def _merged(table: pl.DataFrame, piece: pl.DataFrame) -> pl.DataFrame:
@@ -203,11 +318,8 @@ def new_consumers(
     seller = recent.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
     if api is not None:
         seller = seller.filter(pl.col("api_id") == api)
-        key, known = api_key(), seen.by_api.filter(pl.col("api_id") == api)
-    else:
-        key, known = consumer_key(), seen.by_consumer
-    firsts = seller.group_by(key=key).agg(pl.col("ts_ms").min())
+    firsts = seller.group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
     candidates = firsts.filter(pl.col("ts_ms").is_between(start, now, closed="left")).collect()["key"]
     fresh = int((~seen.known(candidates, api)).sum())
-    settled = known.filter(pl.col("ts_ms").is_between(start, min(now, horizon), closed="left")).height
+    settled = int(seen.settled(api).is_between(start, min(now, horizon), closed="left").sum())
     return fresh + settled

@@ -63,6 +63,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     },
     "rule": pl.String,
 }
+_WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 _EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
@@ -77,6 +78,9 @@ class Totals:
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
     sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
+    # per (role, api_id), the sketch's p95 (``merge.p95_by_group``): kept while one API's calls move the
+    # totals (only its value is read again), None when it must be queried (``with_p95``)
+    p95: dict[tuple[str, str], float | None] | None = None
 
     @classmethod
     def empty(cls) -> Totals:
@@ -86,6 +90,10 @@ class Totals:
             issues=pl.DataFrame(schema=_ISSUES_SCHEMA),
             sketch=sketch.empty_sketch().collect(),
         )
+
+    def with_p95(self) -> Totals:
+        """The totals with ``p95`` filled in (one query of the sketch, unless it is kept already)."""
+        return self if self.p95 is not None else replace(self, p95=merge.p95_by_group(self.sketch))
 
     def plus(self, rows: pl.DataFrame) -> Totals:
         """These totals with more rows counted: only what the rows can change is merged again.
@@ -99,11 +107,14 @@ class Totals:
             return self._plus_lazily(rows)
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
-        tallies, names, issues, sketches = self.tallies, self.names, self.issues, self.sketch
+        tallies, names, issues, sketches, p95 = self.tallies, self.names, self.issues, self.sketch, self.p95
         moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good)
         if moved is not None:  # the usual refresh: calls of one API
-            tallies, names, sketches = moved
+            tallies, names, sketches, (group, value) = moved
+            if p95 is not None:
+                p95 = {**p95, group: value} if value is not None else {k: v for k, v in p95.items() if k != group}
         elif not good.is_empty():
+            p95 = None
             tallies = merge.tallies_with(tallies, good)
             if good["api_name"].null_count() < good.height:
                 names = merge.names_with(names, good)
@@ -111,7 +122,7 @@ class Totals:
                 sketches = merge.sketch_with(sketches, good)
         if good.height < rows.height:
             issues = merge.issues_with(issues, rows)
-        return Totals(tallies, names, issues, sketches)
+        return Totals(tallies, names, issues, sketches, p95)
 
     def _plus_lazily(self, rows: pl.DataFrame) -> Totals:
         good = rows.lazy().filter(pl.col("rule").is_null())
@@ -149,7 +160,8 @@ class Ledger:
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
-        recent = pl.DataFrame(schema=RECENT_SCHEMA)
+        # Without views nothing counts consumers: their long texts are not kept.
+        recent = pl.DataFrame(schema=RECENT_SCHEMA if consumers else _WITHOUT_CONSUMERS)
         seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
         return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
@@ -165,7 +177,7 @@ class Ledger:
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
-        rows = pl.DataFrame([rows[name] for name in RECENT_SCHEMA])  # no query: only columns picked
+        rows = pl.DataFrame([rows[name] for name in self.recent.columns])  # no query: only columns picked
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
             old, new = rows.clear(), rows  # the usual refresh: every row is recent
@@ -245,6 +257,7 @@ class Ledger:
         else:
             present = self.settled.plus(self.recent.filter(ts < now))
             ahead = _bounded(self.recent.filter(ts >= now))
+        present = present.with_p95()  # queried once; later refreshes move it with the totals
         calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present, ahead=ahead), calls, present
 

@@ -13,8 +13,9 @@ A refresh's rows are most often those of one API (one ``role``, ``api_id``):
 their tally is then one ``select`` and is merged into the few dozen tally
 rows in Python, and their latest name is found with Series reductions, as
 each polars operation costs far more in a refresh (its thread pool wakes
-up) than its rows.  The sketch's rows are merged in one plan collected
-without optimisation passes.
+up) than its rows.  The sketch's rows are merged by Series operations, and
+that API's all-time p95 is read off its merged buckets in Python
+(``p95_of_buckets``), so the other APIs' p95 values are kept, not queried again.
 
 Pure polars, no I/O.
 """
@@ -25,7 +26,15 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 
-__all__ = ["issues_with", "moved_by_one_api", "names_with", "sketch_with", "tallies_with"]
+__all__ = [
+    "issues_with",
+    "moved_by_one_api",
+    "names_with",
+    "p95_by_group",
+    "p95_of_buckets",
+    "sketch_with",
+    "tallies_with",
+]
 
 _LATENCY = pl.col("latency_ms")
 _SKETCH_KEYS = ("role", "api_id", "key")
@@ -43,12 +52,14 @@ _ONE_API = {  # beside a tally, for calls of one (role, api_id): the latest name
 
 def moved_by_one_api(
     tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, tuple[tuple[str, str], float | None]] | None:
     """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of one (role, api_id).
 
     None when the calls are not all of one (role, api_id).  Their tally, their
     latencies' bucket counts and their latest name come from one ``select``;
-    each is merged into the totals in Python or by Series operations.
+    each is merged into the totals in Python or by Series operations.  The
+    fourth item is that (role, api_id) and its all-time p95 from the merged
+    sketch (``p95_by_group``'s value for it).
 
     Examples
     --------
@@ -56,18 +67,21 @@ def moved_by_one_api(
     ...     "api_name": ["A", None], "status_code": [200, 502], "latency_ms": [5.0, None], "price_micro": [5, 0],
     ...     "revenue_micro": [0, 0]})
     >>> empty = formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
-    >>> [frame.rows() for frame in moved_by_one_api(*empty, calls)]
-    [[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]]
+    >>> *frames, p95 = moved_by_one_api(*empty, calls)
+    >>> [frame.rows() for frame in frames], p95 == (("buyer", "a"), p95_by_group(frames[2])[("buyer", "a")])
+    ([[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]], True)
     """
     keys = formulas.TALLY_KEYS
     if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
         return None
     group = tuple(calls[k][0] for k in keys)
     *tally, latest, buckets, counts = calls.select(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
+    merged, mine = _sketch_merged(sketches, group, buckets, counts)
     return (
         _tally_merged(tallies, group, tuple(tally)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
-        _sketch_merged(sketches, group, buckets, counts),
+        merged,
+        (group, p95_of_buckets(mine)),
     )
 
 
@@ -92,22 +106,68 @@ def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFram
 
 def _sketch_merged(
     sketches: pl.DataFrame, group: tuple[str, ...], buckets: list[int], counts: list[int]
-) -> pl.DataFrame:
-    if not buckets:
-        return sketches
+) -> tuple[pl.DataFrame, dict[int, int]]:
+    """The sketch with one group's bucket counts added, and that group's buckets after the merge (key -> n)."""
     role, api_id = group
-    mine = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
-    at = dict(zip(sketches["key"].gather(mine).to_list(), mine.to_list(), strict=True))
+    where = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
     n = sketches["n"]
-    olds = dict(zip(mine.to_list(), n.gather(mine).to_list(), strict=True))
-    changed = [(at[key], olds[at[key]] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
+    rows = where.to_list()
+    at = dict(zip(sketches["key"].gather(where).to_list(), rows, strict=True))
+    mine = dict(zip(at, n.gather(where).to_list(), strict=True))  # key -> n, before
+    if not buckets:
+        return sketches, mine
+    changed = [(at[key], mine[key] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
     fresh = [(role, api_id, key, count) for key, count in zip(buckets, counts, strict=True) if key not in at]
+    for key, count in zip(buckets, counts, strict=True):
+        mine[key] = mine.get(key, 0) + count
     if changed:
         n = n.clone().scatter([i for i, _ in changed], [value for _, value in changed])
     merged = pl.DataFrame([sketches["role"], sketches["api_id"], sketches["key"], n])
     if fresh:
         merged = pl.concat([merged, pl.DataFrame(fresh, schema=sketches.schema, orient="row")])
-    return merged
+    return merged, mine
+
+
+def p95_by_group(sketches: pl.DataFrame) -> dict[tuple[str, str], float | None]:
+    """Each (role, api_id)'s all-time ``p95_latency_ms`` from the sketch (``alltime.p95_query``), as a dict.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["seller"] * 100, "api_id": ["a"] * 100,
+    ...     "latency_ms": [float(v) for v in range(1, 101)]})
+    >>> {key: round(value) for key, value in p95_by_group(sketch.sketch(calls).collect()).items()}
+    {('seller', 'a'): 95}
+    """
+    p95 = sketch.sketch_percentiles(sketches, percentiles=(95,))
+    columns = (p95[name].to_list() for name in ("role", "api_id", "p95_latency_ms"))
+    return {(role, api): value for role, api, value in zip(*columns, strict=True)}
+
+
+def p95_of_buckets(buckets: dict[int, int]) -> float | None:
+    """The nearest-rank p95 of one group's sketch buckets (key -> n), as ``sketch.sketch_percentiles`` gives it.
+
+    The key is found in integers; the value is the same float operations
+    as the query's (``2 γ^k / (γ + 1)``, 0 for ``ZERO_KEY``).  None without latencies.
+
+    Examples
+    --------
+    >>> p95_of_buckets({100: 94, 200: 6}) == sketch.value_of(200)
+    True
+    >>> p95_of_buckets({100: 95, 200: 5}) == sketch.value_of(100)
+    True
+    >>> p95_of_buckets({sketch.ZERO_KEY: 100}), p95_of_buckets({})
+    (0.0, None)
+    """
+    keys = sorted(key for key, n in buckets.items() if n > 0)
+    total = sum(buckets[key] for key in keys)
+    if not total:
+        return None
+    want, running = sketch.rank_of(total, 95), 0
+    for key in keys:
+        running += buckets[key]
+        if running >= want:
+            return sketch.value_of(key)
+    return None  # pragma: no cover  # the running count reaches the total
 
 
 def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:

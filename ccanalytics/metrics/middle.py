@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix, is_among
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
 
 if TYPE_CHECKING:
@@ -80,13 +80,6 @@ def _pick(table: pl.DataFrame, column: str, found: pl.Series, at: pl.Series, fil
     return pl.select(pl.when(found).then(table[column].gather(at)).otherwise(fill)).to_series()
 
 
-def _settled(seen: FirstSeen, api: str | None) -> pl.DataFrame:
-    """The first calls before the ledger's horizon (``key``, ``ts_ms``, sorted by key), of ``api`` when given."""
-    if api is None:
-        return seen.by_consumer
-    return seen.by_api.filter(pl.col("api_id") == api).select("key", "ts_ms")
-
-
 def _summed(parts: list[pl.LazyFrame]) -> pl.DataFrame:
     """Rows of ``key``, ``calls``, ``micro``, ``prefix`` summed per key, sorted by key.
 
@@ -132,12 +125,21 @@ def _ranked(per: pl.DataFrame) -> pl.DataFrame:
     return per.filter(chosen | rows)
 
 
-def _top(per: pl.DataFrame, recent: pl.DataFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
+def _top(per: pl.DataFrame, calls: pl.LazyFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
     """The ten top consumers of ``per`` (``key``, ``calls``, ``micro``, ``prefix``), with their texts.
 
-    Texts come from ``recent`` (``per_consumer`` of the recent calls) or are read back.
+    Texts come from the recent ``calls`` of the middle or are read back.
     """
-    ranked = _ranked(per).join(recent.select("key", "consumer"), on="key", how="left")
+    ranked = _ranked(per)
+    mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
+    known = (
+        mine.with_columns(key=_key(api))
+        .filter(pl.col("key").is_in(ranked["key"].implode()))
+        .group_by("key")
+        .agg(pl.col("consumer").first())
+        .collect()
+    )
+    ranked = ranked.join(known, on="key", how="left")
     missing = ranked.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
         texts = past.texts(past.times(missing["key"], *middle, api), api).rename({"consumer": "text"})
@@ -182,22 +184,24 @@ class MiddleConsumers:
         ([('c', 1, 4), ('d', 1, 2)], [5], 1)
         """
         ts = pl.col("ts_ms")
-        recent = per_consumer(calls.filter(ts.is_between(*middle, closed="left")), api).collect()
-        parts = [recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())]
-        if past is not None:  # only keys and sums over the settled calls: texts for the top ten only
-            parts.append(past.sellers(*middle, api))
-        per = _summed(parts)
+        inside = calls.filter(ts.is_between(*middle, closed="left"))
         if past is None:
+            recent = per_consumer(inside, api).collect()
+            per = _summed([recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())])
             texts = per.join(recent.select("key", "consumer"), on="key", how="left")
             top = texts.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
-        else:  # settled-only consumers have no text: order by their first 8 bytes, read back the texts of ties
-            top = _top(per, recent, past, middle, api)
-        del recent
+        else:  # keys and sums only, texts for the top ten; settled-only ties ordered by their first 8 bytes
+            mine = sellers(inside) if api is None else sellers(inside).filter(pl.col("api_id") == api)
+            recent_sums = mine.group_by(key=_key(api)).agg(
+                calls=pl.len(), micro=pl.col("revenue_micro").cast(pl.Int128).sum(), prefix=consumer_prefix().first()
+            )
+            per = _summed([recent_sums, past.sellers(*middle, api)])
+            top = _top(per, inside, past, middle, api)
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         firsts = mine.group_by(key=_key(api)).agg(pl.col("ts_ms").min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
         # Every window starts in [since, middle start): later first calls are only counted.
-        times = pl.concat([firsts.filter(~seen.known(firsts["key"], api))["ts_ms"], _settled(seen, api)["ts_ms"]])
+        times = pl.concat([firsts.filter(~seen.known(firsts["key"], api))["ts_ms"], seen.settled(api)])
         later = int((times >= middle[0]).sum())
         return cls(
             api=api,
@@ -246,14 +250,12 @@ class MiddleConsumers:
             return new_firsts.select("key", "ts_ms", old=pl.lit(None, pl.Int64))
         found, at = _found(new_firsts["key"], self.firsts)
         recent = _pick(self.firsts, "ts_ms", found, at, None)
-        settled_firsts = _settled(seen, self.api)
-        found, at = _found(new_firsts["key"], settled_firsts)
         # A consumer first seen before `seen.cut` (kept as a key only) was first seen before every window.
-        aged = is_among(new_firsts["key"], seen.old_consumers if self.api is None else seen.old_pairs)
+        aged = seen.aged_keys(new_firsts["key"], self.api)
         settled_ts = pl.select(
             pl.when(pl.lit(aged))
             .then(max(seen.cut, -(2**62)) - 1)
-            .otherwise(pl.lit(_pick(settled_firsts, "ts_ms", found, at, None)))
+            .otherwise(pl.lit(seen.first_times(new_firsts["key"], self.api)))
         ).to_series()
         return new_firsts.select("key", "ts_ms", old=pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts)))
 

@@ -116,9 +116,13 @@ class Past:
         inside = pl.col("ts_ms").is_between(since, end, closed="left")
         return self.quarters.errors.lazy().filter(inside).with_columns(_TEXTS)
 
-    def _sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
-        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice, not a copy."""
-        kept = self.quarters.sellers  # sorted by time
+    def _sellers(self, start: int, end: int, api: str | None, sums: bool = True) -> pl.LazyFrame:
+        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice of the columns used.
+
+        ``sums``: with ``micro`` and ``prefix`` (else only the times and keys).
+        """
+        columns = ["ts_ms", "key"] if api is None else ["ts_ms", "pair", "api_id"]
+        kept = self.quarters.loaded("sellers", columns + (["micro", "prefix"] if sums else []))  # sorted by time
         low, high = (int(i) for i in kept["ts_ms"].search_sorted(pl.Series([start, end], dtype=pl.Int64)))
         calls = kept.slice(low, high - low).lazy()
         if api is not None:
@@ -134,7 +138,7 @@ class Past:
 
     def times(self, keys: pl.Series, start: int, end: int, api: str | None) -> pl.DataFrame:
         """``key``, ``ts_ms``: the time of one settled seller call in ``[start, end)`` of each of these consumers."""
-        calls = self._sellers(start, end, api).filter(pl.col("key").is_in(keys.implode()))
+        calls = self._sellers(start, end, api, sums=False).filter(pl.col("key").is_in(keys.implode()))
         return calls.group_by("key").agg(pl.col("ts_ms").first()).collect()
 
     def texts(self, keys: pl.DataFrame, api: str | None) -> pl.DataFrame:

@@ -15,11 +15,21 @@ to ``2 * room`` ranks on each side of the group's ranks and never less than
 ``room``: a window that moves by fewer than ``room`` ranks between two
 refreshes is never sorted whole.
 
-Pure polars, no state of its own: the caller keeps the hints.
+Between two refreshes a window's latencies change only by the few that
+crossed its two ends, so ``kept_ranks`` keeps, per group, the count below
+``lo`` and the latencies in ``[lo, hi]`` as a sorted Python list (``Near``)
+and moves them by those that entered and left (a few dozen comparisons and
+list edits, no pass over the window); it searches as above only when a rank
+comes within ``room`` of the kept list's ends, or the window did not just move
+forward (a late call, ``now`` back).
+
+Pure polars and Python values, no state of its own: the caller keeps the hints.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +38,7 @@ from ccanalytics.metrics import sketch
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["GROUPS", "Hint", "nearest_rank"]
+__all__ = ["GROUPS", "Hint", "Near", "kept_ranks", "nearest_rank"]
 
 # Percentiles searched in one interval: the median alone, the tail together.
 GROUPS = ((50,), (95, 99))
@@ -84,18 +94,150 @@ def nearest_rank(
     """
     if n == 0:
         return dict.fromkeys(sketch.PERCENTILES), None
-    picks: dict[int, float | None] = {}
+    picks, found, _ = _search(values, n, hints, room, GROUPS)
+    return picks, found
+
+
+def _ranks(n: int, group: tuple[int, ...]) -> list[int]:
+    """The 0-based nearest ranks of a group's percentiles among ``n`` latencies."""
+    return [max((n * p + 99) // 100 - 1, 0) for p in group]
+
+
+def _search(
+    values: pl.Series, n: int, hints: tuple[Hint, ...] | None, room: int, groups: tuple[tuple[int, ...], ...]
+) -> tuple[dict[int, float | None], tuple[Hint, ...], list[_Run]]:
+    """Each group's percentiles from the window (near its hint, else the window sorted), new hints and the runs read."""
+    picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
     found: list[Hint] = []
+    runs: list[_Run] = []
     whole: _Run | None = None  # the whole window sorted, if some group needed it
-    for group, hint in zip(GROUPS, hints or (None,) * len(GROUPS), strict=True):
-        ranks = [max((n * p + 99) // 100 - 1, 0) for p in group]
+    for group, hint in zip(groups, hints or (None,) * len(groups), strict=True):
+        ranks = _ranks(n, group)
         run = None if hint is None else _Run.around(values, n, hint)
         if run is None or not (run.below <= ranks[0] and ranks[-1] < run.end):
             whole = whole or _Run.whole(values)
             run = whole
         picks.update({p: run[k] for p, k in zip(group, ranks, strict=True)})
         found.append(_widened(values, n, run, ranks[0], ranks[-1], room))
-    return picks, tuple(found)
+        runs.append(run)
+    return picks, tuple(found), runs
+
+
+@dataclass(frozen=True)
+class Near:
+    """A window's latencies near one group's ranks, as Python values.
+
+    ``below`` of them lie under ``lo``; ``inner`` are all those in ``[lo, hi]``,
+    sorted.  None keeps only the hint (``lo == hi``: the search counts them).
+    """
+
+    lo: float
+    hi: float
+    below: int
+    inner: list[float] | None
+
+    def moved(self, entering: list[float], leaving: list[float]) -> Near | None:
+        """The same latencies after ``entering`` joined the window and ``leaving`` left it (both sorted).
+
+        None when a latency that left was not kept (the window did not hold it: the caller searches).
+        """
+        if self.inner is None:
+            return None
+        lo, hi = self.lo, self.hi
+        below = self.below + bisect_left(entering, lo) - bisect_left(leaving, lo)
+        come = entering[bisect_left(entering, lo) : bisect_right(entering, hi)]
+        go = leaving[bisect_left(leaving, lo) : bisect_right(leaving, hi)]
+        if not come and not go:
+            return self if below == self.below else Near(lo, hi, below, self.inner)
+        inner = self.inner + come  # a copy: the state it came from stays as it was
+        if come:
+            inner.sort()  # two sorted runs: one merge
+        for value in go:
+            at = bisect_left(inner, value)
+            if at == len(inner) or inner[at] != value:
+                return None
+            del inner[at]
+        return Near(lo, hi, below, inner)
+
+    def spare(self, first: int, last: int) -> float:
+        """How far the kept list reaches beyond ranks ``first`` to ``last``, on its nearer side (< 0: not held).
+
+        A side open to the window's end (``lo`` of -inf, ``hi`` of inf) holds every latency there: no limit.
+        """
+        size = 0 if self.inner is None else len(self.inner)
+        low = first - self.below if self.lo > -math.inf else math.inf
+        high = self.below + size - 1 - last if self.hi < math.inf else math.inf
+        return min(low, high)
+
+
+def kept_ranks(
+    values: pl.Series,
+    n: int,
+    kept: tuple[Near, ...] | None,
+    crossed: tuple[list[float], list[float]] | None,
+    room: int,
+    groups: tuple[tuple[int, ...], ...] = GROUPS,
+) -> tuple[dict[int, float | None], tuple[Near, ...] | None]:
+    """The percentiles of ``groups`` (others None) of a window, and what to keep for the next refresh.
+
+    ``kept`` is what this returned at the last refresh, ``crossed`` the
+    latencies that entered and left the window since (sorted, no nulls; None
+    when it did not just move forward: then it is searched).  The answer is
+    always the exact nearest-rank value; ``room`` is how far each rank must stay
+    from the kept list's ends for the next refresh to read it without a search.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> window = [float(v) for v in range(100)]
+    >>> picks, kept = kept_ranks(pl.Series(window), 100, None, None, room=5)
+    >>> picks[50], picks[95], picks[99]
+    (49.0, 94.0, 98.0)
+    >>> window = window[2:] + [100.5, 101.5]  # two latencies left, two entered
+    >>> picks, kept = kept_ranks(pl.Series(window), 100, kept, ([100.5, 101.5], [0.0, 1.0]), room=5)
+    >>> picks[50], picks[95], picks[99]
+    (51.0, 96.0, 100.5)
+    """
+    if n == 0:
+        return dict.fromkeys(sketch.PERCENTILES), None
+    ranks = [_ranks(n, group) for group in groups]
+    if kept is not None and crossed is not None and len(kept) == len(groups):
+        moved = [near.moved(*crossed) for near in kept]
+        if all(near is not None and near.spare(r[0], r[-1]) >= room for near, r in zip(moved, ranks, strict=True)):
+            picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
+            for near, group, r in zip(moved, groups, ranks, strict=True):
+                assert near is not None and near.inner is not None
+                picks.update({p: near.inner[k - near.below] for p, k in zip(group, r, strict=True)})
+            return picks, tuple(near for near in moved if near is not None)
+    hints = None if kept is None or len(kept) != len(groups) else tuple((near.lo, near.hi) for near in kept)
+    # Kept lists reach 8 `room` beyond the ranks (open where that passes the window's end): a search every
+    # few dozen refreshes, not every few.
+    wide = 4 * room
+    picks, found, runs = _search(values, n, hints, wide, groups)
+    opened = [
+        (-math.inf if r[0] - 2 * wide <= 0 else lo, math.inf if r[-1] + 2 * wide >= n - 1 else hi)
+        for (lo, hi), r in zip(found, ranks, strict=True)
+    ]
+    return picks, tuple(_near(values, n, run, hint) for run, hint in zip(runs, opened, strict=True))
+
+
+def _near(values: pl.Series, n: int, run: _Run, hint: Hint) -> Near:
+    """The latencies in ``hint``'s interval as a ``Near``: sliced from ``run`` when it holds the interval."""
+    lo, hi = hint
+    if lo == hi:  # one latency at the ranks, perhaps a window full of it: counted by the search, not listed
+        return Near(lo, hi, 0, None)
+    held = (
+        run.values is not None
+        and run.values.len() > 0
+        and (run.values[0] <= lo or run.below == 0)
+        and (hi <= run.values[-1] or run.end == n)
+    )
+    if not held:
+        run = _Run.around(values, n, hint)
+    assert run.values is not None  # lo < hi: the run is listed
+    start = int(run.values.search_sorted(lo, side="left"))
+    end = int(run.values.search_sorted(hi, side="right"))
+    return Near(lo, hi, run.below + start, run.values.slice(start, end - start).to_list())
 
 
 def _widened(values: pl.Series, n: int, run: _Run, first: int, last: int, room: int) -> Hint:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import polars as pl
 
@@ -37,13 +38,27 @@ from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix
 from ccanalytics.units import DAY_MS
 
-__all__ = ["QUARTER_MS", "RID", "Quarters", "Reader"]
+__all__ = ["QUARTER_MS", "RID", "Kept", "Quarters", "Reader", "Shelf"]
 
 QUARTER_MS = 15 * 60_000
 RID = "_rid"  # the rowid column of rows read from the store (``store.sqlite.RID``)
 _MAX_PENDING = 32
 # Read back the valid calls with ``start <= ts_ms < end`` among the rowids ``first..last``.
 Reader = Callable[[int, int, int, int], pl.DataFrame]
+
+
+class Kept(Protocol):
+    """A frame kept out of memory (see ``store.shelf``) until ``frame`` reads it back."""
+
+    height: int
+
+    def frame(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The frame (only ``columns`` when given), read back."""
+        ...
+
+
+# Puts a frame out of memory (or gives it back when it cannot).
+Shelf = Callable[[pl.DataFrame], "pl.DataFrame | Kept"]
 
 _DAYS = ("day", "role", "api_id")
 # Role and API as categories: strings would be views into the whole chunk read (and keep it alive).
@@ -130,6 +145,7 @@ def _spans(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 _NAMES = ("days", "sketch", "counts", "errors", "sellers", "spans")
+_EMPTY = _empty()
 
 
 @dataclass(frozen=True)
@@ -142,9 +158,25 @@ class Quarters:
     sketch: pl.DataFrame
     counts: pl.DataFrame
     errors: pl.DataFrame
-    sellers: pl.DataFrame
+    sellers: pl.DataFrame | Kept  # on the `shelf` when there is one: read only when a history is built
     spans: pl.DataFrame
     pending: tuple[tuple[pl.DataFrame, ...], ...] = ()
+    shelf: Shelf | None = None
+
+    def loaded(self, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """The frame ``name`` (``sellers``, …; only ``columns`` when given), read back when it is kept out of memory."""
+        frame = getattr(self, name)
+        if isinstance(frame, pl.DataFrame):
+            return frame if columns is None else frame.select(columns)
+        return frame.frame(columns)
+
+    def shelved(self, shelf: Shelf) -> Quarters:
+        """The same (merged), with the seller calls kept on ``shelf`` from now on."""
+        q = self.merged()
+        return replace(q, sellers=shelf(q.loaded("sellers")), shelf=shelf)
+
+    def _kept(self, sellers: pl.DataFrame) -> pl.DataFrame | Kept:
+        return sellers if self.shelf is None else self.shelf(sellers)
 
     @classmethod
     def empty(cls, since: int, sellers_since: int | None = None) -> Quarters:
@@ -169,14 +201,14 @@ class Quarters:
             if not has_rids:
                 return self
             assert spanned is not None
-            piece = (*(getattr(self, n).clear() for n in _NAMES[:-1]), _spans_of(spanned))
+            piece = (*(_EMPTY[n] for n in _NAMES[:-1]), _spans_of(spanned))
         else:
             ts = pl.col("ts_ms")
             spans = spanned.lazy().filter(ts >= self.since) if has_rids and spanned is not None else None
             got = pl.collect_all(_pieces(settled.lazy().filter(ts >= self.since), spans, self.sellers_since))
             if spans is None:
                 got.append(pl.DataFrame(schema=_SPANS))
-            piece = tuple(_like(f, getattr(self, n)) for f, n in zip(got, _NAMES, strict=True))
+            piece = tuple(_like(f, _EMPTY[n]) for f, n in zip(got, _NAMES, strict=True))
         more = replace(self, pending=(*self.pending, piece))
         return more.merged() if len(more.pending) >= _MAX_PENDING else more
 
@@ -184,7 +216,10 @@ class Quarters:
         """The same, every pending piece merged in."""
         if not self.pending:
             return self
-        parts = {n: pl.concat([getattr(self, n), *(p[i] for p in self.pending)]).lazy() for i, n in enumerate(_NAMES)}
+        at = _NAMES.index("sellers")
+        more_sellers = any(p[at].height for p in self.pending)  # usually none: the kept ones are not read then
+        kept = {n: self.loaded(n) if n != "sellers" or more_sellers else _EMPTY[n] for n in _NAMES}
+        parts = {n: pl.concat([kept[n], *(p[i] for p in self.pending)]).lazy() for i, n in enumerate(_NAMES)}
         days, sketches, counts, errors, sellers, spans = pl.collect_all(
             [
                 formulas.merge_tallies(parts["days"], by=_DAYS).sort("day"),
@@ -195,7 +230,10 @@ class Quarters:
                 parts["spans"].group_by("q").agg(pl.col("first").min(), pl.col("last").max()).sort("q"),
             ]
         )
-        return Quarters(self.since, self.sellers_since, days, sketches, counts, errors, sellers, spans)
+        sellers_kept = self._kept(sellers) if more_sellers else self.sellers
+        return Quarters(
+            self.since, self.sellers_since, days, sketches, counts, errors, sellers_kept, spans, shelf=self.shelf
+        )
 
     def trimmed(self, since: int, sellers_since: int) -> Quarters:
         """The same without anything before ``since`` (seller calls: ``sellers_since``), merged."""
@@ -210,8 +248,9 @@ class Quarters:
             q.sketch.filter(pl.col("day") >= _floor(pl.lit(since), DAY_MS)),
             q.counts.filter(pl.col("q") >= _floor(pl.lit(since), QUARTER_MS)),
             q.errors.filter(pl.col("ts_ms") >= since),
-            q.sellers.filter(pl.col("ts_ms") >= sellers_since),
+            q._kept(q.loaded("sellers").filter(pl.col("ts_ms") >= sellers_since)),
             q.spans.filter(pl.col("q") >= _floor(pl.lit(since), QUARTER_MS)),
+            shelf=q.shelf,
         )
 
     def rowids(self, start: int, end: int) -> tuple[int, int] | None:

@@ -32,23 +32,19 @@ import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.percentiles import nearest_rank
-from ccanalytics.units import DAY_MS, HOUR_MS, WEEK_MS
+from ccanalytics.metrics.percentiles import GROUPS, kept_ranks
+from ccanalytics.metrics.windows import AT, ENDS, ENDS_OF, MOVED, SUMS, WINDOWS, EdgeSums
+from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
-    from ccanalytics.metrics.percentiles import Hint
+    from ccanalytics.metrics.percentiles import Near
 
 __all__ = ["COLUMNS", "WINDOWS", "Running"]
 
-# window name -> (a, b): the window at `t` is [t - a, t - b)
-WINDOWS = {
-    "24h": (DAY_MS, 0),
-    "7d": (WEEK_MS, 0),
-    "previous_24h": (2 * DAY_MS, DAY_MS),
-    "previous_7d": (2 * WEEK_MS, WEEK_MS),
-}
 REACH_MS = max(a for a, _ in WINDOWS.values())  # no window reaches further back
 PERCENTILE_WINDOWS = ("24h", "previous_24h")
+# The percentiles each of them shows (``compute.role_views``): the previous 24 h only its p95; the others are None.
+_PERCENTILE_GROUPS = {"24h": GROUPS, "previous_24h": ((95,),)}
 PERIODS = ("24h", "previous_24h", "previous_7d")  # the windows `figures` shows
 COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro")
 _ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS})  # the contract's dtypes
@@ -56,7 +52,6 @@ _MAX_CHUNKS = 32
 _MAX_TAIL = 50_000  # calls in a role's tail before it is summed
 
 # A role's running sums: each column the total of the rows up to and including this one.
-_SUMS = ("success", "latency_n", "price_micro", "revenue_micro")
 _SUMS_SCHEMA = pl.Schema(
     {
         "ts_ms": pl.Int64,
@@ -80,7 +75,7 @@ _COUNTED = (
     pl.col("price_micro").cast(pl.Int128),
     pl.col("revenue_micro").cast(pl.Int128),
 )
-_RUNNING = (pl.col("ts_ms"), pl.col("latency_ms"), *(pl.col(name).cum_sum() for name in _SUMS))
+_RUNNING = (pl.col("ts_ms"), pl.col("latency_ms"), *(pl.col(name).cum_sum() for name in SUMS))
 _OF_ROLE = {role: pl.col("role") == role for role in formulas.ROLES}
 
 _WIDE_SCHEMA = pl.Schema(
@@ -111,11 +106,6 @@ _FIGURES_SCHEMA = pl.Schema(
         **{f"p{p}_latency_ms": pl.Float64 for p in sketch.PERCENTILES},
     }
 )
-# The edges searched at `now`, as offsets before it: the windows' ends first, then the chart hours.
-_ENDS = sorted({x for pair in WINDOWS.values() for x in pair}, reverse=True)  # 2w, 1w, 2d, 1d, 0
-_AT = {x: i for i, x in enumerate(_ENDS)}
-_MOVED = (0, DAY_MS, 2 * DAY_MS)  # the ends of the percentile windows, also searched at the last `now`
-_ENDS_OF = {window: (_AT[a], _AT[b]) for window, (a, b) in WINDOWS.items()}  # a window's edges in the search
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ class Running:
     sums: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> running sums (_SUMS_SCHEMA)
     tails: dict[str, pl.DataFrame] = field(default_factory=dict)  # role -> its calls after its sums, counted not summed
     now: int | None = None  # the last `now` asked
-    hints: dict[tuple[str, str], tuple[Hint, ...] | None] = field(default_factory=dict)  # (role, window)
+    hints: dict[tuple[str, str], tuple[Near, ...] | None] = field(default_factory=dict)  # (role, window): kept_ranks
     late: int = 0  # calls added since the last `now` with a ts_ms before it
     failed: pl.DataFrame | None = None  # the rows of the calls that did not succeed (sorted; None: not kept)
 
@@ -235,13 +225,13 @@ class Running:
         >>> state, windows, rates, figures = Running.of(calls).at(26 * hour, "UTC")
         >>> windows.filter(role="seller").select("calls_24h", "success_24h", "calls_7d", "revenue_micro_7d").row(0)
         (1, 0, 2, 8)
-        >>> figures.select("period", "calls", "p50_latency_ms").rows()
-        [('24h', 1, 20.0), ('previous_24h', 1, 10.0)]
+        >>> figures.select("period", "calls", "p50_latency_ms", "p95_latency_ms").rows()  # the previous 24 h: p95 only
+        [('24h', 1, 20.0, 20.0), ('previous_24h', 1, None, 10.0)]
         """
         first = formulas.last_bucket_start(now, timezone) - (formulas.CHART_HOURS - 1) * HOUR_MS
         hours = [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]
         # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
-        edges = [now - x for x in _ENDS] + hours + ([] if self.now is None else [self.now - x for x in _MOVED])
+        edges = [now - x for x in ENDS] + hours + ([] if self.now is None else [self.now - x for x in MOVED])
         needles = pl.Series(edges, dtype=pl.Int64)
         found = pl.select(  # each edge's position in each role's sums and tail: one query for both roles
             (
@@ -255,39 +245,46 @@ class Running:
         figures: dict[str, list] = {name: [] for name in _FIGURES_SCHEMA}
         hints = {}
         for role in formulas.ROLES:
-            edge = _Edges(self.sums[role], self.tails[role], found[role])
-            day, week = edge.tally(*_ENDS_OF["24h"]), edge.tally(*_ENDS_OF["7d"])
+            edge = EdgeSums(self.sums[role], self.tails[role], found[role])
+            day, week = edge.tally(*ENDS_OF["24h"]), edge.tally(*ENDS_OF["7d"])
             wide["role"].append(role)
             for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
                 wide[f"{name}_24h"].append(day[name])
-            wide["latency_sum_24h"].append(edge.latencies(*_ENDS_OF["24h"]).sum())
+            wide["latency_sum_24h"].append(edge.latencies(*ENDS_OF["24h"]).sum())
             for name in ("calls", "price_micro", "revenue_micro"):
                 wide[f"{name}_7d"].append(week[name])
             # the chart hours' edges follow the windows' ends; the last hour ends at `now`
             for i, hour in enumerate(hours):
-                start = len(_ENDS) + i
-                bucket = edge.tally(start, start + 1 if i + 1 < len(hours) else _AT[0])
+                start = len(ENDS) + i
+                bucket = edge.tally(start, start + 1 if i + 1 < len(hours) else AT[0])
                 rates["role"].append(role)
                 rates["hour"].append(hour)
                 rates["success"].append(bucket["success"])
                 rates["error"].append(bucket["calls"] - bucket["success"])
             for period in PERIODS:
-                figure = edge.tally(*_ENDS_OF[period])
+                figure = edge.tally(*ENDS_OF[period])
                 if not figure["calls"]:
                     continue
-                values = edge.latencies(*_ENDS_OF[period])
+                values = edge.latencies(*ENDS_OF[period])
                 picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
                 if period in PERCENTILE_WINDOWS:
                     # room for the ranks to move: the latencies that crossed the window's ends, and late calls
                     a, b = WINDOWS[period]
                     crossed = 0 if self.now is None else edge.crossed(a) + edge.crossed(b)
                     key = (role, period)
-                    picks, hints[key] = nearest_rank(
-                        values, figure["latency_n"], self.hints.get(key), room=16 + self.late + crossed
+                    # moved forward by less than the window, no call added inside it: only its ends changed
+                    moving = self.now is not None and self.late == 0 and self.now <= now < self.now + a - b
+                    picks, hints[key] = kept_ranks(
+                        values,
+                        figure["latency_n"],
+                        self.hints.get(key),
+                        (edge.crossing(b), edge.crossing(a)) if moving else None,
+                        room=16 + self.late + crossed,
+                        groups=_PERCENTILE_GROUPS[period],
                     )
                 figures["role"].append(role)
                 figures["period"].append(period)
-                for name in ("calls", *_SUMS):
+                for name in ("calls", *SUMS):
                     figures[name].append(figure[name])
                 figures["latency_sum"].append(values.sum())
                 for p, value in picks.items():
@@ -298,44 +295,6 @@ class Running:
             pl.DataFrame(rates, schema=_RATES_SCHEMA),
             pl.DataFrame(figures, schema=_FIGURES_SCHEMA),
         )
-
-
-class _Edges:
-    """A role's figures at the edges searched: ``at`` their positions, ``sums`` the totals of the calls before them."""
-
-    def __init__(self, frame: pl.DataFrame, tail: pl.DataFrame, found: pl.Series) -> None:
-        self.at, summed = found.to_list(), frame.height
-        # the running sums' row before each edge (the last one for an edge in the tail) ...
-        rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
-        self.sums = frame[["success", "latency_n"]][rows].to_dict(as_series=False)
-        # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
-        money = frame[["price_micro", "revenue_micro"]][rows.slice(0, len(_ENDS))].to_dict(as_series=False)
-        self.sums.update(money)
-        self.latency = frame["latency_ms"]
-        if not tail.height:
-            return
-        # ... plus, for an edge in the tail, the counts of the tail's calls before it
-        self.latency = pl.concat([self.latency, tail["latency_ms"]])
-        for k, i in enumerate(self.at):
-            if (n := i - summed) > 0:
-                self.sums["success"][k] += tail["success"].slice(0, n).sum()
-                self.sums["latency_n"][k] += n - tail["latency_ms"].slice(0, n).null_count()
-                for name in ("price_micro", "revenue_micro") if k < len(_ENDS) else ():
-                    self.sums[name][k] += tail[name].slice(0, n).sum()
-
-    def tally(self, i: int, j: int) -> dict[str, int]:
-        """The calls between edges ``i`` and ``j``: their count and sums (money between windows' ends only)."""
-        names = _SUMS if i < len(_ENDS) and j < len(_ENDS) else ("success", "latency_n")
-        return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
-
-    def latencies(self, i: int, j: int) -> pl.Series:
-        """The latencies of the calls between edges ``i`` and ``j`` (a slice, nulls included)."""
-        return self.latency.slice(self.at[i], self.at[j] - self.at[i])
-
-    def crossed(self, x: int) -> int:
-        """The latencies between ``now - x`` and the last ``now - x`` (searched last, in ``_MOVED``'s order)."""
-        n = self.sums["latency_n"]
-        return abs(n[_AT[x]] - n[len(n) - len(_MOVED) + _MOVED.index(x)])
 
 
 def _sorted(calls: pl.DataFrame) -> pl.DataFrame:

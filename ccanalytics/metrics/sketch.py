@@ -18,6 +18,7 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TypeVar
 
@@ -31,9 +32,11 @@ __all__ = [
     "exact_percentiles",
     "merge_sketches",
     "rank",
+    "rank_of",
     "sketch",
     "sketch_percentiles",
     "sorted_percentiles",
+    "value_of",
 ]
 
 GAMMA = 1.01
@@ -49,6 +52,17 @@ def rank(n: pl.Expr, nn: int) -> pl.Expr:
     Examples
     --------
     >>> pl.select(r=rank(pl.lit(20), 95), s=rank(pl.lit(21), 95), t=rank(pl.lit(1), 50)).row(0)
+    (19, 20, 1)
+    """
+    return (n * nn + 99) // 100
+
+
+def rank_of(n: int, nn: int) -> int:
+    """``rank`` of Python integers.
+
+    Examples
+    --------
+    >>> rank_of(20, 95), rank_of(21, 95), rank_of(1, 50)
     (19, 20, 1)
     """
     return (n * nn + 99) // 100
@@ -75,6 +89,25 @@ def bucket(latency: pl.Expr) -> pl.Expr:
 
 def _value(key: pl.Expr) -> pl.Expr:
     return pl.when(key == ZERO_KEY).then(0.0).otherwise(2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def value_of(key: int) -> float:
+    """The value bucket ``key`` stands for, as the queries compute it (``_value``), to the last bit.
+
+    Polars' ``exp`` is not the C library's (they differ in the last bit for
+    about a key in six), so the value is computed by the same Series kernels,
+    once per key.
+
+    Examples
+    --------
+    >>> value_of(ZERO_KEY), round(value_of(162), 3)
+    (0.0, 4.988)
+    """
+    if key == ZERO_KEY:
+        return 0.0
+    exp = (pl.Series([key], dtype=pl.Int32).cast(pl.Float64) * _LOG_GAMMA).exp()
+    return float((2.0 * exp / (GAMMA + 1))[0])
 
 
 def empty_sketch(by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:

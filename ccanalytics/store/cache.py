@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 5  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls
+FORMAT = 7  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+# 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",
@@ -123,14 +124,16 @@ def save(store: Path, cached: CachedLedger) -> None:
         "settled_sketch": ledger.settled.sketch,
         "seen_consumers": seen.by_consumer,
         "seen_apis": seen.by_api,
-        "seen_old": pl.DataFrame(
-            {
-                "old": pl.concat([seen.old_consumers, seen.old_pairs]),
-                "pair": pl.Series([False] * seen.old_consumers.len() + [True] * seen.old_pairs.len(), dtype=pl.Boolean),
-            }
+        "seen_old": pl.concat(
+            [
+                seen.old.with_columns(pair=pl.lit(False)),
+                pl.DataFrame({"key": seen.old_pairs}).with_columns(
+                    api_id=pl.lit(None, pl.Categorical), pair=pl.lit(True)
+                ),
+            ]
         ),
         "recent": ledger.recent,
-        **{f"quarters_{name}": getattr(quarters, name) for name in _QUARTERS},
+        **{f"quarters_{name}": quarters.loaded(name) for name in _QUARTERS},
     }
     blobs = []
     for name in _FRAMES:
@@ -202,8 +205,8 @@ def load(store: Path) -> CachedLedger | None:
             frames["seen_consumers"],
             frames["seen_apis"],
             cut=meta["cut"],
-            old_consumers=old.filter(~pl.col("pair"))["old"].rename("key"),
-            old_pairs=old.filter(pl.col("pair"))["old"].rename("key"),
+            old=old.filter(~pl.col("pair")).select("key", "api_id"),
+            old_pairs=old.filter(pl.col("pair"))["key"],
         )
         if meta["consumers"]
         else None

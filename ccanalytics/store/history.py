@@ -18,6 +18,7 @@ from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.ledger import Ledger
 from ccanalytics.store.follow import advance
+from ccanalytics.store.shelf import shelf
 from ccanalytics.store.sqlite import RID
 from ccanalytics.units import DAY_MS
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ccanalytics.store.follow import Cursor
     from ccanalytics.store.sqlite import Source
 
-__all__ = ["judged", "read_history"]
+__all__ = ["judged", "read_history", "shelved"]
 
 
 # Built once: building the expressions costs more than judging a refresh's rows with them.
@@ -73,7 +74,8 @@ def read_history(
     spare = source.shapes["calls"].has_rowid
     named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]
     texts_from = ledger.horizon if spare else None
-    for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto):
+    unread = () if consumers else ("consumer",)  # only views count consumers
+    for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto, unread=unread):
         advance(cursor, "calls", chunk, reset=False)
         rows = judged("calls", chunk)
         ledger = ledger.add(rows)
@@ -87,7 +89,14 @@ def read_history(
         ledger = replace(ledger, settled=replace(ledger.settled, names=names))
     if cursor.top is not None:
         cursor.last = source.row_at("calls", cursor.top, bulk)  # with its real texts
-    return ledger
+    return shelved(ledger)
+
+
+def shelved(ledger: Ledger) -> Ledger:
+    """The ledger with its settled seller calls on disk (``shelf``): only a history's build reads them."""
+    if ledger.quarters is None:
+        return ledger
+    return replace(ledger, quarters=ledger.quarters.shelved(shelf))
 
 
 def _latest_named(calls: pl.LazyFrame) -> pl.LazyFrame:

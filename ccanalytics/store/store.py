@@ -29,7 +29,7 @@ from ccanalytics.store import cache as ledger_cache
 from ccanalytics.store.bands import read_back
 from ccanalytics.store.builder import Builder
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
-from ccanalytics.store.history import judged, read_history
+from ccanalytics.store.history import judged, read_history, shelved
 from ccanalytics.store.reconciliation import latest_reconciliation
 from ccanalytics.store.scan import Tables
 from ccanalytics.store.small import SmallTables
@@ -84,7 +84,7 @@ def open_store(
     cache_max_age_s
         A cached ledger is used until this long after the full read it came from.
     chunk_rows
-        Calls per query of a full read (default: 100 000, or 5 000 on a
+        Calls per query of a full read (default: 50 000, or 5 000 on a
         rollback-journal store, whose writers each query makes wait).
 
     Examples
@@ -386,7 +386,7 @@ class Store(Tables):
             return
         cursor = cached.cursor()
         if intact(self._source, "calls", cursor):  # checked at once, however big: a cache may be days old
-            self._calls, self._ledger, self._built_ms = cursor, cached.ledger, cached.built_ms
+            self._calls, self._ledger, self._built_ms = cursor, shelved(cached.ledger), cached.built_ms
         else:
             self._calls = Cursor()
 

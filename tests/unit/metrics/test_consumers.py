@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ccanalytics.metrics.consumers import FirstSeen, new_consumers
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, new_consumers
 
 SCHEMA = {"role": pl.String, "api_id": pl.String, "consumer": pl.String, "ts_ms": pl.Int64, "rule": pl.String}
 HORIZON = 100
@@ -83,10 +85,61 @@ def test_first_calls_before_the_cut_are_kept_as_keys_and_still_known() -> None:
     ).with_columns(rule=pl.lit(None, pl.String))
     seen = FirstSeen.empty(cut=20).plus(old).merged()
     assert seen.by_consumer["ts_ms"].to_list() == [50] and seen.old_consumers.len() == 2
-    assert seen.aged(60).by_consumer.height == 0 and seen.aged(60).old_pairs.len() == 3
+    # Every pair is its consumer's first: kept as the API beside the consumer, not by its own key.
+    assert seen.aged(60).by_consumer.height == 0 and seen.aged(60).old_consumers.len() == 3
+    assert seen.aged(60).old_pairs.len() == 0 and seen.aged(60).aged_keys(_pairs(["c2"], "b"), "b").to_list() == [True]
     recent = pl.LazyFrame({"role": ["seller"] * 3, "api_id": ["a", "a", "b"], "consumer": ["c1", "c4", "c1"],
                            "ts_ms": [100, 101, 102]})  # fmt: skip
     assert new_consumers(recent, seen, horizon=90, start=95, now=200) == 1  # c4; c1 was seen before the cut
     assert new_consumers(recent, seen, horizon=90, start=95, now=200, api="b") == 1  # c1's first call to b
     again = seen.plus(old.with_columns(pl.col("ts_ms") + 1)).merged()  # seen again later: still aged, once
     assert again.old_consumers.len() == 2 and again.by_consumer.height == 1
+
+
+def _pairs(consumers: list[str], api: str) -> pl.Series:
+    return pl.DataFrame({"consumer": consumers, "api_id": [api] * len(consumers)}).select(api_key()).to_series()
+
+
+CALL = st.tuples(st.sampled_from(["c1", "c2", "c3", "c4"]), st.sampled_from(["a", "b", "c"]), st.integers(0, 60))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pieces=st.lists(st.lists(CALL, min_size=1, max_size=6), max_size=6),
+    cuts=st.lists(st.integers(0, 70), min_size=1, max_size=3),
+    merge_every=st.integers(1, 3),
+)
+def test_first_calls_and_pairs_are_exact_whatever_the_pieces_and_cuts(
+    pieces: list[list[tuple]], cuts: list[int], merge_every: int
+) -> None:
+    seen = FirstSeen.empty(cut=cuts[0])
+    for i, piece in enumerate(pieces):
+        rows = pl.DataFrame(
+            [("seller", api, consumer, ts, None) for consumer, api, ts in piece], schema=SCHEMA, orient="row"
+        )
+        seen = seen.plus(rows)
+        if i % merge_every == 0:
+            seen = seen.merged()
+        if i < len(cuts):
+            seen = seen.aged(cuts[i])
+    seen = seen.merged()
+    cut = max(cuts[: max(1, min(len(cuts), len(pieces)))])
+    calls = pl.DataFrame(
+        [(c, a, t) for piece in pieces for c, a, t in piece],
+        schema={"consumer": pl.String, "api_id": pl.String, "ts_ms": pl.Int64},
+        orient="row",
+    )
+    everyone = ["c1", "c2", "c3", "c4", "never"]
+    firsts = dict(calls.group_by("consumer").agg(pl.col("ts_ms").min()).rows())
+    keys = pl.DataFrame({"consumer": everyone}).select(consumer_key()).to_series()
+    assert seen.first_times(keys, None).to_list() == [firsts[c] if firsts.get(c, -1) >= cut else None for c in everyone]
+    assert seen.aged_keys(keys, None).to_list() == [c in firsts and firsts[c] < cut for c in everyone]
+    assert sorted(seen.settled(None).to_list()) == sorted(t for t in firsts.values() if t >= cut)
+    for api in ("a", "b", "c", "zzz"):
+        mine = dict(calls.filter(pl.col("api_id") == api).group_by("consumer").agg(pl.col("ts_ms").min()).rows())
+        pairs = _pairs(everyone, api)
+        want = [mine[c] if mine.get(c, -1) >= cut else None for c in everyone]
+        assert seen.first_times(pairs, api).to_list() == want
+        assert seen.aged_keys(pairs, api).to_list() == [c in mine and mine[c] < cut for c in everyone]
+        assert seen.known(pairs, api).to_list() == [c in mine for c in everyone]
+        assert sorted(seen.settled(api).to_list()) == sorted(t for t in mine.values() if t >= cut)

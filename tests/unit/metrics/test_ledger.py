@@ -103,3 +103,19 @@ def test_rows_after_now_are_counted_once_now_passes_them_kept_aside_or_not(monke
             _, _, scratch = Ledger.empty(HORIZON).add(every).at(now)
             assert totals.tallies["calls"].sum() == scratch.tallies["calls"].sum() == calls
             assert_frame_equal(_sorted(totals.tallies, "role", "api_id"), _sorted(scratch.tallies, "role", "api_id"))
+
+
+def test_the_all_time_p95_kept_as_one_api_moves_is_the_sketch_s_query(monkeypatch) -> None:
+    from ccanalytics.metrics import merge
+
+    query = merge.p95_by_group
+    ledger, _, totals = Ledger.empty(HORIZON).add(CALLS).at(NOW)
+    assert totals.p95 == query(totals.sketch)
+    asked = []
+    monkeypatch.setattr(merge, "p95_by_group", lambda sketches: asked.append(1) or query(sketches))
+    for i, (api, latency) in enumerate([("a", 500.0), ("a", 0.0), ("b", 3.0), ("c", None), ("c", 9.0)]):
+        given = ({"ts_ms": NOW + i, "api_id": api, "latency_ms": latency, "request_id": f"m{k}"} for k in range(50))
+        ledger, _, totals = ledger.add(rows(*given)).at(NOW + i + 1)  # entered beyond `upto`: moved by one API
+        assert totals.p95 is not None and totals.p95 == query(totals.sketch)
+    assert not asked  # moved, not queried again
+    assert ("buyer", "c") in totals.p95  # an API whose first calls had no latency, then some

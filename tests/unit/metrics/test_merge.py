@@ -72,7 +72,10 @@ def test_rows_of_one_api_at_a_time_move_every_total_as_the_rows_all_at_once() ->
         for piece in [*order, *order]:  # each piece twice: groups and keys new, then already there
             moved = merge.moved_by_one_api(tallies, names, sketches, piece)
             assert moved is not None
-            tallies, names, sketches = moved
+            tallies, names, sketches, (group, p95) = moved
+            # the moved API's p95, read off its buckets, is the sketch query's
+            assert group == (piece["role"][0], piece["api_id"][0])
+            assert p95 == merge.p95_by_group(sketches).get(group)
         twice = pl.concat([CALLS, CALLS]).lazy()
         by = ("role", "api_id", "key")
         assert_frame_equal(
@@ -109,3 +112,21 @@ def test_a_name_of_one_api_replaces_the_kept_one_only_when_later() -> None:
     }
     assert moved(tie) == {"a": "Z", "b": "B"}  # a later call without a name keeps the name
     assert moved({**tie, "api_name": [None] * 4}) == {"a": "A", "b": "B"}
+
+
+def test_a_bucket_s_value_in_python_is_the_query_s_to_the_last_bit() -> None:
+    # The kept p95 of one API (``p95_of_buckets``) must equal what a from-scratch snapshot queries.
+    keys = [sketch.ZERO_KEY, *range(-3000, 3001)]  # latencies from 1e-13 to 9e12 ms
+    one_each = pl.DataFrame(
+        {"role": "r", "api_id": [str(k) for k in keys], "key": keys, "n": 1},
+        schema=sketch.empty_sketch().collect_schema(),
+    )
+    queried = merge.p95_by_group(one_each)
+    assert all(queried[("r", str(k))] == sketch.value_of(k) for k in keys)
+    # several buckets: the key whose running count reaches the rank, as the query finds it
+    sketches = pl.DataFrame(
+        {"role": "r", "api_id": "a", "key": [5, -7, 300, sketch.ZERO_KEY], "n": [40, 50, 9, 1]},
+        schema=sketch.empty_sketch().collect_schema(),
+    )
+    buckets = dict(zip(sketches["key"].to_list(), sketches["n"].to_list(), strict=True))
+    assert merge.p95_of_buckets(buckets) == merge.p95_by_group(sketches)[("r", "a")] == sketch.value_of(300)

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccanalytics.metrics.percentiles import nearest_rank
+from ccanalytics.metrics.percentiles import GROUPS, kept_ranks, nearest_rank
 
 latency = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 100.0, 100.0]), st.floats(0, 1000))
 
@@ -47,3 +47,26 @@ def test_no_latency_has_no_percentile_and_no_hint():
         {50: None, 95: None, 99: None},
         None,
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.lists(latency, max_size=300),
+    moves=st.lists(
+        st.tuples(st.integers(0, 60), st.lists(latency, max_size=60), st.integers(0, 80), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_kept_ranks_moved_by_what_crossed_equal_the_sorted_window(start, moves):
+    """The kept lists, moved by the latencies that left and entered (or searched when told nothing), stay exact."""
+    for groups in (GROUPS, ((95,),)):
+        window, kept = list(start), None
+        for dropped, added, room, told in [(0, [], 0, False), *moves]:
+            left, window = window[:dropped], window[dropped:] + added
+            values = pl.Series(window, dtype=pl.Float64)
+            crossed = (sorted(v for v in added if v is not None), sorted(v for v in left if v is not None))
+            n = values.len() - values.null_count()
+            picks, kept = kept_ranks(values, n, kept, crossed if told else None, room, groups)
+            shown = {p for group in groups for p in group}
+            assert picks == {p: value if p in shown else None for p, value in _exact(window).items()}

@@ -67,3 +67,31 @@ def test_a_refreshs_recent_rows_add_only_their_rowid_spans() -> None:
     q = q.merged()
     assert q.days.height == 0 and q.sellers.height == 0
     assert_frame_equal(q.spans, Quarters.empty(0).plus(ROWS, ROWS).merged().spans)
+
+
+class Counted:
+    """A frame kept aside, counting how often it is read back (a shelf's edge)."""
+
+    reads = 0
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._frame, self.height = frame, frame.height
+
+    def frame(self, columns: list[str] | None = None) -> pl.DataFrame:
+        Counted.reads += 1
+        return self._frame if columns is None else self._frame.select(columns)
+
+
+def test_kept_seller_calls_are_read_back_only_when_seller_calls_are_added_or_trimmed() -> None:
+    q = Quarters.empty(0).plus(ROWS.head(3), ROWS.head(3)).shelved(Counted)
+    assert isinstance(q.sellers, Counted) and q.loaded("sellers").height == 2
+    Counted.reads = 0
+    for piece in (ROWS.slice(3, 1), ROWS.slice(4, 2)):  # a refresh's recent rows: rowids only
+        q = q.plus(ROWS.clear(), piece).merged()
+    assert Counted.reads == 0 and isinstance(q.sellers, Counted)
+    q = q.plus(ROWS.tail(3), ROWS.tail(3)).merged()  # settled seller calls: merged, and kept aside again
+    assert Counted.reads == 1 and isinstance(q.sellers, Counted)
+    assert_frame_equal(q.loaded("sellers"), Quarters.empty(0).plus(ROWS, ROWS).merged().sellers)
+    trimmed = q.trimmed(DAY, 2 * DAY)
+    assert isinstance(trimmed.sellers, Counted) and trimmed.loaded("sellers")["ts_ms"].to_list() == [2 * DAY]
+    assert q.loaded("sellers", ["key"]).columns == ["key"]

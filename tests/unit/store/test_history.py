@@ -96,3 +96,59 @@ def test_an_old_text_that_is_not_utf_8_is_judged_though_old_texts_are_spared(tmp
     assert int(ledger.settled.tallies["calls"].sum()) == 3
     assert ledger.settled.issues.rows() == [("request_id is not valid text", 3)]
     source.close()
+
+
+def test_a_ledger_read_for_views_keeps_its_settled_seller_calls_on_disk(tmp_path, monkeypatch):
+    from ccanalytics.store.shelf import OnDisk
+
+    monkeypatch.setenv("CCANALYTICS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "store.db"
+    create_store(path)
+    con = sqlite3.connect(path)
+    sql = (
+        "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, revenue_micro, consumer)"
+        " VALUES (?, ?, 'seller', 'a', 200, 9, ?)"
+    )
+    con.executemany(sql, [(f"r{i}", NOW - (30 - i) * DAY, f"c{i % 3}") for i in range(30)])
+    con.commit()
+    con.close()
+    source = Source(path)
+    ledger = read_history(source, None, Cursor(), now=NOW, reach=REACH, consumers=True)
+    source.close()
+    assert ledger.quarters is not None and isinstance(ledger.quarters.sellers, OnDisk)
+    sellers = ledger.quarters.loaded("sellers")
+    assert sellers["ts_ms"].to_list() == [NOW - (30 - i) * DAY for i in range(21)]  # the settled ones, in time order
+
+
+def test_consumers_are_read_and_kept_only_for_views(tmp_path):
+    path = store(tmp_path, [("old", NOW - 30 * DAY, "a", "A", 200), ("new", NOW - 1, "a", "A", 200)])
+    con = sqlite3.connect(path)
+    con.execute("UPDATE calls SET role = 'seller', consumer = 'c-' || request_id")
+    con.commit()
+    con.close()
+    source = Source(path)
+    plain = read_history(source, None, Cursor(), now=NOW, reach=REACH, consumers=False)
+    assert "consumer" not in plain.recent.columns  # the default view never counts consumers
+    again = plain.add(judged("calls", source.read("calls"))).recent  # as a refresh adds rows: theirs are dropped
+    assert (again.height, "consumer" in again.columns) == (2, False)
+    viewed = read_history(source, None, Cursor(), now=NOW, reach=REACH, consumers=True)
+    assert viewed.recent["consumer"].to_list() == ["c-new"]
+    assert viewed.seen is not None
+    seen = viewed.seen.merged()
+    assert seen.by_consumer.height + seen.old_consumers.len() == 1  # the old call's consumer: read though old
+    source.close()
+
+
+def test_without_consumers_the_bulk_read_does_not_read_them(tmp_path):
+    path = store(tmp_path, [(f"r{i}", NOW - i, "a", "A", 200) for i in range(5)])
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("UPDATE calls SET consumer = 'someone'")
+    con.commit()
+    con.close()
+    source = Source(path)
+    with source.transaction(bulk=True) as bulk:
+        chunks = list(source.read_chunks("calls", bulk, unread=("consumer",)))
+        assert pl.concat(chunks)["consumer"].null_count() == 5
+        assert pl.concat(source.read_chunks("calls", bulk))["consumer"].to_list() == ["someone"] * 5
+    source.close()

@@ -7,7 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ccanalytics.contract import INVALID_TEXT
-from ccanalytics.store.values import affinity, bounded_times, finish
+from ccanalytics.store.values import affinity, bounded_times, finish, owned
 
 MIN_MS = -62_135_596_800_000
 MAX_MS = 253_402_300_799_999
@@ -54,3 +54,33 @@ def test_times_outside_years_1_to_9999_read_as_no_time():
 )
 def test_affinity_follows_sqlites_rules(declared, expected):
     assert affinity(declared) == expected
+
+
+def _buffers(series: pl.Series) -> int:
+    """The bytes of a text column's data buffers (views excluded), as polars holds them."""
+    exported = series.to_arrow(compat_level=pl.CompatLevel.newest())
+    return sum(buffer.size for buffer in exported.buffers()[2:] if buffer is not None)
+
+
+def test_owned_texts_no_longer_hold_the_whole_chunks_buffers():
+    import pyarrow as pa
+
+    # As ADBC gives a chunk: every value's bytes in one buffer, which a text view keeps whole.
+    chunk = pl.from_arrow(pa.table({"t": pa.array([b"x" * 40 if i == 0 else b"short" for i in range(10_000)])}))
+    kept = finish(chunk, "calls").head(3)
+    assert _buffers(kept["t"]) > 40_000  # three rows, holding the chunk's 90 kB
+    compact = owned(kept)
+    assert compact["t"].to_list() == ["x" * 40, "short", "short"]
+    assert _buffers(compact["t"]) < 1_000  # only the one text too long for its view
+
+
+def test_owned_keeps_nulls_numbers_and_invalid_text_marks():
+    frame = pl.DataFrame({"n": [1, None], "t": [INVALID_TEXT, None], "f": [0.5, float("nan")]})
+    assert_frame_equal(owned(frame), frame)
+
+
+def test_owned_since_rewrites_only_a_frame_with_rows_from_then_on():
+    frame = pl.DataFrame({"ts_ms": [1, None], "t": ["old", None]})
+    assert owned(frame, 5) is frame  # every row older (or without a time): tallied, not kept
+    assert owned(frame.with_columns(ts_ms=pl.Series([None, None], dtype=pl.Int64)), 5)["t"].to_list() == ["old", None]
+    assert_frame_equal(owned(frame, 1), frame)
