@@ -157,6 +157,7 @@ def test_every_kernel_returns_freed_memory_at_once(server: Server) -> None:
         # Kernels load no polars at start (they fetch serve's snapshot); one that falls back to computing
         # imports it, and polars puts its defaults in front of what it inherited: the last setting wins.
         assert conf.split(b"=", 1)[1].split(b",")[-2:] == [b"dirty_decay_ms:0", b"muzzy_decay_ms:0"], conf
+        assert b"MALLOC_MMAP_THRESHOLD_=131072" in environ  # and glibc gives big blocks back too (allocator)
 
 
 def test_the_query_websocket_refuses_a_client_without_the_token(server: Server) -> None:

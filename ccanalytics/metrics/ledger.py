@@ -31,6 +31,7 @@ from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
+from ccanalytics.metrics.running import _compacted as compacted
 from ccanalytics.metrics.successor import Build, Later, Successor, due, taken
 from ccanalytics.units import DAY_MS, WEEK_MS
 
@@ -184,8 +185,8 @@ class Ledger:
         else:
             old, new = rows.filter(ts.is_null() | (ts < self.horizon)), rows.filter(ts >= self.horizon)
         recent = pl.concat([self.recent, new])
-        if recent.n_chunks() > _MAX_CHUNKS:
-            recent = recent.rechunk()
+        if recent.n_chunks() > _MAX_CHUNKS:  # the refreshes' small pieces joined, not all the rows copied
+            recent = compacted(recent)
         present, ahead = self.present, self.ahead
         if present is not None and self.upto is not None:
             counted, later = _split(new, self.upto)

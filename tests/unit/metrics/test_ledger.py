@@ -105,6 +105,19 @@ def test_rows_after_now_are_counted_once_now_passes_them_kept_aside_or_not(monke
             assert_frame_equal(_sorted(totals.tallies, "role", "api_id"), _sorted(scratch.tallies, "role", "api_id"))
 
 
+def test_a_refresh_s_small_pieces_are_joined_without_copying_the_rows_read_at_first() -> None:
+    first = pl.concat([rows(*({"ts_ms": NOW - DAY + i} for i in range(500))) for _ in range(4)], rechunk=False)
+    ledger = Ledger.empty(horizon=HORIZON).add(first)
+    for n in range(40):  # forty refreshes of a few calls each
+        ledger = ledger.add(rows({"ts_ms": NOW + n}, {"ts_ms": NOW + n, "role": "seller"}))
+    lengths = ledger.recent.get_column("ts_ms").chunk_lengths()
+    assert len(lengths) <= 33
+    assert lengths[:4] == [500] * 4  # the full read's pieces are left as they are
+    assert ledger.recent.height == 2_000 + 80
+    assert ledger.recent["ts_ms"].to_list()[-2:] == [NOW + 39] * 2
+    assert "consumer" not in ledger.recent.columns  # no view asked: consumers are not kept
+
+
 def test_the_all_time_p95_kept_as_one_api_moves_is_the_sketch_s_query(monkeypatch) -> None:
     from ccanalytics.metrics import merge
 
