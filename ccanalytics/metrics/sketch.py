@@ -34,6 +34,7 @@ __all__ = [
     "rank_of",
     "sketch",
     "sketch_percentiles",
+    "sorted_percentiles",
     "value_of",
 ]
 
@@ -170,6 +171,39 @@ def sketch_percentiles(
     if not by:
         return ordered.select(picks)
     return ordered.group_by(*by).agg(picks)
+
+
+def sorted_percentiles(
+    sketches: pl.DataFrame, by: tuple[str, ...], percentiles: tuple[int, ...] = PERCENTILES
+) -> pl.DataFrame:
+    """``sketch_percentiles`` of an eager sketch in four polars calls, not one aggregation per group.
+
+    The sketch sorted by group and key, one running count over all of it: a
+    group's percentile is the first key whose running count reaches the
+    counts of the groups before it plus its rank (one binary search for every
+    group and percentile).  Rows with ``n <= 0`` must not be there.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["seller"] * 100 + ["buyer"], "latency_ms": [*map(float, range(1, 101)), 0.0]})
+    >>> p = sorted_percentiles(sketch(calls, by=("role",)).collect(), by=("role",))
+    >>> p["role"].to_list(), [round(v) for v in p.row(1)[1:]], p.row(0)[1:]
+    (['buyer', 'seller'], [50, 95, 99], (0.0, 0.0, 0.0))
+    """
+    ordered = sketches.sort([*by, "key"])
+    running = ordered["n"].cum_sum()
+    groups = ordered.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
+    before = pl.col("total").cum_sum() - pl.col("total")
+    keys = pl.lit(ordered["key"])
+    return groups.select(
+        *by,
+        *(
+            _value(keys.gather(pl.lit(running).search_sorted(before + rank(pl.col("total"), nn), side="left")))
+            .cast(pl.Float64)
+            .alias(f"p{nn}_latency_ms")
+            for nn in percentiles
+        ),
+    )
 
 
 def exact_percentiles(calls: pl.LazyFrame, by: tuple[str, ...] = ("role",)) -> pl.LazyFrame:
