@@ -262,15 +262,19 @@ class MiddleConsumers:
         self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
     ) -> tuple[int, int, pl.DataFrame]:
         """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
-        count = self.table.height + int((~outside["known"]).sum())
-        totals = outside.select(
+        count = self.table.height + outside.height - int(outside["known"].sum())
+        totals = outside.lazy().select(
             "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
+        # The ten first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
+        edges = totals.top_k(TOP_CONSUMERS, by=_TOP_BY, reverse=[not d for d in _TOP_DESCENDING])
+        unchanged = self.top.lazy().filter(~pl.col("key").is_in(outside["key"].implode()))
         top = (
-            pl.concat([self.top.filter(~pl.col("key").is_in(outside["key"].implode())), totals], how="vertical_relaxed")
+            pl.concat([unchanged, edges], how="vertical_relaxed")
             .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+            .collect()
         )
         # First calls before the build that lie in the window, corrected for the consumers of the new calls.
         before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
