@@ -23,6 +23,7 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -31,11 +32,13 @@ from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import api_key, consumer_key
 from ccanalytics.metrics.views import Range, bucket_starts
 
-__all__ = ["FIRSTS_SCHEMA", "OUTSIDE_SCHEMA", "SIGNED", "Edges", "label"]
+__all__ = ["FIRSTS_SCHEMA", "OUTSIDE_SCHEMA", "SIGNED", "Edges", "Shown", "label"]
 
 _BY = ["period", "role", "api_id"]
 _HUGE_LATENCY = 1e9  # leaving with one this big, a float sum could lose the others' digits: start again
 SIGNED = "sign"
+# What a view computes from the moved tallies, sketch and bucket counts (and the buckets' starts).
+Shown = Callable[[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, list[int]], list[pl.LazyFrame]]
 # The window's consumers outside the middle: their calls and revenue there, and their figures in the middle.
 OUTSIDE_SCHEMA = {
     "key": pl.UInt64,
@@ -95,12 +98,12 @@ def _signed_sketch(delta: pl.LazyFrame) -> pl.LazyFrame:
 
 def _bucket_counts(calls: pl.LazyFrame, starts: list[int]) -> pl.LazyFrame:
     """Per (role, start): successes and errors of the calls since ``starts[0]`` (all before ``now``)."""
-    edges = pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)})
+    edges = pl.Series("start", starts, dtype=pl.Int64)
+    ts = pl.col("ts_ms")
+    at = pl.lit(edges).search_sorted(ts, side="right").cast(pl.Int64) - 1  # the bucket each call lies in
     return (
-        calls.filter(pl.col("ts_ms") >= starts[0])
-        .sort("ts_ms")
-        .join_asof(edges, left_on="ts_ms", right_on="start", strategy="backward")
-        .group_by("role", "start")
+        calls.filter(ts >= starts[0])
+        .group_by("role", start=pl.lit(edges).gather(at))
         .agg(success=formulas.succeeded().sum().cast(pl.Int64), error=(~formulas.succeeded()).sum().cast(pl.Int64))
     )
 
@@ -191,13 +194,17 @@ class Edges:
         timezone: str,
         range_: Range,
         extra: pl.LazyFrame | None = None,
-    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame] | None:
-        """The edges at a later ``now``, with the consumers' changes (``outside`` and ``firsts`` of the changes).
+        shown: Shown | None = None,
+    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame, list[pl.DataFrame]] | None:
+        """The edges at a later ``now``, the consumers' changes (``outside`` and ``firsts``), and what ``shown`` asks.
 
         ``rows`` are the valid calls added since ``self.height`` (up to
         ``height``), not filtered by API; ``extra`` more signed rows to add
-        (the bands' at the start).  None when ``now`` moved back, or when a
-        huge latency leaves (start again from the build).
+        (the bands' at the start); ``shown`` the frames to compute from the
+        moved tallies, sketch and counts (and the buckets' starts), in the
+        same query (one polars call costs more than these few rows).  None
+        when ``now`` moved back, or when a huge latency leaves (start again
+        from the build).
         """
         if now < self.now:
             return None
@@ -237,19 +244,29 @@ class Edges:
         )
         key = consumer_key() if self.api is None else api_key()
         starts = bucket_starts(now, timezone, range_)
-        tallies, sketches, counts, failed, outside, firsts = pl.collect_all(
+        moved_tallies = (
+            pl.concat([self.tallies.lazy(), _signed_tally(delta)], how="vertical_relaxed")
+            .group_by(_BY)
+            .agg(pl.exclude(_BY).sum())
+            .filter(pl.col("calls") != 0)
+        )
+        moved_sketch = (
+            pl.concat([self.sketch.lazy(), _signed_sketch(delta)], how="vertical_relaxed")
+            .group_by([*_BY, "key"])
+            .agg(pl.col("n").sum())
+            .filter(pl.col("n") != 0)
+        )
+        moved_counts = (
+            pl.concat([self.counts.lazy(), _bucket_counts(entering.lazy(), starts)])
+            .group_by("role", "start")
+            .agg(pl.col("success", "error").sum())
+        )
+        wanted = [] if shown is None else shown(moved_tallies, moved_sketch, moved_counts, starts)
+        tallies, sketches, counts, failed, outside, firsts, *results = pl.collect_all(
             [
-                pl.concat([self.tallies.lazy(), _signed_tally(delta)], how="vertical_relaxed")
-                .group_by(_BY)
-                .agg(pl.exclude(_BY).sum())
-                .filter(pl.col("calls") != 0),
-                pl.concat([self.sketch.lazy(), _signed_sketch(delta)], how="vertical_relaxed")
-                .group_by([*_BY, "key"])
-                .agg(pl.col("n").sum())
-                .filter(pl.col("n") != 0),
-                pl.concat([self.counts.lazy(), _bucket_counts(entering.lazy(), starts)])
-                .group_by("role", "start")
-                .agg(pl.col("success", "error").sum()),
+                moved_tallies,
+                moved_sketch,
+                moved_counts,
                 entering.lazy().filter(~formulas.succeeded()).select(self.failed.columns),
                 _sellers(delta.filter(pl.col("period") == "window"))
                 .group_by(key=key)
@@ -259,6 +276,7 @@ class Edges:
                     micro=(pl.col("revenue_micro").cast(pl.Int128) * pl.col(SIGNED)).sum(),
                 ),
                 _sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
+                *wanted,
             ]
         )
         moved = replace(
@@ -272,4 +290,4 @@ class Edges:
             counts=counts,
             failed=pl.concat([self.failed, failed]) if failed.height else self.failed,
         )
-        return moved, outside, firsts
+        return moved, outside, firsts, results

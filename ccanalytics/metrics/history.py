@@ -42,7 +42,7 @@ from ccanalytics.metrics.alerts import spike_flags, spike_flags_by_group
 from ccanalytics.metrics.edges import Edges
 from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
-from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, view_dict
+from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, iso_texts, view_dict
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class History:
     spikes: dict[tuple, list[bool]] = field(default_factory=dict, compare=False)  # flags of buckets over, by API
     edges: dict[str | None, Edges] = field(default_factory=dict, compare=False)  # the last view's figures, by API
     tails: dict[tuple, pl.DataFrame] = field(default_factory=dict, compare=False)  # errors before the build, by API
+    grids: dict[tuple, pl.DataFrame] = field(default_factory=dict, compare=False)  # the series before the build
 
     @classmethod
     def of(
@@ -224,11 +225,18 @@ class History:
         moved = None
         edges = self.edges.get(api)
 
+        mine = pl.lit(True) if api is None else pl.col("api_id") == api
+        starts_seen: list[list[int]] = []
+
+        def shown(by_api: pl.LazyFrame, sketches: pl.LazyFrame, counts: pl.LazyFrame, starts: list[int]) -> list:
+            starts_seen.append(starts)
+            return [self._series(api, counts, starts, mine)]
+
         def move(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> tuple | None:
             rows = _rows(recent, since)
             return edges.moved(
                 rows, recent.height, now, built=self.built, span=SPAN_MS, timezone=self.timezone, range_=range_,
-                extra=extra,
+                extra=extra, shown=shown,
             )  # fmt: skip
 
         if edges is not None:
@@ -237,23 +245,22 @@ class History:
             edges, extra = Edges.start(api, now, self.known, self.band, self.future, self.tallies, self.sketch, length)
             moved = move(edges, self.known, extra)
             assert moved is not None  # nothing leaves at the start
-        edges, outside, firsts = moved
+        edges, outside, firsts, (buckets,) = moved
         edges = edges.with_consumers(middle.looked_up(outside), middle.first_before(firsts, seen))
         self.edges[api] = edges
-        by_api, sketches = edges.tallies.lazy(), edges.sketch.lazy()
-        figures = formulas.merge_tallies(by_api, by=("period", "role")).join(
-            sketch.sketch_percentiles(sketches, by=("period", "role")), on=["period", "role"], how="left"
+        # Eager: a few calls on a few thousand sketch rows cost less than planning them.
+        by_role = sketch.sorted_percentiles(edges.sketch, by=("period", "role"))
+        figures = (
+            edges.tallies.group_by("period", "role")
+            .agg(pl.exclude(_BY).sum())
+            .join(by_role, on=["period", "role"], how="left")
         )
-        in_window = pl.col("period") == "window"
-        p95 = sketch.sketch_percentiles(sketches.filter(in_window), by=_BY).select("role", "api_id", "p95_latency_ms")
-        tallied = by_api.filter(in_window).join(p95, on=["role", "api_id"], how="left")
-        starts = bucket_starts(now, self.timezone, range_)
-        mine = pl.lit(True) if api is None else pl.col("api_id") == api
-        shown, buckets, breakdown = pl.collect_all(
-            [figures, self._series(edges.counts, starts, mine), breakdown_rows(tallied, names, apis)]
-        )
+        p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,))
+        tallied = edges.tallies.filter(pl.col("period") == "window").join(p95, on=list(_BY), how="left")
+        breakdown = breakdown_rows(tallied.lazy(), names, apis).collect()
+        starts = starts_seen[-1]
         consumers = middle.figures_of(edges.outside, edges.firsts, now - length, now)
-        view = view_dict(range_, api, now, shown, buckets, breakdown, consumers)
+        view = view_dict(range_, api, now, figures, buckets, breakdown, consumers)
         for role, flags in self._spike_flags(api, starts, now, edges.failed, settings).items():
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
@@ -300,20 +307,35 @@ class History:
             self.tails[key] = self.errors.filter(mine).select("role", "ts_ms")
         return self.tails[key]
 
-    def _series(self, new: pl.DataFrame, starts: list[int], mine: pl.Expr) -> pl.LazyFrame:
-        """Per (role, start): the buckets' successes and errors, from the counts of the new calls (``new``)."""
-        grid = pl.LazyFrame({"role": formulas.ROLES}).join(
-            pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)}), how="cross"
-        )
-        counts = (
-            pl.concat([self.days.lazy().filter(mine).select(new.columns), new.lazy()])
-            .group_by("role", "start")
-            .agg(pl.col("success", "error").sum())
-        )
+    def _series(self, api: str | None, new: pl.LazyFrame, starts: list[int], mine: pl.Expr) -> pl.LazyFrame:
+        """Per (role, start): the buckets' successes and errors, from the counts of the new calls (``new``).
+
+        The counts before the build on the buckets' grid are kept for the next refresh (they change daily).
+        """
+        key = (api, tuple(starts))
+        if key not in self.grids:
+            grid = pl.LazyFrame({"role": formulas.ROLES}).join(
+                pl.LazyFrame({"start": pl.Series(starts, dtype=pl.Int64)}), how="cross"
+            )
+            before = self.days.lazy().filter(mine).group_by("role", "start").agg(pl.col("success", "error").sum())
+            self.grids.clear()
+            self.grids[key] = (
+                grid.join(before, on=["role", "start"], how="left")
+                .with_columns(pl.col("success", "error").fill_null(0), text=iso_texts(pl.col("start")))
+                .sort("role", "start")
+                .collect()
+            )
+        since = new.rename({"success": "new_success", "error": "new_error"})
         return (
-            grid.join(counts, on=["role", "start"], how="left")
-            .with_columns(pl.col("success", "error").fill_null(0))
-            .sort("role", "start")
+            self.grids[key]
+            .lazy()
+            .join(since, on=["role", "start"], how="left", maintain_order="left")
+            .select(
+                "role",
+                start="text",  # as the view shows it
+                success=pl.col("success") + pl.col("new_success").fill_null(0),
+                error=pl.col("error") + pl.col("new_error").fill_null(0),
+            )
         )
 
     def _middle(self, api: str | None, recent: pl.DataFrame, seen: FirstSeen) -> MiddleConsumers:

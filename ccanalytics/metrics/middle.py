@@ -152,7 +152,7 @@ class MiddleConsumers:
     """The middle's consumers (of every API or one), their top ten, and everyone's first call before the build."""
 
     api: str | None
-    table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key
+    table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key (the narrowest integers)
     top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
     firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call in the rows (horizon to build), by key
     fresh: pl.Series  # the first calls ever from `since` to the middle's start, sorted
@@ -205,7 +205,7 @@ class MiddleConsumers:
         later = int((times >= middle[0]).sum())
         return cls(
             api=api,
-            table=per.select("key", "calls", "micro"),
+            table=per.select("key").with_columns(per["calls"].shrink_dtype(), per["micro"].shrink_dtype()),
             top=top.select("key", "consumer", pl.col("calls").cast(pl.Int64), pl.col("micro").cast(pl.Int128)),
             firsts=firsts,
             fresh=times.filter(times.is_between(since, middle[0], closed="left")).sort(),
@@ -231,13 +231,12 @@ class MiddleConsumers:
         Added: ``mid_calls``, ``mid_micro`` and ``known`` (whether the middle has it).
         """
         if outside.is_empty():
-            return outside.with_columns(
-                mid_calls=pl.lit(0, pl.Int64), mid_micro=pl.lit(0, self.table.schema["micro"]), known=pl.lit(False)
-            )
+            zero = {"mid_calls": pl.lit(0, pl.Int64), "mid_micro": pl.lit(0, pl.Int128)}
+            return outside.with_columns(**zero, known=pl.lit(False))
         known, at = _found(outside["key"], self.table)
-        return outside.with_columns(
-            mid_calls=_pick(self.table, "calls", known, at, 0),
-            mid_micro=_pick(self.table, "micro", known, at, 0),
+        return outside.with_columns(  # the table's narrow integers widened again
+            mid_calls=_pick(self.table, "calls", known, at, 0).cast(pl.Int64),
+            mid_micro=_pick(self.table, "micro", known, at, 0).cast(pl.Int128),
             known=known,
         )
 
@@ -263,15 +262,19 @@ class MiddleConsumers:
         self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
     ) -> tuple[int, int, pl.DataFrame]:
         """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
-        count = self.table.height + int((~outside["known"]).sum())
-        totals = outside.select(
+        count = self.table.height + outside.height - int(outside["known"].sum())
+        totals = outside.lazy().select(
             "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
+        # The ten first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
+        edges = totals.top_k(TOP_CONSUMERS, by=_TOP_BY, reverse=[not d for d in _TOP_DESCENDING])
+        unchanged = self.top.lazy().filter(~pl.col("key").is_in(outside["key"].implode()))
         top = (
-            pl.concat([self.top.filter(~pl.col("key").is_in(outside["key"].implode())), totals], how="vertical_relaxed")
+            pl.concat([unchanged, edges], how="vertical_relaxed")
             .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
+            .collect()
         )
         # First calls before the build that lie in the window, corrected for the consumers of the new calls.
         before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))

@@ -18,7 +18,6 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TypeVar
 
@@ -35,6 +34,7 @@ __all__ = [
     "rank_of",
     "sketch",
     "sketch_percentiles",
+    "sorted_percentiles",
     "value_of",
 ]
 
@@ -70,7 +70,7 @@ def rank_of(n: int, nn: int) -> int:
 def _key(latency: pl.Expr) -> pl.Expr:
     return (
         pl.when(latency > 0)
-        .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32))
+        .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32, strict=False))  # log(0) = -inf: not taken
         .otherwise(pl.lit(ZERO_KEY, pl.Int32))
     )
 
@@ -90,23 +90,18 @@ def _value(key: pl.Expr) -> pl.Expr:
     return pl.when(key == ZERO_KEY).then(0.0).otherwise(2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1))
 
 
-@functools.lru_cache(maxsize=4096)
 def value_of(key: int) -> float:
-    """The value bucket ``key`` stands for, as the queries compute it (``_value``), to the last bit.
+    """The value bucket ``key`` stands for, as ``_value`` computes it in a query (within a unit in the last place).
 
-    Polars' ``exp`` is not the C library's (they differ in the last bit for
-    about a key in six), so the value is computed by the same Series kernels,
-    once per key.
+    The exponential is the C library's, polars' may round the other way (so
+    may polars between a column of one value and of several).
 
     Examples
     --------
     >>> value_of(ZERO_KEY), round(value_of(162), 3)
     (0.0, 4.988)
     """
-    if key == ZERO_KEY:
-        return 0.0
-    exp = (pl.Series([key], dtype=pl.Int32).cast(pl.Float64) * _LOG_GAMMA).exp()
-    return float((2.0 * exp / (GAMMA + 1))[0])
+    return 0.0 if key == ZERO_KEY else 2.0 * math.exp(float(key) * _LOG_GAMMA) / (GAMMA + 1)
 
 
 def empty_sketch(by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:
@@ -176,6 +171,39 @@ def sketch_percentiles(
     if not by:
         return ordered.select(picks)
     return ordered.group_by(*by).agg(picks)
+
+
+def sorted_percentiles(
+    sketches: pl.DataFrame, by: tuple[str, ...], percentiles: tuple[int, ...] = PERCENTILES
+) -> pl.DataFrame:
+    """``sketch_percentiles`` of an eager sketch in four polars calls, not one aggregation per group.
+
+    The sketch sorted by group and key, one running count over all of it: a
+    group's percentile is the first key whose running count reaches the
+    counts of the groups before it plus its rank (one binary search for every
+    group and percentile).  Rows with ``n <= 0`` must not be there.
+
+    Examples
+    --------
+    >>> calls = pl.LazyFrame({"role": ["seller"] * 100 + ["buyer"], "latency_ms": [*map(float, range(1, 101)), 0.0]})
+    >>> p = sorted_percentiles(sketch(calls, by=("role",)).collect(), by=("role",))
+    >>> p["role"].to_list(), [round(v) for v in p.row(1)[1:]], p.row(0)[1:]
+    (['buyer', 'seller'], [50, 95, 99], (0.0, 0.0, 0.0))
+    """
+    ordered = sketches.sort([*by, "key"])
+    running = ordered["n"].cum_sum()
+    groups = ordered.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
+    before = pl.col("total").cum_sum() - pl.col("total")
+    keys = pl.lit(ordered["key"])
+    return groups.select(
+        *by,
+        *(
+            _value(keys.gather(pl.lit(running).search_sorted(before + rank(pl.col("total"), nn), side="left")))
+            .cast(pl.Float64)
+            .alias(f"p{nn}_latency_ms")
+            for nn in percentiles
+        ),
+    )
 
 
 def exact_percentiles(calls: pl.LazyFrame, by: tuple[str, ...] = ("role",)) -> pl.LazyFrame:

@@ -29,6 +29,7 @@ __all__ = [
     "breakdown_rows",
     "bucket_starts",
     "figures_dict",
+    "iso_texts",
     "period_figures",
     "ranged_view",
     "usdc_texts",
@@ -329,7 +330,7 @@ def view_dict(
     }
     # One conversion per frame, split by role (each is a polars call: a refresh pays for their count).
     periods = {(r["role"], r["period"]): r for r in figures.to_dicts()}
-    texts = series.with_columns(pl.col("start").map_batches(_iso_texts, return_dtype=pl.String))
+    texts = series if series.schema["start"] == pl.String else series.with_columns(start=iso_texts(pl.col("start")))
     buckets = texts.partition_by("role", as_dict=True, include_key=False)
     rows = breakdown.partition_by("role", as_dict=True, include_key=False)
     for role in formulas.ROLES:
@@ -344,12 +345,17 @@ def view_dict(
     return out
 
 
-def _iso_texts(ms: pl.Series) -> pl.Series:
-    """Epoch ms as metrics.md's ISO text (milliseconds only when not zero)."""
-    moment = ms.cast(pl.Datetime("ms", "UTC"))
-    whole = moment.dt.strftime("%Y-%m-%dT%H:%M:%S")
+def iso_texts(ms: pl.Expr) -> pl.Expr:
+    """Epoch ms as metrics.md's ISO text (milliseconds only when not zero), as an expression.
+
+    Examples
+    --------
+    >>> pl.select(t=iso_texts(pl.lit(1_500))).item()
+    '1970-01-01T00:00:01.500Z'
+    """
+    whole = ms.cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%dT%H:%M:%S")
     frac = (ms % 1000).cast(pl.String).str.zfill(3)
-    return pl.select(pl.when(ms % 1000 == 0).then(whole + "Z").otherwise(whole + "." + frac + "Z")).to_series()
+    return pl.when(ms % 1000 == 0).then(whole + "Z").otherwise(whole + "." + frac + "Z")
 
 
 def all_time_breakdown(

@@ -65,3 +65,24 @@ def test_no_latencies_sketch_to_no_rows_and_no_percentiles() -> None:
     assert sketch(calls([None])).collect().height == 0
     assert sketch_percentiles(empty_sketch()).collect().height == 0
     assert merge_sketches(empty_sketch(), empty_sketch()).collect().height == 0
+
+
+def test_sorted_percentiles_are_the_sketch_percentiles_of_every_group() -> None:
+    import random
+
+    from ccanalytics.metrics.sketch import sorted_percentiles
+
+    rng = random.Random(7)
+    n = 3000
+    rows = pl.LazyFrame(
+        {
+            "role": [rng.choice(["buyer", "seller"]) for _ in range(n)],
+            "api_id": [rng.choice("abcde") for _ in range(n)],
+            "latency_ms": [rng.choice([0.0, rng.expovariate(0.01), rng.uniform(1, 5)]) for _ in range(n)],
+        }
+    )
+    sketched = sketch(rows).collect()
+    for by in (("role",), ("role", "api_id")):
+        want = sketch_percentiles(sketched.lazy(), by=by).collect().sort(list(by))
+        assert sorted_percentiles(sketched, by=by).sort(list(by)).to_dicts() == want.to_dicts()
+    assert sorted_percentiles(sketched, by=("role",), percentiles=(95,)).columns == ["role", "p95_latency_ms"]
