@@ -25,6 +25,7 @@ import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, merge, sketch
+from ccanalytics.metrics.buckets import Buckets, by_group
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
@@ -79,9 +80,9 @@ class Totals:
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
     sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
-    # per (role, api_id), the sketch's p95 (``merge.p95_by_group``): kept while one API's calls move the
-    # totals (only its value is read again), None when it must be queried (``with_p95``)
-    p95: dict[tuple[str, str], float | None] | None = None
+    # per (role, api_id), the sketch as Python values with its p95 found (``buckets``): moved by the new counts
+    # while the totals are merged eagerly, None when it must be read from the sketch again (``with_p95``)
+    buckets: dict[tuple[str, str], Buckets] | None = None
 
     @classmethod
     def empty(cls) -> Totals:
@@ -92,9 +93,14 @@ class Totals:
             sketch=sketch.empty_sketch().collect(),
         )
 
+    @property
+    def p95(self) -> dict[tuple[str, str], float | None] | None:
+        """Per (role, api_id), the all-time p95 (``alltime.p95_query``'s figures), when ``buckets`` are kept."""
+        return None if self.buckets is None else {group: b.p95 for group, b in self.buckets.items() if b.total}
+
     def with_p95(self) -> Totals:
-        """The totals with ``p95`` filled in (one query of the sketch, unless it is kept already)."""
-        return self if self.p95 is not None else replace(self, p95=merge.p95_by_group(self.sketch))
+        """The totals with ``buckets`` read from the sketch (once: later merges move them)."""
+        return self if self.buckets is not None else replace(self, buckets=by_group(self.sketch))
 
     def plus(self, rows: pl.DataFrame) -> Totals:
         """These totals with more rows counted: only what the rows can change is merged again.
@@ -108,14 +114,18 @@ class Totals:
             return self._plus_lazily(rows)
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
-        tallies, names, issues, sketches, p95 = self.tallies, self.names, self.issues, self.sketch, self.p95
+        tallies, names, issues, sketches, buckets = self.tallies, self.names, self.issues, self.sketch, self.buckets
         moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good)
-        if moved is not None:  # the usual refresh: calls of one API
-            tallies, names, sketches, (group, value) = moved
-            if p95 is not None:
-                p95 = {**p95, group: value} if value is not None else {k: v for k, v in p95.items() if k != group}
-        elif not good.is_empty():
-            p95 = None
+        if moved is None and not good.is_empty():  # calls of several APIs: one group_by
+            moved = merge.moved_by_groups(tallies, names, sketches, good)
+        if moved is not None:
+            tallies, names, sketches, counts = moved
+            if buckets is not None:
+                buckets = {**buckets}
+                for group, (keys, ns) in counts.items():
+                    buckets[group] = buckets.get(group, Buckets.empty()).plus(keys, ns)
+        elif not good.is_empty():  # a call without a role or api_id: merged in general
+            buckets = None
             tallies = merge.tallies_with(tallies, good)
             if good["api_name"].null_count() < good.height:
                 names = merge.names_with(names, good)
@@ -123,7 +133,7 @@ class Totals:
                 sketches = merge.sketch_with(sketches, good)
         if good.height < rows.height:
             issues = merge.issues_with(issues, rows)
-        return Totals(tallies, names, issues, sketches, p95)
+        return Totals(tallies, names, issues, sketches, buckets)
 
     def _plus_lazily(self, rows: pl.DataFrame) -> Totals:
         good = rows.lazy().filter(pl.col("rule").is_null())
@@ -154,7 +164,8 @@ class Ledger:
     running: Running | None = None  # the default snapshot's windows, moved by each refresh (built when first asked)
     histories: tuple[History, ...] = ()  # the day ranges' views asked lately (``history``), newest first
     running_from: int | None = None  # `running` holds the calls from here on (None: all the rows)
-    ahead: pl.DataFrame | None = None  # with `present`: the recent rows it does not count yet (ts_ms >= upto)
+    # with `present`: the recent rows it does not count yet (ts_ms >= upto, or late ones added since `upto`)
+    ahead: pl.DataFrame | None = None
     quarters: Quarters | None = None  # the day ranges' settled history (``quarters``); kept with `seen`
     successors: tuple[Successor, ...] = ()  # the day ranges' next histories, built elsewhere (``successor``)
 
@@ -189,9 +200,13 @@ class Ledger:
             recent = compacted(recent)
         present, ahead = self.present, self.ahead
         if present is not None and self.upto is not None:
-            counted, later = _split(new, self.upto)
-            present = present.plus(pl.concat([old, counted]))
-            ahead = None if ahead is None else _bounded(pl.concat([ahead, later]))
+            waiting = None if ahead is None else _bounded(pl.concat([ahead, new]))
+            if waiting is not None:  # late ones too: the next `at` counts them with the rest, in one merge
+                present, ahead = present.plus(old), waiting
+            else:
+                counted, later = _split(new, self.upto)
+                present = present.plus(pl.concat([old, counted]))
+                ahead = None if ahead is None else _bounded(pl.concat([ahead, later]))
         seen = None if self.seen is None else self.seen.plus(old)
         timed = old if old.is_empty() else old.filter(ts.is_not_null())
         quarters = None if self.quarters is None else self.quarters.plus(timed, given)
@@ -284,8 +299,8 @@ class Ledger:
         starts after ``since``.  Cheaper than filtering every kept row when a
         ranged view keeps months of them.
         """
-        running, start = self.running, self.running_from
-        if running is None or since < max(self.horizon, start if start is not None else since):
+        running = self.running
+        if running is None or not self._holds(since):
             return None
         ts = running.rows["ts_ms"]
         lo, hi = (int(i) for i in ts.search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
@@ -293,10 +308,14 @@ class Ledger:
 
     def running_failed(self, since: int, now: int) -> pl.DataFrame | None:
         """The valid calls in ``[since, now)`` that did not succeed, as ``running_calls`` (``Running.failed_calls``)."""
-        if self.running_calls(since, now) is None:
+        if self.running is None or not self._holds(since):
             return None
-        assert self.running is not None
         return self.running.failed_calls(since, now)
+
+    def _holds(self, since: int) -> bool:
+        """Whether the running state holds every valid call from ``since`` on."""
+        start = self.running_from
+        return since >= max(self.horizon, start if start is not None else since)
 
     def view_at(
         self,

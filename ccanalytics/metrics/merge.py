@@ -13,9 +13,10 @@ A refresh's rows are most often those of one API (one ``role``, ``api_id``):
 their tally is then one ``select`` and is merged into the few dozen tally
 rows in Python, and their latest name is found with Series reductions, as
 each polars operation costs far more in a refresh (its thread pool wakes
-up) than its rows.  The sketch's rows are merged by Series operations, and
-that API's all-time p95 is read off its merged buckets in Python
-(``p95_of_buckets``), so the other APIs' p95 values are kept, not queried again.
+up) than its rows.  The sketch's rows are merged by Series operations.  Rows
+of several APIs are grouped once (``moved_by_groups``).  Both also return the
+new bucket counts per (role, api_id), which move the all-time p95 kept beside
+the totals (``buckets``) instead of querying the sketch again.
 
 Pure polars, no I/O.
 """
@@ -26,12 +27,13 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 
+Counts = dict[tuple[str, str], tuple[list[int], list[int]]]  # per (role, api_id): new bucket keys and their counts
+
 __all__ = [
     "issues_with",
+    "moved_by_groups",
     "moved_by_one_api",
     "names_with",
-    "p95_by_group",
-    "p95_of_buckets",
     "sketch_with",
     "tallies_with",
 ]
@@ -52,14 +54,13 @@ _ONE_API = {  # beside a tally, for calls of one (role, api_id): the latest name
 
 def moved_by_one_api(
     tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, tuple[tuple[str, str], float | None]] | None:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Counts] | None:
     """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of one (role, api_id).
 
     None when the calls are not all of one (role, api_id).  Their tally, their
     latencies' bucket counts and their latest name come from one ``select``;
     each is merged into the totals in Python or by Series operations.  The
-    fourth item is that (role, api_id) and its all-time p95 from the merged
-    sketch (``p95_by_group``'s value for it).
+    fourth item is the new bucket counts of that (role, api_id).
 
     Examples
     --------
@@ -67,21 +68,73 @@ def moved_by_one_api(
     ...     "api_name": ["A", None], "status_code": [200, 502], "latency_ms": [5.0, None], "price_micro": [5, 0],
     ...     "revenue_micro": [0, 0]})
     >>> empty = formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
-    >>> *frames, p95 = moved_by_one_api(*empty, calls)
-    >>> [frame.rows() for frame in frames], p95 == (("buyer", "a"), p95_by_group(frames[2])[("buyer", "a")])
-    ([[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]], True)
+    >>> *frames, counts = moved_by_one_api(*empty, calls)
+    >>> [frame.rows() for frame in frames]
+    [[('buyer', 'a', 2, 1, 5.0, 1, 5, 0)], [('a', 1, 'r1', 'A')], [('buyer', 'a', 162, 1)]]
+    >>> counts
+    {('buyer', 'a'): ([162], [1])}
     """
     keys = formulas.TALLY_KEYS
     if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
         return None
-    group = tuple(calls[k][0] for k in keys)
+    role, api_id = (calls[k][0] for k in keys)
     *tally, latest, buckets, counts = calls.select(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
-    merged, mine = _sketch_merged(sketches, group, buckets, counts)
     return (
-        _tally_merged(tallies, group, tuple(tally)),
+        _tally_merged(tallies, (role, api_id), tuple(tally)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
-        merged,
-        (group, p95_of_buckets(mine)),
+        _sketch_merged(sketches, (role, api_id), buckets, counts),
+        {(role, api_id): (buckets, counts)},
+    )
+
+
+def moved_by_groups(
+    tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Counts] | None:
+    """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of any (role, api_id).
+
+    One ``group_by`` of the calls gives each group's tally, latest name and
+    bucket counts; tallies and names are merged in Python, the buckets with
+    one ``group_by`` of the sketch.  None when a call has no role or api_id.
+    The fourth item is the new bucket counts per (role, api_id).
+
+    Examples
+    --------
+    >>> calls = pl.DataFrame({"role": ["buyer", "seller"], "api_id": ["a", "a"], "ts_ms": [1, 2],
+    ...     "request_id": ["r1", "r2"], "api_name": ["A", "A2"], "status_code": [200, 502],
+    ...     "latency_ms": [5.0, None], "price_micro": [5, 0], "revenue_micro": [0, 3]})
+    >>> empty = formulas.empty_tally().collect(), formulas.empty_names().collect(), sketch.empty_sketch().collect()
+    >>> tallies, names, sketches, counts = moved_by_groups(*empty, calls)
+    >>> sorted(tallies.rows())
+    [('buyer', 'a', 1, 1, 5.0, 1, 5, 0), ('seller', 'a', 1, 0, 0.0, 0, 0, 3)]
+    >>> names.rows(), sketches.rows(), counts[("buyer", "a")]
+    ([('a', 2, 'r2', 'A2')], [('buyer', 'a', 162, 1)], ([162], [1]))
+    """
+    keys = formulas.TALLY_KEYS
+    if calls.height == 0 or any(calls[k].null_count() for k in keys):
+        return None
+    per = calls.group_by(*keys).agg(**formulas.TALLY_AGGREGATES, **_ONE_API).rows()
+    moved = {tuple(row[: len(keys)]): tuple(row[len(keys) : -3]) for row in per}
+    merged = []
+    for row in tallies.rows():
+        group = row[: len(keys)]
+        more = moved.pop(group, None)
+        merged.append(row if more is None else (*group, *(a + b for a, b in zip(row[len(keys) :], more, strict=True))))
+    merged += [(*group, *tally) for group, tally in moved.items()]
+    latest = {row[0]: row for row in names.rows()}
+    for *_, named, _, _ in per:
+        if named is not None:
+            row = tuple(named[c] for c in names.columns)
+            if row[0] not in latest or not latest[row[0]][1:3] > row[1:3]:
+                latest[row[0]] = row
+    fresh = [(*row[: len(keys)], key, n) for row in per for key, n in zip(row[-2], row[-1], strict=True)]
+    if fresh:
+        counts = pl.DataFrame(fresh, schema=sketches.schema, orient="row")
+        sketches = pl.concat([sketches, counts]).group_by(*_SKETCH_KEYS).agg(pl.col("n").sum())
+    return (
+        pl.DataFrame(merged, schema=tallies.schema, orient="row"),
+        pl.DataFrame(list(latest.values()), schema=names.schema, orient="row"),
+        sketches,
+        {(row[0], row[1]): (row[-2], row[-1]) for row in per},
     )
 
 
@@ -106,68 +159,22 @@ def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFram
 
 def _sketch_merged(
     sketches: pl.DataFrame, group: tuple[str, ...], buckets: list[int], counts: list[int]
-) -> tuple[pl.DataFrame, dict[int, int]]:
-    """The sketch with one group's bucket counts added, and that group's buckets after the merge (key -> n)."""
-    role, api_id = group
-    where = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
-    n = sketches["n"]
-    rows = where.to_list()
-    at = dict(zip(sketches["key"].gather(where).to_list(), rows, strict=True))
-    mine = dict(zip(at, n.gather(where).to_list(), strict=True))  # key -> n, before
+) -> pl.DataFrame:
     if not buckets:
-        return sketches, mine
-    changed = [(at[key], mine[key] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
+        return sketches
+    role, api_id = group
+    mine = ((sketches["role"] == role) & (sketches["api_id"] == api_id)).arg_true()
+    at = dict(zip(sketches["key"].gather(mine).to_list(), mine.to_list(), strict=True))
+    n = sketches["n"]
+    olds = dict(zip(mine.to_list(), n.gather(mine).to_list(), strict=True))
+    changed = [(at[key], olds[at[key]] + count) for key, count in zip(buckets, counts, strict=True) if key in at]
     fresh = [(role, api_id, key, count) for key, count in zip(buckets, counts, strict=True) if key not in at]
-    for key, count in zip(buckets, counts, strict=True):
-        mine[key] = mine.get(key, 0) + count
     if changed:
         n = n.clone().scatter([i for i, _ in changed], [value for _, value in changed])
     merged = pl.DataFrame([sketches["role"], sketches["api_id"], sketches["key"], n])
     if fresh:
         merged = pl.concat([merged, pl.DataFrame(fresh, schema=sketches.schema, orient="row")])
-    return merged, mine
-
-
-def p95_by_group(sketches: pl.DataFrame) -> dict[tuple[str, str], float | None]:
-    """Each (role, api_id)'s all-time ``p95_latency_ms`` from the sketch (``alltime.p95_query``), as a dict.
-
-    Examples
-    --------
-    >>> calls = pl.LazyFrame({"role": ["seller"] * 100, "api_id": ["a"] * 100,
-    ...     "latency_ms": [float(v) for v in range(1, 101)]})
-    >>> {key: round(value) for key, value in p95_by_group(sketch.sketch(calls).collect()).items()}
-    {('seller', 'a'): 95}
-    """
-    p95 = sketch.sketch_percentiles(sketches, percentiles=(95,))
-    columns = (p95[name].to_list() for name in ("role", "api_id", "p95_latency_ms"))
-    return {(role, api): value for role, api, value in zip(*columns, strict=True)}
-
-
-def p95_of_buckets(buckets: dict[int, int]) -> float | None:
-    """The nearest-rank p95 of one group's sketch buckets (key -> n), as ``sketch.sketch_percentiles`` gives it.
-
-    The key is found in integers; the value is the same float operations
-    as the query's (``2 γ^k / (γ + 1)``, 0 for ``ZERO_KEY``).  None without latencies.
-
-    Examples
-    --------
-    >>> p95_of_buckets({100: 94, 200: 6}) == sketch.value_of(200)
-    True
-    >>> p95_of_buckets({100: 95, 200: 5}) == sketch.value_of(100)
-    True
-    >>> p95_of_buckets({sketch.ZERO_KEY: 100}), p95_of_buckets({})
-    (0.0, None)
-    """
-    keys = sorted(key for key, n in buckets.items() if n > 0)
-    total = sum(buckets[key] for key in keys)
-    if not total:
-        return None
-    want, running = sketch.rank_of(total, 95), 0
-    for key in keys:
-        running += buckets[key]
-        if running >= want:
-            return sketch.value_of(key)
-    return None  # pragma: no cover  # the running count reaches the total
+    return merged
 
 
 def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:

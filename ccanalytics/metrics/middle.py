@@ -152,7 +152,7 @@ class MiddleConsumers:
     """The middle's consumers (of every API or one), their top ten, and everyone's first call before the build."""
 
     api: str | None
-    table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key
+    table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key (the narrowest integers)
     top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
     firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call in the rows (horizon to build), by key
     fresh: pl.Series  # the first calls ever from `since` to the middle's start, sorted
@@ -205,7 +205,7 @@ class MiddleConsumers:
         later = int((times >= middle[0]).sum())
         return cls(
             api=api,
-            table=per.select("key", "calls", "micro"),
+            table=per.select("key").with_columns(per["calls"].shrink_dtype(), per["micro"].shrink_dtype()),
             top=top.select("key", "consumer", pl.col("calls").cast(pl.Int64), pl.col("micro").cast(pl.Int128)),
             firsts=firsts,
             fresh=times.filter(times.is_between(since, middle[0], closed="left")).sort(),
@@ -231,13 +231,12 @@ class MiddleConsumers:
         Added: ``mid_calls``, ``mid_micro`` and ``known`` (whether the middle has it).
         """
         if outside.is_empty():
-            return outside.with_columns(
-                mid_calls=pl.lit(0, pl.Int64), mid_micro=pl.lit(0, self.table.schema["micro"]), known=pl.lit(False)
-            )
+            zero = {"mid_calls": pl.lit(0, pl.Int64), "mid_micro": pl.lit(0, pl.Int128)}
+            return outside.with_columns(**zero, known=pl.lit(False))
         known, at = _found(outside["key"], self.table)
-        return outside.with_columns(
-            mid_calls=_pick(self.table, "calls", known, at, 0),
-            mid_micro=_pick(self.table, "micro", known, at, 0),
+        return outside.with_columns(  # the table's narrow integers widened again
+            mid_calls=_pick(self.table, "calls", known, at, 0).cast(pl.Int64),
+            mid_micro=_pick(self.table, "micro", known, at, 0).cast(pl.Int128),
             known=known,
         )
 

@@ -128,25 +128,35 @@ class Near:
     """A window's latencies near one group's ranks, as Python values.
 
     ``below`` of them lie under ``lo``; ``inner`` are all those in ``[lo, hi]``,
-    sorted.  None keeps only the hint (``lo == hi``: the search counts them).
+    sorted, or, when ``lo == hi`` (a window full of one latency, perhaps),
+    None and ``same`` of them equal to ``lo``.
     """
 
     lo: float
     hi: float
     below: int
     inner: list[float] | None
+    same: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.same if self.inner is None else len(self.inner)
+
+    def __getitem__(self, rank: int) -> float:
+        return self.lo if self.inner is None else self.inner[rank - self.below]
 
     def moved(self, entering: list[float], leaving: list[float]) -> Near | None:
         """The same latencies after ``entering`` joined the window and ``leaving`` left it (both sorted).
 
         None when a latency that left was not kept (the window did not hold it: the caller searches).
         """
-        if self.inner is None:
-            return None
         lo, hi = self.lo, self.hi
         below = self.below + bisect_left(entering, lo) - bisect_left(leaving, lo)
         come = entering[bisect_left(entering, lo) : bisect_right(entering, hi)]
         go = leaving[bisect_left(leaving, lo) : bisect_right(leaving, hi)]
+        if self.inner is None:  # every kept latency is lo: counted
+            same = self.same + len(come) - len(go)
+            return None if same < 0 else Near(lo, hi, below, None, same)
         if not come and not go:
             return self if below == self.below else Near(lo, hi, below, self.inner)
         inner = self.inner + come  # a copy: the state it came from stays as it was
@@ -164,9 +174,8 @@ class Near:
 
         A side open to the window's end (``lo`` of -inf, ``hi`` of inf) holds every latency there: no limit.
         """
-        size = 0 if self.inner is None else len(self.inner)
         low = first - self.below if self.lo > -math.inf else math.inf
-        high = self.below + size - 1 - last if self.hi < math.inf else math.inf
+        high = self.below + self.size - 1 - last if self.hi < math.inf else math.inf
         return min(low, high)
 
 
@@ -206,8 +215,8 @@ def kept_ranks(
         if all(near is not None and near.spare(r[0], r[-1]) >= room for near, r in zip(moved, ranks, strict=True)):
             picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
             for near, group, r in zip(moved, groups, ranks, strict=True):
-                assert near is not None and near.inner is not None
-                picks.update({p: near.inner[k - near.below] for p, k in zip(group, r, strict=True)})
+                assert near is not None
+                picks.update({p: near[k] for p, k in zip(group, r, strict=True)})
             return picks, tuple(near for near in moved if near is not None)
     hints = None if kept is None or len(kept) != len(groups) else tuple((near.lo, near.hi) for near in kept)
     # Kept lists reach 8 `room` beyond the ranks (open where that passes the window's end): a search every
@@ -222,21 +231,21 @@ def kept_ranks(
 
 
 def _near(values: pl.Series, n: int, run: _Run, hint: Hint) -> Near:
-    """The latencies in ``hint``'s interval as a ``Near``: sliced from ``run`` when it holds the interval."""
+    """The latencies in ``hint``'s interval as a ``Near``: from ``run`` when it holds the interval."""
     lo, hi = hint
-    if lo == hi:  # one latency at the ranks, perhaps a window full of it: counted by the search, not listed
-        return Near(lo, hi, 0, None)
-    held = (
-        run.values is not None
-        and run.values.len() > 0
-        and (run.values[0] <= lo or run.below == 0)
-        and (hi <= run.values[-1] or run.end == n)
-    )
+    if run.values is None:  # a run of one latency
+        held = lo == hi == run.lo
+    else:
+        first, last = (run.values[0], run.values[-1]) if run.values.len() else (math.inf, -math.inf)
+        held = (first <= lo or run.below == 0) and (hi <= last or run.end == n)
     if not held:
         run = _Run.around(values, n, hint)
-    assert run.values is not None  # lo < hi: the run is listed
+    if run.values is None:
+        return Near(lo, hi, run.below, None, run.size)
     start = int(run.values.search_sorted(lo, side="left"))
     end = int(run.values.search_sorted(hi, side="right"))
+    if lo == hi:
+        return Near(lo, hi, run.below + start, None, end - start)
     return Near(lo, hi, run.below + start, run.values.slice(start, end - start).to_list())
 
 

@@ -118,6 +118,7 @@ class Running:
     now: int | None = None  # the last `now` asked
     hints: dict[tuple[str, str], tuple[Near, ...] | None] = field(default_factory=dict)  # (role, window): kept_ranks
     late: int = 0  # calls added since the last `now` with a ts_ms before it
+    behind: pl.DataFrame | None = None  # those calls' ts_ms, role and latency_ms (None: none)
     failed: pl.DataFrame | None = None  # the rows of the calls that did not succeed (sorted; None: not kept)
 
     @classmethod
@@ -152,7 +153,9 @@ class Running:
         # calls arrive a little out of order: only the end of the rows they fall into is sorted again
         rows = pl.concat([rows, new]) if last is None or first >= last else _merged(rows, new)
         sums, tails = dict(self.sums), dict(self.tails)
-        for (role,), calls_of_role in new.partition_by("role", as_dict=True).items():
+        roles = new["role"]
+        one = roles.n_unique() == 1  # the usual refresh: calls of one role, no partition
+        for (role,), calls_of_role in ({(roles[0],): new} if one else new.partition_by("role", as_dict=True)).items():
             frame, tail, part = sums[role], tails[role], _counted(calls_of_role)
             start = part["ts_ms"][0]
             if start >= frame["ts_ms"][-1]:  # after the role's sums: into its tail, in time order
@@ -166,11 +169,16 @@ class Running:
                 summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])).collect()
                 frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
             sums[role], tails[role] = frame, tail
-        late = 0 if self.now is None or first >= self.now else int((new["ts_ms"] < self.now).sum())
+        behind, late = self.behind, 0
+        if self.now is not None and first < self.now:
+            early = new.filter(new["ts_ms"] < self.now).select("ts_ms", "role", "latency_ms")
+            behind, late = early if behind is None else pl.concat([behind, early]), early.height
         failed, bad = self.failed, _failed(new)
         if failed is not None and bad.height:  # as the rows: only the end the new ones fall into sorted again
             failed = _compacted(_merged(failed, bad))
-        return replace(self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late, failed=failed)
+        return replace(
+            self, rows=_compacted(rows), sums=sums, tails=tails, late=self.late + late, behind=behind, failed=failed
+        )
 
     def settle(self, horizon: int) -> Running:
         """The state without the calls before ``horizon`` (those the windows at ``now`` hold stay)."""
@@ -207,6 +215,16 @@ class Running:
         failed = _failed(self.rows) if self.failed is None else self.failed
         lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
         return failed.slice(lo, hi - lo)
+
+    def _entered(self, edge: EdgeSums, role: str, a: int, b: int) -> list[float]:
+        """The latencies that entered the window ``(a, b)`` since the last ``now``: at its end, or late inside it."""
+        assert self.now is not None
+        entered, behind = edge.crossing(b), self.behind
+        if behind is None:
+            return entered
+        ts, start, end = behind["ts_ms"], self.now - a, self.now - b
+        inside = behind["latency_ms"].filter((behind["role"] == role) & (ts >= start) & (ts < end)).drop_nulls()
+        return entered if inside.is_empty() else sorted(entered + inside.to_list())
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The state as of ``now``, and the frames ``compute.role_views`` shows.
@@ -272,13 +290,13 @@ class Running:
                     a, b = WINDOWS[period]
                     crossed = 0 if self.now is None else edge.crossed(a) + edge.crossed(b)
                     key = (role, period)
-                    # moved forward by less than the window, no call added inside it: only its ends changed
-                    moving = self.now is not None and self.late == 0 and self.now <= now < self.now + a - b
+                    # moved forward by less than the window: its ends changed, and late calls came in
+                    moving = self.now is not None and self.now <= now < self.now + a - b
                     picks, hints[key] = kept_ranks(
                         values,
                         figure["latency_n"],
                         self.hints.get(key),
-                        (edge.crossing(b), edge.crossing(a)) if moving else None,
+                        (self._entered(edge, role, a, b), edge.crossing(a)) if moving else None,
                         room=16 + self.late + crossed,
                         groups=_PERCENTILE_GROUPS[period],
                     )
@@ -290,7 +308,7 @@ class Running:
                 for p, value in picks.items():
                     figures[f"p{p}_latency_ms"].append(value)
         return (
-            replace(self, now=now, hints=hints, late=0),
+            replace(self, now=now, hints=hints, late=0, behind=None),
             pl.DataFrame(wide, schema=_WIDE_SCHEMA),
             pl.DataFrame(rates, schema=_RATES_SCHEMA),
             pl.DataFrame(figures, schema=_FIGURES_SCHEMA),
@@ -308,7 +326,8 @@ def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
 def _failed(rows: pl.DataFrame) -> pl.DataFrame:
     """The rows whose call did not succeed (not ``formulas.succeeded``), by a Series mask: no query."""
     status = rows["status_code"]
-    return rows.filter((status < 200) | (status > 299))
+    failed = (status < 200) | (status > 299)
+    return rows.filter(failed) if failed.any() else rows.clear()
 
 
 def _counted(calls: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,6 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TypeVar
 
@@ -71,7 +70,7 @@ def rank_of(n: int, nn: int) -> int:
 def _key(latency: pl.Expr) -> pl.Expr:
     return (
         pl.when(latency > 0)
-        .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32))
+        .then((latency.log() / _LOG_GAMMA).ceil().cast(pl.Int32, strict=False))  # log(0) = -inf: not taken
         .otherwise(pl.lit(ZERO_KEY, pl.Int32))
     )
 
@@ -91,23 +90,18 @@ def _value(key: pl.Expr) -> pl.Expr:
     return pl.when(key == ZERO_KEY).then(0.0).otherwise(2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1))
 
 
-@functools.lru_cache(maxsize=4096)
 def value_of(key: int) -> float:
-    """The value bucket ``key`` stands for, as the queries compute it (``_value``), to the last bit.
+    """The value bucket ``key`` stands for, as ``_value`` computes it in a query (within a unit in the last place).
 
-    Polars' ``exp`` is not the C library's (they differ in the last bit for
-    about a key in six), so the value is computed by the same Series kernels,
-    once per key.
+    The exponential is the C library's, polars' may round the other way (so
+    may polars between a column of one value and of several).
 
     Examples
     --------
     >>> value_of(ZERO_KEY), round(value_of(162), 3)
     (0.0, 4.988)
     """
-    if key == ZERO_KEY:
-        return 0.0
-    exp = (pl.Series([key], dtype=pl.Int32).cast(pl.Float64) * _LOG_GAMMA).exp()
-    return float((2.0 * exp / (GAMMA + 1))[0])
+    return 0.0 if key == ZERO_KEY else 2.0 * math.exp(float(key) * _LOG_GAMMA) / (GAMMA + 1)
 
 
 def empty_sketch(by: tuple[str, ...] = ("role", "api_id")) -> pl.LazyFrame:

@@ -93,5 +93,6 @@ class EdgeSums:
         """The latencies from the last ``now - x`` to ``now - x`` (a later ``now``), sorted, without nulls."""
         if x not in self._crossing:
             i, j = self.at[len(self.at) - len(MOVED) + MOVED.index(x)], self.at[AT[x]]
-            self._crossing[x] = self.latency.slice(i, j - i).drop_nulls().sort().to_list()
+            crossing = self.latency.slice(i, j - i)
+            self._crossing[x] = crossing.drop_nulls().sort(multithreaded=False).to_list() if j > i else []
         return self._crossing[x]

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -154,6 +154,7 @@ class Store(Tables):
         self._consumers = getattr(self, "_consumers", False)  # whether first-seen consumers are kept (views)
         self._cached_at = 0
         self._built_ms = 0
+        self._reconciliation: dict[str, Any] | None = None
 
     def close(self) -> None:
         if self._own_live:
@@ -262,8 +263,7 @@ class Store(Tables):
                 chart_calls=chart,
                 chart_failed=failed,
             )
-            with self._source.transaction():
-                snapshot = replace(snapshot, reconciliation=latest_reconciliation(self._source.con, now_ms))
+            snapshot = replace(snapshot, reconciliation=self._reconciliation)  # read with the calls (``_read``)
             if self._calls.rows > self._sync_check_rows:
                 self._verifier.start("calls", self._calls)
             return snapshot
@@ -326,6 +326,7 @@ class Store(Tables):
         source = self._source
         with source.transaction(bulk=full and source.wal) as bulk:
             version = source.data_version()
+            self._reconciliation = latest_reconciliation(source.con, now)  # in the same state as the calls
             if not full and version == self._version:
                 return True
             self._small.follow(source)

@@ -118,17 +118,27 @@ def test_a_refresh_s_small_pieces_are_joined_without_copying_the_rows_read_at_fi
     assert "consumer" not in ledger.recent.columns  # no view asked: consumers are not kept
 
 
-def test_the_all_time_p95_kept_as_one_api_moves_is_the_sketch_s_query(monkeypatch) -> None:
-    from ccanalytics.metrics import merge
+def test_the_all_time_p95_kept_as_apis_move_is_the_sketch_s_query(monkeypatch) -> None:
+    from ccanalytics.metrics import alltime
+    from ccanalytics.metrics import ledger as module
 
-    query = merge.p95_by_group
+    def query(totals: Totals) -> dict:
+        p95 = alltime.p95_query(totals.sketch)
+        return dict(zip(zip(p95["role"], p95["api_id"], strict=True), p95["p95_latency_ms"], strict=True))
+
     ledger, _, totals = Ledger.empty(HORIZON).add(CALLS).at(NOW)
-    assert totals.p95 == query(totals.sketch)
+    assert totals.p95 == query(totals)
     asked = []
-    monkeypatch.setattr(merge, "p95_by_group", lambda sketches: asked.append(1) or query(sketches))
-    for i, (api, latency) in enumerate([("a", 500.0), ("a", 0.0), ("b", 3.0), ("c", None), ("c", 9.0)]):
-        given = ({"ts_ms": NOW + i, "api_id": api, "latency_ms": latency, "request_id": f"m{k}"} for k in range(50))
-        ledger, _, totals = ledger.add(rows(*given)).at(NOW + i + 1)  # entered beyond `upto`: moved by one API
-        assert totals.p95 is not None and totals.p95 == query(totals.sketch)
-    assert not asked  # moved, not queried again
-    assert ("buyer", "c") in totals.p95  # an API whose first calls had no latency, then some
+    monkeypatch.setattr(module, "by_group", lambda sketches: asked.append(1))
+    moves = [("a", 500.0), ("a", 0.0), ("b", 3.0), ("c", None), ("c", 9.0), ("ab", 1.0)]
+    for i, (api, latency) in enumerate(moves):
+        given = [
+            {"ts_ms": NOW + i, "api_id": a, "latency_ms": latency, "request_id": f"m{k}", "role": role}
+            for k in range(50)
+            for a in api
+            for role in (("buyer", "seller") if len(api) > 1 else ("buyer",))
+        ]
+        ledger, _, totals = ledger.add(rows(*given)).at(NOW + i + 1)  # entered beyond `upto`: moved, not queried
+        assert totals.p95 is not None and totals.p95 == query(totals)
+    assert not asked
+    assert ("buyer", "c") in totals.p95 and ("seller", "b") in totals.p95

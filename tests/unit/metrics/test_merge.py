@@ -72,10 +72,8 @@ def test_rows_of_one_api_at_a_time_move_every_total_as_the_rows_all_at_once() ->
         for piece in [*order, *order]:  # each piece twice: groups and keys new, then already there
             moved = merge.moved_by_one_api(tallies, names, sketches, piece)
             assert moved is not None
-            tallies, names, sketches, (group, p95) = moved
-            # the moved API's p95, read off its buckets, is the sketch query's
-            assert group == (piece["role"][0], piece["api_id"][0])
-            assert p95 == merge.p95_by_group(sketches).get(group)
+            tallies, names, sketches, counts = moved
+            assert list(counts) == [(piece["role"][0], piece["api_id"][0])]  # the new bucket counts of that API
         twice = pl.concat([CALLS, CALLS]).lazy()
         by = ("role", "api_id", "key")
         assert_frame_equal(
@@ -114,19 +112,22 @@ def test_a_name_of_one_api_replaces_the_kept_one_only_when_later() -> None:
     assert moved({**tie, "api_name": [None] * 4}) == {"a": "A", "b": "B"}
 
 
-def test_a_bucket_s_value_in_python_is_the_query_s_to_the_last_bit() -> None:
-    # The kept p95 of one API (``p95_of_buckets``) must equal what a from-scratch snapshot queries.
-    keys = [sketch.ZERO_KEY, *range(-3000, 3001)]  # latencies from 1e-13 to 9e12 ms
-    one_each = pl.DataFrame(
-        {"role": "r", "api_id": [str(k) for k in keys], "key": keys, "n": 1},
-        schema=sketch.empty_sketch().collect_schema(),
-    )
-    queried = merge.p95_by_group(one_each)
-    assert all(queried[("r", str(k))] == sketch.value_of(k) for k in keys)
-    # several buckets: the key whose running count reaches the rank, as the query finds it
-    sketches = pl.DataFrame(
-        {"role": "r", "api_id": "a", "key": [5, -7, 300, sketch.ZERO_KEY], "n": [40, 50, 9, 1]},
-        schema=sketch.empty_sketch().collect_schema(),
-    )
-    buckets = dict(zip(sketches["key"].to_list(), sketches["n"].to_list(), strict=True))
-    assert merge.p95_of_buckets(buckets) == merge.p95_by_group(sketches)[("r", "a")] == sketch.value_of(300)
+def test_rows_of_several_apis_move_every_total_as_they_are_grouped_and_merged() -> None:
+    # A refresh's rows of many APIs: one group_by of the rows, the tallies and names merged in Python.
+    for first, then in [(CALLS.head(2), CALLS.slice(2)), (CALLS.slice(3), CALLS.head(3)), (CALLS.clear(), CALLS)]:
+        old = [
+            formulas.tally(first.lazy()).collect(),
+            formulas.latest_names(first.lazy()).collect(),
+            sketch.sketch(first.lazy()).collect(),
+        ]
+        moved = merge.moved_by_groups(*old, then)
+        assert moved is not None
+        tallies, names, sketches, counts = moved
+        assert set(counts) == set(then.select("role", "api_id").rows())
+        every = CALLS.lazy()
+        by = ("role", "api_id", "key")
+        expected = formulas.tally(every).collect()
+        assert_frame_equal(_sorted(tallies, "role", "api_id"), _sorted(expected, "role", "api_id"))
+        assert_frame_equal(_sorted(sketches, *by), _sorted(sketch.sketch(every).collect(), *by))
+        assert_frame_equal(_sorted(names, "api_id"), _sorted(formulas.latest_names(every).collect(), "api_id"))
+    assert merge.moved_by_groups(*_empty(), CALLS.with_columns(api_id=pl.lit(None, pl.String))) is None

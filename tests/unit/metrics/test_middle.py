@@ -43,6 +43,7 @@ def test_the_middle_keeps_its_consumers_top_and_the_first_calls_since_the_earlie
     middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     assert middle.top.select("consumer", "calls", "micro").rows() == [("c", 1, 4), ("d", 1, 2)]
     assert middle.table.height == 2
+    assert (middle.table.schema["calls"], middle.table.schema["micro"]) == (pl.UInt8, pl.Int8)  # the narrowest
     # c was first seen at 5, before `since`; d at 15, in the middle: counted, not kept
     assert (middle.fresh.to_list(), middle.later) == ([], 1)
 

@@ -70,3 +70,17 @@ def test_kept_ranks_moved_by_what_crossed_equal_the_sorted_window(start, moves):
             picks, kept = kept_ranks(values, n, kept, crossed if told else None, room, groups)
             shown = {p for group in groups for p in group}
             assert picks == {p: value if p in shown else None for p, value in _exact(window).items()}
+
+
+def test_a_window_flooded_with_one_latency_is_counted_and_moved_without_a_search(monkeypatch):
+    from ccanalytics.metrics import percentiles
+
+    window = [float(v) for v in range(50)] + [150.0] * 500
+    picks, kept = kept_ranks(pl.Series(window), len(window), None, None, room=20)
+    assert kept is not None and kept[0].inner is None and kept[0].same == 500  # the median's: all 150.0
+    monkeypatch.setattr(percentiles, "_search", None)  # moving must not search the window
+    for step in range(5):
+        entering, leaving = [150.0] * 30 + [160.0 + step], window[:10]
+        window = window[10:] + entering
+        picks, kept = kept_ranks(pl.Series(window), len(window), kept, (entering, sorted(leaving)), room=20)
+        assert picks == _exact(window)
