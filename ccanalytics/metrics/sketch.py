@@ -191,11 +191,11 @@ def sorted_percentiles(
     >>> p["role"].to_list(), [round(v) for v in p.row(1)[1:]], p.row(0)[1:]
     (['buyer', 'seller'], [50, 95, 99], (0.0, 0.0, 0.0))
     """
-    ordered = sketches if ordered else sketches.sort([*by, "key"])
-    running = ordered["n"].cum_sum()
-    groups = ordered.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
+    rows = sketches if ordered else sketches.sort([*by, "key"])
+    running = rows["n"].cum_sum()
+    groups = rows.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
     before = pl.col("total").cum_sum() - pl.col("total")
-    keys = pl.lit(ordered["key"])
+    keys = pl.lit(rows["key"])
     return groups.select(
         *by,
         *(
