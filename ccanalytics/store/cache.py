@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 7  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
-# 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers
+FORMAT = 8  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+# 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
+# 8: the first calls' APIs as one Enum
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",
@@ -128,7 +129,7 @@ def save(store: Path, cached: CachedLedger) -> None:
             [
                 seen.old.with_columns(pair=pl.lit(False)),
                 pl.DataFrame({"key": seen.old_pairs}).with_columns(
-                    api_id=pl.lit(None, pl.Categorical), pair=pl.lit(True)
+                    api_id=pl.lit(None, seen.old.schema["api_id"]), pair=pl.lit(True)
                 ),
             ]
         ),
