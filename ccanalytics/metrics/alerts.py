@@ -26,6 +26,7 @@ __all__ = [
     "evaluate",
     "lookback_ms",
     "spike_flags",
+    "spike_flags_again",
     "spike_flags_by_group",
     "window_text",
 ]
@@ -186,6 +187,42 @@ def spike_flags_by_group(
         out[name] = flags.slice(at, opened[name].len()).alias("spike")
         at += opened[name].len() + 1
     return out
+
+
+# The last answer of ``spike_flags_again``: (what it read, the flags).
+_LAST: tuple[tuple, dict[str, pl.Series]] | None = None
+
+
+def spike_flags_again(
+    starts: Mapping[str, pl.Series], now: int, error_ts: pl.Series, settings: Settings, groups: pl.Series
+) -> dict[str, pl.Series]:
+    """``spike_flags_by_group``, given again without a pass when nothing it reads changed since the last call.
+
+    Once every error and every bucket start lies before ``now``, the flags no
+    longer depend on ``now``: a refresh that brought no new error into the
+    chart's hours asks the same question again (two lists compared).
+
+    Examples
+    --------
+    >>> from ccanalytics.settings import Settings
+    >>> rule, starts = Settings(error_spike_errors=1, error_spike_window_ms=10), {"a": pl.Series([0, 100])}
+    >>> errors, groups = pl.Series([95, 98]), pl.Series(["a", "a"])
+    >>> first = spike_flags_again(starts, 200, errors, rule, groups)
+    >>> spike_flags_again(starts, 300, errors, rule, groups) is first, first["a"].to_list()
+    (True, [True, True])
+    """
+    global _LAST
+    times = error_ts.to_list()
+    hours = tuple((name, tuple(begin.to_list())) for name, begin in starts.items())
+    if (times and max(times) >= now) or any(begin and begin[-1] >= now for _, begin in hours):
+        return spike_flags_by_group(starts, now, error_ts, settings, groups=groups)
+    key = (hours, times, groups.to_list(), settings.error_spike_errors, _window(settings))
+    last = _LAST
+    if last is not None and last[0] == key:
+        return last[1]
+    flags = spike_flags_by_group(starts, now, error_ts, settings, groups=groups)
+    _LAST = (key, flags)
+    return flags
 
 
 def window_text(window_ms: int) -> str:

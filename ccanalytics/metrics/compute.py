@@ -15,7 +15,7 @@ import polars as pl
 from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import alltime, formulas
 from ccanalytics.metrics import views as ranged
-from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_by_group
+from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_again
 from ccanalytics.metrics.runway import Rate, Runway, days_left, gas_burn, spend_rate
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
@@ -362,7 +362,7 @@ def _kept_errors(failed: pl.DataFrame, hours: pl.Series, now: int, settings: Set
 def _with_spikes(views: dict[str, RoleView], errors: pl.DataFrame, now: int, settings: Settings) -> dict[str, RoleView]:
     """Each role's chart hours gain ``spike`` (alerts.md), both roles in one pass."""
     hours = {role: view.call_rate["hour"] for role, view in views.items()}
-    flags = spike_flags_by_group(hours, now, errors["ts_ms"], settings, groups=errors["role"])
+    flags = spike_flags_again(hours, now, errors["ts_ms"], settings, errors["role"])  # unchanged: not computed again
     return {role: replace(view, call_rate=_with(view.call_rate, flags[role])) for role, view in views.items()}
 
 

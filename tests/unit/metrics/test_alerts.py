@@ -117,3 +117,24 @@ def test_spike_flags_by_group_are_each_groups_own_flags() -> None:
     marked = spike_flags_by_group(starts, 400, times, rule, groups=groups)
     assert marked["buyer"].to_list() == [True, True, False]  # 195, 199: two within 10 ms, from 199 into 200
     assert marked["seller"].to_list() == [True, False, False]  # 306 of another group does not count
+
+
+def test_spike_flags_given_again_are_those_computed_whatever_changed():
+    from ccanalytics.metrics.alerts import spike_flags_again, spike_flags_by_group
+
+    rule = Settings(error_spike_errors=1, error_spike_window_ms=10)
+    starts = {"a": pl.Series([0, 100, 200]), "b": pl.Series([0, 100, 200])}
+    cases = [
+        (300, [95, 98], ["a", "a"]),
+        (310, [95, 98], ["a", "a"]),  # the same question at a later now: the same flags, not computed again
+        (320, [95, 98, 205], ["a", "a", "b"]),  # a new error
+        (330, [95, 98, 205], ["a", "b", "b"]),  # one error of the other role
+        (205, [95, 98, 205], ["a", "b", "b"]),  # an error at now: computed, not given again
+    ]
+    for now, times, groups in cases:
+        errors, roles = pl.Series(times), pl.Series(groups)
+        again = spike_flags_again(starts, now, errors, rule, roles)
+        fresh = spike_flags_by_group(starts, now, errors, rule, groups=roles)
+        assert {k: v.to_list() for k, v in again.items()} == {k: v.to_list() for k, v in fresh.items()}
+    rule = Settings(error_spike_errors=0, error_spike_window_ms=10)  # another rule: computed again
+    assert spike_flags_again(starts, 330, errors, rule, roles)["a"].to_list() == [True, True, False]
