@@ -122,7 +122,7 @@ class Edges:
     band: pl.DataFrame  # the bands' calls (late ones merged in), sorted by ts_ms
     pending: pl.DataFrame  # calls added at or after `now`: counted when `now` passes them
     tallies: pl.DataFrame  # period, role, api_id, figures: both periods, middles included
-    sketch: pl.DataFrame  # period, role, api_id, key, n
+    sketch: pl.DataFrame  # period, role, api_id, key, n (sorted so, once moved)
     counts: pl.DataFrame  # role, start, success, error: the new calls per bucket start
     failed: pl.DataFrame  # role, api_id, ts_ms: the new calls that failed
     outside: pl.DataFrame  # key, consumer, calls, micro: the window's seller calls outside the middle
@@ -255,6 +255,7 @@ class Edges:
             .group_by([*_BY, "key"])
             .agg(pl.col("n").sum())
             .filter(pl.col("n") != 0)
+            .sort([*_BY, "key"])  # kept in order: its percentiles need no sort
         )
         moved_counts = (
             pl.concat([self.counts.lazy(), _bucket_counts(entering.lazy(), starts)])

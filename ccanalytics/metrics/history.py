@@ -230,7 +230,7 @@ class History:
 
         def shown(by_api: pl.LazyFrame, sketches: pl.LazyFrame, counts: pl.LazyFrame, starts: list[int]) -> list:
             starts_seen.append(starts)
-            return [self._series(api, counts, starts, mine)]
+            return [self._series(api, counts, starts, mine), sketches.sort("period", "role", "key")]
 
         def move(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> tuple | None:
             rows = _rows(recent, since)
@@ -245,17 +245,17 @@ class History:
             edges, extra = Edges.start(api, now, self.known, self.band, self.future, self.tallies, self.sketch, length)
             moved = move(edges, self.known, extra)
             assert moved is not None  # nothing leaves at the start
-        edges, outside, firsts, (buckets,) = moved
+        edges, outside, firsts, (buckets, by_key) = moved
         edges = edges.with_consumers(middle.looked_up(outside), middle.first_before(firsts, seen))
         self.edges[api] = edges
         # Eager: a few calls on a few thousand sketch rows cost less than planning them.
-        by_role = sketch.sorted_percentiles(edges.sketch, by=("period", "role"))
+        by_role = sketch.sorted_percentiles(by_key, by=("period", "role"), ordered=True)
         figures = (
             edges.tallies.group_by("period", "role")
             .agg(pl.exclude(_BY).sum())
             .join(by_role, on=["period", "role"], how="left")
         )
-        p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,))
+        p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,), ordered=True)
         tallied = edges.tallies.filter(pl.col("period") == "window").join(p95, on=list(_BY), how="left")
         breakdown = breakdown_rows(tallied.lazy(), names, apis).collect()
         starts = starts_seen[-1]

@@ -174,14 +174,15 @@ def sketch_percentiles(
 
 
 def sorted_percentiles(
-    sketches: pl.DataFrame, by: tuple[str, ...], percentiles: tuple[int, ...] = PERCENTILES
+    sketches: pl.DataFrame, by: tuple[str, ...], percentiles: tuple[int, ...] = PERCENTILES, *, ordered: bool = False
 ) -> pl.DataFrame:
     """``sketch_percentiles`` of an eager sketch in four polars calls, not one aggregation per group.
 
     The sketch sorted by group and key, one running count over all of it: a
     group's percentile is the first key whose running count reaches the
     counts of the groups before it plus its rank (one binary search for every
-    group and percentile).  Rows with ``n <= 0`` must not be there.
+    group and percentile).  Rows with ``n <= 0`` must not be there;
+    ``ordered``: the sketch is sorted by ``(*by, key)`` already.
 
     Examples
     --------
@@ -190,11 +191,11 @@ def sorted_percentiles(
     >>> p["role"].to_list(), [round(v) for v in p.row(1)[1:]], p.row(0)[1:]
     (['buyer', 'seller'], [50, 95, 99], (0.0, 0.0, 0.0))
     """
-    ordered = sketches.sort([*by, "key"])
-    running = ordered["n"].cum_sum()
-    groups = ordered.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
+    rows = sketches if ordered else sketches.sort([*by, "key"])
+    running = rows["n"].cum_sum()
+    groups = rows.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
     before = pl.col("total").cum_sum() - pl.col("total")
-    keys = pl.lit(ordered["key"])
+    keys = pl.lit(rows["key"])
     return groups.select(
         *by,
         *(

@@ -5,8 +5,9 @@ The cache lives in the user's cache directory (``$CCANALYTICS_CACHE_DIR``, else
 beside the store, which a dashboard must not change.  One file per store,
 named by a hash of the store's absolute path, replaced atomically, so many
 dashboard kernels can share it.  The file is a line of JSON (what it is for:
-the store's identity, how far it was read, the ledger's horizon) followed by
-the ledger's frames in Arrow IPC; nothing in it is executed when it is read.
+the store's identity, how far it was read, the ledger's horizon, the sizes)
+followed by the ledger's frames in Arrow IPC, each in pieces of whole chunks;
+nothing in it is executed when it is read.
 
 Whether the cached rows still match the store is the store's business
 (``store.Store``): it checks the row count and the last row read, like after
@@ -21,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
@@ -36,13 +38,17 @@ from ccanalytics.store.follow import Cursor
 from ccanalytics.units import now_ms
 
 if TYPE_CHECKING:
+    from typing import IO
+
     from ccanalytics.store.sqlite import Source
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 8  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+FORMAT = 9  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
 # 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
-# 8: the first calls' APIs as one Enum
+# 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum
+_PIECE_ROWS = 50_000  # a frame is written in pieces of about this many rows: polars encodes a whole piece at once
+_COPY_BYTES = 1 << 20
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
 _FRAMES = (
     "settled_tallies",
@@ -136,11 +142,6 @@ def save(store: Path, cached: CachedLedger) -> None:
         "recent": ledger.recent,
         **{f"quarters_{name}": quarters.loaded(name) for name in _QUARTERS},
     }
-    blobs = []
-    for name in _FRAMES:
-        buffer = io.BytesIO()
-        frames[name].write_ipc(buffer, compression="lz4")
-        blobs.append(buffer.getvalue())
     meta = {
         "format": FORMAT,
         "polars": pl.__version__,  # consumers are kept as polars hashes
@@ -156,7 +157,6 @@ def save(store: Path, cached: CachedLedger) -> None:
         "cut": seen.cut,
         "quarters": None if ledger.quarters is None else [quarters.since, quarters.sellers_since],
         "built_ms": cached.built_ms,
-        "sizes": [len(b) for b in blobs],
     }
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -164,16 +164,36 @@ def save(store: Path, cached: CachedLedger) -> None:
     except OSError:
         return
     try:
-        with os.fdopen(fd, "wb") as f:
+        # The frames go to a spill file first (their sizes belong in the first line): encoded piece by
+        # piece, a save holds one piece at a time, not every frame's bytes (33 MB on 10 M calls).
+        with os.fdopen(fd, "wb") as f, tempfile.TemporaryFile(dir=target.parent) as spill:
+            meta["sizes"] = [_written(frames[name], spill) for name in _FRAMES]
             f.write(json.dumps(meta).encode() + b"\n")
-            for blob in blobs:
-                f.write(blob)
+            spill.seek(0)
+            shutil.copyfileobj(spill, f, _COPY_BYTES)
         os.replace(temp, target)
     except BaseException as exc:  # a full disk, a folder in the way, an interrupt: no half-written file stays
         with suppress(OSError):
             os.unlink(temp)
         if not isinstance(exc, OSError):
             raise
+
+
+def _written(frame: pl.DataFrame, f: IO[bytes]) -> list[int]:
+    """Write a frame to ``f`` as Arrow IPC files of whole chunks, about ``_PIECE_ROWS`` rows each; their sizes.
+
+    Whole chunks, because a slice through one would write the buffers its texts point into again.
+    """
+    lengths = (frame.get_column(frame.columns[0]).chunk_lengths() if frame.width else []) or [frame.height]
+    sizes, start, rows = [], 0, 0
+    for i, length in enumerate(lengths):
+        rows += length
+        if rows >= _PIECE_ROWS or i == len(lengths) - 1:
+            before = f.tell()
+            frame.slice(start, rows).write_ipc(f, compression="lz4")
+            sizes.append(f.tell() - before)
+            start, rows = start + rows, 0
+    return sizes
 
 
 def load(store: Path) -> CachedLedger | None:
@@ -191,7 +211,10 @@ def load(store: Path) -> CachedLedger | None:
             ):
                 return None
             sizes = zip(_FRAMES, meta["sizes"], strict=True)
-            frames = {name: pl.read_ipc(io.BytesIO(f.read(size))) for name, size in sizes}
+            frames = {
+                name: pl.concat([pl.read_ipc(io.BytesIO(f.read(size))) for size in pieces], rechunk=False)
+                for name, pieces in sizes
+            }
     except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
         return None
     settled = Totals(

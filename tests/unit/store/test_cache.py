@@ -101,3 +101,31 @@ def test_the_day_ranges_settled_history_is_cached_too(folder, store):
     assert loaded.ledger.seen is not None and ledger.seen is not None
     assert loaded.ledger.seen.cut == horizon and loaded.ledger.seen.by_consumer.height == 0
     assert loaded.ledger.seen.old.equals(ledger.seen.old) and ledger.seen.old_pairs.len() == 0  # its first pair
+
+
+def test_recent_rows_in_many_chunks_are_written_in_pieces_of_whole_chunks_and_load_back_equal(folder, store):
+    import json
+
+    import polars as pl
+
+    from ccanalytics.metrics.ledger import RECENT_SCHEMA
+
+    def calls(n: int, at: int) -> pl.DataFrame:
+        given = {
+            "ts_ms": pl.int_range(at, at + n, eager=True),
+            "role": ["seller"] * n,
+            "api_id": ["a-rather-long-api-id"] * n,
+            "request_id": pl.int_range(n, eager=True).cast(pl.String).str.zfill(36),
+            "status_code": [200] * n,
+        }
+        return pl.DataFrame({name: given.get(name, [None] * n) for name in RECENT_SCHEMA}, schema=RECENT_SCHEMA)
+
+    recent = pl.concat([calls(30_000, NOW), calls(30_000, NOW + 30_000), calls(10, NOW + 60_000)], rechunk=False)
+    ledger = Ledger.empty(horizon=NOW - 10 * 86_400_000, consumers=True).add(recent)
+    cache.save(store, cached(ledger))
+    with cache._file_for(store).open("rb") as f:
+        sizes = dict(zip(cache._FRAMES, json.loads(f.readline())["sizes"], strict=True))
+    assert len(sizes["recent"]) == 2  # 60 010 rows: the first two chunks, then the rest
+    loaded = cache.load(store)
+    assert loaded is not None
+    assert_frame_equal(loaded.ledger.recent, ledger.recent)
