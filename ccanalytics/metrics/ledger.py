@@ -293,18 +293,17 @@ class Ledger:
         return replace(self, running=running, running_from=start), (windows, call_rate, figures)
 
     def running_calls(self, since: int, now: int) -> pl.LazyFrame | None:
-        """The valid calls in ``[since, now)``: a slice of the running state's rows (sorted), if it holds them.
+        """The valid calls in ``[since, now)`` of the running state's rows (sorted), if it holds them.
 
         Columns as ``running.COLUMNS``; None when the state is not built or
         starts after ``since``.  Cheaper than filtering every kept row when a
-        ranged view keeps months of them.
+        ranged view keeps months of them.  A plan, not a slice: a default
+        refresh seldom reads it (``compute``), so it costs nothing until read.
         """
         running = self.running
         if running is None or not self._holds(since):
             return None
-        ts = running.rows["ts_ms"]
-        lo, hi = (int(i) for i in ts.search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
-        return running.rows.slice(lo, hi - lo).lazy()
+        return running.rows.lazy().filter(pl.col("ts_ms").is_between(since, now, closed="left"))
 
     def running_failed(self, since: int, now: int) -> pl.DataFrame | None:
         """The valid calls in ``[since, now)`` that did not succeed, as ``running_calls`` (``Running.failed_calls``)."""
