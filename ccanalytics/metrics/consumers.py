@@ -23,16 +23,22 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 __all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "is_among", "new_consumers"]
 
 _MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames once
-_BY_CONSUMER = {"key": pl.UInt64, "ts_ms": pl.Int64, "api_id": pl.Categorical}
-_BY_API = {"key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
+# The kept frames' APIs are one `Enum` of the APIs seen so far (one byte a row for up to 255 APIs), widened as
+# new ones come; the pending pieces' are categories.
+_BY_CONSUMER: dict[str, PolarsDataType] = {"key": pl.UInt64, "ts_ms": pl.Int64, "api_id": pl.Enum([])}
+_BY_API: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([]), "ts_ms": pl.Int64}
 _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
-_OLD = {"key": pl.UInt64, "api_id": pl.Categorical}
+_OLD: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([])}
 
 
 def consumer_key() -> pl.Expr:
@@ -161,6 +167,11 @@ class FirstSeen:
             return self
         pieces = pl.concat([p.lazy() for p in self.pending])
         pairs = pieces.group_by("key").agg(pl.col("ckey", "api_id").first(), pl.col("ts_ms").min()).collect()
+        return self._widened(pairs["api_id"])._merging(pairs)
+
+    def _merging(self, pairs: pl.DataFrame) -> FirstSeen:
+        """``merged``, from the pending pieces' first call per pair (``key``, ``ckey``, ``api_id``, ``ts_ms``)."""
+        pairs = pairs.with_columns(pl.col("api_id").cast(pl.String).cast(self.by_consumer.schema["api_id"]))
         pairs = pairs.filter(~self._aged_pairs(pairs))
         # Each consumer's first call among the pieces (the least API of a tie), unless it was first seen before `cut`.
         order = [pl.col("ts_ms"), pl.col("api_id").cast(pl.String)]
@@ -176,7 +187,7 @@ class FirstSeen:
         found, at = _found(firsts["key"], kept)
         was_ts, was_api = _at(kept, "ts_ms", found, at), _at(kept, "api_id", found, at)
         earlier = ~found | (firsts["ts_ms"] < was_ts).fill_null(False)
-        moved = found & earlier & (firsts["api_id"].cast(pl.String) != was_api.cast(pl.String)).fill_null(False)
+        moved = found & earlier & (firsts["api_id"] != was_api).fill_null(False)
         # The consumers' former first pairs, now only pairs.
         left = pl.DataFrame({"ckey": firsts["key"], "api_id": was_api, "ts_ms": was_ts}).filter(moved)
         left = left.with_columns(key=pl.col("ckey").xor(_api_hash(pl.col("api_id")))).select(*_PENDING)
@@ -184,8 +195,8 @@ class FirstSeen:
         # The pairs that are not their consumer's first call.
         candidates = pl.concat([pairs.select(*_PENDING), left])
         found, at = _found(candidates["ckey"], by_consumer)
-        first_api = _at(by_consumer, "api_id", found, at).cast(pl.String)
-        others = candidates.filter(~(found & (first_api == candidates["api_id"].cast(pl.String))).fill_null(False))
+        first_api = _at(by_consumer, "api_id", found, at)
+        others = candidates.filter(~(found & (first_api == candidates["api_id"])).fill_null(False))
         others = others.group_by("key").agg(pl.col("api_id").first(), pl.col("ts_ms").min()).sort("key")
         by_api = _merged(self.by_api, others.select(*_BY_API))
         # A pair that became its consumer's first call is known from there now.
@@ -194,10 +205,25 @@ class FirstSeen:
         merged = replace(self, by_consumer=by_consumer, by_api=by_api, pending=())
         return merged.aged(self.cut, force=True)
 
+    def _widened(self, apis: pl.Series) -> FirstSeen:
+        """The same, its frames' API ``Enum`` holding these APIs too (appended: the kept codes stay)."""
+        have = self.by_consumer.schema["api_id"]
+        assert isinstance(have, pl.Enum)
+        known = have.categories
+        new = apis.cast(pl.String).drop_nulls().unique().sort()
+        new = new.filter(~new.is_in(known.implode()))
+        if new.is_empty():
+            return self
+        dtype = pl.Enum(pl.concat([known, new]))
+        by_consumer, by_api, old = (
+            f.with_columns(pl.col("api_id").cast(dtype)) for f in (self.by_consumer, self.by_api, self.old)
+        )
+        return replace(self, by_consumer=by_consumer, by_api=by_api, old=old)
+
     def _aged_pairs(self, pairs: pl.DataFrame) -> pl.Series:
         """Whether each pair (``key``, ``ckey``, ``api_id``) was first seen before ``cut``."""
         found, at = _found(pairs["ckey"], self.old)
-        first = (_at(self.old, "api_id", found, at).cast(pl.String) == pairs["api_id"].cast(pl.String)).fill_null(False)
+        first = (_at(self.old, "api_id", found, at) == pairs["api_id"]).fill_null(False)
         return first | is_among(pairs["key"], self.old_pairs)
 
     def aged(self, cut: int, force: bool = False) -> FirstSeen:
@@ -225,7 +251,7 @@ class FirstSeen:
             found, at = _found(keys, self.by_consumer)
             return _at(self.by_consumer, "ts_ms", found, at)
         found, at = _found(_pair_keys(keys, api), self.by_consumer)
-        mine = (_at(self.by_consumer, "api_id", found, at).cast(pl.String) == api).fill_null(False)
+        mine = (_at(self.by_consumer, "api_id", found, at) == api).fill_null(False)
         first = pl.select(pl.when(mine).then(_at(self.by_consumer, "ts_ms", found, at))).to_series()
         found, at = _found(keys, self.by_api)
         return pl.select(pl.coalesce(first, _at(self.by_api, "ts_ms", found, at))).to_series().rename("ts_ms")
@@ -235,14 +261,14 @@ class FirstSeen:
         if api is None:
             return is_among(keys, self.old_consumers)
         found, at = _found(_pair_keys(keys, api), self.old)
-        first = (_at(self.old, "api_id", found, at).cast(pl.String) == api).fill_null(False)
+        first = (_at(self.old, "api_id", found, at) == api).fill_null(False)
         return first | is_among(keys, self.old_pairs)
 
     def settled(self, api: str | None) -> pl.Series:
         """The times of the first calls from ``cut`` on (of consumers; with ``api``, of its pairs), in no order."""
         if api is None:
             return self.by_consumer["ts_ms"]
-        mine = pl.col("api_id").cast(pl.String) == api
+        mine = pl.col("api_id") == api
         return pl.concat([self.by_consumer.filter(mine)["ts_ms"], self.by_api.filter(mine)["ts_ms"]])
 
     def known(self, keys: pl.Series, api: str | None) -> pl.Series:
