@@ -78,7 +78,7 @@ def moved_by_one_api(
     if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
         return None
     role, api_id = (calls[k][0] for k in keys)
-    *tally, latest, buckets, counts = calls.select(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
+    *tally, latest, buckets, counts = calls.select_seq(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
     return (
         _tally_merged(tallies, (role, api_id), tuple(tally)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),

@@ -251,7 +251,8 @@ class Running:
         # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
         edges = [now - x for x in ENDS] + hours + ([] if self.now is None else [self.now - x for x in MOVED])
         needles = pl.Series(edges, dtype=pl.Int64)
-        found = pl.select(  # each edge's position in each role's sums and tail: one query for both roles
+        # each edge's position in each role's sums and tail: one query for both roles, one expression after the other
+        found = pl.DataFrame().select_seq(
             (
                 pl.lit(self.sums[role]["ts_ms"]).search_sorted(needles, side="left")
                 + pl.lit(self.tails[role]["ts_ms"]).search_sorted(needles, side="left")
