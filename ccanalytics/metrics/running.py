@@ -288,7 +288,8 @@ class Running:
                 if period in PERCENTILE_WINDOWS:
                     # room for the ranks to move: the latencies that crossed the window's ends, and late calls
                     a, b = WINDOWS[period]
-                    crossed = 0 if self.now is None else edge.crossed(a) + edge.crossed(b)
+                    # (the first `now`: room for a refresh's worth of calls, or its refresh searches again)
+                    crossed = 1_000 if self.now is None else edge.crossed(a) + edge.crossed(b)
                     key = (role, period)
                     # moved forward by less than the window: its ends changed, and late calls came in
                     moving = self.now is not None and self.now <= now < self.now + a - b
