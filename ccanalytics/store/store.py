@@ -238,7 +238,7 @@ class Store(Tables):
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
             view = None
-            if kept_history:
+            if range is not None and kept_history:
                 good_apis = self._small.frames["apis"].lazy().filter(pl.col("rule").is_null())
                 reader = read_back(self._source, self._calls) if back else None
                 later = self._builder.later(self._calls if back else None)
