@@ -27,7 +27,7 @@ NOW = 1_795_608_000_000  # 2026-11-25T12:00:00Z
 MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
-LENGTH = {"30d": 30 * DAY, "90d": 90 * DAY}
+LENGTH = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY}  # the ranges that keep a history
 
 
 def _offsets(range_name: str) -> st.SearchStrategy[int]:

@@ -1,4 +1,4 @@
-"""History for views.md's day ranges (30d, 90d): the fixed middle summed once, the edges from rows.
+"""History for views.md's ranges of a day or more (24h, 7d, 30d, 90d): the middle summed once, edges from rows.
 
 A day range's window ``[now − R, now)`` and its previous period
 ``[now − 2R, now − R)`` move with ``now``, but between two refreshes almost
@@ -49,9 +49,10 @@ if TYPE_CHECKING:
     from ccanalytics.metrics.consumers import FirstSeen
     from ccanalytics.settings import Settings
 
-__all__ = ["SPAN_MS", "VIEWS_REACH_MS", "WINDOW_REACH_MS", "History"]
+__all__ = ["HISTORY_MIN_MS", "SPAN_MS", "VIEWS_REACH_MS", "WINDOW_REACH_MS", "History"]
 
 SPAN_MS = 6 * HOUR_MS  # how long a history answers; its bands hold this much of calls each
+HISTORY_MIN_MS = 4 * SPAN_MS  # the ranges this long or longer keep a history (24h, 7d, 30d, 90d); 1h is summed
 # How far before its horizon a ledger keeps the settled history (``quarters``): a 90d view's previous period,
 # and its window for the consumers.
 VIEWS_REACH_MS = 2 * RANGES["90d"].length_ms

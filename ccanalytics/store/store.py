@@ -21,7 +21,7 @@ from ccanalytics.chain.balances import LiveBalances
 from ccanalytics.errors import StoreError
 from ccanalytics.metrics.alerts import lookback_ms
 from ccanalytics.metrics.compute import compute
-from ccanalytics.metrics.history import VIEWS_REACH_MS
+from ccanalytics.metrics.history import HISTORY_MIN_MS, VIEWS_REACH_MS
 from ccanalytics.metrics.ledger import REACH_MS, Ledger
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.settings import parse_settings
@@ -226,7 +226,8 @@ class Store(Tables):
             self._ledger, calls, totals = self._ledger.at(now_ms)
             self._ledger, windowed = self._ledger.windows_at(now_ms, settings.timezone)
             chart = failed = None  # the calls the chart's spike flags look at, when the running state holds them
-            if range is None or RANGES[range].bucket == "1d":  # the rest reads a week and the chart's errors
+            kept_history = range is not None and RANGES[range].length_ms >= HISTORY_MIN_MS  # (``history``)
+            if range is None or kept_history:  # the rest reads a week and the chart's errors
                 chart_since = now_ms - lookback_ms(settings, CHART_SPAN_MS)
                 kept = self._ledger.running_calls(min(now_ms - WEEK_MS, chart_since), now_ms)
                 calls = calls if kept is None else kept
@@ -237,7 +238,7 @@ class Store(Tables):
             if range is not None and seen is not None and seen.pending:
                 self._ledger = replace(self._ledger, seen=seen.merged())
             view = None
-            if range is not None and RANGES[range].bucket == "1d":  # day ranges keep their history (``history``)
+            if range is not None and kept_history:
                 good_apis = self._small.frames["apis"].lazy().filter(pl.col("rule").is_null())
                 reader = read_back(self._source, self._calls) if back else None
                 later = self._builder.later(self._calls if back else None)
