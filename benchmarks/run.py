@@ -6,7 +6,8 @@
 Figures (quality.md): the peer's refresh (every panel one SQL query); a warm
 refresh after 1 000 new calls; the first snapshot in a new process with the
 cache built and with no cache; the resident memory of one process that opens
-the store and refreshes.  Times are medians of ``--repeat`` runs; ratios are
+the store and refreshes; the same for the ranged views ``--ranges`` (7d, 30d and
+90d) against the peer computing each view in SQL.  Times are medians of ``--repeat`` runs; ratios are
 what the budgets are about, since these machines are noisy.  Each "new
 process" figure runs in its own Python process and is timed inside it, from
 ``open_store`` to the snapshot, so the interpreter's start is not counted.
@@ -35,6 +36,7 @@ from benchmarks.peer import peer_refresh, peer_view
 from ccanalytics.allocator import prompt_env
 
 NEW_CALLS = 1_000
+RANGED = ("7d", "30d", "90d")  # quality.md's ranged views
 _PERCENTILE = re.compile(r"p\d\d_latency_ms")
 
 # A process's peak resident memory: the high-water mark of its own memory (VmHWM).  Not
@@ -130,16 +132,18 @@ def _agree(path: Path, now: int, peer: dict) -> None:
             raise SystemExit(f"ccanalytics and the peer disagree on {key!r}: the benchmark would compare nothing")
 
 
-def _agree_view(path: Path, now: int, peer: dict) -> None:
+def _agree_view(path: Path, now: int, range_name: str, peer: dict) -> None:
     import ccanalytics as cc
 
     with cc.open_store(path, cache=False) as store:
-        ours = store.snapshot(now=now, range="90d").to_dict()["view"]
+        ours = store.snapshot(now=now, range=range_name).to_dict()["view"]
     if not _same(ours, peer):
-        raise SystemExit("ccanalytics and the peer disagree on the 90d view: the benchmark would compare nothing")
+        raise SystemExit(
+            f"ccanalytics and the peer disagree on the {range_name} view: the benchmark would compare nothing"
+        )
 
 
-def run(path: Path, repeat: int, rounds: int) -> dict:
+def run(path: Path, repeat: int, rounds: int, ranges: tuple[str, ...] = RANGED) -> dict:
     now = END_MS
     # The peer's timed answers are also what ours is checked against (each is one whole computation).
     peer_runs = [_timed(peer_refresh, str(path), now) for _ in range(repeat)]
@@ -157,15 +161,20 @@ def run(path: Path, repeat: int, rounds: int) -> dict:
         # A warm process appends to the store: each works on its own copy (the 90d one would otherwise
         # start with the default run's calls after its `now`).
         warm = _warm(path, now, rounds, env)
-        peer_90d_runs = [_timed(peer_view, str(path), now, "90d") for _ in range(repeat)]
-        peer_90d = [seconds for seconds, _ in peer_90d_runs]
-        _agree_view(path, now, peer_90d_runs[0][1])
-        warm_90d = _warm(path, now, rounds, env, "90d")
+        views = {}
+        for name in ranges:  # quality.md: a ranged view's refresh against the peer computing the same view
+            peer_runs = [_timed(peer_view, str(path), now, name) for _ in range(repeat)]
+            _agree_view(path, now, name, peer_runs[0][1])
+            warm_view = _warm(path, now, rounds, env, name)
+            views |= {
+                f"peer_{name}_s": statistics.median(seconds for seconds, _ in peer_runs),
+                f"warm_{name}_s": statistics.median(warm_view["times"]),
+                f"warm_{name}_max_s": max(warm_view["times"]),
+                f"rss_{name}_mb": warm_view["rss_mb"],
+            }
     return {
-        "peer_90d_s": statistics.median(peer_90d),
-        "warm_90d_s": statistics.median(warm_90d["times"]),
-        "warm_90d_max_s": max(warm_90d["times"]),
-        "rss_90d_mb": warm_90d["rss_mb"],
+        **views,
+        "ranges": list(ranges),
         "calls": _calls(path),
         "size_gb": path.stat().st_size / 1e9,
         "peer_s": statistics.median(peer),
@@ -226,15 +235,18 @@ def table(figures: dict) -> str:
         ),
         ("peak resident memory, first snapshot ever", f"{f['rss_first_mb']:.0f} MB", "", "< 300 MB"),
         (f"peak resident memory, {f['rounds']} warm refreshes", f"{f['rss_warm_mb']:.0f} MB", "", "< 300 MB"),
-        ("peer, the 90d view (views.md)", f"{f['peer_90d_s']:.2f} s", "", ""),
-        (
-            f"warm refresh of the 90d view after {NEW_CALLS:,} new calls",
-            f"{f['warm_90d_s'] * ms:.0f} ms (max {f['warm_90d_max_s'] * ms:.0f} ms)",
-            f"{f['peer_90d_s'] / f['warm_90d_s']:.0f}× faster",
-            "≥ 200× and < 50 ms",
-        ),
-        ("peak resident memory, 90d view refreshes", f"{f['rss_90d_mb']:.0f} MB", "", "< 300 MB"),
     ]
+    for name in f["ranges"]:
+        rows += [
+            (f"peer, the {name} view (views.md)", f"{f[f'peer_{name}_s']:.2f} s", "", ""),
+            (
+                f"warm refresh of the {name} view after {NEW_CALLS:,} new calls",
+                f"{f[f'warm_{name}_s'] * ms:.0f} ms (max {f[f'warm_{name}_max_s'] * ms:.0f} ms)",
+                f"{f[f'peer_{name}_s'] / f[f'warm_{name}_s']:.0f}× faster",
+                "≥ 200× and < 50 ms",
+            ),
+            (f"peak resident memory, {name} view refreshes", f"{f[f'rss_{name}_mb']:.0f} MB", "", "< 300 MB"),
+        ]
     lines = [
         f"Store: {f['calls']:,} calls, {f['size_gb']:.2f} GB. Machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}.",
@@ -251,9 +263,12 @@ def main() -> None:
     parser.add_argument("store", type=Path)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed figure (default 3)")
     parser.add_argument("--rounds", type=int, default=20, help="warm refreshes (default 20)")
+    parser.add_argument(
+        "--ranges", default=",".join(RANGED), help=f"ranged views to time, comma-separated (default {','.join(RANGED)})"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
-    figures = run(args.store, args.repeat, args.rounds)
+    figures = run(args.store, args.repeat, args.rounds, tuple(filter(None, args.ranges.split(","))))
     print(table(figures))
     if args.json:
         print(json.dumps(figures))

@@ -31,11 +31,23 @@ def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path)
     assert result.returncode == 0, result.stderr  # run.py refuses to time two sides that disagree
     table, figures = result.stdout.rsplit("\n", 2)[0], json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["calls"] == 20000
-    named = ("peer_s", "warm_s", "cached_s", "first_s", "rss_first_mb", "rss_warm_mb", "peer_90d_s", "warm_90d_s")
+    named = (
+        "peer_s",
+        "warm_s",
+        "cached_s",
+        "first_s",
+        "rss_first_mb",
+        "rss_warm_mb",
+        "peer_90d_s",
+        "warm_90d_s",
+        "peer_7d_s",
+        "warm_30d_s",
+        "rss_7d_mb",
+    )
     for figure in named:
         assert figures[figure] > 0
     for row in ("peer refresh", "warm refresh after 1,000 new calls", "cache built", "no cache", "resident memory",
-                "the 90d view"):  # fmt: skip
+                "the 7d view", "the 30d view", "the 90d view"):  # fmt: skip
         assert row in table
 
 
