@@ -161,7 +161,7 @@ def run(path: Path, repeat: int, rounds: int, ranges: tuple[str, ...] = RANGED) 
         # A warm process appends to the store: each works on its own copy (the 90d one would otherwise
         # start with the default run's calls after its `now`).
         warm = _warm(path, now, rounds, env)
-        views = {}
+        views: dict[str, float] = {}
         for name in ranges:  # quality.md: a ranged view's refresh against the peer computing the same view
             peer_runs = [_timed(peer_view, str(path), now, name) for _ in range(repeat)]
             _agree_view(path, now, name, peer_runs[0][1])
