@@ -341,11 +341,16 @@ def new_consumers(
     2
     """
     seen = seen.merged()
-    seller = recent.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    ts, consumer = pl.col("ts_ms"), pl.col("consumer")
+    seller = recent.filter((pl.col("role") == "seller") & consumer.is_not_null())
     if api is not None:
         seller = seller.filter(pl.col("api_id") == api)
-    firsts = seller.group_by(key=consumer_key() if api is None else api_key()).agg(pl.col("ts_ms").min())
-    candidates = firsts.filter(pl.col("ts_ms").is_between(start, now, closed="left")).collect()["key"]
+    # The window's consumers with no call before it: only they are looked at, not every recent call's consumer.
+    window = seller.filter(ts.is_between(start, now, closed="left")).select("consumer", "api_id").collect()
+    window = window.unique("consumer", keep="any")
+    earlier = seller.filter((ts < start) & consumer.is_in(window["consumer"].implode())).select("consumer")
+    firsts = window.lazy().join(earlier.unique(), on="consumer", how="anti")
+    candidates = firsts.select(key=consumer_key() if api is None else api_key()).collect()["key"]
     fresh = int((~seen.known(candidates, api)).sum())
     settled = int(seen.settled(api).is_between(start, min(now, horizon), closed="left").sum())
     return fresh + settled
