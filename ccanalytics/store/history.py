@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ccanalytics.allocator import trim
 from ccanalytics.contract import TABLES, first_broken_rule
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.ledger import Ledger
@@ -92,7 +93,9 @@ def read_history(
         ledger = replace(ledger, settled=replace(ledger.settled, names=names))
     if cursor.top is not None:
         cursor.last = source.row_at("calls", cursor.top, bulk)  # with its real texts
-    return shelved(ledger)
+    ledger = shelved(ledger)
+    trim()  # the read's C buffers are freed: their pages go back before a view's build rises over them
+    return ledger
 
 
 def shelved(ledger: Ledger) -> Ledger:

@@ -68,3 +68,20 @@ def test_a_big_freed_block_is_given_back_in_a_command_s_process() -> None:
     env = {k: v for k, v in os.environ.items() if k not in (ENV, GLIBC_ENV)}
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert int(run.stdout) >= 15, run.stdout  # the 16 MB went back at once
+
+
+def test_trim_gives_back_the_free_pages_inside_glibc_s_heaps() -> None:
+    # Small blocks freed under a live one stay in the heap (glibc cannot shrink past it) until trimmed.
+    code = (
+        "from ccanalytics.allocator import trim\n"
+        "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 >> 20\n"
+        "small = [bytearray(4096) for _ in range(8192)]\n"  # 32 MB of small blocks, from the heap
+        "pin = bytearray(4096)\n"  # above them: the heap's top cannot go back
+        "del small\n"
+        "before = rss()\n"
+        "assert trim()\n"
+        "print(before - rss())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in (ENV, GLIBC_ENV)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(run.stdout) >= 24, run.stdout

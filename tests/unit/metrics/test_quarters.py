@@ -95,3 +95,20 @@ def test_kept_seller_calls_are_read_back_only_when_seller_calls_are_added_or_tri
     trimmed = q.trimmed(DAY, 2 * DAY)
     assert isinstance(trimmed.sellers, Counted) and trimmed.loaded("sellers")["ts_ms"].to_list() == [2 * DAY]
     assert q.loaded("sellers", ["key"]).columns == ["key"]
+
+
+def test_seller_calls_stay_sorted_by_time_whichever_order_their_pieces_come_in() -> None:
+    # In time order (a first read) the pieces are appended as chunks; out of order they are merged.
+    from ccanalytics.metrics.quarters import _MAX_SELLER_CHUNKS, _merged_sellers
+
+    kept = pl.DataFrame({"ts_ms": [1, 4, 9], "key": [1, 2, 3]})
+    later = [pl.DataFrame({"ts_ms": [12, 10], "key": [4, 5]}), pl.DataFrame({"ts_ms": [20], "key": [6]})]
+    appended = _merged_sellers(kept, later)
+    assert appended["ts_ms"].to_list() == [1, 4, 9, 10, 12, 20] and appended.n_chunks() == 3
+    mixed = _merged_sellers(kept, [pl.DataFrame({"ts_ms": [5, 0], "key": [7, 8]}), *later])
+    assert mixed["ts_ms"].to_list() == [0, 1, 4, 5, 9, 10, 12, 20]
+    assert sorted(mixed["key"].to_list()) == list(range(1, 9))
+    many = pl.concat([pl.DataFrame({"ts_ms": [t], "key": [t]}) for t in range(_MAX_SELLER_CHUNKS)], rechunk=False)
+    joined = _merged_sellers(many, [pl.DataFrame({"ts_ms": [10**6], "key": [0]})])
+    assert joined.n_chunks() == 1 and joined["ts_ms"].is_sorted() and joined.height == _MAX_SELLER_CHUNKS + 1
+    assert _merged_sellers(kept.clear(), [kept.clear()]).is_empty()
