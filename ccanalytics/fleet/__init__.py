@@ -10,7 +10,7 @@ Three steps (docs/design.md, "The fleet"):
    since the cut as rows.
 2. **Assemble** each node's snapshot from those with the very code a store
    runs (``ledger.Totals``, ``compute.table_facts``, ``compute.compute``, and
-   for a day range the ledger's history, ``Ledger.view_at``): each node
+   for a range of a day or more the ledger's history, ``Ledger.view_at``): each node
    equals ``ccanalytics snapshot`` of its store.
 3. **Merge** the nodes into the fleet the same way (their rollups merged,
    their recent calls together, request ids made ``NODE/request_id``): the

@@ -12,6 +12,7 @@ from ccanalytics.fleet.nodes import SMALL_TABLES, Node
 from ccanalytics.fleet.reading import ROLLUP_SCHEMAS
 from ccanalytics.metrics.compute import compute, table_facts
 from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.history import HISTORY_MIN_MS
 from ccanalytics.metrics.ledger import RECENT_SCHEMA, Ledger, Totals
 from ccanalytics.metrics.views import RANGES
 from ccanalytics.model import Balances, DataIssue
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_CHAIN_NOTE",
-    "day_range_view",
     "first_seen",
+    "history_view",
     "node_snapshot",
     "ordered_issues",
     "recent_rows",
@@ -78,7 +79,7 @@ def recent_rows(frame: pl.DataFrame | None) -> pl.DataFrame:
     return frame.with_columns(rule=pl.lit(None, pl.String)).select(like.columns).cast(RECENT_SCHEMA)  # type: ignore[arg-type]
 
 
-def day_range_view(
+def history_view(
     now: int,
     settings: Settings,
     range_name: str | None,
@@ -86,11 +87,11 @@ def day_range_view(
     names: pl.LazyFrame,
     apis: pl.DataFrame,
 ) -> dict[str, Any] | None:
-    """A day range's ``view`` as a store computes it (``Ledger.view_at``: its history), or ``None`` for the others.
+    """A kept range's ``view`` as a store computes it (``Ledger.view_at``: its history), or ``None`` for the others.
 
     ``ledger`` is the settled totals, the recent rows, the first-seen consumers and the horizon.
     """
-    if range_name is None or RANGES[range_name].bucket != "1d":
+    if range_name is None or RANGES[range_name].length_ms < HISTORY_MIN_MS:  # 1h: computed from the rows
         return None
     settled, recent, seen, horizon = ledger
     kept = Ledger(horizon=horizon, settled=settled, recent=recent, seen=seen.merged() if seen.pending else seen)
@@ -117,7 +118,7 @@ def node_snapshot(
         facts,
         issues={t: ordered_issues(t, issues.filter(pl.col("table") == t).select("rule", "rows")) for t in SMALL_TABLES},
     )
-    view = day_range_view(
+    view = history_view(
         now, node.settings, range_name, (settled, recent, seen, horizon), present.names.lazy(), node.small["apis"]
     )
     return compute(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ccanalytics.fleet.assemble import day_range_view, first_seen, recent_rows, settled_totals
+from ccanalytics.fleet.assemble import first_seen, history_view, recent_rows, settled_totals
 from ccanalytics.fleet.nodes import SMALL_TABLES, Node, empty_small
 from ccanalytics.metrics import formulas
 from ccanalytics.metrics.compute import compute, table_facts
@@ -55,7 +55,7 @@ def fleet_figures(
     empty = {table: empty_small(table).with_columns(rule=pl.lit(None, pl.String)) for table in SMALL_TABLES}
     facts = replace(table_facts(empty, now, events_limit=0), has_apis=apis.height > 0)
     settings, present = Settings(timezone=timezone), settled.plus(recent)
-    view = day_range_view(now, settings, range_name, (settled, recent, seen, horizon), present.names.lazy(), apis)
+    view = history_view(now, settings, range_name, (settled, recent, seen, horizon), present.names.lazy(), apis)
     union = compute(
         now=now,
         settings=settings,

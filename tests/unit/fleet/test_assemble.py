@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ccanalytics.fleet.assemble import day_range_view, first_seen, ordered_issues, recent_rows, settled_totals, shaped
+from ccanalytics.fleet.assemble import first_seen, history_view, ordered_issues, recent_rows, settled_totals, shaped
 from ccanalytics.metrics.ledger import RECENT_SCHEMA, Totals
 from ccanalytics.settings import Settings
 
@@ -44,13 +44,14 @@ def test_issues_follow_the_contracts_order_of_rules_and_drop_zeros() -> None:
     assert ordered_issues("calls", counts.clear()) == []
 
 
-def test_only_day_ranges_are_viewed_through_a_history() -> None:
+def test_ranges_of_a_day_or_more_are_viewed_through_a_history() -> None:
     parts = (settled_totals(None, None, None, None), recent_rows(None), first_seen(None), NOW - 61 * 86_400_000)
     names, apis = (
         Totals.empty().names.lazy(),
         pl.DataFrame(schema={"api_id": pl.String, "name": pl.String, "rule": pl.String}),
     )
-    assert day_range_view(NOW, Settings(), None, parts, names, apis) is None
-    assert day_range_view(NOW, Settings(), "24h", parts, names, apis) is None
-    view = day_range_view(NOW, Settings(), "30d", parts, names, apis)
+    assert history_view(NOW, Settings(), None, parts, names, apis) is None
+    assert history_view(NOW, Settings(), "1h", parts, names, apis) is None
+    assert history_view(NOW, Settings(), "24h", parts, names, apis)["range"] == "24h"  # type: ignore[index]
+    view = history_view(NOW, Settings(), "30d", parts, names, apis)
     assert view is not None and view["range"] == "30d" and view["buyer"]["calls"] == 0
