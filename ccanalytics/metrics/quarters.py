@@ -44,6 +44,7 @@ __all__ = ["QUARTER_MS", "RID", "Kept", "Quarters", "Reader", "Shelf"]
 QUARTER_MS = 15 * 60_000
 RID = "_rid"  # the rowid column of rows read from the store (``store.sqlite.RID``)
 _MAX_PENDING = 32
+_MAX_PENDING_SELLERS = 262_144  # seller calls pending, at most, when they are kept on a shelf
 # Read back the valid calls with ``start <= ts_ms < end`` among the rowids ``first..last``.
 Reader = Callable[[int, int, int, int], pl.DataFrame]
 
@@ -239,7 +240,10 @@ class Quarters:
                 got.append(pl.DataFrame(schema=_SPANS))
             piece = tuple(_like(f, _EMPTY[n]) for f, n in zip(got, _NAMES, strict=True))
         more = replace(self, pending=(*self.pending, piece))
-        return more.merged() if len(more.pending) >= _MAX_PENDING else more
+        at = _NAMES.index("sellers")
+        # With a shelf, the seller calls go to it before they pile up in memory (a first read's last months).
+        heavy = more.shelf is not None and sum(p[at].height for p in more.pending) >= _MAX_PENDING_SELLERS
+        return more.merged() if len(more.pending) >= _MAX_PENDING or heavy else more
 
     def merged(self) -> Quarters:
         """The same, every pending piece merged in."""

@@ -73,7 +73,8 @@ def read_history(
     ``upto`` ends the read at that rowid; ``consumers`` keeps when each
     consumer was first seen (views).
     """
-    ledger = Ledger.empty(horizon=now - reach - DAY_MS, reach=reach, consumers=consumers)
+    # Shelved from the start: the settled seller calls wait on disk during the read too, not only after it.
+    ledger = shelved(Ledger.empty(horizon=now - reach - DAY_MS, reach=reach, consumers=consumers))
     advance(cursor, "calls", pl.DataFrame(schema={RID: pl.Int64}), reset=True)
     spare = source.shapes["calls"].has_rowid
     named = [pl.LazyFrame(schema={"api_id": pl.String, "ts_ms": pl.Int64, RID: pl.Int64})]

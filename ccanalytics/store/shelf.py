@@ -21,6 +21,7 @@ from typing import IO
 
 import polars as pl
 
+from ccanalytics.allocator import trim
 from ccanalytics.store.cache import cache_dir
 
 __all__ = ["PIECE_ROWS", "OnDisk", "shelf"]
@@ -41,6 +42,7 @@ class OnDisk:
             self._pieces.append((offset, buffer.tell()))
             offset += buffer.tell()
         file.flush()
+        trim()
         self._fd = file.fileno()
         weakref.finalize(self, file.close)  # its space is freed when this is collected
         self.height = frame.height
@@ -52,6 +54,7 @@ class OnDisk:
         frames = [pl.DataFrame(schema={name: self._schema[name] for name in names})]
         for offset, size in self._pieces:
             frames.append(pl.read_ipc(os.pread(self._fd, size, offset), columns=names))
+        trim()  # the pieces' bytes came from glibc's heap (its threshold rises with them): given back
         return pl.concat(frames, rechunk=False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 from polars.testing import assert_frame_equal
 
@@ -112,3 +114,22 @@ def test_seller_calls_stay_sorted_by_time_whichever_order_their_pieces_come_in()
     joined = _merged_sellers(many, [pl.DataFrame({"ts_ms": [10**6], "key": [0]})])
     assert joined.n_chunks() == 1 and joined["ts_ms"].is_sorted() and joined.height == _MAX_SELLER_CHUNKS + 1
     assert _merged_sellers(kept.clear(), [kept.clear()]).is_empty()
+
+
+def test_with_a_shelf_seller_calls_go_to_it_before_many_are_pending(monkeypatch) -> None:
+    import ccanalytics.metrics.quarters as quarters
+
+    monkeypatch.setattr(quarters, "_MAX_PENDING_SELLERS", 2)
+    q = Quarters.empty(0).shelved(Counted)
+    q = q.plus(ROWS.head(1), ROWS.head(1))  # one seller call pending
+    assert len(q.pending) == 1
+    q = q.plus(ROWS.slice(1, 1), ROWS.slice(1, 1))  # two: on the shelf at once
+    assert not q.pending and isinstance(q.sellers, Counted) and q.sellers.frame().height == 2
+    unshelved = Quarters.empty(0).plus(ROWS.head(1), ROWS.head(1)).plus(ROWS.slice(1, 1), ROWS.slice(1, 1))
+    assert len(unshelved.pending) == 2  # in memory, they wait for the usual count of pieces
+    for n in range(2, ROWS.height):
+        q = q.plus(ROWS.slice(n, 1), ROWS.slice(n, 1))
+        unshelved = unshelved.plus(ROWS.slice(n, 1), ROWS.slice(n, 1))
+    q = q.merged()
+    for a, b in zip(frames(replace(q, sellers=q.loaded("sellers"))), frames(unshelved), strict=True):
+        assert_frame_equal(a, b)
