@@ -29,6 +29,8 @@ from pathlib import Path
 
 import polars as pl
 
+from tests.support.procs import peak_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -99,12 +101,6 @@ def generate(out: Path, nodes: int, days: int, apis: int, calls_per_row: int, se
     return {"nodes": nodes, "days": days, "rollup_rows": rows, "calls": calls, "files": files}
 
 
-def _peak_mb() -> float:
-    """The peak resident memory of this process (VmHWM: ``ru_maxrss`` would carry a parent's across ``exec``)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-
-
 def run_engine(lake: Path, engine_name: str, now: int) -> dict[str, float]:
     """One measurement, in this (fresh) process."""
     from ccanalytics.fleet import fleet_snapshot, tally_lake
@@ -125,7 +121,7 @@ def run_engine(lake: Path, engine_name: str, now: int) -> dict[str, float]:
         "fleet_s": total_s,
         "tally_rows": tallied.tallies.height,
         "calls": result["fleet"]["buyer"]["total_calls"] + result["fleet"]["seller"]["total_calls"],
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(os.getpid()) or 0.0,
     }
 
 
@@ -160,7 +156,7 @@ def run_duckdb(lake: Path, now: int) -> dict[str, float]:
         "fleet_s": float("nan"),
         "tally_rows": results["tallies"].height,
         "calls": int(results["tallies"]["calls"].sum()),
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(os.getpid()) or 0.0,
     }
 
 

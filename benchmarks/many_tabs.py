@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING
 from ccanalytics.serve import CULL_IDLE_S
 from ccanalytics.ui.heartbeat import Heartbeat
 from ccanalytics.ui.refresh import MISSED_BEATS
-from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
+from tests.support.browser_fixtures import Server, free_port, launch_chromium
+from tests.support.procs import peak_mb, rss_mb
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -230,17 +231,6 @@ def computed(server: Server) -> tuple[int, int] | None:
         if len(found) > before:
             return int(found[-1][0].replace(",", "")), int(found[-1][1].replace(",", ""))
         time.sleep(0.1)
-    return None
-
-
-def peak_mb(pid: int) -> float | None:
-    """A process's peak resident memory so far in MB (``VmHWM``), ``None`` when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
     return None
 
 

@@ -39,34 +39,22 @@ NEW_CALLS = 1_000
 RANGED = ("7d", "30d", "90d")  # quality.md's ranged views
 _PERCENTILE = re.compile(r"p\d\d_latency_ms")
 
-# A process's peak resident memory: the high-water mark of its own memory (VmHWM).  Not
-# ``ru_maxrss``: Linux carries that across ``exec``, so a child started by this (large) process
-# would report this process's size.
-_PEAK = """
-def PEAK_MB():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-"""
-
-# One process: open the store, take one snapshot, report the time and peak RSS.
-_FIRST = (
-    _PEAK
-    + """
-import json, sys, time
+# One process: open the store, take one snapshot, report the time and its own peak RSS (``procs.peak_mb``).
+_FIRST = """
+import json, os, sys, time
 import ccanalytics as cc
+from tests.support.procs import peak_mb
 t = time.perf_counter()
 store = cc.open_store(sys.argv[1])
 store.snapshot(now=int(sys.argv[2]))
-print(json.dumps({"s": time.perf_counter() - t, "rss_mb": PEAK_MB()}))
+print(json.dumps({"s": time.perf_counter() - t, "rss_mb": peak_mb(os.getpid())}))
 """
-)
 
 # One process: a dashboard's life — open, then refresh after each batch of new calls.
-_WARM = (
-    _PEAK
-    + """
-import json, sqlite3, sys, time, uuid
+_WARM = """
+import json, os, sqlite3, sys, time, uuid
 import ccanalytics as cc
+from tests.support.procs import peak_mb
 path, now, rounds, new = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 view = {"range": sys.argv[5]} if len(sys.argv) > 5 else {}  # views.md: a ranged view's refresh
 store = cc.open_store(path)
@@ -85,9 +73,8 @@ for r in range(rounds):
     t = time.perf_counter()
     store.snapshot(now=now, **view)
     times.append(time.perf_counter() - t)
-print(json.dumps({"times": times, "rss_mb": PEAK_MB()}))
+print(json.dumps({"times": times, "rss_mb": peak_mb(os.getpid())}))
 """
-)
 
 
 def _python(code: str, *args: object, env: dict[str, str]) -> dict:

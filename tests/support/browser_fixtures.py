@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.chain_fixtures import free_port
+from tests.support.procs import rss_mb
 
 __all__ = ["REPO", "Server", "Tabs", "free_port", "launch_chromium", "rss_mb", "running_server", "wait_for"]
 
@@ -83,17 +84,6 @@ def cmdline(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return []
-
-
-def rss_mb(pid: int) -> float | None:
-    """A process's resident memory in MB (``VmRSS``), ``None`` when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 @dataclass

@@ -1,0 +1,30 @@
+"""A process's memory as Linux reports it (``/proc/PID/status``): light, for benchmarks that measure themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["peak_mb", "rss_mb"]
+
+
+def _status_mb(pid: int, field: str) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def rss_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (``VmRSS``), ``None`` when it is gone."""
+    return _status_mb(pid, "VmRSS")
+
+
+def peak_mb(pid: int) -> float | None:
+    """A process's peak resident memory so far in MB (``VmHWM``), ``None`` when it is gone.
+
+    Its own: ``ru_maxrss`` would carry a parent's peak across ``exec``.
+    """
+    return _status_mb(pid, "VmHWM")
