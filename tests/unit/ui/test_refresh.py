@@ -204,21 +204,35 @@ def test_the_loop_never_prints(capfd):
 # -- stopping ----------------------------------------------------------------------------------------------
 
 
+class ManualClock:
+    """A monotonic clock the test moves: a late-scheduled task cannot make time pass between beats."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_loop_stops_when_the_page_stops_beating_and_resumes_when_it_beats_again():
     async def main():
-        dashboard, source = Dashboard(snaps.BUYER), Source()
-        refresher = Refresher(dashboard, source, interval_s=TINY, heartbeat_timeout_s=0.15)
+        dashboard, source, clock = Dashboard(snaps.BUYER), Source(), ManualClock()
+        refresher = Refresher(dashboard, source, interval_s=TINY, heartbeat_timeout_s=0.15, clock=clock)
         refresher.start()
-        beating = asyncio.create_task(keep_beating(dashboard))
-        await asyncio.sleep(0.4)
-        assert refresher.running  # beats keep it alive well past the heartbeat timeout
-        beating.cancel()
+        for _ in range(40):  # 0.4 s of the page's clock, a beat every 0.01 s
+            clock.now += 0.01
+            await beat(dashboard)
+            await asyncio.sleep(0.002)  # the loop looks between beats
+            assert refresher.running  # beats keep it alive well past the heartbeat timeout
+        assert source.calls > 1  # and it kept refreshing meanwhile
+        clock.now += 0.2  # the page goes quiet for longer than the heartbeat timeout
         stopped_at = time.monotonic()
         await wait_until(lambda: not refresher.running, timeout=2)
         assert time.monotonic() - stopped_at < 1.0
         assert refresher.stop_reason == "page gone"
         assert "Auto-refresh stopped" in pill(dashboard)
         calls = source.calls
+        clock.now += 1.0
         await asyncio.sleep(0.2)
         assert source.calls == calls  # nothing more: the kernel falls idle and can be culled
 
