@@ -12,6 +12,10 @@ as for a visitor arriving at a quiet server; ``--gap 0`` measures visitors
 arriving back to back (most get a kernel started for them).
 Last, it keeps one tab open for ``--hold`` seconds of refreshes and reports
 the resident memory of its kernel (quality.md, second wave: under 200 MB on 10 M calls).
+``--fallback`` breaks serve's snapshot channel once the tab shows its cards
+(something serve cannot remove stands where its socket was), so the tab falls
+back to a snapshot process of its own (``ccanalytics.serve.fallback_process``); it
+reports the peaks (``VmHWM``) of the kernel and of that process.
 
 Needs Debian's ``chromium`` and the ``playwright`` package (the test tools).
 """
@@ -25,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.browser_fixtures import Server, free_port, launch_chromium, rss_mb
+from tests.support.browser_fixtures import Server, cmdline, descendants, free_port, launch_chromium, rss_mb
+from tests.support.procs import peak_mb
 
 BUDGET_S = 2.5
 _KERNEL = re.compile(r"/api/kernels/([0-9a-f-]{36})/channels")
@@ -46,7 +51,38 @@ def visit(browser, url: str, timeout_s: float) -> float:
         context.close()
 
 
-def hold(browser, server: Server, seconds: float, timeout_s: float) -> str:
+def break_channel(pid: int) -> Path:
+    """Put a folder where the kernel's snapshot socket was: serve cannot listen again there."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    prefix = b"CCANALYTICS_SNAPSHOT_SOCKET="
+    path = Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode())
+    path.unlink()
+    path.mkdir()
+    return path
+
+
+def fallback_peaks(server: Server, pid: int, seconds: float, timeout_s: float) -> str:
+    """Break the channel, wait for the kernel's own snapshot process, hold ``seconds``: both peaks."""
+    broken = break_channel(pid)
+    deadline = time.monotonic() + 30 + timeout_s
+    while "computes its own snapshots now" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    own = [child for child in descendants(pid) if "ccanalytics.serve.fallback_process" in cmdline(child)]
+    started = time.monotonic()
+    while not own and time.monotonic() < deadline:
+        time.sleep(0.5)
+        own = [child for child in descendants(pid) if "ccanalytics.serve.fallback_process" in cmdline(child)]
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    kernel, helper = peak_mb(pid) or 0.0, (peak_mb(own[0]) or 0.0) if own else 0.0
+    broken.rmdir()
+    return (
+        f"fallback (serve's channel broken), {seconds:g} s of refreshes: the kernel's peak (VmHWM) {kernel:.0f} MB "
+        f"(budget 200 MB), its own snapshot process's {helper:.0f} MB"
+        + ("" if own else " -- NO snapshot process of its own was found")
+    )
+
+
+def hold(browser, server: Server, seconds: float, timeout_s: float, fallback: bool = False) -> str:
     """Keep one tab open for ``seconds`` of refreshes; its kernel's resident memory, first and last."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
@@ -59,6 +95,8 @@ def hold(browser, server: Server, seconds: float, timeout_s: float) -> str:
         if pid is None:
             return "the tab's kernel was not found: no memory figure"
         first = rss_mb(pid) or 0.0
+        if fallback:
+            return fallback_peaks(server, pid, seconds, timeout_s)
         samples = [first]
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -80,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="give up on a visit after this long")
     parser.add_argument("--db", type=Path, help="serve this store instead of the embedded demo")
     parser.add_argument("--hold", type=float, default=120.0, help="seconds one tab stays open for its memory")
+    parser.add_argument("--fallback", action="store_true", help="break serve's channel while holding the tab")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -100,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.gap)
                 times.append(visit(browser, server.url, args.timeout))
                 print(f"visit {run + 1}: {times[-1]:.2f} s", flush=True)
-            held = hold(browser, server, args.hold, args.timeout)
+            held = hold(browser, server, args.hold, args.timeout, args.fallback)
         finally:
             browser.close()
             left = server.stop()

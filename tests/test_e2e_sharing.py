@@ -4,15 +4,19 @@ Several tabs refresh every second; serve's own count (printed on ``SIGUSR1``,
 as an operator would ask it) shows one computation per refresh, not one per
 tab. Then the channel's socket disappears: serve listens again and the
 kernels, trying again within their refresh, see nothing (and stay under
-200 MB). Then serve cannot listen again: after 10 s the kernels compute their
-own snapshots, each saying so in serve's log, and the tabs keep following
-the store. Last, the tabs close and their kernels go.
+200 MB). Then someone else's folder stands where serve's private folder was
+(a cleaner removed it, another user made it again): serve will not listen
+there, and after 10 s each kernel starts a snapshot process of its own, says so
+in serve's log, and its tab keeps following the store while the kernel stays
+under 200 MB. Last, tabs close and their kernels and processes go; serve stops
+with one still open and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import time
@@ -22,7 +26,8 @@ import pytest
 
 from ccanalytics.demo import write_demo
 from ccanalytics.serve.sharing import SOCKET_ENV
-from tests.support.browser_fixtures import Server, Tabs, rss_mb, running_server, wait_for
+from tests.support.browser_fixtures import Server, Tabs, cmdline, descendants, rss_mb, running_server, wait_for
+from tests.support.procs import peak_mb
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,6 +83,22 @@ def follows(store: Path, pages: list) -> None:
     assert not any(page.locator(".cc-refresh-error").inner_text().strip() for page in pages)
 
 
+def own_processes(server: Server) -> dict[int, list[int]]:
+    """Kernel pid -> the pids of its own snapshot processes (``ccanalytics.serve.fallback_process``)."""
+    return {
+        pid: [child for child in descendants(pid) if "ccanalytics.serve.fallback_process" in cmdline(child)]
+        for pid in server.kernel_pids().values()
+    }
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_tabs_share_one_snapshot_per_refresh_and_work_without_the_channel(tabs: Tabs, tmp_path: Path):
     store = tmp_path / "cc.db"
     write_demo(store, days=2)
@@ -117,17 +138,29 @@ def test_tabs_share_one_snapshot_per_refresh_and_work_without_the_channel(tabs: 
         assert status(server)[0] > computed_2  # the kernels still ask serve
         assert all((rss_mb(pid) or 0) < 200 for pid in server.kernel_pids().values())
 
-        # Something serve cannot remove stands where the socket was: it says so, once; after 10 s of
-        # failures each kernel computes its own snapshots, and says so in serve's log.
-        socket_path.unlink()
-        socket_path.mkdir()
-        assert wait_for(lambda: server.log().count("computes its own snapshots now") >= TABS, 40), server.log()
-        assert server.log().count("cannot listen again") == 1
+        # serve's private folder is gone and someone else's stands at its path (open to all): serve will
+        # not listen in it, and says so once; after 10 s of failures each kernel starts its own snapshot
+        # process, says so in serve's log, and stays small while its tab follows the store.
+        folder = socket_path.parent
+        folder.rename(folder.with_name(folder.name + ".gone"))
+        folder.mkdir()
+        folder.chmod(0o777)
+        assert wait_for(lambda: server.log().count("its own snapshot process") >= TABS, 60), server.log()
+        assert server.log().count("computes its own snapshots now") >= TABS
+        assert server.log().count("cannot listen again") == 1 and "no longer this user's private folder" in server.log()
         follows(store, pages)
-        socket_path.rmdir()
+        tab_kernels = [server.kernel_pids()[kernel] for kernel in kernels]
+        own = own_processes(server)
+        assert all(len(own[pid]) == 1 for pid in tab_kernels), own
+        assert all((peak_mb(pid) or 0) < 200 for pid in tab_kernels), [peak_mb(pid) for pid in tab_kernels]
 
-        # The tabs close: their kernels go (heartbeat, then the cull), the warm one stays.
-        tabs.close_all()
-        left = lambda: set(server.kernel_pids()) & set(kernels)  # noqa: E731
+        # Two tabs close: their kernels go (heartbeat, then the cull), and their own processes with them.
+        gone_own = [child for pid in tab_kernels[1:] for child in own[pid]]
+        for page in pages[1:]:
+            page.close()
+        left = lambda: set(server.kernel_pids()) & set(kernels[1:])  # noqa: E731
         assert wait_for(lambda: not left(), 60, 0.5), left()
-        assert len(server.kernel_pids()) == 1
+        assert wait_for(lambda: not any(running(pid) for pid in gone_own), 15), gone_own
+        shutil.rmtree(folder.with_name(folder.name + ".gone"))
+        assert len(server.kernel_pids()) == 2  # the open tab's and the warm one
+    # serve stopped with a tab still falling back: running_server fails if any kernel or process is left.

@@ -8,12 +8,17 @@ about 165 MB, no polars, no store. When the channel fails, the kernel
    a second when its socket is gone, ``SnapshotServer``'s watchdog);
 2. while it still fails, the refresh fails with a one-line reason (the page
    keeps its last figures and its pill says why);
-3. only after :data:`FALLBACK_AFTER_S` of failures does it open the store and
-   compute its own snapshots, as a kernel without serve does: the tab keeps
-   following the store, but this kernel now holds polars and the store (about
-   300 MB) until it ends. That is written once to serve's log (the kernel's
-   original stderr, not the page), and so is the channel's return: the kernel
-   asks it again every :data:`RETRY_CHANNEL_S`.
+3. only after :data:`FALLBACK_AFTER_S` of failures does it start a snapshot
+   process of its own (``ccanalytics.serve.fallback``: serve's server code on
+   the store, on a private socket) and asks it as it asked serve: the tab keeps
+   following the store, and the kernel still loads no polars (the process holds
+   the store and ends with the kernel). That is written once to serve's log (the
+   kernel's original stderr, not the page), and so is the channel's return: the
+   kernel asks it again every :data:`RETRY_CHANNEL_S`, and ends its process when
+   it answers.
+
+A socket answered by another user is a failing channel too (``SO_PEERCRED``):
+someone who took the place of serve's socket cannot feed the page figures.
 
 A kernel without a channel (``CCANALYTICS_SNAPSHOT_SOCKET`` unset: a notebook
 opened outside ``serve``) computes its own snapshots from the start.
@@ -25,11 +30,13 @@ import contextlib
 import json
 import os
 import socket
+import struct
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
+from ccanalytics.serve.fallback import FallbackProcess
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,11 +57,28 @@ class ChannelDown(Exception):
     """The snapshot channel did not answer as it should."""
 
 
-def _to_serves_log(line: str) -> None:
-    """Write a line to this process's original stderr: serve's log (ipykernel sends fd 2 to the page too)."""
+def _serves_log_fd() -> int:
+    """The original stderr of this process: serve's log (ipykernel sends fd 2 to the page too)."""
     fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+    return fd if isinstance(fd, int) else 2
+
+
+def _to_serves_log(line: str) -> None:
+    """Write a line to serve's log."""
     with contextlib.suppress(OSError):
-        os.write(fd if isinstance(fd, int) else 2, (line + "\n").encode(errors="replace"))
+        os.write(_serves_log_fd(), (line + "\n").encode(errors="replace"))
+
+
+def peer_uid(connection: socket.socket) -> int | None:
+    """The uid of the process at the other end (Linux ``SO_PEERCRED``); ``None`` where it cannot be asked."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    try:
+        _pid, peer, _gid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, option, 12))
+    except OSError:
+        return None
+    return peer
 
 
 class SnapshotSource:
@@ -63,14 +87,14 @@ class SnapshotSource:
     Parameters
     ----------
     db
-        The store (opened in this process only in the fallback).
+        The store (opened in this process only without a channel; in the fallback, by its own process).
     socket_path
         serve's socket; default :data:`SOCKET_ENV` from the environment (none: always compute here).
     clock, sleep, log
         Monotonic seconds, a pause and serve's log; replaceable in tests.
 
     Call it as ``store.snapshot(...).to_dict()`` is called: ``source(chain_wait_s=1.0, range="7d", api=None)``.
-    ``fetched`` and ``computed`` count where the snapshots came from.
+    ``fetched`` counts the snapshots serve gave, ``computed`` the others (here, or by the fallback's process).
 
     Examples
     --------
@@ -97,6 +121,7 @@ class SnapshotSource:
         self.socket_path = (os.environ.get(SOCKET_ENV) or None) if socket_path is None else socket_path
         self._clock, self._sleep, self._log = clock, sleep, log
         self._store: Any = None
+        self.fallback: FallbackProcess | None = None  # this tab's own snapshot process, while serve fails
         self._failing_since: float | None = None
         self._down_until = float("-inf")  # computing itself until then
         self.fetched = 0
@@ -111,10 +136,19 @@ class SnapshotSource:
             else:
                 if self._down_until > float("-inf"):
                     self._log(f"ccanalytics: kernel {os.getpid()}: serve's snapshot channel answers again")
+                    self.close()
                 self._failing_since, self._down_until = None, float("-inf")
                 self.fetched += 1
                 return snapshot
+        if self.socket_path:
+            return self._from_fallback({"range": range, "api": api, "chain_wait_s": chain_wait_s})
         return self._compute(chain_wait_s=chain_wait_s, range=range, api=api)
+
+    def close(self) -> None:
+        """End this tab's own snapshot process, if it has one."""
+        if self.fallback is not None:
+            self.fallback.close()
+            self.fallback = None
 
     def _failed(self, reason: str) -> None:
         """After a refresh's tries failed: a one-line error, or (failing long enough) the fallback."""
@@ -129,9 +163,28 @@ class SnapshotSource:
         self._down_until = now + RETRY_CHANNEL_S
         self._log(
             f"ccanalytics: kernel {os.getpid()}: serve's snapshot channel has not answered for "
-            f"{now - self._failing_since:.0f} s ({reason}): this tab computes its own snapshots now (its kernel "
-            f"loads polars and the store, about 300 MB) and asks the channel again every {RETRY_CHANNEL_S:.0f} s"
+            f"{now - self._failing_since:.0f} s ({reason}): this tab computes its own snapshots now, in a process "
+            f"of its own that reads the store (the kernel loads no polars), and asks the channel again every "
+            f"{RETRY_CHANNEL_S:.0f} s"
         )
+
+    def _from_fallback(self, request: dict) -> dict:
+        """The snapshot from this tab's own process: started when there is none, started again once if it fails."""
+        reason = ""
+        for _ in range(2):
+            if self.fallback is None or not self.fallback.alive():
+                self.close()
+                self.fallback = FallbackProcess(self.db, stderr=_serves_log_fd())
+                self._log(f"ccanalytics: kernel {os.getpid()}: its own snapshot process {self.fallback.pid} answers")
+            try:
+                snapshot = self._fetch(request, self.fallback.path)
+            except ChannelDown as exc:
+                reason = str(exc)
+                self.close()
+            else:
+                self.computed += 1
+                return snapshot
+        raise CCError(f"this tab's own snapshot process does not answer ({reason})")
 
     def _fetch_trying(self, request: dict) -> dict:
         """The snapshot from the channel, tried :data:`TRIES_S` times; ``ChannelDown`` with the last reason."""
@@ -145,12 +198,15 @@ class SnapshotSource:
                 reason = str(exc)
         raise ChannelDown(reason)
 
-    def _fetch(self, request: dict) -> dict:
-        assert self.socket_path is not None
+    def _fetch(self, request: dict, path: str | None = None) -> dict:
+        path = path or self.socket_path
+        assert path is not None
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
                 channel.settimeout(CONNECT_TIMEOUT_S)
-                channel.connect(self.socket_path)
+                channel.connect(path)
+                if peer_uid(channel) not in (None, os.getuid()):
+                    raise ChannelDown("answered by another user")
                 channel.settimeout(ANSWER_TIMEOUT_S)
                 channel.sendall(json.dumps(request).encode() + b"\n")
                 with channel.makefile("rb") as answer:

@@ -33,14 +33,19 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ccanalytics.serve.checks import GUARD_ENV, Guard, cross_site, default_max_kernels, host_allowed
 from ccanalytics.serve.pages import login_page, page
 from ccanalytics.serve.token import TOKEN_ENV, argv_without, read_token
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "GUARD_ENV",
@@ -52,6 +57,7 @@ __all__ = [
     "argv_without",
     "cross_site",
     "default_max_kernels",
+    "end_with_serve",
     "host_allowed",
     "login_page",
     "main",
@@ -301,8 +307,35 @@ async def announce_ready(manager: Any, path: str, timeout_s: float = READY_WAIT_
         ready.write("ready\n")
 
 
+def end_with_serve(
+    serve: int, *, parent: Callable[[], int] = os.getppid, every_s: float = 0.5, stop: Callable[[], None] | None = None
+) -> threading.Thread:
+    """Stop this Voila (SIGTERM: its kernels are shut down) once its parent ``serve`` is gone (started thread).
+
+    A serve killed outright (SIGKILL) cannot stop its Voila: without this, the
+    orphan would keep the port and its kernels, and a new serve could not start.
+
+    Examples
+    --------
+    >>> stopped = []
+    >>> end_with_serve(42, parent=lambda: 1, every_s=0.01, stop=lambda: stopped.append(1)).join(5)
+    >>> stopped
+    [1]
+    """
+
+    def watch() -> None:
+        while parent() == serve:
+            time.sleep(every_s)
+        (stop or (lambda: os.kill(os.getpid(), signal.SIGTERM)))()
+
+    thread = threading.Thread(target=watch, name="ccanalytics-end-with-serve", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run Voila with the checks: ``python -m ccanalytics.serve.guard NOTEBOOK [voila options]``."""
+    end_with_serve(os.getppid())
     _build().launch_instance(argv=sys.argv[1:] if argv is None else argv)
 
 

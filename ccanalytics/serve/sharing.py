@@ -26,9 +26,8 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import socketserver
-import struct
+import stat
 import sys
 import tempfile
 import threading
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccanalytics.errors import CCError
-from ccanalytics.serve.channel import SOCKET_ENV, ChannelDown, SnapshotSource
+from ccanalytics.serve.channel import SOCKET_ENV, ChannelDown, SnapshotSource, peer_uid
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -249,6 +248,9 @@ class SnapshotServer:
             self._server.server_close()
         try:
             self.folder.mkdir(mode=0o700, exist_ok=True)
+            mine = os.lstat(self.folder)  # someone else may have made the folder again, to be listened to
+            if not stat.S_ISDIR(mine.st_mode) or mine.st_uid != os.getuid() or mine.st_mode & 0o077:
+                raise OSError(f"{self.folder} is no longer this user's private folder")
             if self.path.is_socket() or self.path.is_symlink() or self.path.is_file():
                 self.path.unlink()
             self._listen()
@@ -284,7 +286,7 @@ def _handler(cache: SnapshotCache, uid: int) -> type[socketserver.StreamRequestH
         timeout = 10.0  # to send a request line
 
         def handle(self) -> None:
-            if _peer_uid(self.connection) not in (None, uid):
+            if peer_uid(self.connection) not in (None, uid):
                 return  # another user: not a word (the folder's mode already keeps them out)
             line = self.rfile.readline(MAX_REQUEST + 1)
             try:
@@ -306,18 +308,6 @@ def _handler(cache: SnapshotCache, uid: int) -> type[socketserver.StreamRequestH
                 self.wfile.write(json.dumps(header).encode() + b"\n" + payload)
 
     return Handler
-
-
-def _peer_uid(connection: socket.socket) -> int | None:
-    """The uid of the process at the other end (Linux ``SO_PEERCRED``); ``None`` where it cannot be asked."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    try:
-        _pid, peer, _gid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, option, 12))
-    except OSError:
-        return None
-    return peer
 
 
 def share_snapshots(store: Any, interval_s: float) -> SnapshotServer:

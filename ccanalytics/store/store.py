@@ -30,6 +30,7 @@ from ccanalytics.store.bands import read_back
 from ccanalytics.store.builder import Builder
 from ccanalytics.store.follow import Cursor, HistoryChanged, Verifier, advance, intact, new_rows, still_there
 from ccanalytics.store.history import judged, read_history, shelved
+from ccanalytics.store.paused import collector_paused
 from ccanalytics.store.reconciliation import latest_reconciliation
 from ccanalytics.store.scan import Tables
 from ccanalytics.store.small import SmallTables
@@ -201,7 +202,7 @@ class Store(Tables):
             raise ValueError(f"range must be one of {', '.join(RANGES)}")
         if api is not None and range is None:
             raise ValueError("api needs a range")
-        with self._lock:
+        with self._lock, collector_paused(self._ledger is not None):  # a warm refresh (``paused``)
             # A day range's settled history is kept as tallies, its edges read back (``bands``); without
             # rowids to read by, and for the hour ranges, the ledger keeps rows since the previous period.
             back = range is not None and RANGES[range].bucket == "1d" and self._source.shapes["calls"].has_rowid

@@ -59,13 +59,18 @@ def test_a_failing_channel_is_tried_again_then_a_one_line_error_then_the_kernel_
         source(chain_wait_s=0)
     assert clock.waits == [w for w in TRIES_S if w]  # every try of the refresh
     assert (source.fetched, source.computed, source._store, lines) == (0, 0, None, [])
-    clock.now += FALLBACK_AFTER_S  # still failing this long: the tab keeps working, computed here
-    first = source(chain_wait_s=0)
-    assert first["mode"] and (source.fetched, source.computed) == (0, 1)
-    assert len(lines) == 1 and f"kernel {os.getpid()}" in lines[0] and "computes its own snapshots" in lines[0]
-    clock.waits.clear()
-    source(chain_wait_s=0)  # within the retry delay: computed here at once, nothing more said
-    assert (source.computed, clock.waits, len(lines)) == (2, [], 1)
+    clock.now += FALLBACK_AFTER_S  # still failing this long: the tab keeps working, by its own process
+    try:
+        first = source(chain_wait_s=0)
+        assert first["mode"] and (source.fetched, source.computed, source._store) == (0, 1, None)
+        assert source.fallback is not None and source.fallback.alive()
+        assert len(lines) == 2 and f"kernel {os.getpid()}" in lines[0] and "computes its own snapshots" in lines[0]
+        assert lines[1].endswith(f"its own snapshot process {source.fallback.pid} answers")
+        clock.waits.clear()
+        source(chain_wait_s=0)  # within the retry delay: from its process at once, nothing more said
+        assert (source.computed, clock.waits, len(lines)) == (2, [], 2)
+    finally:
+        source.close()
 
 
 def test_a_garbled_answer_is_a_failing_channel(store_path: Path, tmp_path: Path):
@@ -97,13 +102,16 @@ def test_a_kernel_goes_back_to_the_channel_and_says_so(server: SnapshotServer, s
         source(chain_wait_s=0)
     clock.now += FALLBACK_AFTER_S
     source(chain_wait_s=0)
+    own = source.fallback
+    assert own is not None
     source.socket_path = str(server.path)  # the channel answers again
-    source(chain_wait_s=0)  # still within the retry delay: computed here
+    source(chain_wait_s=0)  # still within the retry delay: from its own process
     assert (source.computed, source.fetched) == (2, 0)
     clock.now += RETRY_CHANNEL_S
     source(chain_wait_s=0)
     assert (source.computed, source.fetched) == (2, 1)
     assert lines[-1] == f"ccanalytics: kernel {os.getpid()}: serve's snapshot channel answers again"
+    assert source.fallback is None and not own.alive()  # its process ended: the memory is given back
 
 
 def test_a_channel_that_comes_back_within_the_tries_costs_nothing(server: SnapshotServer, store_path: Path):
@@ -144,3 +152,12 @@ def test_the_stores_error_reaches_the_kernel_as_its_line(tmp_path: Path):
     finally:
         server.close()
     assert not server.folder.exists()
+
+
+def test_a_socket_answered_by_another_user_is_a_failing_channel(server: SnapshotServer, store_path: Path, monkeypatch):
+    clock, lines = Clock(), []
+    source = source_for(store_path, str(server.path), clock, lines)
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 4242)  # serve's socket is now someone else's
+    with pytest.raises(CCError, match=r"\(answered by another user\): trying again"):
+        source(chain_wait_s=0)
+    assert source.fetched == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import stat
 import threading
@@ -161,6 +162,21 @@ def test_serve_says_once_when_it_cannot_listen_again_and_recovers(server: Snapsh
     assert server.healthy() and server.restarts == 1
     assert SnapshotSource(store_path, str(server.path))(chain_wait_s=0)["mode"]
     assert lines[-1].endswith("listening again")
+
+
+def test_serve_does_not_listen_in_a_folder_that_is_no_longer_its_own(server: SnapshotServer, store_path: Path):
+    lines: list[str] = []
+    server._log = lines.append
+    gone = server.folder.with_name(server.folder.name + ".gone")
+    server.folder.rename(gone)  # a cleaner removed serve's folder, and someone made one at its path, open to all
+    server.folder.mkdir()
+    server.folder.chmod(0o777)
+    try:
+        time.sleep(1.5)
+        assert len(lines) == 1 and "no longer this user's private folder" in lines[0], lines
+        assert not server.path.exists() and not server.healthy()
+    finally:
+        shutil.rmtree(gone)
 
 
 def test_many_tabs_asking_at_once_all_get_in(server: SnapshotServer, store_path: Path):
