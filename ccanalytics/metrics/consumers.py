@@ -17,12 +17,6 @@ pair whose first call is its consumer's first call (every pair of a consumer
 that calls one API) be kept as nothing more than the API beside the
 consumer's first call: only the other pairs are kept by their own keys.
 
-First calls before the cut (no window reaches there: only *whether* a pair
-was seen matters) are kept as one sorted series of pair keys, 8 bytes a pair:
-a consumer was seen there when one of its pairs (its key XOR an API's hash,
-for each API seen) is among them — one binary search per API instead of a
-byte of API beside each of millions of consumer keys.
-
 Pure polars, no I/O.
 """
 
@@ -44,6 +38,7 @@ _MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames
 _BY_CONSUMER: dict[str, PolarsDataType] = {"key": pl.UInt64, "ts_ms": pl.Int64, "api_id": pl.Enum([])}
 _BY_API: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([]), "ts_ms": pl.Int64}
 _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_ms": pl.Int64}
+_OLD: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([])}
 
 
 def consumer_key() -> pl.Expr:
@@ -120,15 +115,17 @@ class FirstSeen:
     ``by_consumer`` holds each consumer's first call and its API; ``by_api``
     only the pairs whose first call is not their consumer's first (the pair
     of the consumer's first call is known from ``by_consumer``).  First calls
-    before ``cut`` are kept as sorted keys only (``old_pairs``: every pair
-    first seen before ``cut``): no window a view may ask reaches back there,
-    so only whether a consumer was seen matters, not when.
+    before ``cut`` are kept as sorted keys only (``old_consumers`` with the API
+    of each one's first call, ``old_pairs`` for the other pairs): no window a
+    view may ask reaches back there, so only whether a consumer was seen
+    matters, not when.
     """
 
     by_consumer: pl.DataFrame
     by_api: pl.DataFrame
     pending: tuple[pl.DataFrame, ...] = ()
     cut: int = -(2**63)
+    old: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_OLD))  # key, api_id, sorted by key
     old_pairs: pl.Series = field(default_factory=lambda: pl.Series("key", [], dtype=pl.UInt64))
 
     @classmethod
@@ -143,16 +140,10 @@ class FirstSeen:
         )
         return cls(cls.empty().by_consumer, cls.empty().by_api, (piece.collect(),)).merged()
 
-    def _old_consumers(self, keys: pl.Series) -> pl.Series:
-        """Whether each consumer's key was first seen before ``cut``: one of its pairs (with any API seen) was."""
-        dtype = self.by_consumer.schema["api_id"]
-        assert isinstance(dtype, pl.Enum)
-        old = pl.repeat(False, keys.len(), eager=True)
-        if self.old_pairs.is_empty():
-            return old
-        for api in dtype.categories:
-            old = old | is_among(_pair_keys(keys, api), self.old_pairs)
-        return old
+    @property
+    def old_consumers(self) -> pl.Series:
+        """The keys of the consumers first seen before ``cut``, sorted."""
+        return self.old["key"]
 
     def plus(self, rows: pl.DataFrame) -> FirstSeen:
         """With more call rows (any role, with ``rule``) counted; merged every few pieces."""
@@ -191,7 +182,7 @@ class FirstSeen:
             .sort("key")
             .collect()
         )
-        firsts = firsts.filter(~self._old_consumers(firsts["key"]))
+        firsts = firsts.filter(~is_among(firsts["key"], self.old_consumers))
         kept = self.by_consumer
         found, at = _found(firsts["key"], kept)
         was_ts, was_api = _at(kept, "ts_ms", found, at), _at(kept, "api_id", found, at)
@@ -224,12 +215,16 @@ class FirstSeen:
         if new.is_empty():
             return self
         dtype = pl.Enum(pl.concat([known, new]))
-        by_consumer, by_api = (f.with_columns(pl.col("api_id").cast(dtype)) for f in (self.by_consumer, self.by_api))
-        return replace(self, by_consumer=by_consumer, by_api=by_api)
+        by_consumer, by_api, old = (
+            f.with_columns(pl.col("api_id").cast(dtype)) for f in (self.by_consumer, self.by_api, self.old)
+        )
+        return replace(self, by_consumer=by_consumer, by_api=by_api, old=old)
 
     def _aged_pairs(self, pairs: pl.DataFrame) -> pl.Series:
         """Whether each pair (``key``, ``ckey``, ``api_id``) was first seen before ``cut``."""
-        return is_among(pairs["key"], self.old_pairs)
+        found, at = _found(pairs["ckey"], self.old)
+        first = (_at(self.old, "api_id", found, at) == pairs["api_id"]).fill_null(False)
+        return first | is_among(pairs["key"], self.old_pairs)
 
     def aged(self, cut: int, force: bool = False) -> FirstSeen:
         """The same with the first calls before ``cut`` kept as keys only (merged first)."""
@@ -240,15 +235,14 @@ class FirstSeen:
         before = pl.col("ts_ms") < cut
         if not (seen.by_consumer["ts_ms"] < cut).any() and not (seen.by_api["ts_ms"] < cut).any():
             return replace(seen, cut=cut)
-        # A consumer's first pair leaves by its own key; no pair is in two of the frames.
-        firsts = seen.by_consumer.lazy().filter(before).select(pl.col("key").xor(_api_hash(pl.col("api_id"))))
-        leaving = pl.concat([firsts, seen.by_api.lazy().filter(before).select("key")]).collect().to_series()
+        leaving = seen.by_consumer.filter(before).select(*_OLD)
         return replace(
             seen,
             cut=cut,
             by_consumer=seen.by_consumer.filter(~before),
             by_api=seen.by_api.filter(~before),
-            old_pairs=_union(seen.old_pairs, leaving),
+            old=seen.old.merge_sorted(leaving, key="key") if not seen.old.is_empty() else leaving,
+            old_pairs=_union(seen.old_pairs, seen.by_api.filter(before)["key"]),
         )
 
     def first_times(self, keys: pl.Series, api: str | None) -> pl.Series:
@@ -264,7 +258,11 @@ class FirstSeen:
 
     def aged_keys(self, keys: pl.Series, api: str | None) -> pl.Series:
         """Whether each key (of a consumer; with ``api``, of a (consumer, api)) was first seen before ``cut``."""
-        return self._old_consumers(keys) if api is None else is_among(keys, self.old_pairs)
+        if api is None:
+            return is_among(keys, self.old_consumers)
+        found, at = _found(_pair_keys(keys, api), self.old)
+        first = (_at(self.old, "api_id", found, at) == api).fill_null(False)
+        return first | is_among(keys, self.old_pairs)
 
     def settled(self, api: str | None) -> pl.Series:
         """The times of the first calls from ``cut`` on (of consumers; with ``api``, of its pairs), in no order."""

@@ -44,10 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 10  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+FORMAT = 9  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
 # 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
-# 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum;
-# 10: the first calls before the cut as pair keys only (``FirstSeen.old_pairs``)
+# 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum
 _PIECE_ROWS = 50_000  # a frame is written in pieces of about this many rows: polars encodes a whole piece at once
 _COPY_BYTES = 1 << 20
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
@@ -132,7 +131,14 @@ def save(store: Path, cached: CachedLedger) -> None:
         "settled_sketch": ledger.settled.sketch,
         "seen_consumers": seen.by_consumer,
         "seen_apis": seen.by_api,
-        "seen_old": pl.DataFrame({"key": seen.old_pairs}),
+        "seen_old": pl.concat(
+            [
+                seen.old.with_columns(pair=pl.lit(False)),
+                pl.DataFrame({"key": seen.old_pairs}).with_columns(
+                    api_id=pl.lit(None, seen.old.schema["api_id"]), pair=pl.lit(True)
+                ),
+            ]
+        ),
         "recent": ledger.recent,
         **{f"quarters_{name}": quarters.loaded(name) for name in _QUARTERS},
     }
@@ -217,12 +223,14 @@ def load(store: Path) -> CachedLedger | None:
         frames["settled_issues"],
         frames["settled_sketch"],
     )
+    old = frames["seen_old"]
     seen = (
         FirstSeen(
             frames["seen_consumers"],
             frames["seen_apis"],
             cut=meta["cut"],
-            old_pairs=frames["seen_old"]["key"],
+            old=old.filter(~pl.col("pair")).select("key", "api_id"),
+            old_pairs=old.filter(pl.col("pair"))["key"],
         )
         if meta["consumers"]
         else None

@@ -84,20 +84,16 @@ def test_first_calls_before_the_cut_are_kept_as_keys_and_still_known() -> None:
         {"role": ["seller"] * 3, "api_id": ["a", "b", "a"], "consumer": ["c1", "c2", "c3"], "ts_ms": [5, 50, 15]}
     ).with_columns(rule=pl.lit(None, pl.String))
     seen = FirstSeen.empty(cut=20).plus(old).merged()
-    assert seen.by_consumer["ts_ms"].to_list() == [50] and seen.old_pairs.len() == 2
-    # Aged, a consumer's first pair is kept by its own key: the consumer is known from it and its API.
-    aged = seen.aged(60)
-    assert aged.by_consumer.height == 0 and aged.old_pairs.len() == 3
-    assert aged.aged_keys(_pairs(["c2"], "b"), "b").to_list() == [True]
-    assert aged.aged_keys(_pairs(["c2", "c3"], "a"), "a").to_list() == [False, True]  # c2's first call was to b
-    keys = pl.DataFrame({"consumer": ["c1", "c2", "c3", "c9"]}).select(consumer_key()).to_series()
-    assert aged.aged_keys(keys, None).to_list() == [True, True, True, False]
+    assert seen.by_consumer["ts_ms"].to_list() == [50] and seen.old_consumers.len() == 2
+    # Every pair is its consumer's first: kept as the API beside the consumer, not by its own key.
+    assert seen.aged(60).by_consumer.height == 0 and seen.aged(60).old_consumers.len() == 3
+    assert seen.aged(60).old_pairs.len() == 0 and seen.aged(60).aged_keys(_pairs(["c2"], "b"), "b").to_list() == [True]
     recent = pl.LazyFrame({"role": ["seller"] * 3, "api_id": ["a", "a", "b"], "consumer": ["c1", "c4", "c1"],
                            "ts_ms": [100, 101, 102]})  # fmt: skip
     assert new_consumers(recent, seen, horizon=90, start=95, now=200) == 1  # c4; c1 was seen before the cut
     assert new_consumers(recent, seen, horizon=90, start=95, now=200, api="b") == 1  # c1's first call to b
     again = seen.plus(old.with_columns(pl.col("ts_ms") + 1)).merged()  # seen again later: still aged, once
-    assert again.old_pairs.len() == 2 and again.by_consumer.height == 1
+    assert again.old_consumers.len() == 2 and again.by_consumer.height == 1
 
 
 def _pairs(consumers: list[str], api: str) -> pl.Series:

@@ -173,7 +173,7 @@ def settled_parts(rows: pl.DataFrame) -> tuple[pl.DataFrame, FirstSeen, Past]:
         return with_rid.filter(inside & pl.col("rule").is_null()).select(COLUMNS)
 
     seen = FirstSeen.empty(cut=SETTLED_HORIZON - WINDOW_REACH_MS).plus(old.drop(RID)).merged()
-    assert seen.old_pairs.len() > 0  # first calls more than 90 days before the horizon: kept as keys
+    assert seen.old_consumers.len() > 0  # first calls more than 90 days before the horizon: kept as keys
     recent_rows = rows.filter(pl.col("ts_ms") >= SETTLED_HORIZON)
     return recent_rows, seen, Past(quarters, reader, SETTLED_HORIZON)
 

@@ -135,7 +135,7 @@ def test_consumers_are_read_and_kept_only_for_views(tmp_path):
     assert viewed.recent["consumer"].to_list() == ["c-new"]
     assert viewed.seen is not None
     seen = viewed.seen.merged()
-    assert seen.by_consumer.height + seen.old_pairs.len() == 1  # the old call's consumer: read though old
+    assert seen.by_consumer.height + seen.old_consumers.len() == 1  # the old call's consumer: read though old
     source.close()
 
 
