@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,9 @@ def test_a_killed_serve_takes_its_voila_and_kernels_with_it():
     server = Server(free_port()).start()  # the embedded demo, its warm kernel started
     assert server.process is not None
     tree = descendants(server.process.pid)
+    environ = Path(f"/proc/{server.kernel_pids().popitem()[1]}/environ").read_bytes().split(b"\0")
+    prefix = b"CCANALYTICS_SNAPSHOT_SOCKET="
+    folder = Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode()).parent
     assert server.voila_pid() in tree and server.kernel_pids(), tree
     try:
         os.kill(server.process.pid, signal.SIGKILL)
@@ -25,6 +29,7 @@ def test_a_killed_serve_takes_its_voila_and_kernels_with_it():
         while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
             time.sleep(0.25)
         assert not [pid for pid in tree if _alive(pid)], "left running after serve was killed"
+        assert not folder.exists()  # serve's snapshot socket and its folder, removed by its Voila
     finally:
         for pid in tree:
             if _alive(pid):

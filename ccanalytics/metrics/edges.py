@@ -278,7 +278,8 @@ class Edges:
                 ),
                 _sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
                 *wanted,
-            ]
+            ],
+            engine="in-memory",  # "auto" costs these few rows more (docs/performance.md, "Fifth wave")
         )
         moved = replace(
             self,

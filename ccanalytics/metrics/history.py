@@ -258,7 +258,7 @@ class History:
         )
         p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,), ordered=True)
         tallied = edges.tallies.filter(pl.col("period") == "window").join(p95, on=list(_BY), how="left")
-        breakdown = breakdown_rows(tallied.lazy(), names, apis).collect()
+        breakdown = breakdown_rows(tallied.lazy(), names, apis).collect(engine="in-memory")
         starts = starts_seen[-1]
         consumers = middle.figures_of(edges.outside, edges.firsts, now - length, now)
         view = view_dict(range_, api, now, figures, buckets, breakdown, consumers)

@@ -274,7 +274,7 @@ class MiddleConsumers:
             .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
-            .collect()
+            .collect(engine="in-memory")
         )
         # First calls before the build that lie in the window, corrected for the consumers of the new calls.
         before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))

@@ -300,7 +300,8 @@ def ranged_view(
             _breakdown(in_window, names, apis),
             consumer_count,
             top_consumers,
-        ]
+        ],
+        engine="in-memory",  # as ``edges.Edges.moved``
     )
     fresh = new_consumers(calls, seen, horizon, start, now, api)
     return view_dict(range_, api, now, figures, series, breakdown, (count.item(), fresh, top))

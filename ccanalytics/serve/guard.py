@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -326,11 +328,19 @@ def end_with_serve(
     def watch() -> None:
         while parent() == serve:
             time.sleep(every_s)
-        (stop or (lambda: os.kill(os.getpid(), signal.SIGTERM)))()
+        (stop or _serve_gone)()
 
     thread = threading.Thread(target=watch, name="ccanalytics-end-with-serve", daemon=True)
     thread.start()
     return thread
+
+
+def _serve_gone() -> None:
+    """Remove the folder of serve's snapshot socket (serve cannot any more), then stop as on SIGTERM."""
+    folder = Path(os.environ.get("CCANALYTICS_SNAPSHOT_SOCKET") or "/nonexistent/x").parent
+    if folder.name.startswith("ccanalytics-share-"):
+        shutil.rmtree(folder, ignore_errors=True)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> None:
