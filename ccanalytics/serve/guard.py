@@ -44,6 +44,7 @@ from urllib.parse import urlencode
 
 from ccanalytics.serve.checks import GUARD_ENV, Guard, cross_site, default_max_kernels, host_allowed
 from ccanalytics.serve.pages import login_page, page
+from ccanalytics.serve.sharing import FOLDER_PREFIX, SOCKET_ENV
 from ccanalytics.serve.token import TOKEN_ENV, argv_without, read_token
 
 if TYPE_CHECKING:
@@ -337,9 +338,9 @@ def end_with_serve(
 
 def _serve_gone() -> None:
     """Remove the folder of serve's snapshot socket (serve cannot any more), then stop as on SIGTERM."""
-    folder = Path(os.environ.get("CCANALYTICS_SNAPSHOT_SOCKET") or "/nonexistent/x").parent
-    if folder.name.startswith("ccanalytics-share-"):
-        shutil.rmtree(folder, ignore_errors=True)
+    socket_path = os.environ.get(SOCKET_ENV)
+    if socket_path and Path(socket_path).parent.name.startswith(FOLDER_PREFIX):
+        shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
     os.kill(os.getpid(), signal.SIGTERM)
 
 

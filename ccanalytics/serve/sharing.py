@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "FOLDER_PREFIX",
     "SOCKET_ENV",
     "ChannelDown",
     "SnapshotCache",
@@ -54,6 +55,7 @@ __all__ = [
     "status_line",
 ]
 
+FOLDER_PREFIX = "ccanalytics-share-"  # the private folders the sockets live in
 MAX_REQUEST = 4096  # bytes of one request line
 VIEWS_KEPT = 32  # views whose last snapshot is kept (a visitor can ask for many `api=` values)
 MAX_CHAIN_WAIT_S = 5.0
@@ -204,7 +206,7 @@ class SnapshotServer:
 
     def __init__(self, cache: SnapshotCache, *, log: Callable[[str], None] | None = None) -> None:
         self.cache = cache
-        self.folder = Path(tempfile.mkdtemp(prefix="ccanalytics-share-"))  # 0700
+        self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700
         self.path = self.folder / "snapshots.sock"
         self.restarts = 0
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
