@@ -29,7 +29,15 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.browser_fixtures import Server, cmdline, descendants, free_port, launch_chromium, rss_mb
+from tests.support.browser_fixtures import (
+    Server,
+    cmdline,
+    descendants,
+    free_port,
+    launch_chromium,
+    rss_mb,
+    snapshot_socket,
+)
 from tests.support.procs import peak_mb
 
 BUDGET_S = 2.5
@@ -53,9 +61,7 @@ def visit(browser, url: str, timeout_s: float) -> float:
 
 def break_channel(pid: int) -> Path:
     """Put a folder where the kernel's snapshot socket was: serve cannot listen again there."""
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    prefix = b"CCANALYTICS_SNAPSHOT_SOCKET="
-    path = Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode())
+    path = snapshot_socket(pid)
     path.unlink()
     path.mkdir()
     return path

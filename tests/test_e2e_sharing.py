@@ -25,8 +25,16 @@ from pathlib import Path
 import pytest
 
 from ccanalytics.demo import write_demo
-from ccanalytics.serve.sharing import SOCKET_ENV
-from tests.support.browser_fixtures import Server, Tabs, cmdline, descendants, rss_mb, running_server, wait_for
+from tests.support.browser_fixtures import (
+    Server,
+    Tabs,
+    cmdline,
+    descendants,
+    rss_mb,
+    running_server,
+    snapshot_socket,
+    wait_for,
+)
 from tests.support.procs import peak_mb
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -127,9 +135,7 @@ def test_tabs_share_one_snapshot_per_refresh_and_work_without_the_channel(tabs: 
         # The channel's socket disappears (a /tmp cleaner): serve listens again at once, the kernels'
         # tries within a refresh outlast that, and nothing on the page shows it.
         pids = server.kernel_pids()
-        environ = Path(f"/proc/{pids[kernels[0]]}/environ").read_bytes().split(b"\0")
-        prefix = SOCKET_ENV.encode() + b"="
-        socket_path = Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode())
+        socket_path = snapshot_socket(pids[kernels[0]])
         socket_path.rename(socket_path.with_suffix(".gone"))
         follows(store, pages)
         assert "snapshot channel was down (its socket was gone): listening again" in server.log()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.browser_fixtures import Server, _alive, descendants, free_port
+from tests.support.browser_fixtures import Server, _alive, descendants, free_port, snapshot_socket
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +17,7 @@ def test_a_killed_serve_takes_its_voila_and_kernels_with_it():
     server = Server(free_port()).start()  # the embedded demo, its warm kernel started
     assert server.process is not None
     tree = descendants(server.process.pid)
-    environ = Path(f"/proc/{server.kernel_pids().popitem()[1]}/environ").read_bytes().split(b"\0")
-    prefix = b"CCANALYTICS_SNAPSHOT_SOCKET="
-    folder = Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode()).parent
+    folder = snapshot_socket(server.kernel_pids().popitem()[1]).parent
     assert server.voila_pid() in tree and server.kernel_pids(), tree
     try:
         os.kill(server.process.pid, signal.SIGKILL)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ccanalytics.serve.sharing import SOCKET_ENV
 from tests.support.chain_fixtures import free_port
 from tests.support.procs import rss_mb
 
@@ -84,6 +85,13 @@ def cmdline(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return []
+
+
+def snapshot_socket(pid: int) -> Path:
+    """The path of serve's snapshot socket that a kernel (``pid``) was given (its environment)."""
+    prefix = SOCKET_ENV.encode() + b"="
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return Path(next(item for item in environ if item.startswith(prefix))[len(prefix) :].decode())
 
 
 @dataclass
