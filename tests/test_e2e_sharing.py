@@ -20,7 +20,7 @@ import shutil
 import signal
 import sqlite3
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -35,7 +35,10 @@ from tests.support.browser_fixtures import (
     snapshot_socket,
     wait_for,
 )
-from tests.support.procs import peak_mb
+from tests.support.procs import alive, peak_mb
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -99,14 +102,6 @@ def own_processes(server: Server) -> dict[int, list[int]]:
     }
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_tabs_share_one_snapshot_per_refresh_and_work_without_the_channel(tabs: Tabs, tmp_path: Path):
     store = tmp_path / "cc.db"
     write_demo(store, days=2)
@@ -166,7 +161,7 @@ def test_tabs_share_one_snapshot_per_refresh_and_work_without_the_channel(tabs: 
             page.close()
         left = lambda: set(server.kernel_pids()) & set(kernels[1:])  # noqa: E731
         assert wait_for(lambda: not left(), 60, 0.5), left()
-        assert wait_for(lambda: not any(running(pid) for pid in gone_own), 15), gone_own
+        assert wait_for(lambda: not any(alive(pid) for pid in gone_own), 15), gone_own
         shutil.rmtree(folder.with_name(folder.name + ".gone"))
         assert len(server.kernel_pids()) == 2  # the open tab's and the warm one
     # serve stopped with a tab still falling back: running_server fails if any kernel or process is left.

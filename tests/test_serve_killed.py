@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tests.support.browser_fixtures import Server, _alive, descendants, free_port, snapshot_socket
+from tests.support.browser_fixtures import Server, descendants, free_port, snapshot_socket
+from tests.support.procs import alive
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +24,12 @@ def test_a_killed_serve_takes_its_voila_and_kernels_with_it():
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
         deadline = time.monotonic() + 30
-        while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
             time.sleep(0.25)
-        assert not [pid for pid in tree if _alive(pid)], "left running after serve was killed"
+        assert not [pid for pid in tree if alive(pid)], "left running after serve was killed"
         assert not folder.exists()  # serve's snapshot socket and its folder, removed by its Voila
     finally:
         for pid in tree:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         server.stop()

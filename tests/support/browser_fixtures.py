@@ -30,7 +30,7 @@ import pytest
 
 from ccanalytics.serve.sharing import SOCKET_ENV
 from tests.support.chain_fixtures import free_port
-from tests.support.procs import rss_mb
+from tests.support.procs import alive, rss_mb
 
 __all__ = ["REPO", "Server", "Tabs", "free_port", "launch_chromium", "rss_mb", "running_server", "wait_for"]
 
@@ -206,7 +206,7 @@ class Server:
         left = [pid for pid in tree if Path(f"/proc/{pid}").exists()]
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
-            left = [pid for pid in left if _alive(pid)]
+            left = [pid for pid in left if alive(pid)]
         if left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)  # the session this server was started in
@@ -214,15 +214,6 @@ class Server:
             with contextlib.suppress(OSError):
                 self.log_path.unlink()
         return left
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @contextlib.contextmanager

@@ -1,10 +1,10 @@
-"""A process's memory as Linux reports it (``/proc/PID/status``): light, for benchmarks that measure themselves."""
+"""A process as Linux reports it (``/proc/PID``): whether it runs, its memory; light, for self-measuring benchmarks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["peak_mb", "rss_mb"]
+__all__ = ["alive", "peak_mb", "rss_mb"]
 
 
 def _status_mb(pid: int, field: str) -> float | None:
@@ -28,3 +28,12 @@ def peak_mb(pid: int) -> float | None:
     Its own: ``ru_maxrss`` would carry a parent's peak across ``exec``.
     """
     return _status_mb(pid, "VmHWM")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,21 +13,12 @@ from ccanalytics.errors import CCError
 from ccanalytics.serve.channel import SnapshotSource
 from ccanalytics.serve.fallback import FallbackProcess
 from ccanalytics.store import open_store
-from tests.support.browser_fixtures import REPO
+from tests.support.browser_fixtures import REPO, wait_for
+from tests.support.procs import alive
 from tests.unit.serve.test_sharing import same
 
-
-def gone(pid: int, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state == "Z":  # ended, not yet reaped by its parent
-            return True
-        time.sleep(0.05)
-    return False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_it_answers_what_the_store_would_compute_and_ends_when_closed(store_path: Path):
@@ -61,5 +51,5 @@ def test_it_ends_when_its_kernel_is_killed(store_path: Path):
     kernel.kill()
     kernel.wait()
     kernel.stdout.close()
-    assert gone(int(pid)), f"the fallback process {pid} outlived its kernel"
+    assert wait_for(lambda: not alive(int(pid)), 10, 0.05), f"the fallback process {pid} outlived its kernel"
     assert not os.path.exists(os.path.dirname(path))
