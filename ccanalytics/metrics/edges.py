@@ -115,7 +115,7 @@ def _signed_tally(delta: pl.LazyFrame) -> pl.LazyFrame:
     return delta.group_by(_BY).agg(
         calls=sign.sum(),
         success=(sign * formulas.succeeded().cast(pl.Int64)).sum(),
-        latency_sum=(latency * sign).sum().cast(pl.Float64),
+        latency_sum=formulas.exact_sum(latency * sign),
         latency_n=(latency.is_not_null().cast(pl.Int64) * sign).sum(),
         price_micro=(pl.col("price_micro").cast(pl.Int128) * sign).sum(),
         revenue_micro=(pl.col("revenue_micro").cast(pl.Int128) * sign).sum(),
@@ -258,8 +258,9 @@ class Edges:
         tallies = (
             pl.concat([self.tallies.lazy(), _signed_tally(delta)], how="vertical_relaxed")
             .group_by(_BY)
-            .agg(pl.exclude(_BY).sum())
+            .agg(*formulas.sums(_BY))
             .filter(pl.col("calls") != 0)
+            .select(self.tallies.columns)
         )
         sketches = (
             pl.concat([self.sketch.lazy(), _signed_sketch(delta)], how="vertical_relaxed")

@@ -245,7 +245,7 @@ class History:
         by_role = grouped_percentiles(plan.sketch.select(coarse(pl.col("grp")), "key", "n").sort("grp", "key"))
         figures = (
             plan.tallies.group_by("period", "role")
-            .agg(pl.exclude(_BY).sum())
+            .agg(*formulas.sums(_BY))
             .with_columns(grp=group(by_api=False))
             .join(by_role, on="grp", how="left")
             .drop("grp")
