@@ -81,7 +81,7 @@ class Totals:
     tallies: pl.DataFrame  # per (role, api_id), valid calls
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
-    sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
+    sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``; with `buckets`, a key's rows summed)
     # per (role, api_id), the sketch as Python values with its p95 found (``buckets``): moved by the new counts
     # while the totals are merged eagerly, None when it must be read from the sketch again (``with_p95``)
     buckets: dict[tuple[str, str], Buckets] | None = None
@@ -117,7 +117,8 @@ class Totals:
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
         tallies, names, issues, sketches, buckets = self.tallies, self.names, self.issues, self.sketch, self.buckets
-        moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good)
+        # with `buckets` kept, the sketch is read only when asked for: its new counts are appended
+        moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good, buckets is not None)
         if moved is None and not good.is_empty():  # calls of several APIs: one group_by
             moved = merge.moved_by_groups(tallies, names, sketches, good)
         if moved is not None:

@@ -262,27 +262,29 @@ class MiddleConsumers:
         self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
     ) -> tuple[int, int, pl.DataFrame]:
         """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
-        count, top, moved = pl.collect_all(
-            [*self.counted(outside.lazy()), self.first_moves(firsts.lazy(), start, now)], engine="in-memory"
+        top, moved = pl.collect_all(
+            [self.top_of(outside.lazy()), self.first_moves(firsts.lazy(), start, now)], engine="in-memory"
         )
-        return count.item(), self.new_count(moved, start), top
+        return self.count_of(outside), self.new_count(moved, start), top
 
-    def counted(self, outside: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-        """Queries of ``consumers`` (one row) and ``top_consumers``, from ``outside`` as ``looked_up`` gives it."""
-        count = outside.select(consumers=pl.len().cast(pl.Int64) - pl.col("known").sum() + self.table.height)
+    def count_of(self, outside: pl.DataFrame) -> int:
+        """``consumers``: the middle's and those of ``outside`` (as ``looked_up`` gives it) it does not have."""
+        return self.table.height + outside.height - int(outside["known"].sum())
+
+    def top_of(self, outside: pl.LazyFrame) -> pl.LazyFrame:
+        """A query of ``top_consumers``, from ``outside`` as ``looked_up`` gives it."""
         totals = outside.select(
             "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
         # The ten first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
         edges = totals.top_k(TOP_CONSUMERS, by=_TOP_BY, reverse=[not d for d in _TOP_DESCENDING])
         unchanged = self.top.lazy().join(outside.select("key"), on="key", how="anti")
-        top = (
+        return (
             pl.concat([unchanged, edges], how="vertical_relaxed")
             .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
         )
-        return count, top
 
     @staticmethod
     def first_moves(firsts: pl.LazyFrame, start: int, now: int) -> pl.LazyFrame:
