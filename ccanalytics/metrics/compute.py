@@ -235,7 +235,7 @@ def compute(
     those of them that failed, sorted by time, when the running state keeps them.
     """
     near = calls if chart_calls is None else chart_calls
-    valid_apis = apis.filter(pl.col("rule").is_null())
+    valid_apis = apis if apis["rule"].null_count() == apis.height else apis.filter(pl.col("rule").is_null())  # no query
     good_apis = valid_apis.lazy()
     if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
         frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)

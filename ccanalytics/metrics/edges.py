@@ -32,13 +32,26 @@ from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import api_key, consumer_key
 from ccanalytics.metrics.views import Range, bucket_starts
 
-__all__ = ["FIRSTS_SCHEMA", "OUTSIDE_SCHEMA", "SIGNED", "Edges", "Shown", "label"]
+__all__ = [
+    "FIRSTS_SCHEMA",
+    "OUTSIDE_SCHEMA",
+    "SIGNED",
+    "Edges",
+    "Move",
+    "Shown",
+    "coarse",
+    "group",
+    "label",
+    "merged_firsts",
+    "merged_outside",
+]
 
 _BY = ["period", "role", "api_id"]
 _HUGE_LATENCY = 1e9  # leaving with one this big, a float sum could lose the others' digits: start again
 SIGNED = "sign"
 # What a view computes from the moved tallies, sketch and bucket counts (and the buckets' starts).
 Shown = Callable[[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, list[int]], list[pl.LazyFrame]]
+_TOP_BITS = 2**62  # a group's period and role, above a hash of its api_id
 # The window's consumers outside the middle: their calls and revenue there, and their figures in the middle.
 OUTSIDE_SCHEMA = {
     "key": pl.UInt64,
@@ -74,12 +87,35 @@ def label(calls: pl.LazyFrame, now: int, length: int) -> pl.LazyFrame:
     )
 
 
+def group(*, by_api: bool = True) -> pl.Expr:
+    """A sketch group's 64-bit id from ``period``, ``role`` and ``api_id``: integers sort and group fast.
+
+    The top two bits say the period and the role, the rest is a hash of
+    ``api_id`` (without ``by_api``: zero, the group of the role's APIs together).
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"period": ["window", "window"], "role": ["seller"] * 2, "api_id": ["a", "b"]})
+    >>> ids = rows.select(fine=group(), role=group(by_api=False))
+    >>> ids["fine"].n_unique(), ids["role"].to_list() == [3 * 2**62] * 2, (ids["fine"] // 2**62).to_list()
+    (2, True, [3, 3])
+    """
+    period_role = (pl.col("period") == "window").cast(pl.UInt64) * 2 + (pl.col("role") == "seller").cast(pl.UInt64)
+    top = period_role * pl.lit(_TOP_BITS, pl.UInt64)
+    return top + pl.col("api_id").hash(seed=7) // 4 if by_api else top
+
+
+def coarse(grp: pl.Expr) -> pl.Expr:
+    """The group of a ``group`` id's period and role, every API together (``group(by_api=False)``)."""
+    return grp // _TOP_BITS * pl.lit(_TOP_BITS, pl.UInt64)
+
+
 def _signed_tally(delta: pl.LazyFrame) -> pl.LazyFrame:
     sign, latency = pl.col(SIGNED), pl.col("latency_ms")
     return delta.group_by(_BY).agg(
         calls=sign.sum(),
         success=(sign * formulas.succeeded().cast(pl.Int64)).sum(),
-        latency_sum=(latency * sign).sum().cast(pl.Float64),
+        latency_sum=formulas.exact_sum(latency * sign),
         latency_n=(latency.is_not_null().cast(pl.Int64) * sign).sum(),
         price_micro=(pl.col("price_micro").cast(pl.Int128) * sign).sum(),
         revenue_micro=(pl.col("revenue_micro").cast(pl.Int128) * sign).sum(),
@@ -90,9 +126,9 @@ def _signed_sketch(delta: pl.LazyFrame) -> pl.LazyFrame:
     latency = pl.col("latency_ms")
     return (
         delta.filter(latency.is_not_null())
-        .group_by(*_BY, key=sketch.bucket(latency))
+        .group_by(grp=group(), key=sketch.bucket(latency))
         .agg(n=pl.col(SIGNED).sum())
-        .select(*_BY, "key", "n")
+        .select("grp", "key", "n")
     )
 
 
@@ -122,7 +158,7 @@ class Edges:
     band: pl.DataFrame  # the bands' calls (late ones merged in), sorted by ts_ms
     pending: pl.DataFrame  # calls added at or after `now`: counted when `now` passes them
     tallies: pl.DataFrame  # period, role, api_id, figures: both periods, middles included
-    sketch: pl.DataFrame  # period, role, api_id, key, n (sorted so, once moved)
+    sketch: pl.DataFrame  # grp (``group``), key, n: both periods, sorted by grp and key
     counts: pl.DataFrame  # role, start, success, error: the new calls per bucket start
     failed: pl.DataFrame  # role, api_id, ts_ms: the new calls that failed
     outside: pl.DataFrame  # key, consumer, calls, micro: the window's seller calls outside the middle
@@ -143,7 +179,8 @@ class Edges:
         """The middles alone at ``now``, and the bands' calls to add then (signed rows, for ``moved``'s ``extra``).
 
         ``known`` rows of the ledger were there at the build; ``future`` are
-        those of them at or after it.
+        those of them at or after it; ``sketches`` per (period, role, api_id,
+        key), as a history keeps them.
         """
         if api is not None:
             mine = pl.col("api_id") == api
@@ -153,37 +190,15 @@ class Edges:
         counts = pl.DataFrame(schema={"role": pl.String, "start": pl.Int64, "success": pl.Int64, "error": pl.Int64})
         outside = pl.DataFrame(schema=OUTSIDE_SCHEMA)
         firsts = pl.DataFrame(schema=FIRSTS_SCHEMA)
+        sketches = sketches.select(grp=group(), key="key", n="n").sort("grp", "key")
         edges = cls(api, now, known, band, future, tallies, sketches, counts, failed, outside, firsts)
         return edges, label(band.lazy(), now, length)
 
     def with_consumers(self, outside: pl.DataFrame, firsts: pl.DataFrame) -> Edges:
-        """These edges with the changes of their consumers added (both looked up: see ``middle``).
-
-        ``outside`` as ``OUTSIDE_SCHEMA`` (calls and revenue signed),
-        ``firsts`` as ``FIRSTS_SCHEMA``; a consumer left without calls outside
-        the middle leaves ``outside``.
-        """
-        if outside.height:
-            outside = (
-                pl.concat([self.outside, outside], how="vertical_relaxed")
-                .group_by("key")
-                .agg(pl.col("consumer").first(), pl.col("calls", "micro").sum(), pl.col(*_LOOKED).first())
-                .filter(pl.col("calls") != 0)
-                .select(*OUTSIDE_SCHEMA)
-            )
-        else:
-            outside = self.outside
-        if firsts.height:
-            firsts = (
-                pl.concat([self.firsts, firsts], how="vertical_relaxed")
-                .group_by("key")
-                .agg(pl.col("ts_ms").min(), pl.col("old").first())
-            )
-        else:
-            firsts = self.firsts
+        """These edges with their consumers' figures (as ``merged_outside`` and ``merged_firsts`` give them)."""
         return replace(self, outside=outside, firsts=firsts)
 
-    def moved(
+    def plan(
         self,
         rows: pl.DataFrame,
         height: int,
@@ -194,17 +209,13 @@ class Edges:
         timezone: str,
         range_: Range,
         extra: pl.LazyFrame | None = None,
-        shown: Shown | None = None,
-    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame, list[pl.DataFrame]] | None:
-        """The edges at a later ``now``, the consumers' changes (``outside`` and ``firsts``), and what ``shown`` asks.
+    ) -> Move | None:
+        """The move to a later ``now``, as queries (``Move``): a view collects them with its own in one polars call.
 
         ``rows`` are the valid calls added since ``self.height`` (up to
         ``height``), not filtered by API; ``extra`` more signed rows to add
-        (the bands' at the start); ``shown`` the frames to compute from the
-        moved tallies, sketch and counts (and the buckets' starts), in the
-        same query (one polars call costs more than these few rows).  None
-        when ``now`` moved back, or when a huge latency leaves (start again
-        from the build).
+        (the bands' at the start).  None when ``now`` moved back, or when a
+        huge latency leaves (start again from the build).
         """
         if now < self.now:
             return None
@@ -220,8 +231,8 @@ class Edges:
         cuts = [self.now - 2 * length, now - 2 * length, self.now - length, now - length]
         a, b, c, d = (int(i) for i in band_ts.search_sorted(pl.Series(cuts, dtype=pl.Int64), side="left"))
         out_of_previous, into_previous = self.band.slice(a, b - a), self.band.slice(c, d - c)
-        leaving = pl.concat([out_of_previous, into_previous])
-        if leaving.height and (leaving["latency_ms"].max() or 0.0) >= _HUGE_LATENCY:  # type: ignore[operator]
+        most = [frame["latency_ms"].max() or 0.0 for frame in (out_of_previous, into_previous)]
+        if max(most) >= _HUGE_LATENCY:  # type: ignore[operator]
             return None
         band = self.band
         if entering.height and entering["ts_ms"].min() < built - length + span:  # type: ignore[operator]
@@ -244,52 +255,143 @@ class Edges:
         )
         key = consumer_key() if self.api is None else api_key()
         starts = bucket_starts(now, timezone, range_)
-        moved_tallies = (
+        tallies = (
             pl.concat([self.tallies.lazy(), _signed_tally(delta)], how="vertical_relaxed")
             .group_by(_BY)
-            .agg(pl.exclude(_BY).sum())
+            .agg(*formulas.sums(_BY))
             .filter(pl.col("calls") != 0)
+            .select(self.tallies.columns)
         )
-        moved_sketch = (
+        sketches = (
             pl.concat([self.sketch.lazy(), _signed_sketch(delta)], how="vertical_relaxed")
-            .group_by([*_BY, "key"])
+            .group_by("grp", "key")
             .agg(pl.col("n").sum())
             .filter(pl.col("n") != 0)
-            .sort([*_BY, "key"])  # kept in order: its percentiles need no sort
+            .sort("grp", "key")  # kept in order: its percentiles need no sort
         )
-        moved_counts = (
+        counts = (
             pl.concat([self.counts.lazy(), _bucket_counts(entering.lazy(), starts)])
             .group_by("role", "start")
             .agg(pl.col("success", "error").sum())
         )
-        wanted = [] if shown is None else shown(moved_tallies, moved_sketch, moved_counts, starts)
-        tallies, sketches, counts, failed, outside, firsts, *results = pl.collect_all(
-            [
-                moved_tallies,
-                moved_sketch,
-                moved_counts,
-                entering.lazy().filter(~formulas.succeeded()).select(self.failed.columns),
-                _sellers(delta.filter(pl.col("period") == "window"))
-                .group_by(key=key)
-                .agg(
-                    consumer=pl.col("consumer").first(),
-                    calls=pl.col(SIGNED).sum(),
-                    micro=(pl.col("revenue_micro").cast(pl.Int128) * pl.col(SIGNED)).sum(),
-                ),
-                _sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
-                *wanted,
-            ],
-            engine="in-memory",  # "auto" costs these few rows more (docs/performance.md, "Fifth wave")
+        outside = (
+            _sellers(delta.filter(pl.col("period") == "window"))
+            .group_by(key=key)
+            .agg(
+                consumer=pl.col("consumer").first(),
+                calls=pl.col(SIGNED).sum(),
+                micro=(pl.col("revenue_micro").cast(pl.Int128) * pl.col(SIGNED)).sum(),
+            )
         )
-        moved = replace(
-            self,
-            now=now,
-            height=height,
-            band=band,
-            pending=pending,
+        moved = replace(self, now=now, height=height, band=band, pending=pending)
+        return Move(
+            edges=moved,
             tallies=tallies,
             sketch=sketches,
             counts=counts,
-            failed=pl.concat([self.failed, failed]) if failed.height else self.failed,
+            failed=entering.lazy().filter(~formulas.succeeded()).select(self.failed.columns),
+            outside=outside,
+            firsts=_sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
+            starts=starts,
         )
-        return moved, outside, firsts, results
+
+    def moved(
+        self,
+        rows: pl.DataFrame,
+        height: int,
+        now: int,
+        *,
+        built: int,
+        span: int,
+        timezone: str,
+        range_: Range,
+        extra: pl.LazyFrame | None = None,
+        shown: Shown | None = None,
+    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame, list[pl.DataFrame]] | None:
+        """``plan`` collected: the edges at ``now``, the consumers' changes (``outside``, ``firsts``), ``shown``'s.
+
+        ``shown`` gives the frames to compute from the moved tallies, sketch
+        and counts (and the buckets' starts), in the same polars call.
+        """
+        move = self.plan(rows, height, now, built=built, span=span, timezone=timezone, range_=range_, extra=extra)
+        if move is None:
+            return None
+        wanted = [] if shown is None else shown(move.tallies, move.sketch, move.counts, move.starts)
+        tallies, sketches, counts, failed, outside, firsts, *results = pl.collect_all(
+            [*move.queries(), move.outside, move.firsts, *wanted],
+            engine="in-memory",  # "auto" costs these few rows more (docs/performance.md, "Fifth wave")
+        )
+        return move.done(tallies, sketches, counts, failed), outside, firsts, results
+
+
+@dataclass(frozen=True)
+class Move:
+    """``Edges.plan``'s answer: the edges at the later ``now`` once its queries are collected (``done``)."""
+
+    edges: Edges  # now, height, band and pending moved; the frames below not yet
+    tallies: pl.LazyFrame
+    sketch: pl.LazyFrame
+    counts: pl.LazyFrame
+    failed: pl.LazyFrame  # the calls entering that failed
+    outside: pl.LazyFrame  # per consumer of the window's changes: key, consumer, calls and micro signed
+    firsts: pl.LazyFrame  # key, ts_ms: each consumer's first call among those entering
+    starts: list[int]  # the buckets' starts at `now`
+
+    def queries(self) -> list[pl.LazyFrame]:
+        """The frames ``done`` takes, in its order."""
+        return [self.tallies, self.sketch, self.counts, self.failed]
+
+    def done(self, tallies: pl.DataFrame, sketch: pl.DataFrame, counts: pl.DataFrame, failed: pl.DataFrame) -> Edges:
+        """The edges at ``now`` from the collected ``queries`` (consumers not yet: ``Edges.with_consumers``)."""
+        edges = self.edges
+        failed = pl.concat([edges.failed, failed]) if failed.height else edges.failed
+        return replace(edges, tallies=tallies, sketch=sketch, counts=counts, failed=failed)
+
+
+def merged_outside(before: pl.DataFrame, looked: pl.DataFrame) -> pl.DataFrame:
+    """The window's consumers outside the middle: ``before`` with the changes ``looked`` (both ``OUTSIDE_SCHEMA``).
+
+    ``before`` is sorted by ``key``, ``looked`` has each key once; the answer
+    is sorted by ``key`` too.  The few changes are added in place (binary
+    searches), not every row grouped again; a consumer left without calls
+    outside the middle leaves.
+
+    Examples
+    --------
+    >>> row = {"consumer": "c", "mid_calls": 0, "mid_micro": 0, "known": False}
+    >>> before = pl.DataFrame([{"key": 1, "calls": 2, "micro": 5, **row}, {"key": 3, "calls": 1, "micro": 1, **row}],
+    ...     schema=OUTSIDE_SCHEMA)
+    >>> looked = pl.DataFrame([{"key": 3, "calls": -1, "micro": -1, **row}, {"key": 2, "calls": 1, "micro": 4, **row}],
+    ...     schema=OUTSIDE_SCHEMA)
+    >>> merged_outside(before, looked).select("key", "calls", "micro").rows()
+    [(1, 2, 5), (2, 1, 4)]
+    """
+    if looked.is_empty():
+        return before
+    changes = looked.select(*OUTSIDE_SCHEMA).sort("key")
+    if before.is_empty():
+        merged = changes
+    else:
+        keys = before["key"]
+        at = keys.search_sorted(changes["key"], side="left")
+        hit = (at < before.height) & (keys.gather(at.clip(upper_bound=before.height - 1)) == changes["key"])
+        if hit.any():
+            where, added = at.filter(hit), changes.filter(hit)
+            before = before.with_columns(
+                before[c].scatter(where, before[c].gather(where) + added[c]) for c in ("calls", "micro")
+            )
+            changes = changes.filter(~hit)
+        merged = before.merge_sorted(changes, key="key") if changes.height else before
+    calls = merged["calls"]
+    return merged.filter(calls != 0) if (calls == 0).any() else merged
+
+
+def merged_firsts(before: pl.DataFrame, firsts: pl.DataFrame) -> pl.DataFrame:
+    """``before`` with the new first calls ``firsts`` (both ``FIRSTS_SCHEMA``): a consumer's earlier call of the two."""
+    if not firsts.height:
+        return before
+    return (
+        pl.concat([before, firsts], how="vertical_relaxed")
+        .group_by("key")
+        .agg(pl.col("ts_ms").min(), pl.col("old").first())
+    )

@@ -25,6 +25,7 @@ __all__ = [
     "TALLY_COLUMNS",
     "breakdown",
     "call_rate",
+    "exact_sum",
     "existing",
     "issue_counts",
     "last_bucket_start",
@@ -33,6 +34,7 @@ __all__ = [
     "money_column",
     "recent_events",
     "succeeded",
+    "sums",
     "tally",
     "window",
     "windows",
@@ -99,11 +101,42 @@ def window(calls: pl.LazyFrame, start: int, end: int) -> pl.LazyFrame:
     return calls.filter(pl.col("ts_ms").is_between(start, end, closed="left"))
 
 
+_FIXED = 2.0**72  # exact_sum's unit, 2**-72: every double of magnitude 2**-20 or more is a whole number of them
+
+
+def exact_sum(values: pl.Expr) -> pl.Expr:
+    """The sum of float ``values``, the same to the last bit in whatever order they come (docs/decisions.md).
+
+    Each value is added exactly, as a whole number of 2**-72 (a double of
+    magnitude 2**-20 or more is one), in 128-bit integers, and the total is
+    rounded once.  Values below 2**-20 other than 0, or totals of magnitude
+    2**54 or more, are summed as floats instead (in polars' order).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"v": [1e15, 0.01, -1e15, 0.01, None]})
+    >>> frame.select(exact=exact_sum(pl.col("v")), float=pl.col("v").sum()).row(0)
+    (0.02, 0.01)
+    """
+    magnitude = values.abs()
+    fixed = pl.when(magnitude >= 2.0**-20).then(values * _FIXED).otherwise(0.0).cast(pl.Int128, strict=False)
+    exact = ((magnitude >= 2.0**-20) | (magnitude == 0.0) | values.is_null()).all() & (magnitude.sum() < 2.0**54)
+    return pl.when(exact).then(fixed.sum().cast(pl.Float64) / _FIXED).otherwise(values.sum()).cast(pl.Float64)
+
+
+def sums(by: tuple[str, ...] | list[str]) -> list[pl.Expr]:
+    """Aggregations of tallies per group: the sum of each column but ``by`` (``latency_sum`` by ``exact_sum``).
+
+    ``latency_sum`` comes last.
+    """
+    return [pl.exclude(*by, "latency_sum").sum(), exact_sum(pl.col("latency_sum")).alias("latency_sum")]
+
+
 # What a tally sums per group (``tally``; ``merge`` aggregates the same eagerly).
 TALLY_AGGREGATES = {
     "calls": pl.len().cast(pl.Int64),
     "success": succeeded().sum().cast(pl.Int64),
-    "latency_sum": pl.col("latency_ms").sum().cast(pl.Float64),
+    "latency_sum": exact_sum(pl.col("latency_ms")),
     "latency_n": pl.col("latency_ms").count().cast(pl.Int64),
     "price_micro": pl.col("price_micro").cast(pl.Int128).sum(),
     "revenue_micro": pl.col("revenue_micro").cast(pl.Int128).sum(),
@@ -145,7 +178,13 @@ def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> p
     (2, 20.0, 10)
     """
     frames = [t.select(*by, *_TALLY_SUMS) for t in tallies]
-    return pl.concat(frames).group_by(*by).agg(pl.exclude(*by).sum())
+    summed = pl.exclude(*by, "latency_sum").sum()
+    return (
+        pl.concat(frames)
+        .group_by(*by)
+        .agg(summed, latency_sum=exact_sum(pl.col("latency_sum")))
+        .select(*by, *_TALLY_SUMS)
+    )
 
 
 def empty_tally() -> pl.LazyFrame:

@@ -39,9 +39,10 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags, spike_flags_by_group
-from ccanalytics.metrics.edges import Edges
+from ccanalytics.metrics.edges import Edges, Move, coarse, group, merged_firsts, merged_outside
 from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
+from ccanalytics.metrics.sketch import grouped_percentiles
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, iso_texts, view_dict
 from ccanalytics.units import HOUR_MS
 
@@ -223,46 +224,53 @@ class History:
         length = range_.length_ms
         seen = seen.merged()
         middle = self._middle(api, recent, seen)
-        moved = None
-        edges = self.edges.get(api)
 
-        mine = pl.lit(True) if api is None else pl.col("api_id") == api
-        starts_seen: list[list[int]] = []
-
-        def shown(by_api: pl.LazyFrame, sketches: pl.LazyFrame, counts: pl.LazyFrame, starts: list[int]) -> list:
-            starts_seen.append(starts)
-            return [self._series(api, counts, starts, mine), sketches.sort("period", "role", "key")]
-
-        def move(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> tuple | None:
+        def planned(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> Move | None:
             rows = _rows(recent, since)
-            return edges.moved(
+            return edges.plan(
                 rows, recent.height, now, built=self.built, span=SPAN_MS, timezone=self.timezone, range_=range_,
-                extra=extra, shown=shown,
+                extra=extra,
             )  # fmt: skip
 
-        if edges is not None:
-            moved = move(edges, edges.height)
-        if moved is None:
+        edges = self.edges.get(api)
+        plan = None if edges is None else planned(edges, edges.height)
+        if plan is None:
             edges, extra = Edges.start(api, now, self.known, self.band, self.future, self.tallies, self.sketch, length)
-            moved = move(edges, self.known, extra)
-            assert moved is not None  # nothing leaves at the start
-        edges, outside, firsts, (buckets, by_key) = moved
-        edges = edges.with_consumers(middle.looked_up(outside), middle.first_before(firsts, seen))
-        self.edges[api] = edges
-        # Eager: a few calls on a few thousand sketch rows cost less than planning them.
-        by_role = sketch.sorted_percentiles(by_key, by=("period", "role"), ordered=True)
+            plan = planned(edges, self.known, extra)
+            assert plan is not None  # nothing leaves at the start
+        before = plan.edges  # its consumers not moved yet
+        # The moved tallies, sketch and counts and what the view shows from them, in one polars call (a call
+        # costs more than these few rows); then the consumers of the calls that moved, looked up in the middle.
+        fine = grouped_percentiles(plan.sketch, percentiles=(95,))
+        by_role = grouped_percentiles(plan.sketch.select(coarse(pl.col("grp")), "key", "n").sort("grp", "key"))
         figures = (
-            edges.tallies.group_by("period", "role")
-            .agg(pl.exclude(_BY).sum())
-            .join(by_role, on=["period", "role"], how="left")
+            plan.tallies.group_by("period", "role")
+            .agg(*formulas.sums(_BY))
+            .with_columns(grp=group(by_api=False))
+            .join(by_role, on="grp", how="left")
+            .drop("grp")
         )
-        p95 = sketch.sorted_percentiles(edges.sketch, by=_BY, percentiles=(95,), ordered=True)
-        tallied = edges.tallies.filter(pl.col("period") == "window").join(p95, on=list(_BY), how="left")
-        breakdown = breakdown_rows(tallied.lazy(), names, apis).collect(engine="in-memory")
-        starts = starts_seen[-1]
-        consumers = middle.figures_of(edges.outside, edges.firsts, now - length, now)
-        view = view_dict(range_, api, now, figures, buckets, breakdown, consumers)
-        for role, flags in self._spike_flags(api, starts, now, edges.failed, settings).items():
+        tallied = (
+            plan.tallies.filter(pl.col("period") == "window")
+            .with_columns(grp=group())
+            .join(fine, on="grp", how="left")
+            .drop("grp")
+        )
+        mine = pl.lit(True) if api is None else pl.col("api_id") == api
+        series = self._series(api, plan.counts, plan.starts, mine)
+        queries = [*plan.queries(), plan.outside, plan.firsts, figures, breakdown_rows(tallied, names, apis), series]
+        *moved, changed, firsts, figures_now, breakdown, buckets = pl.collect_all(queries, engine="in-memory")
+        outside = merged_outside(before.outside, middle.looked_up(changed))
+        start = now - length
+        # The consumers of the new calls: each one's first call before them (`seen` too).
+        firsts = merged_firsts(before.firsts, middle.first_before(firsts, seen) if firsts.height else firsts)
+        top, moves = pl.collect_all(
+            [middle.top_of(outside.lazy()), middle.first_moves(firsts.lazy(), start, now)], engine="in-memory"
+        )
+        self.edges[api] = edges = plan.done(*moved).with_consumers(outside, firsts)
+        consumers = (middle.count_of(outside), middle.new_count(moves, start), top)
+        view = view_dict(range_, api, now, figures_now, buckets, breakdown, consumers)
+        for role, flags in self._spike_flags(api, plan.starts, now, edges.failed, settings).items():
             for bucket, flag in zip(view[role]["series"], flags, strict=True):
                 bucket["spike"] = flag
         return view

@@ -30,6 +30,7 @@ from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
+from ccanalytics.metrics.recent import compact, like, texts
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running
 from ccanalytics.metrics.running import _compacted as compacted
@@ -66,6 +67,7 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     "rule": pl.String,
 }
 _WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
+_VIEWS_SCHEMA = compact(RECENT_SCHEMA)  # the views' recent rows: some texts as categories (``recent``)
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 _EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
@@ -79,7 +81,7 @@ class Totals:
     tallies: pl.DataFrame  # per (role, api_id), valid calls
     names: pl.DataFrame  # per api_id, the latest named valid call
     issues: pl.DataFrame  # per rule, bad rows
-    sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``)
+    sketch: pl.DataFrame  # per (role, api_id, key): latency counts (``sketch``; with `buckets`, a key's rows summed)
     # per (role, api_id), the sketch as Python values with its p95 found (``buckets``): moved by the new counts
     # while the totals are merged eagerly, None when it must be read from the sketch again (``with_p95``)
     buckets: dict[tuple[str, str], Buckets] | None = None
@@ -115,7 +117,8 @@ class Totals:
         rule = rows["rule"]
         good = rows if rule.null_count() == rows.height else rows.filter(rule.is_null())
         tallies, names, issues, sketches, buckets = self.tallies, self.names, self.issues, self.sketch, self.buckets
-        moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good)
+        # with `buckets` kept, the sketch is read only when asked for: its new counts are appended
+        moved = None if good.is_empty() else merge.moved_by_one_api(tallies, names, sketches, good, buckets is not None)
         if moved is None and not good.is_empty():  # calls of several APIs: one group_by
             moved = merge.moved_by_groups(tallies, names, sketches, good)
         if moved is not None:
@@ -173,7 +176,7 @@ class Ledger:
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
         """No calls yet; ``consumers``: keep when each consumer was first seen (for views)."""
         # Without views nothing counts consumers: their long texts are not kept.
-        recent = pl.DataFrame(schema=RECENT_SCHEMA if consumers else _WITHOUT_CONSUMERS)
+        recent = pl.DataFrame(schema=_VIEWS_SCHEMA if consumers else _WITHOUT_CONSUMERS)
         seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
         return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
@@ -195,7 +198,7 @@ class Ledger:
             old, new = rows.clear(), rows  # the usual refresh: every row is recent
         else:
             old, new = rows.filter(ts.is_null() | (ts < self.horizon)), rows.filter(ts >= self.horizon)
-        recent = pl.concat([self.recent, new])
+        recent = pl.concat([self.recent, like(new, self.recent.schema)])
         if recent.n_chunks() > _MAX_CHUNKS:  # the refreshes' small pieces joined, not all the rows copied
             recent = compacted(recent)
         present, ahead = self.present, self.ahead
@@ -232,7 +235,7 @@ class Ledger:
         # `present` counts the rows before `upto`; it stays right only if none of
         # the rows leaving `recent` lie after it.
         keep = self.upto is not None and self.upto >= horizon
-        leaving = self.recent.filter(ts < horizon)
+        leaving = texts(self.recent.filter(ts < horizon))
         cut = (
             None
             if self.running is None or self.running.now is None
@@ -267,12 +270,12 @@ class Ledger:
             if self.ahead is not None:  # the few rows not counted yet
                 entering, ahead = _split(self.ahead, now)
             else:
-                entering = self.recent.filter(ts.is_between(self.upto, now, closed="left"))
-                ahead = _bounded(self.recent.filter(ts >= now))
+                entering = texts(self.recent.filter(ts.is_between(self.upto, now, closed="left")))
+                ahead = _bounded(texts(self.recent.filter(ts >= now)))
             present = self.present.plus(entering)
         else:
-            present = self.settled.plus(self.recent.filter(ts < now))
-            ahead = _bounded(self.recent.filter(ts >= now))
+            present = self.settled.plus(texts(self.recent.filter(ts < now)))
+            ahead = _bounded(texts(self.recent.filter(ts >= now)))
         present = present.with_p95()  # queried once; later refreshes move it with the totals
         calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present, ahead=ahead), calls, present

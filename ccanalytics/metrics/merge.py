@@ -23,6 +23,8 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
@@ -39,28 +41,36 @@ __all__ = [
 ]
 
 _LATENCY = pl.col("latency_ms")
+_MAX_PIECES = 32  # an appended sketch is summed beyond this many pieces
 _SKETCH_KEYS = ("role", "api_id", "key")
 _NAMED = pl.col("api_name").is_not_null()
 _BUCKETS = sketch.bucket(_LATENCY).filter(_LATENCY.is_not_null())
-_ONE_API = {  # beside a tally, for calls of one (role, api_id): the latest named call, the bucket counts
-    "latest": pl.struct(*formulas.empty_names().collect_schema().names())
+_LATEST = (  # the latest named call (``formulas.latest_names``)
+    pl.struct(*formulas.empty_names().collect_schema().names())
     .filter(_NAMED)
     .sort_by(pl.col("ts_ms").filter(_NAMED), pl.col("request_id").filter(_NAMED))
-    .last(),
+    .last()
+)
+_BUCKET_COUNTS = {  # the latencies' bucket keys and their counts
     "buckets": _BUCKETS.unique(maintain_order=True).implode(),
     "counts": _BUCKETS.unique_counts().cast(pl.Int64).implode(),
 }
+_ONE_API = {"latest": _LATEST, **_BUCKET_COUNTS}  # beside a tally, for calls of one (role, api_id)
 
 
 def moved_by_one_api(
-    tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame
+    tallies: pl.DataFrame, names: pl.DataFrame, sketches: pl.DataFrame, calls: pl.DataFrame, appended: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Counts] | None:
     """``tallies_with``, ``names_with`` and ``sketch_with`` at once, for valid calls of one (role, api_id).
 
-    None when the calls are not all of one (role, api_id).  Their tally, their
-    latencies' bucket counts and their latest name come from one ``select``;
-    each is merged into the totals in Python or by Series operations.  The
-    fourth item is the new bucket counts of that (role, api_id).
+    None when the calls are not all of one (role, api_id).  Their latencies'
+    bucket keys come from one ``select`` (counted in Python), their tally and
+    latest name from Series reductions; each is merged into the totals in
+    Python or by Series operations.  The fourth item is the new bucket counts
+    of that (role, api_id).  With ``appended``, those counts are appended to
+    the sketch as rows (a key may then have several rows: its count is their
+    sum), summed once the sketch is in many pieces: for a sketch read only now
+    and then (``ledger.Totals``, whose ``buckets`` answer the p95).
 
     Examples
     --------
@@ -78,11 +88,17 @@ def moved_by_one_api(
     if calls.height == 0 or any(calls[k].null_count() or calls[k].n_unique() != 1 for k in keys):
         return None
     role, api_id = (calls[k][0] for k in keys)
-    *tally, latest, buckets, counts = calls.select_seq(**formulas.TALLY_AGGREGATES, **_ONE_API).row(0)
+    latency = calls["latency_ms"]
+    if latency.null_count() == calls.height:
+        buckets, counts = [], []
+    else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
+        counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
+        buckets, counts = list(counted), list(counted.values())
+    latest = _latest(calls)
     return (
-        _tally_merged(tallies, (role, api_id), tuple(tally)),
+        _tally_merged(tallies, (role, api_id), _tally(calls)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
-        _sketch_merged(sketches, (role, api_id), buckets, counts),
+        (_sketch_appended if appended else _sketch_merged)(sketches, (role, api_id), buckets, counts),
         {(role, api_id): (buckets, counts)},
     )
 
@@ -138,6 +154,38 @@ def moved_by_groups(
     )
 
 
+def _tally(calls: pl.DataFrame) -> tuple[object, ...]:
+    """``formulas.TALLY_AGGREGATES`` of these calls by Series reductions (no query: each is a call into polars)."""
+    status, latency, n = calls["status_code"], calls["latency_ms"], calls.height
+    low = status.min()
+    if low is not None and low >= 200 and status.max() <= 299:  # type: ignore[operator]  # every status 2xx
+        success = n - status.null_count()
+    else:
+        success = int(((status >= 200) & (status <= 299)).sum())
+    return (
+        n,
+        success,
+        float(latency.sum() or 0.0),
+        n - latency.null_count(),
+        calls["price_micro"].cast(pl.Int128).sum(),
+        calls["revenue_micro"].cast(pl.Int128).sum(),
+    )
+
+
+def _latest(calls: pl.DataFrame) -> dict[str, object] | None:
+    """The latest named call of these calls of one API (``_LATEST``), read off the last row when it is that one.
+
+    It is when every call is named and the times are sorted, the last one alone
+    at its time (no tie for ``request_id`` to break): the usual refresh.
+    """
+    names, times = calls["api_name"], calls["ts_ms"]
+    if names.null_count() == 0 and times.null_count() == 0 and times.is_sorted():
+        last = calls.height - 1
+        if last == 0 or times[last - 1] < times[last]:
+            return {name: calls[name][last] for name in ("api_id", "ts_ms", "request_id", "api_name")}
+    return calls.select_seq(latest=_LATEST).item()
+
+
 def _tally_merged(tallies: pl.DataFrame, group: tuple[str, ...], tally: tuple[object, ...]) -> pl.DataFrame:
     merged, found = [], False
     for row in tallies.rows():
@@ -175,6 +223,23 @@ def _sketch_merged(
     if fresh:
         merged = pl.concat([merged, pl.DataFrame(fresh, schema=sketches.schema, orient="row")])
     return merged
+
+
+def _sketch_appended(
+    sketches: pl.DataFrame, group: tuple[str, ...], buckets: list[int], counts: list[int]
+) -> pl.DataFrame:
+    """The sketch with these counts as more rows (one frame built, no search), summed when in many pieces."""
+    if not buckets:
+        return sketches
+    role, api_id = group
+    fresh = pl.DataFrame(
+        {"role": [role] * len(buckets), "api_id": [api_id] * len(buckets), "key": buckets, "n": counts},
+        schema=sketches.schema,
+    )
+    merged = pl.concat([sketches, fresh])
+    if merged.n_chunks() <= _MAX_PIECES:
+        return merged
+    return merged.group_by(*_SKETCH_KEYS).agg(pl.col("n").sum())
 
 
 def tallies_with(tallies: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:

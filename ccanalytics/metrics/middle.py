@@ -297,26 +297,42 @@ class MiddleConsumers:
         self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
     ) -> tuple[int, int, pl.DataFrame]:
         """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
-        count = self.table.height + outside.height - int(outside["known"].sum())
-        totals = outside.lazy().select(
+        top, moved = pl.collect_all(
+            [self.top_of(outside.lazy()), self.first_moves(firsts.lazy(), start, now)], engine="in-memory"
+        )
+        return self.count_of(outside), self.new_count(moved, start), top
+
+    def count_of(self, outside: pl.DataFrame) -> int:
+        """``consumers``: the middle's and those of ``outside`` (as ``looked_up`` gives it) it does not have."""
+        return self.table.height + outside.height - int(outside["known"].sum())
+
+    def top_of(self, outside: pl.LazyFrame) -> pl.LazyFrame:
+        """A query of ``top_consumers``, from ``outside`` as ``looked_up`` gives it."""
+        totals = outside.select(
             "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
         # The ten first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
         edges = totals.top_k(TOP_CONSUMERS, by=_TOP_BY, reverse=[not d for d in _TOP_DESCENDING])
-        unchanged = self.top.lazy().filter(~pl.col("key").is_in(outside["key"].implode()))
-        top = (
+        unchanged = self.top.lazy().join(outside.select("key"), on="key", how="anti")
+        return (
             pl.concat([unchanged, edges], how="vertical_relaxed")
             .sort(_TOP_BY, descending=_TOP_DESCENDING)
             .head(TOP_CONSUMERS)
             .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
-            .collect(engine="in-memory")
         )
-        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
-        before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
+
+    @staticmethod
+    def first_moves(firsts: pl.LazyFrame, start: int, now: int) -> pl.LazyFrame:
+        """A query of one row: how many of ``firsts``' consumers were first seen in ``[start, now)`` before, and now."""
         old = pl.col("old")
-        moved = firsts.select(
+        return firsts.select(
             was=old.is_between(start, now, closed="left").fill_null(False).sum(),
             now=pl.min_horizontal(old, pl.col("ts_ms")).is_between(start, now, closed="left").sum(),
         )
+
+    def new_count(self, moved: pl.DataFrame, start: int) -> int:
+        """``new_consumers`` of a window from ``start``, given ``first_moves`` of the consumers of the new calls."""
+        # First calls before the build that lie in the window, corrected for the consumers of the new calls.
+        before = self.later + self.fresh.len() - int(self.fresh.search_sorted(start, side="left"))
         was, fresh = moved.row(0)
-        return count, before - int(was) + int(fresh), top
+        return before - int(was) + int(fresh)

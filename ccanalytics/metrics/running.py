@@ -337,6 +337,9 @@ def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
 def _failed(rows: pl.DataFrame) -> pl.DataFrame:
     """The rows whose call did not succeed (not ``formulas.succeeded``), by a Series mask: no query."""
     status = rows["status_code"]
+    low = status.min()
+    if low is None or (low >= 200 and status.max() <= 299):  # type: ignore[operator]  # every call succeeded
+        return rows.clear()
     failed = (status < 200) | (status > 299)
     return rows.filter(failed) if failed.any() else rows.clear()
 

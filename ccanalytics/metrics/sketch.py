@@ -29,12 +29,12 @@ __all__ = [
     "bucket",
     "empty_sketch",
     "exact_percentiles",
+    "grouped_percentiles",
     "merge_sketches",
     "rank",
     "rank_of",
     "sketch",
     "sketch_percentiles",
-    "sorted_percentiles",
     "value_of",
 ]
 
@@ -173,37 +173,41 @@ def sketch_percentiles(
     return ordered.group_by(*by).agg(picks)
 
 
-def sorted_percentiles(
-    sketches: pl.DataFrame, by: tuple[str, ...], percentiles: tuple[int, ...] = PERCENTILES, *, ordered: bool = False
-) -> pl.DataFrame:
-    """``sketch_percentiles`` of an eager sketch in four polars calls, not one aggregation per group.
+def grouped_percentiles(
+    sketches: pl.LazyFrame, group: str = "grp", percentiles: tuple[int, ...] = PERCENTILES
+) -> pl.LazyFrame:
+    """``sketch_percentiles`` of a sketch sorted by an integer ``group`` column and ``key``, as one ``select``.
 
-    The sketch sorted by group and key, one running count over all of it: a
-    group's percentile is the first key whose running count reaches the
-    counts of the groups before it plus its rank (one binary search for every
-    group and percentile).  Rows with ``n <= 0`` must not be there;
-    ``ordered``: the sketch is sorted by ``(*by, key)`` already.
+    One running count over all rows: a group's percentile is the key whose
+    running count first reaches the counts of the groups before it plus its
+    rank.  No hash of the groups,
+    no sort: a fraction of a grouped aggregation's cost.  Rows with
+    ``n <= 0`` must not be there; a key may repeat within a group.
 
     Examples
     --------
-    >>> calls = pl.LazyFrame({"role": ["seller"] * 100 + ["buyer"], "latency_ms": [*map(float, range(1, 101)), 0.0]})
-    >>> p = sorted_percentiles(sketch(calls, by=("role",)).collect(), by=("role",))
-    >>> p["role"].to_list(), [round(v) for v in p.row(1)[1:]], p.row(0)[1:]
-    (['buyer', 'seller'], [50, 95, 99], (0.0, 0.0, 0.0))
+    >>> rows = pl.LazyFrame({"grp": [1] * 100 + [2], "latency_ms": [*map(float, range(1, 101)), 0.0]})
+    >>> sketched = sketch(rows, by=("grp",)).sort("grp", "key")
+    >>> p = grouped_percentiles(sketched).collect()
+    >>> p["grp"].to_list(), [round(v) for v in p.row(0)[1:]], p.row(1)[1:]
+    ([1, 2], [50, 95, 99], (0.0, 0.0, 0.0))
     """
-    rows = sketches if ordered else sketches.sort([*by, "key"])
-    running = rows["n"].cum_sum()
-    groups = rows.group_by(by, maintain_order=True).agg(total=pl.col("n").sum())
-    before = pl.col("total").cum_sum() - pl.col("total")
-    keys = pl.lit(rows["key"])
-    return groups.select(
-        *by,
-        *(
-            _value(keys.gather(pl.lit(running).search_sorted(before + rank(pl.col("total"), nn), side="left")))
-            .cast(pl.Float64)
-            .alias(f"p{nn}_latency_ms")
-            for nn in percentiles
-        ),
+    grp, n, key = pl.col(group), pl.col("n"), pl.col("key")
+    starts = (grp != grp.shift(1)).fill_null(True)  # each group's first row, and its last
+    ends = (grp != grp.shift(-1)).fill_null(True)
+    running, before, last = pl.col("_running"), pl.col("_before"), pl.col("_last")
+    # Every row with its group's count before it and its last running count: no expression of fewer rows than the
+    # sketch is used twice (polars' common subexpressions would be hoisted as columns of the wrong length).
+    marked = sketches.with_columns(_running=n.cum_sum()).with_columns(
+        _before=pl.when(starts).then(running - n).forward_fill(), _last=pl.when(ends).then(running).backward_fill()
+    )
+    picks = {}
+    for nn in percentiles:
+        target = before + rank(last - before, nn)
+        picks[f"p{nn}_latency_ms"] = key.filter((running >= target) & (running - n < target))
+    names = list(picks)
+    return marked.select(grp.filter(starts), **picks).with_columns(
+        _value(pl.col(name)).cast(pl.Float64).alias(name) for name in names
     )
 
 

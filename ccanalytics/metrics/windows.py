@@ -58,11 +58,12 @@ class EdgeSums:
         self.at, summed = found.to_list(), frame.height
         self._crossing: dict[int, list[float]] = {}
         # the running sums' row before each edge (the last one for an edge in the tail) ...
+        # (column by column: a Series gathers without a query, a frame's columns are picked with one)
         rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
-        self.sums = frame[["success", "latency_n"]][rows].to_dict(as_series=False)
+        self.sums = {name: frame.get_column(name)[rows].to_list() for name in ("success", "latency_n")}
         # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
-        money = frame[["price_micro", "revenue_micro"]][rows.slice(0, len(ENDS))].to_dict(as_series=False)
-        self.sums.update(money)
+        ends = rows.slice(0, len(ENDS))
+        self.sums.update({name: frame.get_column(name)[ends].to_list() for name in ("price_micro", "revenue_micro")})
         self.latency = frame["latency_ms"]
         if not tail.height:
             return
@@ -93,6 +94,7 @@ class EdgeSums:
         """The latencies from the last ``now - x`` to ``now - x`` (a later ``now``), sorted, without nulls."""
         if x not in self._crossing:
             i, j = self.at[len(self.at) - len(MOVED) + MOVED.index(x)], self.at[AT[x]]
-            crossing = self.latency.slice(i, j - i)
-            self._crossing[x] = crossing.drop_nulls().sort(multithreaded=False).to_list() if j > i else []
+            # nulls sorted last and sliced off: `drop_nulls` would be a query, `sort` and `slice` are not
+            crossing = self.latency.slice(i, max(j - i, 0)).sort(multithreaded=False, nulls_last=True)
+            self._crossing[x] = crossing.slice(0, crossing.len() - crossing.null_count()).to_list()
         return self._crossing[x]

@@ -18,6 +18,7 @@ bulk reads ``bulk``; here are the queries that make rows clean.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -141,6 +142,7 @@ class Source(Connection):
         descriptive: bool = False,
         binary: bool = False,
         unread: tuple[str, ...] = (),
+        plain: bool = False,
     ) -> str:
         """The query that yields a table's clean rows (see ``contract``), or its raw numbers.
 
@@ -151,13 +153,20 @@ class Source(Connection):
         ``binary``, texts are read as blobs (for ADBC: see ``Bulk``).
         ``unread`` names columns no rule judges that the reader does not
         need: they read as NULL (the calls' ``consumer`` when no view counts consumers).
+        With ``plain``, every value is read as stored, texts too (the reader judges their
+        storage class by their Python type: see ``read``).
         """
         shape = self.shapes[table]
         items = [f"{shape.rowid or 'NULL'} AS {RID}"]
         contract = TABLES[table]
         for column in (*contract.columns, *(contract.descriptive if descriptive else ())):
             actual = shape.columns.get(column.name)
-            value = column.expression(actual, clean=clean, binary=binary) if column.name not in unread else "NULL"
+            if column.name in unread:
+                value = "NULL"
+            elif plain and actual is not None:
+                value = quote_name(actual)
+            else:
+                value = column.expression(actual, clean=clean, binary=binary)
             if texts_from is not None and actual is not None and column.name in _SPARED_TEXTS:
                 q, ts = quote_name(actual), quote_name(shape.columns["ts_ms"])
                 # Only text that is printable ASCII is spared: the rest is read, and judged.  length() stops
@@ -187,23 +196,40 @@ class Source(Connection):
     ) -> pl.DataFrame:
         """Clean rows of a table: all, those with ``rowid > after_rowid``, or those ``where`` says.
 
-        Texts come as blobs, decoded by polars at once (``values.finish``); numbers come raw, and a
-        value of another storage class fails its column (``values.columns``): the clean query judges it.
+        First every value is read as stored, texts as Python's SQLite decodes them: a value of
+        another storage class fails its column (``values.columns``), a text that is not UTF-8
+        fails the query.  Then the clean query judges every value, its texts coming as blobs,
+        decoded by polars (``values.finish``).  Most reads never get there: reading the texts
+        as they are stored spares SQLite a ``typeof()`` and a cast per text, and polars a decoding.
         """
         if after_rowid is not None:
             where, params = f"{self.shapes[table].rowid} > ?", (after_rowid,)
-        schema, tail = wire(self.schema(table, descriptive)), "" if where is None else f" WHERE {where}"
+        tail = "" if where is None else f" WHERE {where}"
+        schema = self.schema(table, descriptive)
+        sql = self.select_sql(
+            table, clean=False, descriptive=descriptive, texts_from=texts_from, unread=unread, plain=True
+        )
+        stored = self._query_texts(sql + tail, params)
+        if stored is not None:
+            try:
+                return finish(columns(stored, schema), table)
+            except TypeError:
+                pass
+        sql = self.select_sql(table, descriptive=descriptive, texts_from=texts_from, binary=True, unread=unread)
+        return finish(columns(self._query(sql + tail, params), wire(schema)), table)
 
-        def rows(clean: bool) -> pl.DataFrame:
-            sql = self.select_sql(
-                table, clean=clean, descriptive=descriptive, texts_from=texts_from, binary=True, unread=unread
-            )
-            return columns(self._query(sql + tail, params), schema)
+    def _query_texts(self, sql: str, params: tuple) -> list[tuple] | None:
+        """Rows with their texts decoded by Python's SQLite itself; None when one is not UTF-8.
 
+        Any other failure is left to the clean query, which says what it was (``StoreError``).
+        """
+        self.con.text_factory = str
         try:
-            return finish(rows(clean=False), table)
-        except TypeError:
-            return finish(rows(clean=True), table)
+            return self.con.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError:
+            return None
+        finally:
+            self.con.text_factory = self._decode
 
     def read_rowids(self, table: str, rowids: list[int], bulk: Bulk | None = None) -> pl.DataFrame:
         """Clean rows of a table with these rowids (through ``bulk``'s state when given)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -48,7 +48,32 @@ def columns(rows: list[tuple], schema: dict[str, PolarsDataType]) -> pl.DataFram
     a REAL where an INTEGER belongs
     """
     values = zip(*rows, strict=True) if rows else [() for _ in schema]
-    return pl.DataFrame([pl.Series(n, v, dtype=d) for (n, d), v in zip(schema.items(), values, strict=True)])
+    return pl.DataFrame([_series(n, v, d) for (n, d), v in zip(schema.items(), values, strict=True)])
+
+
+def _series(name: str, values: tuple, dtype: PolarsDataType) -> pl.Series:
+    """``pl.Series(name, values, dtype=dtype)``, through polars' own constructor when there is one.
+
+    ``pl.Series`` first looks at the values in Python (a first value, dataclasses,
+    fallbacks): for a refresh's dozen columns of a thousand values, a third of the
+    time it takes (0.4 ms).  The constructors refuse a value of another type alike.
+    """
+    build = _BUILD.get(dtype)
+    if build is None:
+        return pl.Series(name, values, dtype=dtype)
+    return pl.Series._from_pyseries(build(name, values, True))
+
+
+def _constructors() -> dict[PolarsDataType, Any]:
+    try:  # polars' compiled module (an internal name): without it, pl.Series builds every column
+        from polars._plr import PySeries
+    except ImportError:
+        return {}
+    names = {pl.Int64: "new_opt_i64", pl.Float64: "new_opt_f64", pl.String: "new_str", pl.Binary: "new_binary"}
+    return {dtype: getattr(PySeries, name) for dtype, name in names.items() if hasattr(PySeries, name)}
+
+
+_BUILD = _constructors()
 
 
 def finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:

@@ -57,7 +57,7 @@ def test_refreshes_moved_forward_equal_the_edges_started_afresh_and_the_views_fr
         moved, fresh = history.edges[api], started(history, rows, now, api)
         assert (moved.now, moved.height) == (now, rows.height)
         same_frame(moved.tallies, fresh.tallies, ["period", "role", "api_id"])
-        same_frame(moved.sketch, fresh.sketch, ["period", "role", "api_id", "key"])
+        same_frame(moved.sketch, fresh.sketch, ["grp", "key"])
         assert moved.pending["ts_ms"].to_list() == fresh.pending["ts_ms"].to_list()
     assert moved.pending.is_empty()  # the future call counted once its time came
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from random import Random
+
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from ccanalytics.contract import TABLES
@@ -218,3 +223,49 @@ def test_latest_time_before_now_is_null_without_rows() -> None:
     frame = pl.LazyFrame({"ts_ms": [5, 9, 12]})
     assert f.latest_time(frame, now=12).collect().item() == 9
     assert f.latest_time(frame.clear(), now=12).collect().item() is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=2.0**-20, max_value=1e7),  # each a whole number of 2**-72
+            st.just(0.0),
+            st.decimals(min_value=0, max_value=100_000, places=3).map(float),
+            st.none(),
+        ),
+        max_size=300,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_latency_sums_are_the_exact_sum_rounded_once_in_any_order(values: list[float | None], rng: Random) -> None:
+    shuffled = values[:]
+    rng.shuffle(shuffled)
+    want = math.fsum(v for v in values if v is not None)  # the exact sum, correctly rounded
+    for order in (values, shuffled):
+        frame = pl.DataFrame({"g": [1] * len(order), "v": order}, schema={"g": pl.Int64, "v": pl.Float64})
+        assert frame.select(s=f.exact_sum(pl.col("v"))).item() == want
+        assert frame.group_by("g").agg(s=f.exact_sum(pl.col("v")))["s"].to_list() == ([want] if order else [])
+
+
+def test_latency_sums_too_small_or_too_large_for_the_exact_sum_are_float_sums() -> None:
+    frame = pl.DataFrame({"v": [1e-30, 2.0, 1e300]})
+    for rows in (frame.head(2), frame.tail(2)):
+        assert rows.select(f.exact_sum(pl.col("v"))).item() == rows["v"].sum()
+
+
+def test_tallies_sum_their_latencies_the_same_to_the_last_bit_in_whatever_order_they_are_merged() -> None:
+    rng = Random(3)
+    n = 5000
+    calls = pl.DataFrame(
+        {"role": ["buyer"] * n, "api_id": ["a"] * n, "status_code": [200] * n,
+         "latency_ms": [round(rng.expovariate(0.01), 2) for _ in range(n)], "price_micro": [1] * n,
+         "revenue_micro": [0] * n}
+    )  # fmt: skip
+    parts = [f.tally(calls.slice(i * 500, 500).lazy()).collect() for i in range(10)]
+    sums = set()
+    for _ in range(5):
+        rng.shuffle(parts)
+        sums.add(f.merge_tallies(*(p.lazy() for p in parts)).collect()["latency_sum"].item())
+    assert len(sums) == 1
+    assert sums.pop() == pytest.approx(math.fsum(calls["latency_ms"]), rel=1e-15)

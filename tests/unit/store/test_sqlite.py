@@ -13,7 +13,9 @@ import polars as pl
 import pytest
 
 import ccanalytics as cc
+from ccanalytics.contract import INVALID_TEXT
 from ccanalytics.store.sqlite import Source
+from ccanalytics.store.values import columns, finish, wire
 from tests.support.reference import assert_snapshots_equal, reference_snapshot
 from tests.support.stores import StoreBuilder
 
@@ -84,4 +86,28 @@ def test_numbers_of_another_storage_class_read_as_the_cleaning_sql_judges_them(t
     assert rows.select(numbers).rows() == [tuple(r[index[n]] for n in numbers) for r in cleaned]
     first = rows.filter(pl.col("_rid") == 1).row(0, named=True)
     assert (first["status_code"], first["price_micro"], first["latency_ms"]) == (None, None, -1.0)
+    source.close()
+
+
+def test_texts_of_another_storage_class_or_not_utf8_read_as_the_cleaning_sql_judges_them(tmp_path):
+    path = StoreBuilder(str(tmp_path / "store.db")).call(NOW - HOUR).call(NOW - 2 * HOUR).call(NOW - 3 * HOUR).write()
+    source = Source(path)
+    con = sqlite3.connect(path)
+    # A blob role and consumer (TEXT affinity makes numbers text), then a request_id that is not UTF-8.
+    con.execute("UPDATE calls SET role = CAST('seller' AS BLOB), consumer = X'3432' WHERE rowid = 1")
+    con.commit()
+    first = source.read("calls").filter(pl.col("_rid") == 1).row(0, named=True)
+    assert (first["role"], first["consumer"]) == (None, None)  # not text: no role, no consumer
+    con.execute("UPDATE calls SET request_id = CAST(X'FF41' AS TEXT), api_name = CAST(X'4EFF' AS TEXT) WHERE rowid = 2")
+    con.commit()
+    con.close()
+    rows = source.read("calls")
+    second = rows.filter(pl.col("_rid") == 2).row(0, named=True)
+    # A key text that is not UTF-8 marks the row bad; a descriptive one is read with a replacement character.
+    assert (second["request_id"], second["api_name"]) == (INVALID_TEXT, "N\ufffd")
+    # Every value as the cleaning SQL gives it (texts as blobs, decoded after).
+    clean = source._query(source.select_sql("calls", binary=True))
+    cleaned = finish(columns(clean, wire(source.schema("calls"))), "calls")
+    assert rows.equals(cleaned) and rows.height == 3
+    assert source.con.text_factory == source._decode  # the connection decodes as it did
     source.close()

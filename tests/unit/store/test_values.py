@@ -84,3 +84,22 @@ def test_owned_since_rewrites_only_a_frame_with_rows_from_then_on():
     assert owned(frame, 5) is frame  # every row older (or without a time): tallied, not kept
     assert owned(frame.with_columns(ts_ms=pl.Series([None, None], dtype=pl.Int64)), 5)["t"].to_list() == ["old", None]
     assert_frame_equal(owned(frame, 1), frame)
+
+
+ROWS_SCHEMA = {"n": pl.Int64, "x": pl.Float64, "t": pl.String, "b": pl.Binary}
+ROWS = [(1, 1.5, "a", b"\xff"), (None, 2, None, None), (-(2**63), None, "\x00é", b"")]
+
+
+def test_columns_build_what_pl_series_builds_and_refuse_a_value_of_another_type(monkeypatch):
+    from ccanalytics.store import values
+
+    built = values.columns(ROWS, ROWS_SCHEMA)
+    monkeypatch.setattr(values, "_BUILD", {})  # as with a polars whose constructors have other names
+    assert_frame_equal(built, values.columns(ROWS, ROWS_SCHEMA))
+    assert built.schema == ROWS_SCHEMA and built["x"].to_list() == [1.5, 2.0, None]
+    monkeypatch.undo()
+    wrong = [("1", 1.5, "a", b""), (1, "slow", "a", b""), (1, 1.5, b"a", b""), (1, 1.5, "a", "b"), (1.5, 1.5, "a", b"")]
+    for bad in wrong:
+        with pytest.raises(TypeError):
+            values.columns([*ROWS, bad], ROWS_SCHEMA)
+    assert values.columns([], ROWS_SCHEMA).schema == ROWS_SCHEMA
