@@ -112,8 +112,13 @@ class OnDisk:
             last = times[-1]
         more = OnDisk.__new__(OnDisk)
         more._file, more._schema = self._file, self._schema
+        groups: list[list[pl.DataFrame]] = [[]]  # small frames written together: fewer, fuller pieces
+        for f in frames:
+            if groups[-1] and sum(g.height for g in groups[-1]) + f.height > PIECE_ROWS:
+                groups.append([])
+            groups[-1].append(f)
         try:
-            more._pieces = [*self._pieces, *(p for f in frames for p in self._file.write(f))]
+            more._pieces = [*self._pieces, *(p for g in groups if g for p in self._file.write(pl.concat(g)))]
         except OSError:  # the disk is full, say: the caller keeps the frame some other way
             return None
         more.height = self.height + sum(f.height for f in frames)
