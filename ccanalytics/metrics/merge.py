@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _LATENCY = pl.col("latency_ms")
+_LATENCY_SUM = formulas.TALLY_AGGREGATES["latency_sum"]  # exact (``formulas.exact_sum``)
 _MAX_PIECES = 32  # an appended sketch is summed beyond this many pieces
 _SKETCH_KEYS = ("role", "api_id", "key")
 _NAMED = pl.col("api_name").is_not_null()
@@ -90,13 +91,14 @@ def moved_by_one_api(
     role, api_id = (calls[k][0] for k in keys)
     latency = calls["latency_ms"]
     if latency.null_count() == calls.height:
-        buckets, counts = [], []
-    else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
-        counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
+        buckets, counts, latency_sum = [], [], 0.0
+    else:  # the keys and the exact latency sum in one select, the keys counted in Python (first seen first)
+        keys, latency_sum = calls.select_seq(keys=_BUCKETS.implode(), latency_sum=_LATENCY_SUM).row(0)
+        counted = Counter(keys)
         buckets, counts = list(counted), list(counted.values())
     latest = _latest(calls)
     return (
-        _tally_merged(tallies, (role, api_id), _tally(calls)),
+        _tally_merged(tallies, (role, api_id), _tally(calls, latency_sum)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
         (_sketch_appended if appended else _sketch_merged)(sketches, (role, api_id), buckets, counts),
         {(role, api_id): (buckets, counts)},
@@ -154,8 +156,8 @@ def moved_by_groups(
     )
 
 
-def _tally(calls: pl.DataFrame) -> tuple[object, ...]:
-    """``formulas.TALLY_AGGREGATES`` of these calls by Series reductions (no query: each is a call into polars)."""
+def _tally(calls: pl.DataFrame, latency_sum: float) -> tuple[object, ...]:
+    """``formulas.TALLY_AGGREGATES`` of these calls by Series reductions (no query), given their ``latency_sum``."""
     status, latency, n = calls["status_code"], calls["latency_ms"], calls.height
     low = status.min()
     if low is not None and low >= 200 and status.max() <= 299:  # type: ignore[operator]  # every status 2xx
@@ -165,7 +167,7 @@ def _tally(calls: pl.DataFrame) -> tuple[object, ...]:
     return (
         n,
         success,
-        float(latency.sum() or 0.0),
+        latency_sum,
         n - latency.null_count(),
         calls["price_micro"].cast(pl.Int128).sum(),
         calls["revenue_micro"].cast(pl.Int128).sum(),
