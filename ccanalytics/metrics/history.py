@@ -264,11 +264,11 @@ class History:
         start = now - length
         # The consumers of the new calls: each one's first call before them (`seen` too).
         firsts = merged_firsts(before.firsts, middle.first_before(firsts, seen) if firsts.height else firsts)
-        count, top, moves = pl.collect_all(
-            [*middle.counted(outside.lazy()), middle.first_moves(firsts.lazy(), start, now)], engine="in-memory"
+        top, moves = pl.collect_all(
+            [middle.top_of(outside.lazy()), middle.first_moves(firsts.lazy(), start, now)], engine="in-memory"
         )
         self.edges[api] = edges = plan.done(*moved).with_consumers(outside, firsts)
-        consumers = (count.item(), middle.new_count(moves, start), top)
+        consumers = (middle.count_of(outside), middle.new_count(moves, start), top)
         view = view_dict(range_, api, now, figures_now, buckets, breakdown, consumers)
         for role, flags in self._spike_flags(api, plan.starts, now, edges.failed, settings).items():
             for bucket, flag in zip(view[role]["series"], flags, strict=True):

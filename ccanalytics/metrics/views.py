@@ -291,12 +291,14 @@ def ranged_view(
     if api is not None:
         calls = calls.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
-    in_window = formulas.window(calls, start, now)
+    # The calls of the previous period, the window and the buckets, filtered once (not once per figure).
+    span = formulas.window(calls, min(start - length, starts[0]), now).collect(engine="in-memory").lazy()
+    in_window = formulas.window(span, start, now)
     consumer_count, top_consumers = _consumers(in_window)
     figures, series, breakdown, count, top = pl.collect_all(
         [
-            period_figures(calls, {"window": (start, now), "previous": (start - length, start)}),
-            _series(calls, starts, now),
+            period_figures(span, {"window": (start, now), "previous": (start - length, start)}),
+            _series(span, starts, now),
             _breakdown(in_window, names, apis),
             consumer_count,
             top_consumers,
@@ -329,21 +331,29 @@ def view_dict(
         "end": iso_utc(now),
         "bucket": range_.bucket,
     }
-    # One conversion per frame, split by role (each is a polars call: a refresh pays for their count).
+    # One conversion per frame, split by role in Python (each polars call costs a refresh more than these rows).
     periods = {(r["role"], r["period"]): r for r in figures.to_dicts()}
     texts = series if series.schema["start"] == pl.String else series.with_columns(start=iso_texts(pl.col("start")))
-    buckets = texts.partition_by("role", as_dict=True, include_key=False)
-    rows = breakdown.partition_by("role", as_dict=True, include_key=False)
+    buckets = _by_role(texts.select("role", "start", "success", "error"))
+    rows = _by_role(breakdown)
     for role in formulas.ROLES:
         section = figures_dict(periods.get((role, "window")), role, _VIEW_FIGURES)
         section["previous"] = figures_dict(periods.get((role, "previous")), role, _VIEW_FIGURES)
-        section["series"] = buckets[(role,)].select("start", "success", "error").to_dicts() if buckets else []
-        section["breakdown"] = rows[(role,)].to_dicts() if (role,) in rows else []
+        section["series"] = buckets[role]
+        section["breakdown"] = rows[role]
         if role == "seller":
             section["consumers"], section["new_consumers"] = consumers[0], consumers[1]
             section["top_consumers"] = consumers[2].to_dicts()
         out[role] = section
     return out
+
+
+def _by_role(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``frame`` as dicts without ``role``, per role (in order; every role present)."""
+    split: dict[str, list[dict[str, Any]]] = {role: [] for role in formulas.ROLES}
+    for row in frame.to_dicts():
+        split[row.pop("role")].append(row)
+    return split
 
 
 def iso_texts(ms: pl.Expr) -> pl.Expr:
