@@ -23,6 +23,7 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import polars as pl
@@ -42,6 +43,7 @@ __all__ = [
 
 _LATENCY = pl.col("latency_ms")
 _LATENCY_SUM = formulas.TALLY_AGGREGATES["latency_sum"]  # exact (``formulas.exact_sum``)
+_SMALLEST = 2.0**-20  # formulas.exact_sum: values from here up (or 0) are summed exactly, if they total under 2**54
 _MAX_PIECES = 32  # an appended sketch is summed beyond this many pieces
 _SKETCH_KEYS = ("role", "api_id", "key")
 _NAMED = pl.col("api_name").is_not_null()
@@ -92,9 +94,9 @@ def moved_by_one_api(
     latency = calls["latency_ms"]
     if latency.null_count() == calls.height:
         buckets, counts, latency_sum = [], [], 0.0
-    else:  # the keys and the exact latency sum in one select, the keys counted in Python (first seen first)
-        keys, latency_sum = calls.select_seq(keys=_BUCKETS.implode(), latency_sum=_LATENCY_SUM).row(0)
-        counted = Counter(keys)
+    else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
+        counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
+        latency_sum = _exact_sum(latency)
         buckets, counts = list(counted), list(counted.values())
     latest = _latest(calls)
     return (
@@ -154,6 +156,25 @@ def moved_by_groups(
         sketches,
         {(row[0], row[1]): (row[-2], row[-1]) for row in per},
     )
+
+
+def _exact_sum(latencies: pl.Series) -> float:
+    """``formulas.exact_sum`` of a refresh's valid latencies (none negative), without a query.
+
+    Its exact sum rounded once is ``math.fsum``'s (correctly rounded), to the
+    last bit; where it would sum floats instead, the query is run.
+    """
+    low = latencies.min()
+    if low is not None and low < _SMALLEST:  # type: ignore[operator]
+        positive = latencies.filter(latencies > 0)
+        low = positive.min() if positive.len() else _SMALLEST
+    if low is None or low >= _SMALLEST:  # type: ignore[operator]
+        if latencies.null_count():  # nulls sorted last and cut off (``drop_nulls`` would be a query)
+            latencies = latencies.sort(multithreaded=False).slice(latencies.null_count())
+        total = math.fsum(latencies.to_list())
+        if total < 2.0**54:
+            return total
+    return float(latencies.to_frame().select(_LATENCY_SUM.alias("latency_sum")).item())
 
 
 def _tally(calls: pl.DataFrame, latency_sum: float) -> tuple[object, ...]:
