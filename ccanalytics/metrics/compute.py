@@ -16,7 +16,7 @@ from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import alltime, formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_again
-from ccanalytics.metrics.running import Windowed
+from ccanalytics.metrics.running import Windowed, before
 from ccanalytics.metrics.runway import Rate, Runway, days_left, gas_burn, spend_rate
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
@@ -353,8 +353,8 @@ def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings)
 
 def _kept_errors(failed: pl.DataFrame, hours: pl.Series, now: int, settings: Settings) -> pl.DataFrame:
     """``_errors`` from the failed calls sorted by time (``running.Running.failed_calls``): a slice, no query."""
-    edges = pl.Series([_since(hours, now, settings), now], dtype=pl.Int64)
-    lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(edges, side="left"))
+    times = failed["ts_ms"]
+    lo, hi = before(times, _since(hours, now, settings)), before(times, now)
     return failed.slice(lo, hi - lo)[["role", "ts_ms", "api_id"]]
 
 
