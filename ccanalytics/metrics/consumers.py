@@ -55,7 +55,8 @@ def consumer_prefix() -> pl.Expr:
     >>> frame.sort(consumer_prefix())["consumer"].to_list()[:2]
     ['ab', 'abcdefghij']
     """
-    padded = pl.concat_str(pl.col("consumer"), pl.lit("\x00" * 8)).cast(pl.Binary)
+    # The first 8 characters hold the first 8 bytes: padded, not the whole text (a copy of every text).
+    padded = pl.concat_str(pl.col("consumer").str.head(8), pl.lit("\x00" * 8)).cast(pl.Binary)
     return padded.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
 
 

@@ -116,30 +116,47 @@ class Past:
         inside = pl.col("ts_ms").is_between(since, end, closed="left")
         return self.quarters.errors.lazy().filter(inside).with_columns(_TEXTS)
 
-    def _sellers(self, start: int, end: int, api: str | None, sums: bool = True) -> pl.LazyFrame:
-        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): a slice of the columns used.
+    def _sellers(
+        self, start: int, end: int, api: str | None, keys: pl.Expr | None = None, sums: bool = True
+    ) -> pl.DataFrame:
+        """The settled seller calls in ``[start, end)`` (with ``api``: of that API): ``ts_ms``, ``key``.
 
-        ``sums``: with ``micro`` and ``prefix`` (else only the times and keys).
+        With ``api``, ``key`` is the (consumer, api_id) key; ``keys``: only the
+        calls it holds true for (an expression of ``key``); ``sums``: with
+        ``micro`` and ``prefix``.  Read piece by piece as the shelf keeps
+        them, each piece filtered before the next is read: only the calls
+        asked are ever held together, never all of them.
         """
         columns = ["ts_ms", "key"] if api is None else ["ts_ms", "pair", "api_id"]
-        kept = self.quarters.loaded("sellers", columns + (["micro", "prefix"] if sums else []))  # sorted by time
-        low, high = (int(i) for i in kept["ts_ms"].search_sorted(pl.Series([start, end], dtype=pl.Int64)))
-        calls = kept.slice(low, high - low).lazy()
+        sums_of = ["micro", "prefix"] if sums else []
+        kept = self.quarters.sellers
+        pieces = (
+            [kept.select(columns + sums_of)]
+            if isinstance(kept, pl.DataFrame)
+            else kept.pieces(columns + sums_of, start, end)
+        )
+        mine = pl.col("ts_ms").is_between(start, end, closed="left")
         if api is not None:
-            calls = calls.filter(pl.col("api_id").cast(pl.String) == api)
-        return calls.with_columns(key="key" if api is None else "pair")
+            mine = mine & (pl.col("api_id").cast(pl.String) == api)
+        wanted = ["ts_ms", pl.col(columns[1]).alias("key"), *sums_of]
+        keys = pl.lit(True) if keys is None else keys
+        # One query a piece: the rows asked are picked at once, no copy of the piece between.
+        found = [piece.lazy().filter(mine).select(wanted).filter(keys).collect(engine="in-memory") for piece in pieces]
+        return pl.concat(found)
 
-    def sellers(self, start: int, end: int, api: str | None) -> pl.LazyFrame:
+    def sellers(self, start: int, end: int, api: str | None, keys: pl.Expr | None = None) -> pl.LazyFrame:
         """The settled seller calls in ``[start, end)`` (with ``api``: of that API), one row each, not summed.
 
-        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``calls`` (1), ``micro``, ``prefix``.
+        Columns ``key`` (with ``api``: the (consumer, api_id) key), ``calls`` (1), ``micro``, ``prefix``;
+        with ``keys`` (an expression of ``key``), only the calls it holds true for.
         """
-        return self._sellers(start, end, api).select("key", pl.lit(1, pl.UInt32).alias("calls"), "micro", "prefix")
+        calls = self._sellers(start, end, api, keys)
+        return calls.lazy().select("key", pl.lit(1, pl.UInt32).alias("calls"), "micro", "prefix")
 
     def times(self, keys: pl.Series, start: int, end: int, api: str | None) -> pl.DataFrame:
         """``key``, ``ts_ms``: the time of one settled seller call in ``[start, end)`` of each of these consumers."""
-        calls = self._sellers(start, end, api, sums=False).filter(pl.col("key").is_in(keys.implode()))
-        return calls.group_by("key").agg(pl.col("ts_ms").first()).collect()
+        calls = self._sellers(start, end, api, keys=pl.col("key").is_in(keys.implode()), sums=False)
+        return calls.group_by("key").agg(pl.col("ts_ms").first())
 
     def texts(self, keys: pl.DataFrame, api: str | None) -> pl.DataFrame:
         """``key`` -> ``consumer``: the texts of these consumers (``key``, a call's ``ts_ms``), read back."""

@@ -28,7 +28,7 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Protocol
@@ -56,6 +56,16 @@ class Kept(Protocol):
 
     def frame(self, columns: list[str] | None = None) -> pl.DataFrame:
         """The frame (only ``columns`` when given), read back."""
+        ...
+
+    def pieces(
+        self, columns: list[str] | None = None, start: int | None = None, end: int | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The frame in pieces (at least one), one at a time; any with no ``ts_ms`` in ``[start, end)`` skippable."""
+        ...
+
+    def appended(self, frames: Sequence[pl.DataFrame]) -> Kept | None:
+        """The frame with ``frames`` (in time order after it) added, not read back; None when it cannot."""
         ...
 
 
@@ -203,7 +213,8 @@ class Quarters:
     def shelved(self, shelf: Shelf) -> Quarters:
         """The same (merged), with the seller calls kept on ``shelf`` from now on."""
         q = self.merged()
-        return replace(q, sellers=shelf(q.loaded("sellers")), shelf=shelf)
+        sellers = shelf(q.sellers) if isinstance(q.sellers, pl.DataFrame) else q.sellers  # kept already: as it is
+        return replace(q, sellers=sellers, shelf=shelf)
 
     def _kept(self, sellers: pl.DataFrame) -> pl.DataFrame | Kept:
         return sellers if self.shelf is None else self.shelf(sellers)
@@ -264,8 +275,10 @@ class Quarters:
                 parts["spans"].group_by("q").agg(pl.col("first").min(), pl.col("last").max()).sort("q"),
             ]
         )
-        if more_sellers:
-            sellers_kept = self._kept(_merged_sellers(self.loaded("sellers"), [p[at] for p in self.pending]))
+        if more_sellers:  # appended to the shelf when they come in time order (a first read), else merged
+            pieces = [p[at] for p in self.pending]
+            appended = None if isinstance(self.sellers, pl.DataFrame) else self.sellers.appended(pieces)
+            sellers_kept = appended or self._kept(_merged_sellers(self.loaded("sellers"), pieces))
         else:
             sellers_kept = self.sellers
         return Quarters(

@@ -9,6 +9,7 @@ takes longer than a refresh may, so ``Verifier`` counts it in the background.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-__all__ = ["Cursor", "HistoryChanged", "Verifier", "advance", "intact", "new_rows", "still_there"]
+__all__ = ["PACE", "PACED_S", "Cursor", "HistoryChanged", "Verifier", "advance", "intact", "new_rows", "still_there"]
+
+# A background count that took more than PACED_S of CPU waits PACE times as long before the next one (``Verifier``).
+PACE = 10
+PACED_S = 0.02
 
 
 @dataclass
@@ -108,18 +113,30 @@ class Verifier:
     Appends are seen at once; a row deleted (or replaced) in the middle of a
     big history only changes the count, and counting ten million rows takes
     longer than a whole refresh may.  So the count runs here, after a refresh,
-    and the next refresh rebuilds when it disagreed.
+    and the next refresh rebuilds when it disagreed.  A count that took more
+    than ``PACED_S`` of CPU waits ``PACE`` times that long before the next one
+    starts: ten million calls take 0.2-0.3 s to count, which after every
+    one-second refresh was a quarter of a core, ten times the refresh itself.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccanalytics-verify")
         self._pending: Future[bool] | None = None
+        self._next = 0.0  # time.monotonic() before which no count starts
 
     def start(self, table: str, cursor: Cursor) -> None:
-        """Count ``table`` against ``cursor`` (a copy), unless a count is still running."""
-        if self._pending is None or self._pending.done():
-            self._pending = self._pool.submit(self._check, table, Cursor(cursor.top, cursor.rows, cursor.last))
+        """Count ``table`` against ``cursor`` (a copy), unless a count is still running or was just made."""
+        if (self._pending is None or self._pending.done()) and time.monotonic() >= self._next:
+            self._pending = self._pool.submit(self._paced, table, Cursor(cursor.top, cursor.rows, cursor.last))
+
+    def _paced(self, table: str, cursor: Cursor) -> bool:
+        cpu = time.thread_time()
+        try:
+            return self._check(table, cursor)
+        finally:
+            cpu = time.thread_time() - cpu
+            self._next = time.monotonic() + (PACE * cpu if cpu > PACED_S else 0.0)
 
     def _check(self, table: str, cursor: Cursor) -> bool:
         try:

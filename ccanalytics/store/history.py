@@ -84,6 +84,11 @@ def read_history(
     unread = () if consumers else ("consumer",)  # only views count consumers
     for chunk in source.read_chunks("calls", bulk, texts_from=texts_from, upto=upto, unread=unread):
         advance(cursor, "calls", chunk, reset=False)
+        # ADBC's record batches make ~50 pieces of a chunk: the rows kept as recent are made one piece (their copy
+        # only), or the ledger rejoins all its recent rows at every chunk (many pieces: a copy of them all).
+        newest = chunk["ts_ms"].max()
+        if chunk.n_chunks() > 1 and newest is not None and newest >= ledger.horizon:  # type: ignore[operator]
+            chunk = chunk.rechunk()
         rows = judged("calls", chunk)
         ledger = ledger.add(rows)
         if spare:

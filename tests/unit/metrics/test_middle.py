@@ -102,3 +102,70 @@ def test_sums_per_consumer_in_key_order_and_in_128_bits_when_64_could_overflow()
     assert summed.rows() == [(1, 2, 2 * big, 8), (2, 1, 1, 9), (3, 2, 5, 7)]
     assert summed.schema["micro"] == pl.Int128
     assert _summed([parts[0].head(0)]).height == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.integers(0, 99), st.sampled_from("abc"), st.integers(0, 30), st.sampled_from(["a", "b"])),
+        min_size=0,
+        max_size=60,
+    ),
+    range_rows=st.integers(1, 8),
+    api=st.sampled_from([None, "a"]),
+)
+def test_the_middle_summed_in_key_ranges_from_a_shelf_equals_it_summed_at_once(calls, range_rows, api) -> None:
+    # Settled calls before 50 (on a shelf of 3-row pieces, read piece by piece), recent ones after; middle [20, 80).
+    import ccanalytics.metrics.middle as middle
+    from ccanalytics.metrics.past import COLUMNS, Past
+    from ccanalytics.metrics.quarters import RID, Quarters
+    from ccanalytics.store import shelf as shelf_module
+
+    horizon = 50
+    rows = pl.DataFrame(
+        {
+            "ts_ms": [c[0] for c in calls],
+            "role": ["seller"] * len(calls),
+            "api_id": [c[3] for c in calls],
+            "status_code": [200] * len(calls),
+            "latency_ms": [1.0] * len(calls),
+            "price_micro": [0] * len(calls),
+            "revenue_micro": [c[2] for c in calls],
+            "consumer": [c[1] * 12 for c in calls],  # long texts: ties in their first 8 bytes too
+            "rule": [None] * len(calls),
+            RID: list(range(len(calls))),
+        },
+        schema={
+            **dict.fromkeys(["ts_ms", "status_code", "price_micro", "revenue_micro", RID], pl.Int64),
+            **dict.fromkeys(["role", "api_id", "consumer", "rule"], pl.String),
+            "latency_ms": pl.Float64,
+        },
+    ).sort("ts_ms")
+
+    def reader(first: int, last: int, start: int, end: int) -> pl.DataFrame:
+        inside = pl.col(RID).is_between(first, last) & pl.col("ts_ms").is_between(start, end, closed="left")
+        return rows.filter(inside).select(COLUMNS)
+
+    settled = rows.filter(pl.col("ts_ms") < horizon)
+    recent = rows.filter(pl.col("ts_ms") >= horizon).lazy()
+    pieces, ranges = shelf_module.PIECE_ROWS, middle.RANGE_ROWS
+    try:
+        shelf_module.PIECE_ROWS = 3
+        quarters = Quarters.empty(0).plus(settled, rows).merged().shelved(shelf_module.shelf)
+        past = Past(quarters, reader, horizon)
+        of = {"middle": (20, 80), "since": 10, "api": api, "past": past}
+        middle.RANGE_ROWS = 10**9
+        once = MiddleConsumers.of(recent, FirstSeen.empty(), **of)
+        middle.RANGE_ROWS = range_rows
+        in_ranges = MiddleConsumers.of(recent, FirstSeen.empty(), **of)
+    finally:
+        shelf_module.PIECE_ROWS, middle.RANGE_ROWS = pieces, ranges
+    assert in_ranges.table.rows() == once.table.rows() and in_ranges.table.schema == once.table.schema
+    assert in_ranges.top.rows() == once.top.rows()
+    assert (in_ranges.fresh.to_list(), in_ranges.later) == (once.fresh.to_list(), once.later)
+    # And the figures are those of the calls themselves: every consumer of the middle, and its top.
+    mine = rows.filter(pl.col("ts_ms").is_between(20, 80, closed="left"))
+    want = per_consumer(mine.lazy(), api).collect()
+    assert sorted(once.table.rows()) == sorted(want.select("key", "calls", "micro").rows())
+    top = want.sort(["micro", "calls", "consumer"], descending=[True, True, False]).head(TOP_CONSUMERS)
+    assert once.top.select("consumer", "calls", "micro").rows() == top.select("consumer", "calls", "micro").rows()

@@ -83,6 +83,12 @@ class Counted:
         Counted.reads += 1
         return self._frame if columns is None else self._frame.select(columns)
 
+    def pieces(self, columns: list[str] | None = None, start: int | None = None, end: int | None = None):
+        yield self.frame(columns)
+
+    def appended(self, frames: object) -> None:
+        return None  # cannot append: merged and kept again
+
 
 def test_kept_seller_calls_are_read_back_only_when_seller_calls_are_added_or_trimmed() -> None:
     q = Quarters.empty(0).plus(ROWS.head(3), ROWS.head(3)).shelved(Counted)

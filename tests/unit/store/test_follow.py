@@ -117,3 +117,23 @@ def test_the_background_count_tells_a_delete_once(path):
     assert verifier.disagreed() is False  # the answer is used once
     verifier.close()
     source.close()
+
+
+def test_a_count_that_cost_cpu_waits_pace_times_as_long_before_the_next(path, monkeypatch):
+    from ccanalytics.store import follow
+
+    source, cursor = read_all(path)
+    monkeypatch.setattr(follow, "PACED_S", 0.0)  # this tiny count paced as a big store's is
+    monkeypatch.setattr(follow, "PACE", 1e6)
+    verifier = Verifier(path)
+    verifier.start("calls", cursor)
+    assert verdict(verifier) is False
+    execute(path, "DELETE FROM calls WHERE request_id = 'r2'")
+    verifier.start("calls", cursor)  # too soon after a count: not started
+    assert verifier._pending is None and verifier.disagreed() is False
+    monkeypatch.setattr(follow, "PACE", 0)
+    verifier._next = 0.0  # as when the pause is over
+    verifier.start("calls", cursor)
+    assert verdict(verifier) is True
+    verifier.close()
+    source.close()
