@@ -16,6 +16,7 @@ from ccanalytics.contract import STORE_TABLES, TABLES
 from ccanalytics.metrics import alltime, formulas
 from ccanalytics.metrics import views as ranged
 from ccanalytics.metrics.alerts import evaluate, spike_flags, spike_flags_again
+from ccanalytics.metrics.running import Windowed, before
 from ccanalytics.metrics.runway import Rate, Runway, days_left, gas_burn, spend_rate
 from ccanalytics.model import Balances, DataIssue
 from ccanalytics.units import (
@@ -125,20 +126,20 @@ def role_views(
     apis: pl.DataFrame,
     now: int,
     timezone: str,
-    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
+    windowed: Windowed | None = None,
 ) -> dict[str, RoleView]:
     """The figures of both roles: windows, call rates and breakdowns.
 
     ``apis`` are the valid rows of the apis table.  ``windowed`` are the
     windows, call rates and period figures at ``now`` when they were kept
-    elsewhere (``running.Running.at``): then only the all-time percentiles
+    elsewhere (``running.Running.moved``): then only the all-time percentiles
     are queried.
     """
     frames = windowed if windowed is not None else _windowed(calls, now, timezone)
     return _role_views(frames, alltime.breakdowns(totals, alltime.p95_query(totals.sketch.lazy()).collect(), apis))
 
 
-def _windowed(calls: pl.LazyFrame, now: int, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _windowed(calls: pl.LazyFrame, now: int, timezone: str) -> Windowed:
     """The windows, call rates and period figures at ``now`` from the calls, in one ``collect_all``."""
     periods = {
         "24h": (now - DAY_MS, now),
@@ -148,25 +149,23 @@ def _windowed(calls: pl.LazyFrame, now: int, timezone: str) -> tuple[pl.DataFram
     windows, rates, figures = pl.collect_all(
         [formulas.windows(calls, now), formulas.call_rate(calls, now, timezone), ranged.period_figures(calls, periods)]
     )
-    return windows, rates, figures
+    # Each role's chart hours by Series masks: cheaper than a frame filter or partition_by's group.
+    roles, columns = rates["role"], [rates[name] for name in rates.columns if name != "role"]
+    role_rates = {role: pl.DataFrame([column.filter(roles == role) for column in columns]) for role in ROLES}
+    return Windowed(windows.to_dicts(), role_rates, figures.to_dicts())
 
 
 _DAY_FIGURES = ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")
 _PREVIOUS_FIGURES = ("calls", "success_rate", "avg_latency_ms", "p95_latency_ms", "usdc")
 
 
-def _role_views(
-    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], everything: dict[str, alltime.AllTime]
-) -> dict[str, RoleView]:
-    """Both roles' views from the windowed frames (a few rows each, read as Python values) and the all-time figures."""
-    windows, rates, figures = frames
-    window_rows = {row["role"]: row for row in windows.to_dicts()}
+def _role_views(frames: Windowed, everything: dict[str, alltime.AllTime]) -> dict[str, RoleView]:
+    """Both roles' views from the windowed figures (Python values) and the all-time figures."""
+    window_rows = {row["role"]: row for row in frames.windows}
     period_rows: dict[str, dict[str, dict[str, Any]]] = {role: {} for role in ROLES}
-    for row in figures.to_dicts():
+    for row in frames.figures:
         period_rows.setdefault(row["role"], {})[row["period"]] = row
-    # Each role's chart hours by Series masks: cheaper than a frame filter or partition_by's group.
-    roles, columns = rates["role"], [rates[name] for name in rates.columns if name != "role"]
-    role_rates = {role: pl.DataFrame([column.filter(roles == role) for column in columns]) for role in ROLES}
+    role_rates = frames.call_rate
     views: dict[str, RoleView] = {}
     for role in ROLES:
         money = formulas.money_column(role)
@@ -210,7 +209,7 @@ def compute(
     views: dict[str, RoleView] | None = None,
     seen: FirstSeen | None = None,
     horizon: int = 0,
-    windowed: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None,
+    windowed: Windowed | None = None,
     view: dict[str, Any] | None = None,
     chart_calls: pl.LazyFrame | None = None,
     chart_failed: pl.DataFrame | None = None,
@@ -240,11 +239,11 @@ def compute(
     if views is None:  # the refresh's queries (the chart's errors, the all-time p95) in one collect_all
         frames = windowed if windowed is not None else _windowed(calls, now, settings.timezone)
         if chart_failed is not None:  # the failed calls kept: two searches and the sketch's p95, no query
-            errors = _kept_errors(chart_failed, frames[1]["hour"], now, settings)
+            errors = _kept_errors(chart_failed, frames.hours, now, settings)
             p95 = totals.p95 if totals.p95 is not None else alltime.p95_query(totals.sketch)
         else:
             errors, p95 = pl.collect_all(
-                [_errors(near, frames[1]["hour"], now, settings), alltime.p95_query(totals.sketch.lazy())]
+                [_errors(near, frames.hours, now, settings), alltime.p95_query(totals.sketch.lazy())]
             )
         views = _role_views(frames, alltime.breakdowns(totals, p95, valid_apis))
     else:
@@ -354,8 +353,8 @@ def _errors(calls: pl.LazyFrame, hours: pl.Series, now: int, settings: Settings)
 
 def _kept_errors(failed: pl.DataFrame, hours: pl.Series, now: int, settings: Settings) -> pl.DataFrame:
     """``_errors`` from the failed calls sorted by time (``running.Running.failed_calls``): a slice, no query."""
-    edges = pl.Series([_since(hours, now, settings), now], dtype=pl.Int64)
-    lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(edges, side="left"))
+    times = failed["ts_ms"]
+    lo, hi = before(times, _since(hours, now, settings)), before(times, now)
     return failed.slice(lo, hi - lo)[["role", "ts_ms", "api_id"]]
 
 

@@ -32,7 +32,7 @@ from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
 from ccanalytics.metrics.recent import compact, like, texts
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
-from ccanalytics.metrics.running import Running
+from ccanalytics.metrics.running import Running, Windowed
 from ccanalytics.metrics.running import _compacted as compacted
 from ccanalytics.metrics.successor import Build, Later, Successor, due, taken
 from ccanalytics.units import DAY_MS, WEEK_MS
@@ -280,8 +280,8 @@ class Ledger:
         calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
         return replace(self, upto=now, present=present, ahead=ahead), calls, present
 
-    def windows_at(self, now: int, timezone: str) -> tuple[Ledger, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
-        """The windowed figures at ``now`` (see ``running.Running.at``), and the ledger whose state moved there.
+    def windows_at(self, now: int, timezone: str) -> tuple[Ledger, Windowed]:
+        """The windowed figures at ``now`` (see ``running.Running.moved``), and the ledger whose state moved there.
 
         The running state holds the calls its windows can reach (a day more),
         not every row a ranged view keeps; it is built again when ``now``
@@ -292,8 +292,8 @@ class Ledger:
             start = max(self.horizon, now - RUNNING_REACH_MS - DAY_MS)
             ts = pl.col("ts_ms")
             running = Running.of(self.recent.filter(pl.col("rule").is_null() & (ts >= start)))
-        running, windows, call_rate, figures = running.at(now, timezone)
-        return replace(self, running=running, running_from=start), (windows, call_rate, figures)
+        running, windowed = running.moved(now, timezone)
+        return replace(self, running=running, running_from=start), windowed
 
     def running_calls(self, since: int, now: int) -> pl.LazyFrame | None:
         """The valid calls in ``[since, now)`` of the running state's rows (sorted), if it holds them.

@@ -23,6 +23,7 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import polars as pl
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 _LATENCY = pl.col("latency_ms")
+_LATENCY_SUM = formulas.TALLY_AGGREGATES["latency_sum"]  # exact (``formulas.exact_sum``)
+_SMALLEST = 2.0**-20  # formulas.exact_sum: values from here up (or 0) are summed exactly, if they total under 2**54
 _MAX_PIECES = 32  # an appended sketch is summed beyond this many pieces
 _SKETCH_KEYS = ("role", "api_id", "key")
 _NAMED = pl.col("api_name").is_not_null()
@@ -90,13 +93,14 @@ def moved_by_one_api(
     role, api_id = (calls[k][0] for k in keys)
     latency = calls["latency_ms"]
     if latency.null_count() == calls.height:
-        buckets, counts = [], []
+        buckets, counts, latency_sum = [], [], 0.0
     else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
         counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
+        latency_sum = _exact_sum(latency)
         buckets, counts = list(counted), list(counted.values())
     latest = _latest(calls)
     return (
-        _tally_merged(tallies, (role, api_id), _tally(calls)),
+        _tally_merged(tallies, (role, api_id), _tally(calls, latency_sum)),
         names if latest is None else _name_merged(names, tuple(latest[c] for c in names.columns)),
         (_sketch_appended if appended else _sketch_merged)(sketches, (role, api_id), buckets, counts),
         {(role, api_id): (buckets, counts)},
@@ -154,8 +158,27 @@ def moved_by_groups(
     )
 
 
-def _tally(calls: pl.DataFrame) -> tuple[object, ...]:
-    """``formulas.TALLY_AGGREGATES`` of these calls by Series reductions (no query: each is a call into polars)."""
+def _exact_sum(latencies: pl.Series) -> float:
+    """``formulas.exact_sum`` of a refresh's valid latencies (none negative), without a query.
+
+    Its exact sum rounded once is ``math.fsum``'s (correctly rounded), to the
+    last bit; where it would sum floats instead, the query is run.
+    """
+    low = latencies.min()
+    if low is not None and low < _SMALLEST:  # type: ignore[operator]
+        positive = latencies.filter(latencies > 0)
+        low = positive.min() if positive.len() else _SMALLEST
+    if low is None or low >= _SMALLEST:  # type: ignore[operator]
+        if latencies.null_count():  # nulls sorted last and cut off (``drop_nulls`` would be a query)
+            latencies = latencies.sort(multithreaded=False).slice(latencies.null_count())
+        total = math.fsum(latencies.to_list())
+        if total < 2.0**54:
+            return total
+    return float(latencies.to_frame().select(_LATENCY_SUM.alias("latency_sum")).item())
+
+
+def _tally(calls: pl.DataFrame, latency_sum: float) -> tuple[object, ...]:
+    """``formulas.TALLY_AGGREGATES`` of these calls by Series reductions (no query), given their ``latency_sum``."""
     status, latency, n = calls["status_code"], calls["latency_ms"], calls.height
     low = status.min()
     if low is not None and low >= 200 and status.max() <= 299:  # type: ignore[operator]  # every status 2xx
@@ -165,7 +188,7 @@ def _tally(calls: pl.DataFrame) -> tuple[object, ...]:
     return (
         n,
         success,
-        float(latency.sum() or 0.0),
+        latency_sum,
         n - latency.null_count(),
         calls["price_micro"].cast(pl.Int128).sum(),
         calls["revenue_micro"].cast(pl.Int128).sum(),

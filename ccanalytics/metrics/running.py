@@ -26,7 +26,7 @@ Pure polars, no I/O: the ledger hands it the valid calls it keeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -39,7 +39,7 @@ from ccanalytics.units import HOUR_MS
 if TYPE_CHECKING:
     from ccanalytics.metrics.percentiles import Near
 
-__all__ = ["COLUMNS", "WINDOWS", "Running"]
+__all__ = ["COLUMNS", "WINDOWS", "Running", "Windowed", "before"]
 
 REACH_MS = max(a for a, _ in WINDOWS.values())  # no window reaches further back
 PERCENTILE_WINDOWS = ("24h", "previous_24h")
@@ -93,6 +93,7 @@ _WIDE_SCHEMA = pl.Schema(
     }
 )
 _RATES_SCHEMA = pl.Schema({"role": pl.String, "hour": pl.Int64, "success": pl.Int64, "error": pl.Int64})
+_ROLE_RATES_SCHEMA = pl.Schema({name: dtype for name, dtype in _RATES_SCHEMA.items() if name != "role"})
 _FIGURES_SCHEMA = pl.Schema(
     {
         "role": pl.String,
@@ -213,7 +214,7 @@ class Running:
         [1]
         """
         failed = _failed(self.rows) if self.failed is None else self.failed
-        lo, hi = (int(i) for i in failed["ts_ms"].search_sorted(pl.Series([since, now], dtype=pl.Int64), side="left"))
+        lo, hi = before(failed["ts_ms"], since), before(failed["ts_ms"], now)
         return failed.slice(lo, hi - lo)
 
     def _entered(self, edge: EdgeSums, role: str, a: int, b: int) -> list[float]:
@@ -227,7 +228,7 @@ class Running:
         return entered if inside.is_empty() else sorted(entered + inside.to_list())
 
     def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The state as of ``now``, and the frames ``compute.role_views`` shows.
+        """The state as of ``now``, and the frames ``compute.role_views`` shows (``moved``'s figures as frames).
 
         Returns ``(state, windows, call_rate, figures)``: ``windows`` as
         ``formulas.windows``, ``call_rate`` as ``formulas.call_rate`` and
@@ -246,6 +247,11 @@ class Running:
         >>> figures.select("period", "calls", "p50_latency_ms", "p95_latency_ms").rows()  # the previous 24 h: p95 only
         [('24h', 1, 20.0, 20.0), ('previous_24h', 1, None, 10.0)]
         """
+        state, windowed = self.moved(now, timezone)
+        return (state, *windowed.frames())
+
+    def moved(self, now: int, timezone: str) -> tuple[Running, Windowed]:
+        """The state as of ``now``, and the figures ``at`` gives as Python values (``Windowed``)."""
         first = formulas.last_bucket_start(now, timezone) - (formulas.CHART_HOURS - 1) * HOUR_MS
         hours = [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]
         # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
@@ -259,27 +265,29 @@ class Running:
             ).alias(role)
             for role in formulas.ROLES
         )
-        wide: dict[str, list] = {name: [] for name in _WIDE_SCHEMA}
-        rates: dict[str, list] = {name: [] for name in _RATES_SCHEMA}
-        figures: dict[str, list] = {name: [] for name in _FIGURES_SCHEMA}
+        windows: list[dict[str, Any]] = []
+        rates: dict[str, pl.DataFrame] = {}
+        figures: list[dict[str, Any]] = []
         hints = {}
         for role in formulas.ROLES:
             edge = EdgeSums(self.sums[role], self.tails[role], found[role])
             day, week = edge.tally(*ENDS_OF["24h"]), edge.tally(*ENDS_OF["7d"])
-            wide["role"].append(role)
+            wide: dict[str, Any] = {"role": role}
             for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
-                wide[f"{name}_24h"].append(day[name])
-            wide["latency_sum_24h"].append(edge.latencies(*ENDS_OF["24h"]).sum())
+                wide[f"{name}_24h"] = day[name]
+            wide["latency_sum_24h"] = edge.latencies(*ENDS_OF["24h"]).sum()
             for name in ("calls", "price_micro", "revenue_micro"):
-                wide[f"{name}_7d"].append(week[name])
+                wide[f"{name}_7d"] = week[name]
+            windows.append(wide)
             # the chart hours' edges follow the windows' ends; the last hour ends at `now`
-            for i, hour in enumerate(hours):
-                start = len(ENDS) + i
-                bucket = edge.tally(start, start + 1 if i + 1 < len(hours) else AT[0])
-                rates["role"].append(role)
-                rates["hour"].append(hour)
-                rates["success"].append(bucket["success"])
-                rates["error"].append(bucket["calls"] - bucket["success"])
+            buckets = [
+                edge.tally(len(ENDS) + i, len(ENDS) + i + 1 if i + 1 < len(hours) else AT[0]) for i in range(len(hours))
+            ]
+            rates[role] = pl.DataFrame(
+                [(hour, b["success"], b["calls"] - b["success"]) for hour, b in zip(hours, buckets, strict=True)],
+                schema=_ROLE_RATES_SCHEMA,
+                orient="row",
+            )
             for period in PERIODS:
                 figure = edge.tally(*ENDS_OF[period])
                 if not figure["calls"]:
@@ -302,28 +310,54 @@ class Running:
                         room=16 + self.late + crossed,
                         groups=_PERCENTILE_GROUPS[period],
                     )
-                figures["role"].append(role)
-                figures["period"].append(period)
-                for name in ("calls", *SUMS):
-                    figures[name].append(figure[name])
-                figures["latency_sum"].append(values.sum())
-                for p, value in picks.items():
-                    figures[f"p{p}_latency_ms"].append(value)
+                row: dict[str, Any] = {"role": role, "period": period}
+                row.update((name, figure[name]) for name in ("calls", *SUMS))
+                row["latency_sum"] = values.sum()
+                row.update((f"p{p}_latency_ms", value) for p, value in picks.items())
+                figures.append(row)
+        return replace(self, now=now, hints=hints, late=0, behind=None), Windowed(windows, rates, figures)
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """The windowed figures at one ``now`` as Python values, as ``compute.role_views`` reads them (``Running.moved``).
+
+    Building frames of these few dozen values only for ``compute`` to read
+    them back costs more than the figures: ``frames`` builds them when asked.
+    """
+
+    windows: list[dict[str, Any]]  # a row per role, as ``formulas.windows``'s
+    call_rate: dict[str, pl.DataFrame]  # per role, the chart hours (``hour``, ``success``, ``error``)
+    figures: list[dict[str, Any]]  # rows as ``views.period_figures``'s, percentiles as ``Running.at`` says
+
+    @property
+    def hours(self) -> pl.Series:
+        """The chart's hours (the same for both roles)."""
+        return self.call_rate[formulas.ROLES[0]]["hour"]
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """``(windows, call_rate, figures)`` as the frames ``Running.at`` gives."""
+        role = pl.lit(None, pl.String).alias("role")
+        rates = [frame.select(role.fill_null(r), *frame.columns) for r, frame in self.call_rate.items()]
         return (
-            replace(self, now=now, hints=hints, late=0, behind=None),
-            _frame(wide, _WIDE_SCHEMA),
-            _frame(rates, _RATES_SCHEMA),
-            _frame(figures, _FIGURES_SCHEMA),
+            pl.DataFrame(self.windows, schema=_WIDE_SCHEMA),
+            pl.concat(rates) if rates else pl.DataFrame(schema=_RATES_SCHEMA),
+            pl.DataFrame(self.figures, schema=_FIGURES_SCHEMA),
         )
 
 
-def _frame(columns: dict[str, list], schema: pl.Schema) -> pl.DataFrame:
-    """A few dozen values by column (in ``schema``'s order) as a frame, handed to polars as rows: one call.
+def before(times: pl.Series, at: int) -> int:
+    """How many of these sorted times (no nulls) lie before ``at``: where ``at`` would go, counted by a mask.
 
-    A quarter of the cost of polars' column by column construction on these
-    few rows (docs/performance.md, "Fifth wave").
+    A comparison and a sum are direct Series operations; ``search_sorted`` is
+    a query (on a few thousand failed calls, the query costs more).
+
+    Examples
+    --------
+    >>> before(pl.Series([1, 2, 2, 5]), 2), before(pl.Series([1, 2, 2, 5]), 6)
+    (1, 4)
     """
-    return pl.DataFrame(list(zip(*columns.values(), strict=True)), schema=schema, orient="row")
+    return int((times < at).sum())
 
 
 def _sorted(calls: pl.DataFrame) -> pl.DataFrame:

@@ -131,3 +131,23 @@ def test_rows_of_several_apis_move_every_total_as_they_are_grouped_and_merged() 
         assert_frame_equal(_sorted(sketches, *by), _sorted(sketch.sketch(every).collect(), *by))
         assert_frame_equal(_sorted(names, "api_id"), _sorted(formulas.latest_names(every).collect(), "api_id"))
     assert merge.moved_by_groups(*_empty(), CALLS.with_columns(api_id=pl.lit(None, pl.String))) is None
+
+
+def test_a_refresh_s_latency_sum_is_the_exact_sum_to_the_last_bit() -> None:
+    # merge._exact_sum (no query) against formulas.exact_sum (the query), on valid latencies: none negative.
+    import random
+
+    rng = random.Random(7)
+    cases = [
+        [0.1, 0.2, 0.3],
+        [None, 5.0, None],
+        [0.0, 0.0],
+        [1e-30, 2.0],  # below 2**-20: summed as floats, as the query does
+        [2.0**53, 2.0**53],  # a total of 2**54: floats too
+        [rng.expovariate(1 / 150) for _ in range(1000)],
+        [rng.choice([None, 0.0, rng.uniform(0, 1e6)]) for _ in range(500)],
+    ]
+    for values in cases:
+        latencies = pl.Series("latency_ms", values, dtype=pl.Float64)
+        expected = latencies.to_frame().select(formulas.exact_sum(pl.col("latency_ms"))).item()
+        assert merge._exact_sum(latencies) == expected, values[:5]
