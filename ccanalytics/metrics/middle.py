@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["MiddleConsumers", "per_consumer", "sellers"]
 
 _TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
-RANGE_ROWS = 131_072  # about how many calls a build sums at once (see ``_summed_by_keys``)
+RANGE_ROWS = 262_144  # about how many calls a build sums at once (see ``_summed_by_keys``)
 
 
 def sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
