@@ -11,7 +11,7 @@ period's starts passed (from the window to the previous period, or out).
 sketches of both periods (middles included), the series' counts of the new
 calls per bucket start, their failed calls, the window's consumers outside the
 middle (each with its figures in the middle) and each consumer's first call
-among the new calls (with its first call before them).  ``moved`` adds the
+among the new calls (with its first call before them).  ``plan`` adds the
 changes as signed rows (+1 entering, −1 leaving), so that a refresh costs the
 calls that changed, not the bands nor every call since the build.  Counts and
 integer sums stay exact; latency sums are floats added and subtracted (a
@@ -23,7 +23,6 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -38,7 +37,6 @@ __all__ = [
     "SIGNED",
     "Edges",
     "Move",
-    "Shown",
     "coarse",
     "group",
     "label",
@@ -49,8 +47,6 @@ __all__ = [
 _BY = ["period", "role", "api_id"]
 _HUGE_LATENCY = 1e9  # leaving with one this big, a float sum could lose the others' digits: start again
 SIGNED = "sign"
-# What a view computes from the moved tallies, sketch and bucket counts (and the buckets' starts).
-Shown = Callable[[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, list[int]], list[pl.LazyFrame]]
 _TOP_BITS = 2**62  # a group's period and role, above a hash of its api_id
 # The window's consumers outside the middle: their calls and revenue there, and their figures in the middle.
 OUTSIDE_SCHEMA = {
@@ -176,7 +172,7 @@ class Edges:
         sketches: pl.DataFrame,
         length: int,
     ) -> tuple[Edges, pl.LazyFrame]:
-        """The middles alone at ``now``, and the bands' calls to add then (signed rows, for ``moved``'s ``extra``).
+        """The middles alone at ``now``, and the bands' calls to add then (signed rows, for ``plan``'s ``extra``).
 
         ``known`` rows of the ledger were there at the build; ``future`` are
         those of them at or after it; ``sketches`` per (period, role, api_id,
@@ -294,34 +290,6 @@ class Edges:
             firsts=_sellers(entering.lazy()).group_by(key=key).agg(pl.col("ts_ms").min()),
             starts=starts,
         )
-
-    def moved(
-        self,
-        rows: pl.DataFrame,
-        height: int,
-        now: int,
-        *,
-        built: int,
-        span: int,
-        timezone: str,
-        range_: Range,
-        extra: pl.LazyFrame | None = None,
-        shown: Shown | None = None,
-    ) -> tuple[Edges, pl.DataFrame, pl.DataFrame, list[pl.DataFrame]] | None:
-        """``plan`` collected: the edges at ``now``, the consumers' changes (``outside``, ``firsts``), ``shown``'s.
-
-        ``shown`` gives the frames to compute from the moved tallies, sketch
-        and counts (and the buckets' starts), in the same polars call.
-        """
-        move = self.plan(rows, height, now, built=built, span=span, timezone=timezone, range_=range_, extra=extra)
-        if move is None:
-            return None
-        wanted = [] if shown is None else shown(move.tallies, move.sketch, move.counts, move.starts)
-        tallies, sketches, counts, failed, outside, firsts, *results = pl.collect_all(
-            [*move.queries(), move.outside, move.firsts, *wanted],
-            engine="in-memory",  # "auto" costs these few rows more (docs/performance.md, "Fifth wave")
-        )
-        return move.done(tallies, sketches, counts, failed), outside, firsts, results
 
 
 @dataclass(frozen=True)

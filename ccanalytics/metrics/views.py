@@ -303,7 +303,7 @@ def ranged_view(
             consumer_count,
             top_consumers,
         ],
-        engine="in-memory",  # as ``edges.Edges.moved``
+        engine="in-memory",  # as ``history.History.view``
     )
     fresh = new_consumers(calls, seen, horizon, start, now, api)
     return view_dict(range_, api, now, figures, series, breakdown, (count.item(), fresh, top))

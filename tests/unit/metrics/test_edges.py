@@ -36,9 +36,9 @@ def started(history: History, rows: pl.DataFrame, now: int, api: str | None) -> 
     edges, extra = Edges.start(
         api, now, history.known, history.band, history.future, history.tallies, history.sketch, R
     )  # fmt: skip
-    moved = edges.moved(_rows(rows, history.known), rows.height, now, **HOW, extra=extra)
-    assert moved is not None
-    return moved[0]
+    move = edges.plan(_rows(rows, history.known), rows.height, now, **HOW, extra=extra)
+    assert move is not None
+    return move.done(*pl.collect_all(move.queries()))
 
 
 def same_frame(got: pl.DataFrame, want: pl.DataFrame, by: list[str]) -> None:
@@ -74,7 +74,7 @@ def test_a_huge_latency_leaving_the_window_asks_for_a_fresh_start() -> None:
     history = build([*CALLS, (B - R + 2 * HOUR, "seller", "a", 200, 1e12, 500, "c7")])
     rows = recent_rows([*CALLS, (B - R + 2 * HOUR, "seller", "a", 200, 1e12, 500, "c7")])
     edges = started(history, rows, B + HOUR, None)
-    assert edges.moved(_rows(rows, rows.height), rows.height, B + 3 * HOUR, **HOW) is None
+    assert edges.plan(_rows(rows, rows.height), rows.height, B + 3 * HOUR, **HOW) is None
     view = history.view(rows, B + 3 * HOUR, None, NAMES, APIS, Settings(), FirstSeen.empty())
     assert_same(view, from_scratch(rows, B + 3 * HOUR))
 
