@@ -70,7 +70,20 @@ def _constructors() -> dict[PolarsDataType, Any]:
     except ImportError:
         return {}
     names = {pl.Int64: "new_opt_i64", pl.Float64: "new_opt_f64", pl.String: "new_str", pl.Binary: "new_binary"}
-    return {dtype: getattr(PySeries, name) for dtype, name in names.items() if hasattr(PySeries, name)}
+    samples: dict[PolarsDataType, tuple] = {pl.Int64: (1, None), pl.Float64: (1.5, None), pl.String: ("a", None)}
+    samples[pl.Binary] = (b"a", None)
+    found: dict[PolarsDataType, Any] = {}
+    for dtype, name in names.items():
+        build = getattr(PySeries, name, None)
+        try:  # another polars may name or call it otherwise: then pl.Series builds that column
+            same = pl.Series._from_pyseries(build("x", samples[dtype], True)).equals(  # type: ignore[misc]
+                pl.Series("x", samples[dtype], dtype=dtype), check_dtypes=True, check_names=True
+            )
+        except Exception:  # any failure of an internal name means: do not use it
+            same = False
+        if same:
+            found[dtype] = build
+    return found
 
 
 _BUILD = _constructors()
