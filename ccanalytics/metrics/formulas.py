@@ -178,13 +178,7 @@ def merge_tallies(*tallies: pl.LazyFrame, by: tuple[str, ...] = TALLY_KEYS) -> p
     (2, 20.0, 10)
     """
     frames = [t.select(*by, *_TALLY_SUMS) for t in tallies]
-    summed = pl.exclude(*by, "latency_sum").sum()
-    return (
-        pl.concat(frames)
-        .group_by(*by)
-        .agg(summed, latency_sum=exact_sum(pl.col("latency_sum")))
-        .select(*by, *_TALLY_SUMS)
-    )
+    return pl.concat(frames).group_by(*by).agg(*sums(by)).select(*by, *_TALLY_SUMS)
 
 
 def empty_tally() -> pl.LazyFrame:
