@@ -227,10 +227,10 @@ class Running:
         inside = behind["latency_ms"].filter((behind["role"] == role) & (ts >= start) & (ts < end)).drop_nulls()
         return entered if inside.is_empty() else sorted(entered + inside.to_list())
 
-    def at(self, now: int, timezone: str) -> tuple[Running, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The state as of ``now``, and the frames ``compute.role_views`` shows (``moved``'s figures as frames).
+    def moved(self, now: int, timezone: str) -> tuple[Running, Windowed]:
+        """The state as of ``now``, and the figures ``compute.role_views`` shows, as Python values (``Windowed``).
 
-        Returns ``(state, windows, call_rate, figures)``: ``windows`` as
+        ``Windowed.frames`` gives them as frames: ``windows`` as
         ``formulas.windows``, ``call_rate`` as ``formulas.call_rate`` and
         ``figures`` as ``views.period_figures`` over the 24 h, the previous 24 h
         and the previous 7 d (percentiles for the first two), all at ``now``.
@@ -241,17 +241,13 @@ class Running:
         >>> calls = pl.DataFrame({"ts_ms": [hour, 2 * hour, 30 * hour], "role": ["seller"] * 3,
         ...     "api_id": ["a"] * 3, "status_code": [200, 502, 200], "latency_ms": [10.0, 20.0, None],
         ...     "price_micro": [5, 5, 5], "revenue_micro": [4, 4, 4]})
-        >>> state, windows, rates, figures = Running.of(calls).at(26 * hour, "UTC")
+        >>> state, windowed = Running.of(calls).moved(26 * hour, "UTC")
+        >>> windows, rates, figures = windowed.frames()
         >>> windows.filter(role="seller").select("calls_24h", "success_24h", "calls_7d", "revenue_micro_7d").row(0)
         (1, 0, 2, 8)
         >>> figures.select("period", "calls", "p50_latency_ms", "p95_latency_ms").rows()  # the previous 24 h: p95 only
         [('24h', 1, 20.0, 20.0), ('previous_24h', 1, None, 10.0)]
         """
-        state, windowed = self.moved(now, timezone)
-        return (state, *windowed.frames())
-
-    def moved(self, now: int, timezone: str) -> tuple[Running, Windowed]:
-        """The state as of ``now``, and the figures ``at`` gives as Python values (``Windowed``)."""
         first = formulas.last_bucket_start(now, timezone) - (formulas.CHART_HOURS - 1) * HOUR_MS
         hours = [first + i * HOUR_MS for i in range(formulas.CHART_HOURS)]
         # the windows' ends at `now`, the chart hours, and the percentile windows' ends at the last `now`
@@ -328,7 +324,7 @@ class Windowed:
 
     windows: list[dict[str, Any]]  # a row per role, as ``formulas.windows``'s
     call_rate: dict[str, pl.DataFrame]  # per role, the chart hours (``hour``, ``success``, ``error``)
-    figures: list[dict[str, Any]]  # rows as ``views.period_figures``'s, percentiles as ``Running.at`` says
+    figures: list[dict[str, Any]]  # rows as ``views.period_figures``'s, percentiles as ``Running.moved`` says
 
     @property
     def hours(self) -> pl.Series:
@@ -336,7 +332,7 @@ class Windowed:
         return self.call_rate[formulas.ROLES[0]]["hour"]
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """``(windows, call_rate, figures)`` as the frames ``Running.at`` gives."""
+        """``(windows, call_rate, figures)`` as frames (see ``Running.moved``)."""
         role = pl.lit(None, pl.String).alias("role")
         rates = [frame.select(role.fill_null(r), *frame.columns) for r, frame in self.call_rate.items()]
         return (

@@ -1,7 +1,7 @@
 """The default snapshot's windows, and a role's running sums read at the edges searched for them.
 
 Every window ends at ``now`` or a fixed distance before it (``WINDOWS``).
-``running.Running.at`` searches, in each role's running sums, where every
+``running.Running.moved`` searches, in each role's running sums, where every
 window's ends (``ENDS``), each chart hour and the percentile windows' ends at
 the last ``now`` (``MOVED``) fall; ``EdgeSums`` turns those positions into the
 figures between any two of them: the calls' count and sums (differences of

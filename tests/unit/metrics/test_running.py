@@ -155,7 +155,8 @@ def _assert_failed_kept(running: Running, calls: pl.DataFrame, now: int) -> None
 
 def _check(running: Running, calls: pl.DataFrame, now: int, timezone: str = "UTC") -> Running:
     _assert_failed_kept(running, calls, now)
-    running, windows, rates, figures = running.at(now, timezone)
+    running, windowed = running.moved(now, timezone)
+    windows, rates, figures = windowed.frames()
     expected = _from_scratch(calls, now, timezone)
     # Roles without calls in the week: the scratch query has no row, the state zeros.
     week = expected[0].filter(pl.col("calls_7d") > 0)
