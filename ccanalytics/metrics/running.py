@@ -276,13 +276,10 @@ class Running:
                 wide[f"{name}_7d"] = week[name]
             windows.append(wide)
             # the chart hours' edges follow the windows' ends; the last hour ends at `now`
-            buckets = [
-                edge.tally(len(ENDS) + i, len(ENDS) + i + 1 if i + 1 < len(hours) else AT[0]) for i in range(len(hours))
-            ]
+            calls, success = edge.between(range(len(ENDS), len(ENDS) + len(hours)), AT[0])
             rates[role] = pl.DataFrame(
-                [(hour, b["success"], b["calls"] - b["success"]) for hour, b in zip(hours, buckets, strict=True)],
+                {"hour": hours, "success": success, "error": [n - ok for n, ok in zip(calls, success, strict=True)]},
                 schema=_ROLE_RATES_SCHEMA,
-                orient="row",
             )
             for period in PERIODS:
                 figure = edge.tally(*ENDS_OF[period])
