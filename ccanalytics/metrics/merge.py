@@ -151,7 +151,7 @@ def moved_by_groups(
     for *_, named, _, _ in per:
         if named is not None:
             row = tuple(named[c] for c in names.columns)
-            if row[0] not in latest or not latest[row[0]][1:3] > row[1:3]:
+            if row[0] not in latest or not _later(latest[row[0]], row):
                 latest[row[0]] = row
     fresh = [(*row[: len(keys)], key, n) for row in per for key, n in zip(row[-2], row[-1], strict=True)]
     if fresh:
@@ -229,9 +229,14 @@ def _tally_merged(tallies: pl.DataFrame, group: tuple[str, ...], tally: tuple[ob
 def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFrame:
     rows = names.rows()
     kept = [row for row in rows if row[0] == latest[0]]
-    if kept and kept[0][1:3] > latest[1:3]:
+    if kept and _later(kept[0], latest):
         return names
     return pl.DataFrame([*(row for row in rows if row[0] != latest[0]), latest], schema=names.schema, orient="row")
+
+
+def _later(name: tuple[object, ...], other: tuple[object, ...]) -> bool:
+    """Whether a names row (api_id, ts_ms, request_id, …) is later than another: a null request_id loses a tie."""
+    return (name[1], name[2] is not None, name[2] or "") > (other[1], other[2] is not None, other[2] or "")
 
 
 def _sketch_merged(
