@@ -95,8 +95,15 @@ def moved_by_one_api(
     if latency.null_count() == calls.height:
         buckets, counts, latency_sum = [], [], 0.0
     else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
-        counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
-        latency_sum = _exact_sum(latency)
+        low = latency.min()
+        positive = isinstance(low, float) and low > 0  # valid latencies: none negative or NaN
+        bucket_of = sketch.bucket(_LATENCY, positive=positive)
+        counted = Counter(
+            calls.select_seq(bucket_of.filter(_LATENCY.is_not_null()) if latency.null_count() else bucket_of)
+            .to_series()
+            .to_list()
+        )
+        latency_sum = _exact_sum(latency, low)
         buckets, counts = list(counted), list(counted.values())
     latest = _latest(calls)
     return (
@@ -158,13 +165,12 @@ def moved_by_groups(
     )
 
 
-def _exact_sum(latencies: pl.Series) -> float:
-    """``formulas.exact_sum`` of a refresh's valid latencies (none negative), without a query.
+def _exact_sum(latencies: pl.Series, low: object) -> float:
+    """``formulas.exact_sum`` of a refresh's valid latencies (none negative; ``low`` their least), without a query.
 
     Its exact sum rounded once is ``math.fsum``'s (correctly rounded), to the
     last bit; where it would sum floats instead, the query is run.
     """
-    low = latencies.min()
     if low is not None and low < _SMALLEST:  # type: ignore[operator]
         positive = latencies.filter(latencies > 0)
         low = positive.min() if positive.len() else _SMALLEST
