@@ -106,6 +106,7 @@ def test_opening_a_link_with_a_view_shows_that_view(server, tabs):
     assert page.locator(".cc-range .mod-active").inner_text().strip() == "30d"
     assert wait_for(lambda: page.locator(".cc-call-rate rect.bar").count() == 2 * 30, 20)
     assert "calls per local day" in page.locator(".cc-panel-hint").first.inner_text()
+    assert "the busiest day had" in page.locator(".cc-call-rate-summary").inner_text()
     assert query(page) == "?range=30d&role=buyer"
 
 

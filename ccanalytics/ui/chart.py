@@ -184,21 +184,26 @@ def y_ticks(peak: int) -> list[int]:
         magnitude *= 10
 
 
-def chart_summary(bars: Sequence[HourBar]) -> str:
-    """The chart in one sentence: totals, errors and the busiest hour (its text alternative).
+def chart_summary(bars: Sequence[HourBar], unit: str = "1h") -> str:
+    """The chart in one sentence: totals, errors and the busiest bucket (its text alternative).
+
+    ``unit`` is the buckets' (``1m``, ``1h``, ``1d``), so that a 30-day view speaks of days.
 
     Examples
     --------
     >>> bars = [HourBar("a", "", "", 3, 1), HourBar("b", "", "", 10, 0)]
     >>> chart_summary(bars)
     'Call rate, last 2 hours: 14 calls, 13 successful and 1 error; the busiest hour had 10 calls.'
+    >>> chart_summary(bars, "1d")
+    'Call rate, last 2 days: 14 calls, 13 successful and 1 error; the busiest day had 10 calls.'
     """
+    word = {"1m": "minute", "1d": "day"}.get(unit, "hour")
     success = sum(bar.success for bar in bars)
     error = sum(bar.error for bar in bars)
     peak = max((bar.success + bar.error for bar in bars), default=0)
     return (
-        f"Call rate, last {len(bars)} hours: {fmt.count(success + error)} calls, {fmt.count(success)} successful "
-        f"and {fmt.count(error)} {'error' if error == 1 else 'errors'}; the busiest hour had {fmt.count(peak)} calls."
+        f"Call rate, last {len(bars)} {word}s: {fmt.count(success + error)} calls, {fmt.count(success)} successful "
+        f"and {fmt.count(error)} {'error' if error == 1 else 'errors'}; the busiest {word} had {fmt.count(peak)} calls."
     )
 
 
@@ -306,7 +311,7 @@ class CallRateChart:
             + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
             + "</span></div>"
         )
-        self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars))}</p>'
+        self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars, bucket))}</p>'
         with contextlib.ExitStack() as stack:
             for widget in (self.bars, self.spikes, self._x_axis, self._y, self._y_axis):
                 stack.enter_context(widget.hold_sync())
