@@ -24,12 +24,16 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import api_key, consumer_key
 from ccanalytics.metrics.views import Range, bucket_starts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "FIRSTS_SCHEMA",
@@ -316,30 +320,33 @@ class Move:
         return replace(edges, tallies=tallies, sketch=sketch, counts=counts, failed=failed)
 
 
-def merged_outside(before: pl.DataFrame, looked: pl.DataFrame) -> pl.DataFrame:
-    """The window's consumers outside the middle: ``before`` with the changes ``looked`` (both ``OUTSIDE_SCHEMA``).
+def merged_outside(
+    before: pl.DataFrame, changes: pl.DataFrame, look: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """The window's consumers outside the middle (``OUTSIDE_SCHEMA``): ``before`` with the ``changes``.
 
-    ``before`` is sorted by ``key``, ``looked`` has each key once; the answer
-    is sorted by ``key`` too.  The few changes are added in place (binary
-    searches), not every row grouped again; a consumer left without calls
-    outside the middle leaves.
+    ``before`` is sorted by ``key``; ``changes`` has each key once (``key``,
+    ``consumer``, ``calls``, ``micro``, signed); ``look`` adds a consumer's
+    figures in the middle (``MiddleConsumers.looked_up``), asked only for the
+    consumers ``before`` does not hold.  The answer is sorted by ``key``.  The
+    few changes are added in place (binary searches), not every row grouped
+    again; a consumer left without calls outside the middle leaves.
 
     Examples
     --------
     >>> row = {"consumer": "c", "mid_calls": 0, "mid_micro": 0, "known": False}
     >>> before = pl.DataFrame([{"key": 1, "calls": 2, "micro": 5, **row}, {"key": 3, "calls": 1, "micro": 1, **row}],
     ...     schema=OUTSIDE_SCHEMA)
-    >>> looked = pl.DataFrame([{"key": 3, "calls": -1, "micro": -1, **row}, {"key": 2, "calls": 1, "micro": 4, **row}],
-    ...     schema=OUTSIDE_SCHEMA)
-    >>> merged_outside(before, looked).select("key", "calls", "micro").rows()
-    [(1, 2, 5), (2, 1, 4)]
+    >>> changes = pl.DataFrame({"key": [3, 2], "consumer": ["c", "d"], "calls": [-1, 1], "micro": [-1, 4]},
+    ...     schema={"key": pl.UInt64, "consumer": pl.String, "calls": pl.Int64, "micro": pl.Int128})
+    >>> look = lambda rows: rows.with_columns(mid_calls=pl.lit(7, pl.Int64), mid_micro=pl.lit(9, pl.Int128), known=True)
+    >>> merged_outside(before, changes, look).select("key", "calls", "micro", "mid_calls").rows()
+    [(1, 2, 5, 0), (2, 1, 4, 7)]
     """
-    if looked.is_empty():
+    if changes.is_empty():
         return before
-    changes = looked.select(*OUTSIDE_SCHEMA).sort("key")
-    if before.is_empty():
-        merged = changes
-    else:
+    changes = changes.sort("key")
+    if not before.is_empty():
         keys = before["key"]
         at = keys.search_sorted(changes["key"], side="left")
         hit = (at < before.height) & (keys.gather(at.clip(upper_bound=before.height - 1)) == changes["key"])
@@ -349,7 +356,10 @@ def merged_outside(before: pl.DataFrame, looked: pl.DataFrame) -> pl.DataFrame:
                 before[c].scatter(where, before[c].gather(where) + added[c]) for c in ("calls", "micro")
             )
             changes = changes.filter(~hit)
-        merged = before.merge_sorted(changes, key="key") if changes.height else before
+    merged = before
+    if changes.height:
+        new = look(changes).select(*OUTSIDE_SCHEMA)
+        merged = before.merge_sorted(new, key="key") if before.height else new
     calls = merged["calls"]
     return merged.filter(calls != 0) if (calls == 0).any() else merged
 

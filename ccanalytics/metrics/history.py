@@ -262,7 +262,7 @@ class History:
         series = self._series(api, plan.counts, plan.starts, mine)
         queries = [*plan.queries(), plan.outside, plan.firsts, figures, breakdown_rows(tallied, names, apis), series]
         *moved, changed, firsts, figures_now, breakdown, buckets = pl.collect_all(queries, engine="in-memory")
-        outside = merged_outside(before.outside, middle.looked_up(changed))
+        outside = merged_outside(before.outside, changed, middle.looked_up)
         start = now - length
         # The consumers of the new calls: each one's first call before them (`seen` too).
         firsts = merged_firsts(before.firsts, middle.first_before(firsts, seen) if firsts.height else firsts)
