@@ -23,14 +23,37 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from itertools import chain
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "is_among", "new_consumers"]
+    from ccanalytics.metrics.kept import Kept, Shelf
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+__all__ = [
+    "KEY",
+    "PREFIX",
+    "FirstSeen",
+    "Texts",
+    "api_key",
+    "consumer_key",
+    "consumer_prefix",
+    "is_among",
+    "keyed",
+    "new_consumers",
+    "pair_keys",
+    "ranked",
+    "text_key",
+    "text_prefix",
+]
+
+# The columns that stand for a consumer's text in keyed rows (``keyed``): its 64-bit key and its first 8 bytes.
+KEY, PREFIX = "consumer_key", "consumer_prefix"
 
 _MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames once
 # The kept frames' APIs are one `Enum` of the APIs seen so far (one byte a row for up to 255 APIs), widened as
@@ -41,23 +64,50 @@ _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_m
 _OLD: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([])}
 
 
-def consumer_key() -> pl.Expr:
-    """A consumer's 64-bit key (a hash of its text; stable for one polars version)."""
+def text_key() -> pl.Expr:
+    """A consumer's 64-bit key from its text (a hash; stable for one polars version)."""
     return pl.col("consumer").hash(seed=14)
 
 
-def consumer_prefix() -> pl.Expr:
+def text_prefix() -> pl.Expr:
     """A consumer's first 8 bytes as a big-endian 64-bit number: ordered as the texts are, up to ties.
 
     Examples
     --------
     >>> frame = pl.DataFrame({"consumer": ["b", "ab", "abcdefghij", "abcdefgh"]})
-    >>> frame.sort(consumer_prefix())["consumer"].to_list()[:2]
+    >>> frame.sort(text_prefix())["consumer"].to_list()[:2]
     ['ab', 'abcdefghij']
     """
     # The first 8 characters hold the first 8 bytes: padded, not the whole text (a copy of every text).
     padded = pl.concat_str(pl.col("consumer").str.head(8), pl.lit("\x00" * 8)).cast(pl.Binary)
     return padded.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
+
+
+def consumer_key() -> pl.Expr:
+    """A consumer's 64-bit key in keyed rows (``keyed``: ``text_key`` of its text; null: no consumer)."""
+    return pl.col(KEY)
+
+
+def consumer_prefix() -> pl.Expr:
+    """A consumer's first 8 bytes in keyed rows (``keyed``: ``text_prefix`` of its text)."""
+    return pl.col(PREFIX)
+
+
+def keyed(rows: Frame) -> Frame:
+    """``rows`` with ``consumer``'s text replaced by ``KEY`` and ``PREFIX`` (as they are when keyed already).
+
+    Examples
+    --------
+    >>> rows = keyed(pl.DataFrame({"consumer": ["c", None]}))
+    >>> rows.columns, rows[KEY].null_count(), rows[PREFIX].to_list()[1]
+    (['consumer_key', 'consumer_prefix'], 1, None)
+    """
+    names = rows.collect_schema().names() if isinstance(rows, pl.LazyFrame) else rows.columns
+    if "consumer" not in names:
+        return rows
+    known = pl.col("consumer").is_not_null()
+    texts = rows.with_columns(pl.when(known).then(text_key()).alias(KEY), text_prefix().alias(PREFIX))
+    return texts.drop("consumer")
 
 
 def _api_hash(api: pl.Expr) -> pl.Expr:
@@ -69,22 +119,29 @@ def api_key() -> pl.Expr:
 
     Examples
     --------
-    >>> pairs = pl.DataFrame({"consumer": ["c", "c"], "api_id": ["a", "b"]})
+    >>> pairs = keyed(pl.DataFrame({"consumer": ["c", "c"], "api_id": ["a", "b"]}))
     >>> keys = pairs.select(pair=api_key(), consumer=consumer_key())
-    >>> keys["pair"].n_unique(), (keys["pair"] == _pair_keys(keys["consumer"], "a")).to_list()
+    >>> keys["pair"].n_unique(), (keys["pair"] == pair_keys(keys["consumer"], "a")).to_list()
     (2, [True, False])
     """
     return consumer_key().xor(_api_hash(pl.col("api_id")))
 
 
-def _pair_keys(keys: pl.Series, api: str) -> pl.Series:
-    """The keys of the pairs (consumer, ``api``) from the consumers' keys, or the consumers' from the pairs'."""
+def pair_keys(keys: pl.Series, api: str) -> pl.Series:
+    """The keys of the pairs (consumer, ``api``) from the consumers' keys, or the consumers' from the pairs'.
+
+    Examples
+    --------
+    >>> keys = pl.Series([1, 2], dtype=pl.UInt64)
+    >>> pair_keys(pair_keys(keys, "a"), "a").to_list()
+    [1, 2]
+    """
     return pl.select(pl.lit(keys).xor(_api_hash(pl.lit(api, pl.String)))).to_series()
 
 
 def _seller_firsts(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (consumer, api_id) of the valid seller calls with a consumer: ``ckey``, ``key``, ``api_id``, ``ts_ms``."""
-    seller = rows.filter(pl.col("rule").is_null() & (pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    """Per (consumer, api_id) of the valid keyed seller calls: ``ckey``, ``key``, ``api_id``, ``ts_ms``."""
+    seller = rows.filter(pl.col("rule").is_null() & (pl.col("role") == "seller") & consumer_key().is_not_null())
     return (
         seller.group_by(key=api_key())
         .agg(ckey=consumer_key().first(), api_id=pl.col("api_id").first(), ts_ms=pl.col("ts_ms").min())
@@ -136,7 +193,7 @@ class FirstSeen:
     @classmethod
     def of_firsts(cls, firsts: pl.DataFrame) -> FirstSeen:
         """From the first seller call per (``consumer``, ``api_id``): a frame of those and ``ts_ms``."""
-        piece = firsts.lazy().select(
+        piece = keyed(firsts.lazy()).select(
             ckey=consumer_key(), key=api_key(), api_id=pl.col("api_id").cast(pl.Categorical), ts_ms="ts_ms"
         )
         return cls(cls.empty().by_consumer, cls.empty().by_api, (piece.collect(),)).merged()
@@ -147,10 +204,10 @@ class FirstSeen:
         return self.old["key"]
 
     def plus(self, rows: pl.DataFrame) -> FirstSeen:
-        """With more call rows (any role, with ``rule``) counted; merged every few pieces."""
+        """With more call rows (any role, with ``rule``; keyed or not) counted; merged every few pieces."""
         if rows.is_empty():
             return self
-        piece = _seller_firsts(rows.lazy()).collect()
+        piece = _seller_firsts(keyed(rows.lazy())).collect()
         seen = replace(self, pending=(*self.pending, piece))
         return seen.merged() if len(seen.pending) >= _MAX_PENDING else seen
 
@@ -251,7 +308,7 @@ class FirstSeen:
         if api is None:
             found, at = _found(keys, self.by_consumer)
             return _at(self.by_consumer, "ts_ms", found, at)
-        found, at = _found(_pair_keys(keys, api), self.by_consumer)
+        found, at = _found(pair_keys(keys, api), self.by_consumer)
         mine = (_at(self.by_consumer, "api_id", found, at) == api).fill_null(False)
         first = pl.select(pl.when(mine).then(_at(self.by_consumer, "ts_ms", found, at))).to_series()
         found, at = _found(keys, self.by_api)
@@ -261,7 +318,7 @@ class FirstSeen:
         """Whether each key (of a consumer; with ``api``, of a (consumer, api)) was first seen before ``cut``."""
         if api is None:
             return is_among(keys, self.old_consumers)
-        found, at = _found(_pair_keys(keys, api), self.old)
+        found, at = _found(pair_keys(keys, api), self.old)
         first = (_at(self.old, "api_id", found, at) == api).fill_null(False)
         return first | is_among(keys, self.old_pairs)
 
@@ -342,16 +399,154 @@ def new_consumers(
     2
     """
     seen = seen.merged()
-    ts, consumer = pl.col("ts_ms"), pl.col("consumer")
-    seller = recent.filter((pl.col("role") == "seller") & consumer.is_not_null())
+    ts, consumer = pl.col("ts_ms"), consumer_key()
+    seller = keyed(recent).filter((pl.col("role") == "seller") & consumer.is_not_null())
     if api is not None:
         seller = seller.filter(pl.col("api_id") == api)
     # The window's consumers with no call before it: only they are looked at, not every recent call's consumer.
-    window = seller.filter(ts.is_between(start, now, closed="left")).select("consumer", "api_id").collect()
-    window = window.unique("consumer", keep="any")
-    earlier = seller.filter((ts < start) & consumer.is_in(window["consumer"].implode())).select("consumer")
-    firsts = window.lazy().join(earlier.unique(), on="consumer", how="anti")
+    window = seller.filter(ts.is_between(start, now, closed="left")).select(KEY, "api_id").collect()
+    window = window.unique(KEY, keep="any")
+    earlier = seller.filter((ts < start) & consumer.is_in(window[KEY].implode())).select(KEY)
+    firsts = window.lazy().join(earlier.unique(), on=KEY, how="anti")
     candidates = firsts.select(key=consumer_key() if api is None else api_key()).collect()["key"]
     fresh = int((~seen.known(candidates, api)).sum())
     settled = int(seen.settled(api).is_between(start, min(now, horizon), closed="left").sum())
     return fresh + settled
+
+
+def ranked(per: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The ``count`` first of ``per`` by (``micro``, ``calls``) descending and ``prefix`` ascending, with ties.
+
+    Every row tied with the last one on all three is kept too: their order is
+    their texts' (``Texts``), which only those few need.  One column at a
+    time: only the rows that may still rank are looked at (all of them when
+    every consumer paid the same), never a sort of all.
+
+    Examples
+    --------
+    >>> per = pl.DataFrame({"micro": [5, 5, 5, 1], "calls": [1, 1, 1, 1], "prefix": [3, 2, 2, 0]})
+    >>> ranked(per, 1)["prefix"].to_list()
+    [2, 2]
+    """
+    rows = pl.repeat(True, per.height, eager=True)  # still tied with the last so far
+    chosen = ~rows  # certainly among the first
+    need = count
+    for column, largest in (("micro", True), ("calls", True), ("prefix", False)):
+        values = per[column].filter(rows)
+        if values.is_empty() or need <= 0:
+            break
+        edge = values.top_k(need).min() if largest else values.bottom_k(need).max()
+        better = rows & ((per[column] > edge) if largest else (per[column] < edge))
+        chosen, need = chosen | better, need - int(better.sum())  # fewer than `need`: `edge` is the need-th
+        rows = rows & (per[column] == edge)
+    return per.filter(chosen | rows) if need > 0 else per.filter(chosen)
+
+
+_TEXTS = {"ts_ms": pl.Int64, KEY: pl.UInt64, "consumer": pl.String}
+_MAX_PENDING_TEXTS = 16_384  # texts kept in memory, at most, before they join the shelf's
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of the consumers of a ledger's recent seller calls, by key, kept out of memory (``shelf``).
+
+    Keyed rows (``keyed``) hold 16 bytes of a consumer instead of its text (a
+    64-character hex digest, 80 bytes in polars); a view shows ten consumers'
+    texts (``top_consumers``), found here by key (``of``) and remembered.
+    Without a shelf (or when no file can be written) they stay in memory.
+    """
+
+    kept: pl.DataFrame | Kept  # ts_ms, consumer_key, consumer
+    pending: tuple[pl.DataFrame, ...] = ()
+    shelf: Shelf | None = None
+    found: dict[int, str] = field(default_factory=dict, compare=False)  # texts looked up lately, by key
+
+    @classmethod
+    def empty(cls, shelf: Shelf | None = None) -> Texts:
+        return cls(pl.DataFrame(schema=_TEXTS), shelf=shelf)
+
+    @classmethod
+    def of_rows(cls, rows: pl.LazyFrame | pl.DataFrame) -> Texts:
+        """The texts of these valid calls' consumers (none when the rows are keyed already)."""
+        frame = rows.lazy()
+        if "consumer" not in frame.collect_schema().names():
+            return cls.empty()
+        return cls.empty().plus(frame.with_columns(rule=pl.lit(None, pl.String)).collect())
+
+    @property
+    def height(self) -> int:
+        return self.kept.height + sum(p.height for p in self.pending)
+
+    def plus(self, rows: pl.DataFrame) -> Texts:
+        """With the texts of more call rows (with ``consumer``; only valid seller calls with one are kept).
+
+        Examples
+        --------
+        >>> rows = pl.DataFrame({"ts_ms": [1, 2], "role": ["seller", "buyer"], "consumer": ["c", "d"],
+        ...     "rule": [None, None]})
+        >>> texts = Texts.empty().plus(rows)
+        >>> texts.of(keyed(rows)[KEY])["consumer"].to_list(), texts.height     # d: a buyer's
+        (['c', None], 1)
+        """
+        if rows.is_empty():
+            return self
+        mine = (pl.col("role") == "seller") & pl.col("consumer").is_not_null() & pl.col("rule").is_null()
+        piece = rows.lazy().filter(mine).select("ts_ms", text_key().alias(KEY), "consumer").collect()
+        if piece.is_empty():
+            return self
+        more = replace(self, pending=(*self.pending, piece), found=self.found)
+        return more.shelved() if sum(p.height for p in more.pending) >= _MAX_PENDING_TEXTS else more
+
+    def shelved(self, shelf: Shelf | None = None) -> Texts:
+        """The same with the pending texts joined to the kept ones (on ``shelf`` from now on, when given)."""
+        shelf = shelf or self.shelf
+        if not self.pending and (shelf is None or not isinstance(self.kept, pl.DataFrame)):
+            return replace(self, shelf=shelf, found=self.found)
+        kept = self.kept
+        appended = None if isinstance(kept, pl.DataFrame) else kept.appended(self.pending, in_order=False)
+        if appended is not None:
+            return Texts(appended, (), shelf, self.found)
+        frame = pl.concat([self._frame(), *self.pending], rechunk=True)
+        return Texts(frame if shelf is None else shelf(frame), (), shelf, self.found)
+
+    def _frame(self) -> pl.DataFrame:
+        return self.kept if isinstance(self.kept, pl.DataFrame) else self.kept.frame()
+
+    def trimmed(self, horizon: int) -> Texts:
+        """Without the texts of calls before ``horizon`` (the rows the ledger settled)."""
+        every = self.shelved()
+        frame = every._frame()
+        times = frame["ts_ms"]
+        if frame.is_empty() or times.min() >= horizon:  # type: ignore[operator]
+            return every
+        left = frame.filter(pl.col("ts_ms") >= horizon)
+        return Texts(left if self.shelf is None else self.shelf(left), (), self.shelf, self.found)
+
+    def frame(self) -> pl.DataFrame:
+        """Every text kept (``ts_ms``, ``consumer_key``, ``consumer``), read back."""
+        return pl.concat([self._frame(), *self.pending])
+
+    def of(self, keys: pl.Series, start: int | None = None) -> pl.DataFrame:
+        """``key``, ``consumer``: the text of each of these consumers' keys (null: none kept), read back.
+
+        ``start``: each of them has a call from then on (pieces before it need no reading).
+        """
+        wanted = [k for k in keys.drop_nulls().unique().to_list() if k not in self.found]
+        if wanted:
+            asked = pl.Series(wanted, dtype=pl.UInt64).implode()
+            pieces = [self.kept] if isinstance(self.kept, pl.DataFrame) else self.kept.pieces(None, start, None)
+            mine = pl.col(KEY).is_in(asked)
+            hits = [piece.filter(mine) for piece in chain(pieces, self.pending)]  # one piece read at a time
+            got = pl.concat(hits).unique(KEY)
+            self.found.update(zip(got[KEY].to_list(), got["consumer"].to_list(), strict=True))
+            if len(self.found) > 4 * _MAX_FOUND:  # only the latest few are worth remembering
+                for key in list(self.found)[:-_MAX_FOUND]:
+                    del self.found[key]
+        known = pl.DataFrame(
+            {"key": list(self.found), "consumer": list(self.found.values())},
+            schema={"key": pl.UInt64, "consumer": pl.String},
+        )
+        return pl.DataFrame({"key": keys}).join(known, on="key", how="left", maintain_order="left")
+
+
+_MAX_FOUND = 256

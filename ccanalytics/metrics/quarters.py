@@ -28,15 +28,15 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import Protocol
 
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix
+from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix, keyed
+from ccanalytics.metrics.kept import Kept, Shelf
 from ccanalytics.units import DAY_MS
 
 __all__ = ["QUARTER_MS", "RID", "Kept", "Quarters", "Reader", "Shelf"]
@@ -48,29 +48,6 @@ _MAX_PENDING_SELLERS = 262_144  # seller calls pending, at most, when they are k
 # Read back the valid calls with ``start <= ts_ms < end`` among the rowids ``first..last``.
 Reader = Callable[[int, int, int, int], pl.DataFrame]
 
-
-class Kept(Protocol):
-    """A frame kept out of memory (see ``store.shelf``) until ``frame`` reads it back."""
-
-    height: int
-
-    def frame(self, columns: list[str] | None = None) -> pl.DataFrame:
-        """The frame (only ``columns`` when given), read back."""
-        ...
-
-    def pieces(
-        self, columns: list[str] | None = None, start: int | None = None, end: int | None = None
-    ) -> Iterator[pl.DataFrame]:
-        """The frame in pieces (at least one), one at a time; any with no ``ts_ms`` in ``[start, end)`` skippable."""
-        ...
-
-    def appended(self, frames: Sequence[pl.DataFrame]) -> Kept | None:
-        """The frame with ``frames`` (in time order after it) added, not read back; None when it cannot."""
-        ...
-
-
-# Puts a frame out of memory (or gives it back when it cannot).
-Shelf = Callable[[pl.DataFrame], "pl.DataFrame | Kept"]
 
 _DAYS = ("day", "role", "api_id")
 # Role and API as categories: strings would be views into the whole chunk read (and keep it alive).
@@ -116,7 +93,7 @@ def _pieces(settled: pl.LazyFrame, spanned: pl.LazyFrame | None, sellers_since: 
     ts = pl.col("ts_ms")
     good = settled.filter(pl.col("rule").is_null()).with_columns(day=_floor(ts, DAY_MS), q=_floor(ts, QUARTER_MS))
     ok = formulas.succeeded()
-    seller = good.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null() & (ts >= sellers_since))
+    seller = good.filter((pl.col("role") == "seller") & consumer_key().is_not_null() & (ts >= sellers_since))
     pieces = [
         formulas.tally(good, by=_DAYS),
         sketch.sketch(good, by=_DAYS),
@@ -246,7 +223,7 @@ class Quarters:
         else:
             ts = pl.col("ts_ms")
             spans = spanned.lazy().filter(ts >= self.since) if has_rids and spanned is not None else None
-            got = pl.collect_all(_pieces(settled.lazy().filter(ts >= self.since), spans, self.sellers_since))
+            got = pl.collect_all(_pieces(keyed(settled.lazy()).filter(ts >= self.since), spans, self.sellers_since))
             if spans is None:
                 got.append(pl.DataFrame(schema=_SPANS))
             piece = tuple(_like(f, _EMPTY[n]) for f, n in zip(got, _NAMES, strict=True))

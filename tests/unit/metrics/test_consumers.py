@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, new_consumers
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, keyed, new_consumers
 
 SCHEMA = {"role": pl.String, "api_id": pl.String, "consumer": pl.String, "ts_ms": pl.Int64, "rule": pl.String}
 HORIZON = 100
@@ -97,7 +97,7 @@ def test_first_calls_before_the_cut_are_kept_as_keys_and_still_known() -> None:
 
 
 def _pairs(consumers: list[str], api: str) -> pl.Series:
-    return pl.DataFrame({"consumer": consumers, "api_id": [api] * len(consumers)}).select(api_key()).to_series()
+    return keyed(pl.DataFrame({"consumer": consumers, "api_id": [api] * len(consumers)})).select(api_key()).to_series()
 
 
 CALL = st.tuples(st.sampled_from(["c1", "c2", "c3", "c4"]), st.sampled_from(["a", "b", "c"]), st.integers(0, 60))
@@ -131,7 +131,7 @@ def test_first_calls_and_pairs_are_exact_whatever_the_pieces_and_cuts(
     )
     everyone = ["c1", "c2", "c3", "c4", "never"]
     firsts = dict(calls.group_by("consumer").agg(pl.col("ts_ms").min()).rows())
-    keys = pl.DataFrame({"consumer": everyone}).select(consumer_key()).to_series()
+    keys = keyed(pl.DataFrame({"consumer": everyone})).select(consumer_key()).to_series()
     assert seen.first_times(keys, None).to_list() == [firsts[c] if firsts.get(c, -1) >= cut else None for c in everyone]
     assert seen.aged_keys(keys, None).to_list() == [c in firsts and firsts[c] < cut for c in everyone]
     assert sorted(seen.settled(None).to_list()) == sorted(t for t in firsts.values() if t >= cut)
@@ -143,3 +143,26 @@ def test_first_calls_and_pairs_are_exact_whatever_the_pieces_and_cuts(
         assert seen.aged_keys(pairs, api).to_list() == [c in mine and mine[c] < cut for c in everyone]
         assert seen.known(pairs, api).to_list() == [c in mine for c in everyone]
         assert sorted(seen.settled(api).to_list()) == sorted(t for t in mine.values() if t >= cut)
+
+
+def test_texts_wait_on_a_shelf_in_any_order_and_are_found_by_key(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from ccanalytics.metrics import consumers
+    from ccanalytics.metrics.consumers import KEY, Texts
+    from ccanalytics.store import shelf as shelf_module
+
+    monkeypatch.setattr(consumers, "_MAX_PENDING_TEXTS", 3)
+    monkeypatch.setattr(shelf_module, "PIECE_ROWS", 2)
+    schema = {"ts_ms": pl.Int64, "role": pl.String, "consumer": pl.String, "rule": pl.String}
+    times = (5, 1, 9, 3, 7, 2, 8)
+    rows = pl.DataFrame([(ts, "seller", f"c{ts % 5}", None) for ts in times], schema=schema, orient="row")
+    texts = Texts.empty().shelved(shelf_module.shelf)
+    for start in range(0, rows.height, 2):  # out of time order, in pieces
+        texts = texts.plus(rows.slice(start, 2))
+    assert not isinstance(texts.kept, pl.DataFrame) and texts.height == rows.height  # on the shelf, all of them
+    keys = keyed(pl.DataFrame({"consumer": ["c0", "c3", "nobody"]}))[KEY]
+    assert texts.of(keys)["consumer"].to_list() == ["c0", "c3", None]
+    later = replace(texts.trimmed(6), found={})  # the calls before 6 settled; nothing remembered
+    assert sorted(later.frame()["ts_ms"].to_list()) == [7, 8, 9]
+    assert later.of(keys, start=6)["consumer"].to_list() == [None, "c3", None]  # c0 called at 5 only

@@ -35,4 +35,4 @@ def test_a_views_ledger_keeps_categories_and_gives_the_same_totals_and_calls() -
             strict=True,
         ):
             assert_frame_equal(_sorted(mine, *mine.columns[:1]), _sorted(theirs, *theirs.columns[:1]))
-        assert texts(calls.collect()).drop("consumer").equals(plain_calls.collect())
+        assert texts(calls.collect()).drop("consumer_key", "consumer_prefix").equals(plain_calls.collect())
