@@ -51,6 +51,18 @@ def test_the_benchmark_reports_every_figure_side_by_side_with_the_peer(tmp_path)
         assert row in table
 
 
+@pytest.mark.slow
+def test_repeated_warm_runs_are_each_a_process_of_their_own_and_pooled(tmp_path):
+    store = tmp_path / "small.db"
+    _run("generate", "--calls", "5000", str(store), timeout=120)
+    result = _run("run", str(store), "--repeat", "2", "--rounds", "2", "--ranges", "7d", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(figures["warm_runs_s"]) == len(figures["warm_7d_runs_s"]) == 2
+    assert min(figures["warm_runs_s"]) <= figures["warm_s"] <= max(figures["warm_runs_s"])
+    assert "; runs " in result.stdout  # each process's median is in the table beside the pooled one
+
+
 def _run(module: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
     """Run ``benchmarks.<module>`` as documented: ``python -m`` from the repository root."""
     return subprocess.run(

@@ -17,9 +17,11 @@ refreshes is never sorted whole.
 
 Between two refreshes a window's latencies change only by the few that
 crossed its two ends, so ``kept_ranks`` keeps, per group, the count below
-``lo`` and the latencies in ``[lo, hi]`` as a sorted Python list (``Near``)
-and moves them by those that entered and left (a few dozen comparisons and
-list edits, no pass over the window); it searches as above only when a rank
+``lo`` and the latencies in ``[lo, hi]`` as a sorted Python list cut into
+pieces of ``PIECE`` (``Near``), and moves them by those that entered and left
+(a few dozen comparisons and edits of the pieces they fall into: the kept
+list, thousands of latencies, is not copied, and no pass over the window is
+made); it searches as above only when a rank
 comes within ``room`` of the kept list's ends, or the window did not just move
 forward (a late call, ``now`` back).
 
@@ -30,7 +32,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from ccanalytics.metrics import sketch
@@ -43,6 +46,7 @@ __all__ = ["GROUPS", "Hint", "Near", "kept_ranks", "nearest_rank"]
 # Percentiles searched in one interval: the median alone, the tail together.
 GROUPS = ((50,), (95, 99))
 Hint = tuple[float, float]
+PIECE = 512  # latencies per piece of a kept list (``Near``)
 
 
 @dataclass(frozen=True)
@@ -128,22 +132,38 @@ class Near:
     """A window's latencies near one group's ranks, as Python values.
 
     ``below`` of them lie under ``lo``; ``inner`` are all those in ``[lo, hi]``,
-    sorted, or, when ``lo == hi`` (a window full of one latency, perhaps),
-    None and ``same`` of them equal to ``lo``.
+    sorted, in pieces of about ``PIECE`` (a refresh copies only the pieces its
+    latencies fall into, not the thousands kept), with ``ends`` each piece's
+    end among them; or, when ``lo == hi`` (a window full of one latency,
+    perhaps), None and ``same`` of them equal to ``lo``.
     """
 
     lo: float
     hi: float
     below: int
-    inner: list[float] | None
+    inner: tuple[list[float], ...] | None
     same: int = 0
+    ends: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, lo: float, hi: float, below: int, inner: list[float]) -> Near:
+        """The latencies ``inner`` (sorted) in pieces."""
+        return cls._pieces(lo, hi, below, [inner[i : i + PIECE] for i in range(0, len(inner), PIECE)])
+
+    @classmethod
+    def _pieces(cls, lo: float, hi: float, below: int, pieces: list[list[float]]) -> Near:
+        return cls(lo, hi, below, tuple(pieces), ends=tuple(accumulate(len(piece) for piece in pieces)))
 
     @property
     def size(self) -> int:
-        return self.same if self.inner is None else len(self.inner)
+        return self.same if self.inner is None else (self.ends[-1] if self.ends else 0)
 
     def __getitem__(self, rank: int) -> float:
-        return self.lo if self.inner is None else self.inner[rank - self.below]
+        if self.inner is None:
+            return self.lo
+        at = rank - self.below
+        piece = bisect_right(self.ends, at)
+        return self.inner[piece][at - (self.ends[piece - 1] if piece else 0)]
 
     def moved(self, entering: list[float], leaving: list[float]) -> Near | None:
         """The same latencies after ``entering`` joined the window and ``leaving`` left it (both sorted).
@@ -158,16 +178,12 @@ class Near:
             same = self.same + len(come) - len(go)
             return None if same < 0 else Near(lo, hi, below, None, same)
         if not come and not go:
-            return self if below == self.below else Near(lo, hi, below, self.inner)
-        inner = self.inner + come  # a copy: the state it came from stays as it was
+            return self if below == self.below else replace(self, below=below)
+        pieces = list(self.inner)  # the pieces changed are copies: the state it came from stays as it was
         if come:
-            inner.sort()  # two sorted runs: one merge
-        for value in go:
-            at = bisect_left(inner, value)
-            if at == len(inner) or inner[at] != value:
-                return None
-            del inner[at]
-        return Near(lo, hi, below, inner)
+            pieces = _joined(pieces, come)
+        kept = _without(pieces, go) if go else pieces
+        return None if kept is None else Near._pieces(lo, hi, below, kept)
 
     def spare(self, first: int, last: int) -> float:
         """How far the kept list reaches beyond ranks ``first`` to ``last``, on its nearer side (< 0: not held).
@@ -177,6 +193,45 @@ class Near:
         low = first - self.below if self.lo > -math.inf else math.inf
         high = self.below + self.size - 1 - last if self.hi < math.inf else math.inf
         return min(low, high)
+
+
+def _joined(pieces: list[list[float]], come: list[float]) -> list[list[float]]:
+    """Sorted pieces with the sorted latencies ``come`` merged into those they fall into (split when too long)."""
+    if not pieces:
+        return [come[i : i + PIECE] for i in range(0, len(come), PIECE)]
+    lasts = [piece[-1] for piece in pieces]
+    joined: list[list[float]] = []
+    start, taken = 0, 0
+    while taken < len(come):
+        at = min(bisect_left(lasts, come[taken]), len(pieces) - 1)  # the first piece reaching it, else the last
+        upto = len(come) if at == len(pieces) - 1 else bisect_right(come, lasts[at], taken)
+        joined += pieces[start:at]
+        piece = sorted(pieces[at] + come[taken:upto])  # two sorted runs: one merge
+        joined += [piece] if len(piece) <= 2 * PIECE else [piece[i : i + PIECE] for i in range(0, len(piece), PIECE)]
+        start, taken = at + 1, upto
+    return joined + pieces[start:]
+
+
+def _without(pieces: list[list[float]], go: list[float]) -> list[list[float]] | None:
+    """Sorted pieces (a list of its own) without the sorted latencies ``go``, one each; None when one is not there."""
+    at, i, copied = 0, 0, -1
+    for value in go:
+        while at < len(pieces) and pieces[at][-1] < value:  # `go` is sorted: the pieces are walked once
+            at, i = at + 1, 0
+        if at == len(pieces):
+            return None
+        piece = pieces[at]
+        i = bisect_left(piece, value, i)
+        if piece[i] != value:
+            return None
+        if copied != at:
+            piece, copied = piece.copy(), at
+            pieces[at] = piece
+        del piece[i]
+        if not piece:
+            del pieces[at]
+            i, copied = 0, -1
+    return pieces
 
 
 def kept_ranks(
@@ -246,7 +301,7 @@ def _near(values: pl.Series, n: int, run: _Run, hint: Hint) -> Near:
     end = int(run.values.search_sorted(hi, side="right"))
     if lo == hi:
         return Near(lo, hi, run.below + start, None, end - start)
-    return Near(lo, hi, run.below + start, run.values.slice(start, end - start).to_list())
+    return Near.of(lo, hi, run.below + start, run.values.slice(start, end - start).to_list())
 
 
 def _widened(values: pl.Series, n: int, run: _Run, first: int, last: int, room: int) -> Hint:

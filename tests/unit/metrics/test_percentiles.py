@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ccanalytics.metrics import percentiles
 from ccanalytics.metrics.percentiles import GROUPS, kept_ranks, nearest_rank
 
 latency = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 100.0, 100.0]), st.floats(0, 1000))
@@ -59,22 +61,25 @@ def test_no_latency_has_no_percentile_and_no_hint():
     ),
 )
 def test_kept_ranks_moved_by_what_crossed_equal_the_sorted_window(start, moves):
-    """The kept lists, moved by the latencies that left and entered (or searched when told nothing), stay exact."""
-    for groups in (GROUPS, ((95,),)):
+    """The kept lists, moved by the latencies that left and entered (or searched when told nothing), stay exact.
+
+    Also with pieces of two latencies, so that moves join, split, empty and walk many pieces.
+    """
+    for groups, piece in ((GROUPS, percentiles.PIECE), (((95,),), percentiles.PIECE), (GROUPS, 2)):
         window, kept = list(start), None
-        for dropped, added, room, told in [(0, [], 0, False), *moves]:
-            left, window = window[:dropped], window[dropped:] + added
-            values = pl.Series(window, dtype=pl.Float64)
-            crossed = (sorted(v for v in added if v is not None), sorted(v for v in left if v is not None))
-            n = values.len() - values.null_count()
-            picks, kept = kept_ranks(values, n, kept, crossed if told else None, room, groups)
-            shown = {p for group in groups for p in group}
-            assert picks == {p: value if p in shown else None for p, value in _exact(window).items()}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(percentiles, "PIECE", piece)
+            for dropped, added, room, told in [(0, [], 0, False), *moves]:
+                left, window = window[:dropped], window[dropped:] + added
+                values = pl.Series(window, dtype=pl.Float64)
+                crossed = (sorted(v for v in added if v is not None), sorted(v for v in left if v is not None))
+                n = values.len() - values.null_count()
+                picks, kept = kept_ranks(values, n, kept, crossed if told else None, room, groups)
+                shown = {p for group in groups for p in group}
+                assert picks == {p: value if p in shown else None for p, value in _exact(window).items()}
 
 
 def test_a_window_flooded_with_one_latency_is_counted_and_moved_without_a_search(monkeypatch):
-    from ccanalytics.metrics import percentiles
-
     window = [float(v) for v in range(50)] + [150.0] * 500
     picks, kept = kept_ranks(pl.Series(window), len(window), None, None, room=20)
     assert kept is not None and kept[0].inner is None and kept[0].same == 500  # the median's: all 150.0
