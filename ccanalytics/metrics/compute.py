@@ -26,8 +26,9 @@ from ccanalytics.units import (
 )
 
 if TYPE_CHECKING:
-    from ccanalytics.metrics.consumers import FirstSeen, Texts
+    from ccanalytics.metrics.consumers import FirstSeen
     from ccanalytics.metrics.ledger import Totals
+    from ccanalytics.metrics.texts import Texts
     from ccanalytics.settings import Settings
 
 from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapshot

@@ -39,11 +39,12 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags, spike_flags_by_group
-from ccanalytics.metrics.consumers import Texts, keyed
+from ccanalytics.metrics.consumers import keyed
 from ccanalytics.metrics.edges import Edges, Move, coarse, group, merged_firsts, merged_outside
 from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
 from ccanalytics.metrics.sketch import grouped_percentiles
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, iso_texts, view_dict
 from ccanalytics.units import HOUR_MS
 

@@ -26,7 +26,7 @@ import polars as pl
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, merge, sketch
 from ccanalytics.metrics.buckets import Buckets, by_group
-from ccanalytics.metrics.consumers import KEY, PREFIX, FirstSeen, Texts, keyed
+from ccanalytics.metrics.consumers import KEY, PREFIX, FirstSeen, keyed
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
@@ -35,6 +35,7 @@ from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running, Windowed
 from ccanalytics.metrics.running import _compacted as compacted
 from ccanalytics.metrics.successor import Build, Later, Successor, due, taken
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.units import DAY_MS, WEEK_MS
 
 if TYPE_CHECKING:

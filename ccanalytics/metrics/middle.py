@@ -27,7 +27,6 @@ import polars as pl
 
 from ccanalytics.metrics.consumers import (
     FirstSeen,
-    Texts,
     api_key,
     consumer_key,
     consumer_prefix,
@@ -35,6 +34,7 @@ from ccanalytics.metrics.consumers import (
     pair_keys,
     ranked,
 )
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
 
 if TYPE_CHECKING:

@@ -28,15 +28,15 @@ Pure polars, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import Protocol
 
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix, keyed
-from ccanalytics.metrics.kept import Kept, Shelf
 from ccanalytics.units import DAY_MS
 
 __all__ = ["QUARTER_MS", "RID", "Kept", "Quarters", "Reader", "Shelf"]
@@ -47,6 +47,33 @@ _MAX_PENDING = 32
 _MAX_PENDING_SELLERS = 262_144  # seller calls pending, at most, when they are kept on a shelf
 # Read back the valid calls with ``start <= ts_ms < end`` among the rowids ``first..last``.
 Reader = Callable[[int, int, int, int], pl.DataFrame]
+
+
+class Kept(Protocol):
+    """A frame kept out of memory (see ``store.shelf``) until ``frame`` reads it back."""
+
+    height: int
+
+    def frame(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The frame (only ``columns`` when given), read back."""
+        ...
+
+    def pieces(
+        self, columns: list[str] | None = None, start: int | None = None, end: int | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The frame in pieces (at least one), one at a time; any with no ``ts_ms`` in ``[start, end)`` skippable."""
+        ...
+
+    def appended(self, frames: Sequence[pl.DataFrame], in_order: bool = True) -> Kept | None:
+        """The frame with ``frames`` (in time order after it, unless not ``in_order``) added, not read back.
+
+        None when it cannot.
+        """
+        ...
+
+
+# Puts a frame out of memory (or gives it back when it cannot).
+Shelf = Callable[[pl.DataFrame], "pl.DataFrame | Kept"]
 
 
 _DAYS = ("day", "role", "api_id")

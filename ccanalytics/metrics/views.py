@@ -21,13 +21,13 @@ import polars as pl
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.consumers import (
     FirstSeen,
-    Texts,
     consumer_key,
     consumer_prefix,
     keyed,
     new_consumers,
     ranked,
 )
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.units import DAY_MS, HOUR_MS, iso_utc, usdc_text
 
 __all__ = [

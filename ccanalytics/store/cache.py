@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, Texts
+from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import Ledger, Totals
 from ccanalytics.metrics.quarters import Quarters
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.store.follow import Cursor
 from ccanalytics.units import now_ms
 
@@ -48,7 +49,7 @@ FORMAT = 12  # 3: money tallies in Int128; 4: the day ranges' settled history (`
 # 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
 # 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum; (10: a reverted
 # change's); 11: the views' recent rows keep api_name and rule as categories (``metrics.recent``); 12: the views'
-# recent rows keep consumers as keys, their texts apart (``consumers.Texts``)
+# recent rows keep consumers as keys, their texts apart (``texts.Texts``)
 _PIECE_ROWS = 50_000  # a frame is written in pieces of about this many rows: polars encodes a whole piece at once
 _COPY_BYTES = 1 << 20
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")

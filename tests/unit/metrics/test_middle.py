@@ -6,8 +6,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccanalytics.metrics.consumers import FirstSeen, Texts, api_key, consumer_key, ranked, text_key
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, ranked, text_key
 from ccanalytics.metrics.middle import MiddleConsumers, _summed, per_consumer, sellers
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import TOP_CONSUMERS
 
 # The build is at 30; the fixed middle [10, 30); c first called at 5, d at 15.
