@@ -316,9 +316,11 @@ def test_ranged_views_equal_the_reference(case, range_name, use_api):
 
 call = st.fixed_dictionaries(
     {
-        "ts_ms": st.integers(NOW - 200 * DAY, NOW + 20 * DAY),
+        # A few instants often: names tied in one millisecond, within a refresh, across refreshes and the horizon.
+        "ts_ms": st.one_of(st.integers(NOW - 200 * DAY, NOW + 20 * DAY), st.sampled_from([NOW - 20 * DAY, NOW - DAY])),
         "role": st.sampled_from(["buyer", "seller", "seller"]),
         "api_id": st.sampled_from(["a", "b"]),
+        "api_name": st.sampled_from([None, "Alpha", "Beta", "Gamma"]),
         "status_code": st.sampled_from([200, 502]),
         "latency_ms": st.one_of(st.none(), st.floats(0, 5000)),
         "price_micro": st.integers(0, 10_000),
@@ -353,13 +355,14 @@ def test_incremental_ranged_snapshots_equal_from_scratch_ones(steps):
                 for row in rows:
                     n += 1
                     con.execute(
-                        "INSERT INTO calls (request_id, ts_ms, role, api_id, status_code, latency_ms, price_micro,"
-                        " revenue_micro, consumer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO calls (request_id, ts_ms, role, api_id, api_name, status_code, latency_ms,"
+                        " price_micro, revenue_micro, consumer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            f"r{n}",
+                            f"r{n * 7919 % 10007:05}",  # unique, not in the rows' order
                             row["ts_ms"],
                             row["role"],
                             row["api_id"],
+                            row["api_name"],
                             row["status_code"],
                             row["latency_ms"],
                             row["price_micro"],

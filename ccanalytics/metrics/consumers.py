@@ -103,7 +103,18 @@ def keyed(rows: Frame) -> Frame:
         return rows
     known = pl.col("consumer").is_not_null()
     texts = rows.with_columns(pl.when(known).then(text_key()).alias(KEY), text_prefix().alias(PREFIX))
+    if isinstance(texts, pl.DataFrame) and texts.n_chunks() > 1:  # the new columns in the rows' chunks, as one piece
+        lengths = texts.get_column(texts.columns[0]).chunk_lengths()
+        texts = texts.with_columns(_chunked(texts.get_column(name), lengths) for name in (KEY, PREFIX))
     return texts.drop("consumer")
+
+
+def _chunked(column: pl.Series, lengths: list[int]) -> pl.Series:
+    """``column`` in chunks of these lengths (the ledger keeps its rows' pieces whole: ``store.cache``)."""
+    if column.chunk_lengths() == lengths:
+        return column
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    return pl.concat([column.slice(start, n) for start, n in zip(starts, lengths, strict=True)], rechunk=False)
 
 
 def _api_hash(api: pl.Expr) -> pl.Expr:

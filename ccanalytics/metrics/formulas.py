@@ -204,7 +204,8 @@ def latest_names(calls: pl.LazyFrame) -> pl.LazyFrame:
     # Two window maxima instead of a sort: the latest time per API, then the
     # greatest request_id among the calls at that time.
     latest = named.filter(pl.col("ts_ms") == pl.col("ts_ms").max().over("api_id"))
-    latest = latest.filter(pl.col("request_id") == pl.col("request_id").max().over("api_id"))
+    # A null request_id (a views' ledger's recent row, alone at its time: ``recent``) loses to any other.
+    latest = latest.filter(pl.col("request_id").eq_missing(pl.col("request_id").max().over("api_id")))
     return latest.unique("api_id", keep="any")
 
 

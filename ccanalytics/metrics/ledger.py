@@ -30,7 +30,7 @@ from ccanalytics.metrics.consumers import KEY, PREFIX, FirstSeen, keyed
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
-from ccanalytics.metrics.recent import compact, like, texts
+from ccanalytics.metrics.recent import RID, compact, like, named_once, texts, with_request_ids
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running, Windowed
 from ccanalytics.metrics.running import _compacted as compacted
@@ -41,6 +41,7 @@ from ccanalytics.units import DAY_MS, WEEK_MS
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
+    from ccanalytics.metrics.recent import Read
     from ccanalytics.settings import Settings
 
 __all__ = ["REACH_MS", "RECENT_SCHEMA", "Ledger", "Totals"]
@@ -68,7 +69,8 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     "rule": pl.String,
 }
 _WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
-# The views' recent rows: some texts as categories (``recent``), the consumer keyed (``consumers.keyed``).
+# The views' recent rows: some texts as categories, no request ids (``recent``), the consumer keyed
+# (``consumers.keyed``).
 _VIEWS_SCHEMA = compact({**_WITHOUT_CONSUMERS, KEY: pl.UInt64, PREFIX: pl.UInt64})
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
@@ -192,24 +194,34 @@ class Ledger:
         """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
         return now - (self.reach if reach is None else reach) >= self.horizon
 
-    def add(self, rows: pl.DataFrame) -> Ledger:
+    def add(self, rows: pl.DataFrame, read: Read | None = None) -> Ledger:
         """The ledger with more clean call rows (with their ``rule``) added.
 
         Rows without a valid time are always reported; they can never be recent.
+        A views' ledger keeps no ``request_id`` (``recent.named_once``): ``read``
+        reads back the rows with these rowids (the store's), for a tie of names
+        with a row added before.
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
         texts = self.texts
         if texts is not None:  # the consumers' texts kept aside, their keys in the rows
             texts = texts.plus(rows.select("ts_ms", "role", "consumer", "rule").filter(ts >= self.horizon))
-            rows = keyed(rows.select(*RECENT_SCHEMA))
-        rows = pl.DataFrame([rows[name] for name in self.recent.columns])  # no query: only columns picked
+            rows = keyed(rows.select(*RECENT_SCHEMA, *([RID] if RID in rows.columns else [])))
+        ids = "request_id" not in self.recent.columns  # the views' rows: each call's rowid instead
+        if ids and RID not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, pl.Int64).alias(RID))
+        picked = [*self.recent.columns, "request_id"] if ids else self.recent.columns
+        rows = pl.DataFrame([rows[name] for name in picked])  # no query: only columns picked
         times = rows["ts_ms"]
         if times.null_count() == 0 and (rows.is_empty() or times.min() >= self.horizon):  # type: ignore[operator]
             old, new = rows.clear(), rows  # the usual refresh: every row is recent
         else:
             old, new = rows.filter(ts.is_null() | (ts < self.horizon)), rows.filter(ts >= self.horizon)
-        recent = pl.concat([self.recent, like(new, self.recent.schema)])
+        kept = self.recent
+        if ids:
+            new, kept = named_once(new, kept, read)
+        recent = pl.concat([kept, like(new.select(kept.columns) if ids else new, kept.schema)])
         if recent.n_chunks() > _MAX_CHUNKS:  # the refreshes' small pieces joined, not all the rows copied
             recent = compacted(recent)
         present, ahead = self.present, self.ahead
@@ -239,8 +251,12 @@ class Ledger:
             texts=texts,
         )
 
-    def settle(self, horizon: int) -> Ledger:
-        """The same calls, with those before a later ``horizon`` folded into the settled totals."""
+    def settle(self, horizon: int, read: Read | None = None) -> Ledger:
+        """The same calls, with those before a later ``horizon`` folded into the settled totals.
+
+        ``read`` reads back rows by rowid, as for ``add``: a views' ledger's
+        settled names keep their ``request_id`` (``recent.with_request_ids``).
+        """
         if horizon <= self.horizon:
             return self
         ts = pl.col("ts_ms")
@@ -248,6 +264,11 @@ class Ledger:
         # the rows leaving `recent` lie after it.
         keep = self.upto is not None and self.upto >= horizon
         leaving = texts(self.recent.filter(ts < horizon))
+        present = self.present if keep else None
+        if "request_id" not in self.recent.columns:
+            leaving = with_request_ids(leaving, read)
+            if present is not None:  # its names may be the leaving rows' (without request_id): now with it
+                present = replace(present, names=_named(present.names, leaving))
         cut = (
             None
             if self.running is None or self.running.now is None
@@ -260,7 +281,7 @@ class Ledger:
             seen=None if self.seen is None else self.seen.plus(leaving).aged(horizon - WINDOW_REACH_MS),
             recent=self.recent.filter(ts >= horizon),
             upto=self.upto if keep else None,
-            present=self.present if keep else None,
+            present=present,
             running=None if self.running is None else self.running.settle(horizon),
             running_from=max(horizon if cut is None else cut, self.running_from or -(2**63)),
             histories=(),
@@ -394,6 +415,15 @@ class Ledger:
             )  # fmt: skip
 
         return build
+
+
+def _named(names: pl.DataFrame, leaving: pl.DataFrame) -> pl.DataFrame:
+    """``names`` whose ``request_id`` is missing given it from the ``leaving`` rows of their API and time."""
+    if names["request_id"].null_count() == 0:
+        return names
+    found = leaving.filter(pl.col("request_id").is_not_null()).select("api_id", "ts_ms", found="request_id")
+    filled = names.join(found, on=["api_id", "ts_ms"], how="left", maintain_order="left")
+    return filled.with_columns(pl.coalesce("request_id", "found").alias("request_id")).drop("found")
 
 
 def _split(rows: pl.DataFrame, at: int) -> tuple[pl.DataFrame, pl.DataFrame]:

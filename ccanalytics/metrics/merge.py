@@ -95,8 +95,15 @@ def moved_by_one_api(
     if latency.null_count() == calls.height:
         buckets, counts, latency_sum = [], [], 0.0
     else:  # the keys in one select, counted in Python (first seen first, as ``unique(maintain_order=True)``)
-        counted = Counter(calls.select_seq(_BUCKETS).to_series().to_list())
-        latency_sum = _exact_sum(latency)
+        low = latency.min()
+        positive = isinstance(low, float) and low > 0  # valid latencies: none negative or NaN
+        bucket_of = sketch.bucket(_LATENCY, positive=positive)
+        counted = Counter(
+            calls.select_seq(bucket_of.filter(_LATENCY.is_not_null()) if latency.null_count() else bucket_of)
+            .to_series()
+            .to_list()
+        )
+        latency_sum = _exact_sum(latency, low)
         buckets, counts = list(counted), list(counted.values())
     latest = _latest(calls)
     return (
@@ -144,7 +151,7 @@ def moved_by_groups(
     for *_, named, _, _ in per:
         if named is not None:
             row = tuple(named[c] for c in names.columns)
-            if row[0] not in latest or not latest[row[0]][1:3] > row[1:3]:
+            if row[0] not in latest or not _later(latest[row[0]], row):
                 latest[row[0]] = row
     fresh = [(*row[: len(keys)], key, n) for row in per for key, n in zip(row[-2], row[-1], strict=True)]
     if fresh:
@@ -158,13 +165,12 @@ def moved_by_groups(
     )
 
 
-def _exact_sum(latencies: pl.Series) -> float:
-    """``formulas.exact_sum`` of a refresh's valid latencies (none negative), without a query.
+def _exact_sum(latencies: pl.Series, low: object) -> float:
+    """``formulas.exact_sum`` of a refresh's valid latencies (none negative; ``low`` their least), without a query.
 
     Its exact sum rounded once is ``math.fsum``'s (correctly rounded), to the
     last bit; where it would sum floats instead, the query is run.
     """
-    low = latencies.min()
     if low is not None and low < _SMALLEST:  # type: ignore[operator]
         positive = latencies.filter(latencies > 0)
         low = positive.min() if positive.len() else _SMALLEST
@@ -223,9 +229,14 @@ def _tally_merged(tallies: pl.DataFrame, group: tuple[str, ...], tally: tuple[ob
 def _name_merged(names: pl.DataFrame, latest: tuple[object, ...]) -> pl.DataFrame:
     rows = names.rows()
     kept = [row for row in rows if row[0] == latest[0]]
-    if kept and kept[0][1:3] > latest[1:3]:
+    if kept and _later(kept[0], latest):
         return names
     return pl.DataFrame([*(row for row in rows if row[0] != latest[0]), latest], schema=names.schema, orient="row")
+
+
+def _later(name: tuple[object, ...], other: tuple[object, ...]) -> bool:
+    """Whether a names row (api_id, ts_ms, request_id, …) is later than another: a null request_id loses a tie."""
+    return (name[1], name[2] is not None, name[2] or "") > (other[1], other[2] is not None, other[2] or "")
 
 
 def _sketch_merged(

@@ -271,24 +271,23 @@ class Running:
             wide: dict[str, Any] = {"role": role}
             for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
                 wide[f"{name}_24h"] = day[name]
-            wide["latency_sum_24h"] = edge.latencies(*ENDS_OF["24h"]).sum()
+            latencies = {period: edge.latencies(*ENDS_OF[period]) for period in PERIODS}
+            latency_sums = {period: values.sum() for period, values in latencies.items()}  # the 24 h's summed once
+            wide["latency_sum_24h"] = latency_sums["24h"]
             for name in ("calls", "price_micro", "revenue_micro"):
                 wide[f"{name}_7d"] = week[name]
             windows.append(wide)
             # the chart hours' edges follow the windows' ends; the last hour ends at `now`
-            buckets = [
-                edge.tally(len(ENDS) + i, len(ENDS) + i + 1 if i + 1 < len(hours) else AT[0]) for i in range(len(hours))
-            ]
+            calls, success = edge.between(range(len(ENDS), len(ENDS) + len(hours)), AT[0])
             rates[role] = pl.DataFrame(
-                [(hour, b["success"], b["calls"] - b["success"]) for hour, b in zip(hours, buckets, strict=True)],
+                {"hour": hours, "success": success, "error": [n - ok for n, ok in zip(calls, success, strict=True)]},
                 schema=_ROLE_RATES_SCHEMA,
-                orient="row",
             )
             for period in PERIODS:
                 figure = edge.tally(*ENDS_OF[period])
                 if not figure["calls"]:
                     continue
-                values = edge.latencies(*ENDS_OF[period])
+                values = latencies[period]
                 picks: dict[int, float | None] = dict.fromkeys(sketch.PERCENTILES)
                 if period in PERCENTILE_WINDOWS:
                     # room for the ranks to move: the latencies that crossed the window's ends, and late calls
@@ -308,7 +307,7 @@ class Running:
                     )
                 row: dict[str, Any] = {"role": role, "period": period}
                 row.update((name, figure[name]) for name in ("calls", *SUMS))
-                row["latency_sum"] = values.sum()
+                row["latency_sum"] = latency_sums[period]
                 row.update((f"p{p}_latency_ms", value) for p, value in picks.items())
                 figures.append(row)
         return replace(self, now=now, hints=hints, late=0, behind=None), Windowed(windows, rates, figures)

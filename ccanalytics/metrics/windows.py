@@ -81,6 +81,17 @@ class EdgeSums:
         names = SUMS if i < len(ENDS) and j < len(ENDS) else ("success", "latency_n")
         return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
 
+    def between(self, edges: range, last: int) -> tuple[list[int], list[int]]:
+        """The calls and successes between each of these consecutive edges and the next, the last one up to ``last``.
+
+        ``tally`` of each pair, as two lists (the chart's hours: no dict per hour).
+        """
+        ends = [*edges[1:], last]
+        at, success = self.at, self.sums["success"]
+        return [at[j] - at[i] for i, j in zip(edges, ends, strict=True)], [
+            success[j] - success[i] for i, j in zip(edges, ends, strict=True)
+        ]
+
     def latencies(self, i: int, j: int) -> pl.Series:
         """The latencies of the calls between edges ``i`` and ``j`` (a slice, nulls included)."""
         return self.latency.slice(self.at[i], self.at[j] - self.at[i])

@@ -90,7 +90,7 @@ def read_history(
         if chunk.n_chunks() > 1 and newest is not None and newest >= ledger.horizon:  # type: ignore[operator]
             chunk = chunk.rechunk()
         rows = judged("calls", chunk)
-        ledger = ledger.add(rows)
+        ledger = ledger.add(rows, lambda rowids: source.read_rowids("calls", rowids, bulk))
         if spare:
             latest = _latest_named(rows.lazy().filter(pl.col("ts_ms") < ledger.horizon)).collect()
             named.append(_detached(latest).lazy())

@@ -314,7 +314,7 @@ class Store(Tables):
         ledger = self._ledger
         assert ledger is not None
         if now - ledger.reach - ledger.horizon > _SETTLE_SLACK_MS:
-            self._ledger = ledger.settle(now - ledger.reach - DAY_MS)
+            self._ledger = ledger.settle(now - ledger.reach - DAY_MS, self._read_rowids)
 
     def _read(self, now: int, *, full: bool) -> bool:
         """Catch up with the file in one state of it; False when a writer overtook a full read.
@@ -361,7 +361,7 @@ class Store(Tables):
         if new_calls is not None:  # judged and added once the read lock is released
             assert self._ledger is not None
             advance(self._calls, "calls", new_calls, reset=False)
-            self._ledger = self._ledger.add(judged("calls", new_calls))
+            self._ledger = self._ledger.add(judged("calls", new_calls), self._read_rowids)
             self._maybe_save()
             self._version = version
             return True
@@ -371,6 +371,10 @@ class Store(Tables):
             self._maybe_save(force=True)
             return True
         return False
+
+    def _read_rowids(self, rowids: list[int]) -> pl.DataFrame:
+        """The calls with these rowids, as read (a views' ledger reads back request ids: ``metrics.recent``)."""
+        return self._source.read_rowids("calls", rowids)
 
     def _read_history(self, now: int, bulk: Bulk | None, upto: int | None = None) -> None:
         """Read all calls into a new ledger (see ``history``)."""

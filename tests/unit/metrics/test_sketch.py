@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from ccanalytics.metrics.sketch import (
+    bucket,
     empty_sketch,
     exact_percentiles,
     merge_sketches,
@@ -94,3 +95,12 @@ def test_grouped_percentiles_are_the_sketch_percentiles_of_every_group() -> None
     one = grouped_percentiles(sketched.lazy().select(grp=pl.lit(1), key="key", n="n").sort("key"), percentiles=(95,))
     assert one.collect().columns == ["grp", "p95_latency_ms"]
     assert grouped_percentiles(empty_sketch().select(grp=pl.lit(1), key="key", n="n")).collect().height == 0
+
+
+def test_the_keys_of_positive_latencies_are_the_keys_without_the_branch_for_zero():
+    latencies = pl.Series("latency_ms", [None, 2.0**-1074, 1e-9, 0.5, 1.0, 1.01, 150.0, 1e6, 1.7e308, None])
+    frame = latencies.to_frame()
+    latency, known = pl.col("latency_ms"), pl.col("latency_ms").is_not_null()  # a null's key is not read
+    assert frame.select(bucket(latency, positive=True).filter(known)).equals(
+        frame.select(bucket(latency).filter(known))
+    )

@@ -118,7 +118,9 @@ def test_recent_rows_in_many_chunks_are_written_in_pieces_of_whole_chunks_and_lo
             "request_id": pl.int_range(n, eager=True).cast(pl.String).str.zfill(36),
             "status_code": [200] * n,
         }
-        return pl.DataFrame({name: given.get(name, [None] * n) for name in RECENT_SCHEMA}, schema=RECENT_SCHEMA)
+        schema = {**RECENT_SCHEMA, "_rid": pl.Int64}  # as a store reads them, with their rowids
+        given["_rid"] = pl.int_range(at, at + n, eager=True)
+        return pl.DataFrame({name: given.get(name, [None] * n) for name in schema}, schema=schema)
 
     recent = pl.concat([calls(30_000, NOW), calls(30_000, NOW + 30_000), calls(10, NOW + 60_000)], rechunk=False)
     ledger = Ledger.empty(horizon=NOW - 10 * 86_400_000, consumers=True).add(recent)
