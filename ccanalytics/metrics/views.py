@@ -12,7 +12,8 @@ Percentiles of windows are exact (nearest rank, from the rows).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,6 +96,16 @@ def _local_midnight(day: datetime, zone: ZoneInfo) -> int:
     return int(midnight.astimezone(UTC).timestamp() * 1000)
 
 
+@lru_cache(maxsize=16)
+def _midnights(last: date, timezone: str, days: int) -> tuple[int, ...]:
+    """The first instants of the ``days`` local days up to ``last`` (a refresh asks the same ones all day)."""
+    zone = ZoneInfo(timezone)
+    return tuple(
+        _local_midnight(datetime(d.year, d.month, d.day), zone)
+        for d in (last - timedelta(days=i) for i in range(days - 1, -1, -1))
+    )
+
+
 def bucket_starts(now: int, timezone: str, range_: Range) -> list[int]:
     """The starts of a view's buckets (epoch ms), oldest first.
 
@@ -115,13 +126,10 @@ def bucket_starts(now: int, timezone: str, range_: Range) -> list[int]:
     zone = ZoneInfo(timezone)
     if range_.bucket == "1d":
         today = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).date()
-        days = [today - timedelta(days=i) for i in range(range_.buckets - 1, -1, -1)]
-        starts = [_local_midnight(datetime(d.year, d.month, d.day), zone) for d in days]
+        starts = _midnights(today, timezone, range_.buckets)
         if starts[-1] > now:  # `now` in the hour a DST gap skipped at midnight: today began earlier
-            starts = [
-                _local_midnight(datetime(d.year, d.month, d.day), zone) for d in (days[0] - timedelta(1), *days[:-1])
-            ]
-        return starts
+            starts = _midnights(today - timedelta(1), timezone, range_.buckets)
+        return list(starts)
     unit = MINUTE_MS if range_.bucket == "1m" else HOUR_MS
     last = now - (now + _offset_ms(now, zone)) % unit
     return [last - (range_.buckets - 1 - i) * unit for i in range(range_.buckets)]
