@@ -326,7 +326,7 @@ def merged_outside(
     """The window's consumers outside the middle (``OUTSIDE_SCHEMA``): ``before`` with the ``changes``.
 
     ``before`` is sorted by ``key``; ``changes`` has each key once (``key``,
-    ``consumer``, ``calls``, ``micro``, signed); ``look`` adds a consumer's
+    ``prefix``, ``calls``, ``micro``, signed); ``look`` adds a consumer's
     figures in the middle (``MiddleConsumers.looked_up``), asked only for the
     consumers ``before`` does not hold.  The answer is sorted by ``key``.  The
     few changes are added in place (binary searches), not every row grouped
@@ -337,8 +337,8 @@ def merged_outside(
     >>> row = {"prefix": 7, "mid_calls": 0, "mid_micro": 0, "known": False}
     >>> before = pl.DataFrame([{"key": 1, "calls": 2, "micro": 5, **row}, {"key": 3, "calls": 1, "micro": 1, **row}],
     ...     schema=OUTSIDE_SCHEMA)
-    >>> changes = pl.DataFrame({"key": [3, 2], "consumer": ["c", "d"], "calls": [-1, 1], "micro": [-1, 4]},
-    ...     schema={"key": pl.UInt64, "consumer": pl.String, "calls": pl.Int64, "micro": pl.Int128})
+    >>> changes = pl.DataFrame({"key": [3, 2], "prefix": [7, 8], "calls": [-1, 1], "micro": [-1, 4]},
+    ...     schema={"key": pl.UInt64, "prefix": pl.UInt64, "calls": pl.Int64, "micro": pl.Int128})
     >>> look = lambda rows: rows.with_columns(mid_calls=pl.lit(7, pl.Int64), mid_micro=pl.lit(9, pl.Int128), known=True)
     >>> merged_outside(before, changes, look).select("key", "calls", "micro", "mid_calls").rows()
     [(1, 2, 5, 0), (2, 1, 4, 7)]
