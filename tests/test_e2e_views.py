@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import ccanalytics as cc
 from tests.support.browser_fixtures import REPO, running_server, wait_for
 from tests.support.stores import StoreBuilder
+from tests.test_layout import contrast
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -104,6 +106,7 @@ def test_opening_a_link_with_a_view_shows_that_view(server, tabs):
     assert page.locator(".cc-range .mod-active").inner_text().strip() == "30d"
     assert wait_for(lambda: page.locator(".cc-call-rate rect.bar").count() == 2 * 30, 20)
     assert "calls per local day" in page.locator(".cc-panel-hint").first.inner_text()
+    assert "the busiest day had" in page.locator(".cc-call-rate-summary").inner_text()
     assert query(page) == "?range=30d&role=buyer"
 
 
@@ -128,6 +131,42 @@ def test_the_downloaded_csv_equals_the_snapshot_breakdown(server, tabs, store_pa
     with page.expect_download() as parquet:
         page.locator(".cc-export-events-parquet").click()
     assert Path(parquet.value.path()).read_bytes()[:4] == b"PAR1"
+
+
+_X_LABELS_JS = """() => [...document.querySelectorAll('.cc-call-rate .axis .tick text')]
+  .filter(t => t.textContent.trim() && !/^[\\d,]+$/.test(t.textContent.trim()))
+  .map(t => { const r = t.getBoundingClientRect(); return [t.textContent.trim(), r.left, r.right]; })
+  .sort((a, b) => a[1] - b[1])"""
+
+
+def x_labels(page) -> list[list]:
+    """The chart's bottom-axis labels shown (the y axis's are numbers), left to right, with their boxes."""
+    return page.evaluate(_X_LABELS_JS)
+
+
+def apart(labels: list[list]) -> bool:
+    """Whether there are labels and none overprints the next (a 2 px gap at least)."""
+    return len(labels) >= 2 and all(a[2] + 2 <= b[1] for a, b in itertools.pairwise(labels))
+
+
+def test_a_phone_shows_the_axis_labels_of_every_range_apart_in_the_dark(server, tabs):
+    page = tabs.open(has_touch=True, is_mobile=True, color_scheme="dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "?range=7d", timeout=60_000)
+    page.wait_for_selector(".cc-call-rate rect.bar", state="attached", timeout=60_000)
+    assert wait_for(lambda: page.locator(".cc-call-rate rect.bar").count() == 2 * 168, 30)
+    # The kernel thins the labels once the page has reported its width.
+    assert wait_for(lambda: apart(x_labels(page)), 20), x_labels(page)
+    for name, bars in (("30d", 30), ("90d", 90), ("1h", 60), ("24h", 24), ("Overview", 48)):
+        page.locator(".cc-range button", has_text=name).click()
+        assert wait_for(lambda bars=bars: page.locator(".cc-call-rate rect.bar").count() == 2 * bars, 30), name
+        assert wait_for(lambda: apart(x_labels(page)), 10), (name, x_labels(page))
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, name
+    # The axis's text reads on the dark card (4.5:1 at least).
+    fill = page.evaluate("() => getComputedStyle(document.querySelector('.cc-call-rate .axis .tick text')).fill")
+    panel = "document.querySelector('.cc-call-rate').closest('.cc-panel')"
+    card = page.evaluate(f"() => getComputedStyle({panel}).backgroundColor")
+    assert contrast(fill, card) >= 4.5, (fill, card)
 
 
 def test_the_dark_theme_follows_the_browser(server, tabs):

@@ -28,6 +28,7 @@ from ccanalytics.units import (
 if TYPE_CHECKING:
     from ccanalytics.metrics.consumers import FirstSeen
     from ccanalytics.metrics.ledger import Totals
+    from ccanalytics.metrics.texts import Texts
     from ccanalytics.settings import Settings
 
 from ccanalytics.metrics.snapshot import BuyerView, RoleView, SellerView, Snapshot
@@ -208,6 +209,7 @@ def compute(
     api: str | None = None,
     views: dict[str, RoleView] | None = None,
     seen: FirstSeen | None = None,
+    texts: Texts | None = None,
     horizon: int = 0,
     windowed: Windowed | None = None,
     view: dict[str, Any] | None = None,
@@ -225,7 +227,8 @@ def compute(
     (views.md), ``calls`` reach back to the range's previous period and the
     snapshot has a ``view`` (limited to ``api`` when given); ``seen`` are
     the first seller calls of consumers before ``horizon``, where ``calls``
-    begin.  ``views`` are the roles' figures when they were tallied elsewhere
+    begin, and ``texts`` the texts of their consumers when ``calls`` are keyed
+    (``consumers.keyed``).  ``views`` are the roles' figures when they were tallied elsewhere
     (the fleet's engines), ``windowed`` the windowed figures when they were
     kept as running state (see ``role_views``), ``view`` the ranged view when
     it was kept elsewhere (``history``), and ``chart_calls`` a smaller frame
@@ -315,6 +318,7 @@ def compute(
                 timezone=settings.timezone,
                 range_name=range_name,
                 api=api,
+                texts=texts,
             ),
             calls.filter(pl.lit(True) if api is None else pl.col("api_id") == api),
             now,

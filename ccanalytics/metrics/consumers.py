@@ -23,14 +23,33 @@ Pure polars, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["FirstSeen", "api_key", "consumer_key", "consumer_prefix", "is_among", "new_consumers"]
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+__all__ = [
+    "KEY",
+    "PREFIX",
+    "FirstSeen",
+    "api_key",
+    "consumer_key",
+    "consumer_prefix",
+    "is_among",
+    "keyed",
+    "new_consumers",
+    "pair_keys",
+    "ranked",
+    "text_key",
+    "text_prefix",
+]
+
+# The columns that stand for a consumer's text in keyed rows (``keyed``): its 64-bit key and its first 8 bytes.
+KEY, PREFIX = "consumer_key", "consumer_prefix"
 
 _MAX_PENDING = 8  # merged every few pieces: each merge copies the sorted frames once
 # The kept frames' APIs are one `Enum` of the APIs seen so far (one byte a row for up to 255 APIs), widened as
@@ -41,23 +60,61 @@ _PENDING = {"ckey": pl.UInt64, "key": pl.UInt64, "api_id": pl.Categorical, "ts_m
 _OLD: dict[str, PolarsDataType] = {"key": pl.UInt64, "api_id": pl.Enum([])}
 
 
-def consumer_key() -> pl.Expr:
-    """A consumer's 64-bit key (a hash of its text; stable for one polars version)."""
+def text_key() -> pl.Expr:
+    """A consumer's 64-bit key from its text (a hash; stable for one polars version)."""
     return pl.col("consumer").hash(seed=14)
 
 
-def consumer_prefix() -> pl.Expr:
+def text_prefix() -> pl.Expr:
     """A consumer's first 8 bytes as a big-endian 64-bit number: ordered as the texts are, up to ties.
 
     Examples
     --------
     >>> frame = pl.DataFrame({"consumer": ["b", "ab", "abcdefghij", "abcdefgh"]})
-    >>> frame.sort(consumer_prefix())["consumer"].to_list()[:2]
+    >>> frame.sort(text_prefix())["consumer"].to_list()[:2]
     ['ab', 'abcdefghij']
     """
     # The first 8 characters hold the first 8 bytes: padded, not the whole text (a copy of every text).
     padded = pl.concat_str(pl.col("consumer").str.head(8), pl.lit("\x00" * 8)).cast(pl.Binary)
     return padded.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
+
+
+def consumer_key() -> pl.Expr:
+    """A consumer's 64-bit key in keyed rows (``keyed``: ``text_key`` of its text; null: no consumer)."""
+    return pl.col(KEY)
+
+
+def consumer_prefix() -> pl.Expr:
+    """A consumer's first 8 bytes in keyed rows (``keyed``: ``text_prefix`` of its text)."""
+    return pl.col(PREFIX)
+
+
+def keyed(rows: Frame) -> Frame:
+    """``rows`` with ``consumer``'s text replaced by ``KEY`` and ``PREFIX`` (as they are when keyed already).
+
+    Examples
+    --------
+    >>> rows = keyed(pl.DataFrame({"consumer": ["c", None]}))
+    >>> rows.columns, rows[KEY].null_count(), rows[PREFIX].to_list()[1]
+    (['consumer_key', 'consumer_prefix'], 1, None)
+    """
+    names = rows.collect_schema().names() if isinstance(rows, pl.LazyFrame) else rows.columns
+    if "consumer" not in names:
+        return rows
+    known = pl.col("consumer").is_not_null()
+    texts = rows.with_columns(pl.when(known).then(text_key()).alias(KEY), text_prefix().alias(PREFIX))
+    if isinstance(texts, pl.DataFrame) and texts.n_chunks() > 1:  # the new columns in the rows' chunks, as one piece
+        lengths = texts.get_column(texts.columns[0]).chunk_lengths()
+        texts = texts.with_columns(_chunked(texts.get_column(name), lengths) for name in (KEY, PREFIX))
+    return texts.drop("consumer")
+
+
+def _chunked(column: pl.Series, lengths: list[int]) -> pl.Series:
+    """``column`` in chunks of these lengths (the ledger keeps its rows' pieces whole: ``store.cache``)."""
+    if column.chunk_lengths() == lengths:
+        return column
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    return pl.concat([column.slice(start, n) for start, n in zip(starts, lengths, strict=True)], rechunk=False)
 
 
 def _api_hash(api: pl.Expr) -> pl.Expr:
@@ -69,22 +126,29 @@ def api_key() -> pl.Expr:
 
     Examples
     --------
-    >>> pairs = pl.DataFrame({"consumer": ["c", "c"], "api_id": ["a", "b"]})
+    >>> pairs = keyed(pl.DataFrame({"consumer": ["c", "c"], "api_id": ["a", "b"]}))
     >>> keys = pairs.select(pair=api_key(), consumer=consumer_key())
-    >>> keys["pair"].n_unique(), (keys["pair"] == _pair_keys(keys["consumer"], "a")).to_list()
+    >>> keys["pair"].n_unique(), (keys["pair"] == pair_keys(keys["consumer"], "a")).to_list()
     (2, [True, False])
     """
     return consumer_key().xor(_api_hash(pl.col("api_id")))
 
 
-def _pair_keys(keys: pl.Series, api: str) -> pl.Series:
-    """The keys of the pairs (consumer, ``api``) from the consumers' keys, or the consumers' from the pairs'."""
+def pair_keys(keys: pl.Series, api: str) -> pl.Series:
+    """The keys of the pairs (consumer, ``api``) from the consumers' keys, or the consumers' from the pairs'.
+
+    Examples
+    --------
+    >>> keys = pl.Series([1, 2], dtype=pl.UInt64)
+    >>> pair_keys(pair_keys(keys, "a"), "a").to_list()
+    [1, 2]
+    """
     return pl.select(pl.lit(keys).xor(_api_hash(pl.lit(api, pl.String)))).to_series()
 
 
 def _seller_firsts(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (consumer, api_id) of the valid seller calls with a consumer: ``ckey``, ``key``, ``api_id``, ``ts_ms``."""
-    seller = rows.filter(pl.col("rule").is_null() & (pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    """Per (consumer, api_id) of the valid keyed seller calls: ``ckey``, ``key``, ``api_id``, ``ts_ms``."""
+    seller = rows.filter(pl.col("rule").is_null() & (pl.col("role") == "seller") & consumer_key().is_not_null())
     return (
         seller.group_by(key=api_key())
         .agg(ckey=consumer_key().first(), api_id=pl.col("api_id").first(), ts_ms=pl.col("ts_ms").min())
@@ -136,7 +200,7 @@ class FirstSeen:
     @classmethod
     def of_firsts(cls, firsts: pl.DataFrame) -> FirstSeen:
         """From the first seller call per (``consumer``, ``api_id``): a frame of those and ``ts_ms``."""
-        piece = firsts.lazy().select(
+        piece = keyed(firsts.lazy()).select(
             ckey=consumer_key(), key=api_key(), api_id=pl.col("api_id").cast(pl.Categorical), ts_ms="ts_ms"
         )
         return cls(cls.empty().by_consumer, cls.empty().by_api, (piece.collect(),)).merged()
@@ -147,10 +211,10 @@ class FirstSeen:
         return self.old["key"]
 
     def plus(self, rows: pl.DataFrame) -> FirstSeen:
-        """With more call rows (any role, with ``rule``) counted; merged every few pieces."""
+        """With more call rows (any role, with ``rule``; keyed or not) counted; merged every few pieces."""
         if rows.is_empty():
             return self
-        piece = _seller_firsts(rows.lazy()).collect()
+        piece = _seller_firsts(keyed(rows.lazy())).collect()
         seen = replace(self, pending=(*self.pending, piece))
         return seen.merged() if len(seen.pending) >= _MAX_PENDING else seen
 
@@ -251,7 +315,7 @@ class FirstSeen:
         if api is None:
             found, at = _found(keys, self.by_consumer)
             return _at(self.by_consumer, "ts_ms", found, at)
-        found, at = _found(_pair_keys(keys, api), self.by_consumer)
+        found, at = _found(pair_keys(keys, api), self.by_consumer)
         mine = (_at(self.by_consumer, "api_id", found, at) == api).fill_null(False)
         first = pl.select(pl.when(mine).then(_at(self.by_consumer, "ts_ms", found, at))).to_series()
         found, at = _found(keys, self.by_api)
@@ -261,7 +325,7 @@ class FirstSeen:
         """Whether each key (of a consumer; with ``api``, of a (consumer, api)) was first seen before ``cut``."""
         if api is None:
             return is_among(keys, self.old_consumers)
-        found, at = _found(_pair_keys(keys, api), self.old)
+        found, at = _found(pair_keys(keys, api), self.old)
         first = (_at(self.old, "api_id", found, at) == api).fill_null(False)
         return first | is_among(keys, self.old_pairs)
 
@@ -342,16 +406,44 @@ def new_consumers(
     2
     """
     seen = seen.merged()
-    ts, consumer = pl.col("ts_ms"), pl.col("consumer")
-    seller = recent.filter((pl.col("role") == "seller") & consumer.is_not_null())
+    ts, consumer = pl.col("ts_ms"), consumer_key()
+    seller = keyed(recent).filter((pl.col("role") == "seller") & consumer.is_not_null())
     if api is not None:
         seller = seller.filter(pl.col("api_id") == api)
     # The window's consumers with no call before it: only they are looked at, not every recent call's consumer.
-    window = seller.filter(ts.is_between(start, now, closed="left")).select("consumer", "api_id").collect()
-    window = window.unique("consumer", keep="any")
-    earlier = seller.filter((ts < start) & consumer.is_in(window["consumer"].implode())).select("consumer")
-    firsts = window.lazy().join(earlier.unique(), on="consumer", how="anti")
+    window = seller.filter(ts.is_between(start, now, closed="left")).select(KEY, "api_id").collect()
+    window = window.unique(KEY, keep="any")
+    earlier = seller.filter((ts < start) & consumer.is_in(window[KEY].implode())).select(KEY)
+    firsts = window.lazy().join(earlier.unique(), on=KEY, how="anti")
     candidates = firsts.select(key=consumer_key() if api is None else api_key()).collect()["key"]
     fresh = int((~seen.known(candidates, api)).sum())
     settled = int(seen.settled(api).is_between(start, min(now, horizon), closed="left").sum())
     return fresh + settled
+
+
+def ranked(per: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The ``count`` first of ``per`` by (``micro``, ``calls``) descending and ``prefix`` ascending, with ties.
+
+    Every row tied with the last one on all three is kept too: their order is
+    their texts' (``Texts``), which only those few need.  One column at a
+    time: only the rows that may still rank are looked at (all of them when
+    every consumer paid the same), never a sort of all.
+
+    Examples
+    --------
+    >>> per = pl.DataFrame({"micro": [5, 5, 5, 1], "calls": [1, 1, 1, 1], "prefix": [3, 2, 2, 0]})
+    >>> ranked(per, 1)["prefix"].to_list()
+    [2, 2]
+    """
+    rows = pl.repeat(True, per.height, eager=True)  # still tied with the last so far
+    chosen = ~rows  # certainly among the first
+    need = count
+    for column, largest in (("micro", True), ("calls", True), ("prefix", False)):
+        values = per[column].filter(rows)
+        if values.is_empty() or need <= 0:
+            break
+        edge = values.top_k(need).min() if largest else values.bottom_k(need).max()
+        better = rows & ((per[column] > edge) if largest else (per[column] < edge))
+        chosen, need = chosen | better, need - int(better.sum())  # fewer than `need`: `edge` is the need-th
+        rows = rows & (per[column] == edge)
+    return per.filter(chosen | rows) if need > 0 else per.filter(chosen)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.consumers import api_key, consumer_key
+from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix
 from ccanalytics.metrics.views import Range, bucket_starts
 
 __all__ = [
@@ -51,7 +51,7 @@ _TOP_BITS = 2**62  # a group's period and role, above a hash of its api_id
 # The window's consumers outside the middle: their calls and revenue there, and their figures in the middle.
 OUTSIDE_SCHEMA = {
     "key": pl.UInt64,
-    "consumer": pl.String,
+    "prefix": pl.UInt64,  # the consumer's first 8 bytes (``consumers.consumer_prefix``)
     "calls": pl.Int64,
     "micro": pl.Int128,
     "mid_calls": pl.Int64,
@@ -141,7 +141,7 @@ def _bucket_counts(calls: pl.LazyFrame, starts: list[int]) -> pl.LazyFrame:
 
 
 def _sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
-    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    return calls.filter((pl.col("role") == "seller") & consumer_key().is_not_null())
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class Edges:
     sketch: pl.DataFrame  # grp (``group``), key, n: both periods, sorted by grp and key
     counts: pl.DataFrame  # role, start, success, error: the new calls per bucket start
     failed: pl.DataFrame  # role, api_id, ts_ms: the new calls that failed
-    outside: pl.DataFrame  # key, consumer, calls, micro: the window's seller calls outside the middle
+    outside: pl.DataFrame  # key, prefix, calls, micro: the window's seller calls outside the middle
     firsts: pl.DataFrame  # key, ts_ms: each consumer's first call among the new calls
 
     @classmethod
@@ -274,7 +274,7 @@ class Edges:
             _sellers(delta.filter(pl.col("period") == "window"))
             .group_by(key=key)
             .agg(
-                consumer=pl.col("consumer").first(),
+                prefix=consumer_prefix().first(),
                 calls=pl.col(SIGNED).sum(),
                 micro=(pl.col("revenue_micro").cast(pl.Int128) * pl.col(SIGNED)).sum(),
             )
@@ -301,7 +301,7 @@ class Move:
     sketch: pl.LazyFrame
     counts: pl.LazyFrame
     failed: pl.LazyFrame  # the calls entering that failed
-    outside: pl.LazyFrame  # per consumer of the window's changes: key, consumer, calls and micro signed
+    outside: pl.LazyFrame  # per consumer of the window's changes: key, prefix, calls and micro signed
     firsts: pl.LazyFrame  # key, ts_ms: each consumer's first call among those entering
     starts: list[int]  # the buckets' starts at `now`
 
@@ -326,7 +326,7 @@ def merged_outside(before: pl.DataFrame, looked: pl.DataFrame) -> pl.DataFrame:
 
     Examples
     --------
-    >>> row = {"consumer": "c", "mid_calls": 0, "mid_micro": 0, "known": False}
+    >>> row = {"prefix": 7, "mid_calls": 0, "mid_micro": 0, "known": False}
     >>> before = pl.DataFrame([{"key": 1, "calls": 2, "micro": 5, **row}, {"key": 3, "calls": 1, "micro": 1, **row}],
     ...     schema=OUTSIDE_SCHEMA)
     >>> looked = pl.DataFrame([{"key": 3, "calls": -1, "micro": -1, **row}, {"key": 2, "calls": 1, "micro": 4, **row}],

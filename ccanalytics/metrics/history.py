@@ -39,10 +39,12 @@ import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.alerts import spike_flags, spike_flags_by_group
+from ccanalytics.metrics.consumers import keyed
 from ccanalytics.metrics.edges import Edges, Move, coarse, group, merged_firsts, merged_outside
 from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
 from ccanalytics.metrics.sketch import grouped_percentiles
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, iso_texts, view_dict
 from ccanalytics.units import HOUR_MS
 
@@ -59,16 +61,15 @@ HISTORY_MIN_MS = 4 * SPAN_MS  # the ranges this long or longer keep a history (2
 VIEWS_REACH_MS = 2 * RANGES["90d"].length_ms
 WINDOW_REACH_MS = RANGES["90d"].length_ms
 _BY = ("period", "role", "api_id")
-_TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 
 
 def _valid(recent: pl.DataFrame) -> pl.LazyFrame:
-    return recent.lazy().filter(pl.col("rule").is_null()).select(COLUMNS)
+    return keyed(recent.lazy()).filter(pl.col("rule").is_null()).select(COLUMNS)
 
 
 def _rows(recent: pl.DataFrame, since: int) -> pl.DataFrame:
     """The valid rows of ``recent`` from row ``since`` on."""
-    rows = recent.slice(since)
+    rows = keyed(recent.slice(since))
     rule = rows["rule"]
     if rule.null_count() == rule.len():  # the usual case: no broken row, no filter
         return rows.select(COLUMNS)
@@ -133,11 +134,13 @@ class History:
         range_name: str,
         spike_window: int,
         past: Past | None = None,
+        texts: Texts | None = None,
     ) -> History:
         """The history of ``range_name`` at ``now`` from the ledger's rows (``recent``) and first calls (``seen``).
 
         Without ``past`` (the settled calls' quarters and a way to read their
-        rows back), ``recent`` must hold every call since ``now − 2R``.
+        rows back), ``recent`` must hold every call since ``now − 2R``;
+        ``texts`` are those of its consumers (when it is keyed).
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
@@ -186,7 +189,10 @@ class History:
             ]
         )
         middle = (b - length + SPAN_MS, b)
-        everyone = MiddleConsumers.of(rows.lazy(), seen.merged(), middle=middle, since=b - length, api=None, past=past)
+        texts = Texts.of_rows(recent) if texts is None else texts
+        everyone = MiddleConsumers.of(
+            rows.lazy(), seen.merged(), middle=middle, since=b - length, api=None, past=past, texts=texts
+        )
         built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
         return cls(*built, tallies, sketches, days, errors, band, future, middle, past, {None: everyone})
 
@@ -215,17 +221,20 @@ class History:
         apis: pl.LazyFrame,
         settings: Settings,
         seen: FirstSeen,
+        texts: Texts | None = None,
     ) -> dict[str, Any]:
         """The ``view`` object at ``now`` (spike flags included).
 
-        ``recent`` and ``seen`` are the ledger's rows and first calls now.
+        ``recent``, ``seen`` and ``texts`` are the ledger's rows, first calls
+        and its rows' consumers' texts now (without ``texts``: from ``recent``).
         The figures of the last view of ``api`` are moved forward (``edges``)
         when ``now`` did not move back.
         """
         range_ = RANGES[self.range_name]
         length = range_.length_ms
         seen = seen.merged()
-        middle = self._middle(api, recent, seen)
+        texts = Texts.of_rows(recent) if texts is None else texts
+        middle = self._middle(api, recent, seen, texts)
 
         def planned(edges: Edges, since: int, extra: pl.LazyFrame | None = None) -> Move | None:
             rows = _rows(recent, since)
@@ -266,9 +275,8 @@ class History:
         start = now - length
         # The consumers of the new calls: each one's first call before them (`seen` too).
         firsts = merged_firsts(before.firsts, middle.first_before(firsts, seen) if firsts.height else firsts)
-        top, moves = pl.collect_all(
-            [middle.top_of(outside.lazy()), middle.first_moves(firsts.lazy(), start, now)], engine="in-memory"
-        )
+        moves = middle.first_moves(firsts.lazy(), start, now).collect(engine="in-memory")
+        top = middle.top_of(outside, texts, self.past, (start, self.middle[0]))
         self.edges[api] = edges = plan.done(*moved).with_consumers(outside, firsts)
         consumers = (middle.count_of(outside), middle.new_count(moves, start), top)
         view = view_dict(range_, api, now, figures_now, buckets, breakdown, consumers)
@@ -349,12 +357,12 @@ class History:
             )
         )
 
-    def _middle(self, api: str | None, recent: pl.DataFrame, seen: FirstSeen) -> MiddleConsumers:
+    def _middle(self, api: str | None, recent: pl.DataFrame, seen: FirstSeen, texts: Texts) -> MiddleConsumers:
         """The middle's consumers of ``api`` (None: every API), computed the first time they are asked."""
         if api not in self.consumers:
             before = _valid(recent.slice(0, self.known)).filter(pl.col("ts_ms") < self.built)
             since = self.built - RANGES[self.range_name].length_ms
             self.consumers[api] = MiddleConsumers.of(
-                before, seen, middle=self.middle, since=since, api=api, past=self.past
+                before, seen, middle=self.middle, since=since, api=api, past=self.past, texts=texts
             )
         return self.consumers[api]

@@ -26,7 +26,7 @@ import polars as pl
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, merge, sketch
 from ccanalytics.metrics.buckets import Buckets, by_group
-from ccanalytics.metrics.consumers import FirstSeen
+from ccanalytics.metrics.consumers import KEY, PREFIX, FirstSeen, keyed
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
@@ -35,6 +35,7 @@ from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running, Windowed
 from ccanalytics.metrics.running import _compacted as compacted
 from ccanalytics.metrics.successor import Build, Later, Successor, due, taken
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.units import DAY_MS, WEEK_MS
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ RECENT_SCHEMA: dict[str, PolarsDataType] = {
     "rule": pl.String,
 }
 _WITHOUT_CONSUMERS = {name: dtype for name, dtype in RECENT_SCHEMA.items() if name != "consumer"}
-_VIEWS_SCHEMA = compact(RECENT_SCHEMA)  # the views' recent rows: some texts as categories, no request ids (``recent``)
+# The views' recent rows: some texts as categories, no request ids (``recent``), the consumer keyed
+# (``consumers.keyed``).
+_VIEWS_SCHEMA = compact({**_WITHOUT_CONSUMERS, KEY: pl.UInt64, PREFIX: pl.UInt64})
 _ISSUES_SCHEMA = {"rule": pl.String, "rows": pl.Int64}
 _MAX_CHUNKS = 32  # rechunk the recent rows beyond this many appended pieces
 _EAGER_ROWS = 20_000  # up to this many rows, totals are moved with eager operations (see ``Totals.plus``)
@@ -172,6 +175,7 @@ class Ledger:
     ahead: pl.DataFrame | None = None
     quarters: Quarters | None = None  # the day ranges' settled history (``quarters``); kept with `seen`
     successors: tuple[Successor, ...] = ()  # the day ranges' next histories, built elsewhere (``successor``)
+    texts: Texts | None = None  # the texts of the keyed recent rows' consumers; None: the rows keep theirs, or none
 
     @classmethod
     def empty(cls, horizon: int, reach: int = REACH_MS, consumers: bool = False) -> Ledger:
@@ -180,7 +184,11 @@ class Ledger:
         recent = pl.DataFrame(schema=_VIEWS_SCHEMA if consumers else _WITHOUT_CONSUMERS)
         seen = FirstSeen.empty(cut=horizon - WINDOW_REACH_MS) if consumers else None
         quarters = Quarters.empty(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS) if consumers else None
-        return cls(horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters)
+        texts = Texts.empty() if consumers else None
+        return cls(
+            horizon=horizon, settled=Totals.empty(), recent=recent, reach=reach, seen=seen, quarters=quarters,
+            texts=texts,
+        )  # fmt: skip
 
     def covers(self, now: int, reach: int | None = None) -> bool:
         """Whether every window at ``now`` (``reach`` back, default the ledger's) lies after the horizon."""
@@ -196,6 +204,10 @@ class Ledger:
         """
         ts = pl.col("ts_ms")
         given = rows  # with their rowids, for the quarters
+        texts = self.texts
+        if texts is not None:  # the consumers' texts kept aside, their keys in the rows
+            texts = texts.plus(rows.select("ts_ms", "role", "consumer", "rule").filter(ts >= self.horizon))
+            rows = keyed(rows.select(*RECENT_SCHEMA, *([RID] if RID in rows.columns else [])))
         ids = "request_id" not in self.recent.columns  # the views' rows: each call's rowid instead
         if ids and RID not in rows.columns:
             rows = rows.with_columns(pl.lit(None, pl.Int64).alias(RID))
@@ -236,6 +248,7 @@ class Ledger:
             seen=seen,
             running=running,
             quarters=quarters,
+            texts=texts,
         )
 
     def settle(self, horizon: int, read: Read | None = None) -> Ledger:
@@ -276,6 +289,7 @@ class Ledger:
             quarters=None
             if self.quarters is None
             else self.quarters.plus(leaving).trimmed(horizon - VIEWS_REACH_MS, horizon - WINDOW_REACH_MS),
+            texts=None if self.texts is None else self.texts.trimmed(horizon),
         )
 
     def at(self, now: int) -> tuple[Ledger, pl.LazyFrame, Totals]:
@@ -385,19 +399,19 @@ class Ledger:
             build = ledger._build(now, settings, range_name, settled)
             successors = (*successors, Successor(range_name, now, later(build)))
         others = tuple(h for h in self.histories if h.range_name != range_name)[:1]  # at most two ranges kept
-        view = history.view(self.recent, now, api, names, apis, settings, self.seen)
+        view = history.view(self.recent, now, api, names, apis, settings, self.seen, self.texts)
         return replace(ledger, histories=(history, *others), successors=successors), view
 
     def _build(self, now: int, settings: Settings, range_name: str, settled: int) -> Build:
         """The build of a day range's history at ``now`` from this ledger, given a reader of the store's rows."""
         assert self.seen is not None
-        seen, quarters = self.seen, self.quarters
+        seen, quarters, texts = self.seen, self.quarters, self.texts
 
         def build(reader: Reader | None) -> History:
             past = None if quarters is None or reader is None else Past(quarters.merged(), reader, self.horizon)
             return History.of(
                 self.recent, seen, horizon=self.horizon, settled_calls=settled, now=now, timezone=settings.timezone,
-                range_name=range_name, spike_window=settings.error_spike_window_ms, past=past,
+                range_name=range_name, spike_window=settings.error_spike_window_ms, past=past, texts=texts,
             )  # fmt: skip
 
         return build

@@ -25,21 +25,30 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, consumer_prefix
+from ccanalytics.metrics.consumers import (
+    FirstSeen,
+    api_key,
+    consumer_key,
+    consumer_prefix,
+    keyed,
+    pair_keys,
+    ranked,
+)
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import TOP_CONSUMERS, usdc_texts
 
 if TYPE_CHECKING:
     from ccanalytics.metrics.past import Past
 
-__all__ = ["MiddleConsumers", "per_consumer", "sellers"]
+__all__ = ["MiddleConsumers", "consumer_texts", "per_consumer", "sellers"]
 
 _TOP_BY, _TOP_DESCENDING = ["micro", "calls", "consumer"], [True, True, False]
 RANGE_ROWS = 262_144  # about how many calls a build sums at once (see ``_summed_by_keys``)
 
 
 def sellers(calls: pl.LazyFrame) -> pl.LazyFrame:
-    """The seller calls that have a consumer."""
-    return calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
+    """The seller calls that have a consumer (keyed: ``consumers.keyed``)."""
+    return keyed(calls).filter((pl.col("role") == "seller") & consumer_key().is_not_null())
 
 
 def _key(api: str | None) -> pl.Expr:
@@ -47,7 +56,7 @@ def _key(api: str | None) -> pl.Expr:
 
 
 def per_consumer(calls: pl.LazyFrame, api: str | None) -> pl.LazyFrame:
-    """Per consumer of the seller calls: ``key``, ``consumer``, ``calls``, ``micro`` (Σ ``revenue_micro``).
+    """Per consumer of the seller calls: ``key``, ``prefix``, ``calls``, ``micro`` (Σ ``revenue_micro``).
 
     With ``api``, only that API's calls, keyed per (consumer, api_id).
 
@@ -55,12 +64,12 @@ def per_consumer(calls: pl.LazyFrame, api: str | None) -> pl.LazyFrame:
     --------
     >>> calls = pl.LazyFrame({"role": ["seller", "seller", "buyer"], "api_id": ["a"] * 3,
     ...     "consumer": ["c", "c", "c"], "revenue_micro": [1, 2, 5]})
-    >>> per_consumer(calls, None).select("consumer", "calls", "micro").collect().rows()
-    [('c', 2, 3)]
+    >>> per_consumer(calls, None).select("calls", "micro").collect().rows()
+    [(2, 3)]
     """
     mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
     return mine.group_by(key=_key(api)).agg(
-        consumer=pl.col("consumer").first(),
+        prefix=consumer_prefix().first(),
         calls=pl.len().cast(pl.Int64),
         micro=pl.col("revenue_micro").cast(pl.Int128).sum(),
     )
@@ -125,54 +134,53 @@ def _summed_by_keys(
     """
     ranges = max(1, -(-(recent.height + past.quarters.sellers.height) // RANGE_ROWS))
     step, key = 2**64 // ranges, pl.col("key")
-    tables, ranked = [], []
+    tables, ranks = [], []
     for i in range(ranges):
         high = 2**64 - 1 if i == ranges - 1 else (i + 1) * step - 1
         inside = key.is_between(pl.lit(i * step, pl.UInt64), pl.lit(high, pl.UInt64))
         summed = _summed([recent.lazy().filter(inside), past.sellers(*middle, api, keys=inside)])
-        ranked.append(_ranked(summed))
+        ranks.append(ranked(summed, TOP_CONSUMERS))
         tables.append(_narrow(summed))
         del summed
     table = pl.concat(tables, how="vertical_relaxed", rechunk=True)
-    return table, _ranked(pl.concat(ranked, how="vertical_relaxed"))
+    return table, ranked(pl.concat(ranks, how="vertical_relaxed"), TOP_CONSUMERS)
 
 
-def _ranked(per: pl.DataFrame) -> pl.DataFrame:
-    """The ten first of ``per`` by (micro, calls) descending and prefix ascending, and every row tied with the tenth.
+def consumer_texts(
+    keys: pl.Series, api: str | None, texts: Texts, past: Past | None, span: tuple[int, int]
+) -> pl.DataFrame:
+    """``key`` -> ``consumer``: the texts of these consumers (with ``api``: of these pairs' consumers).
 
-    One column at a time: only the rows that may still rank are looked at
-    (all of them when every consumer paid the same), never a sort of all.
+    From the ledger's ``texts`` of its recent calls, else read back from
+    ``past`` (a settled seller call in ``span`` of each); remembered in
+    ``texts`` either way.
     """
-    rows = pl.repeat(True, per.height, eager=True)  # still tied with the tenth so far
-    chosen = ~rows  # certainly among the ten
-    need = TOP_CONSUMERS
-    for column, largest in (("micro", True), ("calls", True), ("prefix", False)):
-        values = per[column].filter(rows)
-        if values.is_empty():
-            break
-        edge = values.top_k(need).min() if largest else values.bottom_k(need).max()
-        better = rows & ((per[column] > edge) if largest else (per[column] < edge))
-        chosen, need = chosen | better, need - int(better.sum())  # fewer than `need`: `edge` is the need-th
-        rows = rows & (per[column] == edge)
-    return per.filter(chosen | rows)
+    consumers = keys if api is None else pair_keys(keys, api)
+    found = texts.of(consumers, start=span[0]).with_columns(key=keys)
+    missing = found.filter(pl.col("consumer").is_null())
+    if missing.is_empty() or past is None:
+        return found
+    read = past.texts(past.times(missing["key"], *span, api), api).drop_nulls()
+    pairs = pl.DataFrame({"key": keys, "asked": consumers}).join(read, on="key")
+    texts.found.update(zip(pairs["asked"].to_list(), pairs["consumer"].to_list(), strict=True))
+    return found.join(read.rename({"consumer": "text"}), on="key", how="left").select(
+        "key", consumer=pl.coalesce("consumer", "text")
+    )
 
 
-def _top(per: pl.DataFrame, calls: pl.LazyFrame, past: Past, middle: tuple[int, int], api: str | None) -> pl.DataFrame:
-    """The ten top consumers of ``per`` (``key``, ``calls``, ``micro``, ``prefix``), with their texts.
+def _top(ranks: pl.DataFrame, texts: Texts, past: Past | None, span: tuple[int, int], api: str | None) -> pl.DataFrame:
+    """The ten top consumers of ``ranks`` (``ranked``'s: ``key``, ``calls``, ``micro``, ``prefix``), with their texts.
 
-    Texts come from the recent ``calls`` of the middle or are read back.
+    Rows that already have a ``consumer`` keep it; the others' texts are
+    found (``consumer_texts``).
     """
-    ranked = _ranked(per)
-    mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
-    # One filter (the key's test with the others): the calls' columns are never copied whole.
-    asked = mine.filter(_key(api).is_in(ranked["key"].implode()))
-    known = asked.group_by(key=_key(api)).agg(pl.col("consumer").first()).collect()
-    ranked = ranked.join(known, on="key", how="left")
-    missing = ranked.filter(pl.col("consumer").is_null())
+    if "consumer" not in ranks.columns:
+        ranks = ranks.with_columns(consumer=pl.lit(None, pl.String))
+    missing = ranks.filter(pl.col("consumer").is_null())
     if not missing.is_empty():
-        texts = past.texts(past.times(missing["key"], *middle, api), api).rename({"consumer": "text"})
-        ranked = ranked.join(texts, on="key", how="left").with_columns(consumer=pl.coalesce("consumer", "text"))
-    return ranked.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
+        found = consumer_texts(missing["key"], api, texts, past, span).rename({"consumer": "text"})
+        ranks = ranks.join(found, on="key", how="left").with_columns(consumer=pl.coalesce("consumer", "text"))
+    return ranks.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,7 @@ class MiddleConsumers:
 
     api: str | None
     table: pl.DataFrame  # key, calls, micro: per consumer of the middle, sorted by key (the narrowest integers)
-    top: pl.DataFrame  # key, consumer, calls, micro: the middle's top ten
+    top: pl.DataFrame  # key, prefix, consumer, calls, micro: the middle's top ten
     firsts: pl.DataFrame  # key, ts_ms: each consumer's first seller call in the rows (horizon to build), by key
     fresh: pl.Series  # the first calls ever from `since` to the middle's start, sorted
     later: int  # how many first calls ever lie from the middle's start to the build
@@ -196,12 +204,14 @@ class MiddleConsumers:
         since: int,
         api: str | None,
         past: Past | None = None,
+        texts: Texts | None = None,
     ) -> MiddleConsumers:
         """From the valid calls before the build (since the ledger's horizon) and the first calls before that.
 
         ``middle`` is the window's fixed middle; ``since`` the earliest start a
         window may have; ``past``: the settled seller calls (before the
-        horizon), when the middle reaches before it.
+        horizon), when the middle reaches before it; ``texts``: of the
+        consumers of ``calls`` (keyed), when ``calls`` do not have them.
 
         Examples
         --------
@@ -211,14 +221,13 @@ class MiddleConsumers:
         >>> m.top.select("consumer", "calls", "micro").rows(), m.fresh.to_list(), m.later
         ([('c', 1, 4), ('d', 1, 2)], [5], 1)
         """
+        texts = Texts.of_rows(calls) if texts is None else texts
         ts = pl.col("ts_ms")
         in_middle = ts.is_between(*middle, closed="left")
         mine = sellers(calls) if api is None else sellers(calls).filter(pl.col("api_id") == api)
         if past is None:
-            recent = per_consumer(calls.filter(in_middle), api).collect()
-            per = _summed([recent.lazy().select("key", "calls", "micro", prefix=consumer_prefix())])
-            texts = per.join(recent.select("key", "consumer"), on="key", how="left")
-            top = texts.sort(_TOP_BY, descending=_TOP_DESCENDING).head(TOP_CONSUMERS)
+            per = _summed([per_consumer(calls.filter(in_middle), api).select("key", "calls", "micro", "prefix")])
+            ranks = ranked(per, TOP_CONSUMERS)
             table = _narrow(per)
         else:  # keys and sums only, texts for the top ten; settled-only ties ordered by their first 8 bytes
             # One row a recent call, as the settled calls come: summed with them, range by range.
@@ -228,9 +237,9 @@ class MiddleConsumers:
                 consumer_prefix().alias("prefix"),
             ]
             recent = mine.filter(in_middle).select(_key(api).alias("key"), *one).collect()
-            table, ranked = _summed_by_keys(recent, past, middle, api)
+            table, ranks = _summed_by_keys(recent, past, middle, api)
             del recent
-            top = _top(ranked, calls.filter(in_middle), past, middle, api)
+        top = _top(ranks, texts, past, middle, api)
         firsts = mine.group_by(key=_key(api)).agg(ts.min()).sort("key").collect()
         # A consumer the settled first calls know was first seen before the horizon: those are counted from there.
         # Every window starts in [since, middle start): later first calls are only counted.  (Each part filtered
@@ -241,14 +250,16 @@ class MiddleConsumers:
         return cls(
             api=api,
             table=table,
-            top=top.select("key", "consumer", pl.col("calls").cast(pl.Int64), pl.col("micro").cast(pl.Int128)),
+            top=top.select(
+                "key", "prefix", "consumer", pl.col("calls").cast(pl.Int64), pl.col("micro").cast(pl.Int128)
+            ),
             firsts=firsts,
             fresh=fresh.sort(),
             later=later,
         )
 
     def figures(
-        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, seen: FirstSeen, start: int, now: int
+        self, outside: pl.DataFrame, new_firsts: pl.DataFrame, seen: FirstSeen, start: int, now: int, texts: Texts
     ) -> tuple[int, int, pl.DataFrame]:
         """``consumers``, ``new_consumers`` and ``top_consumers`` of the window ``[start, now)``.
 
@@ -256,9 +267,10 @@ class MiddleConsumers:
         middle; ``new_firsts`` (``key``, ``ts_ms``) the first call of each
         consumer among the calls added since the build (any time before
         ``now``); ``seen`` the first calls before the ledger's horizon;
-        ``start`` lies from ``since`` to the middle's start, as a window's does.
+        ``start`` lies from ``since`` to the middle's start, as a window's does;
+        ``texts`` those of the consumers of the recent calls.
         """
-        return self.figures_of(self.looked_up(outside), self.first_before(new_firsts, seen), start, now)
+        return self.figures_of(self.looked_up(outside), self.first_before(new_firsts, seen), start, now, texts)
 
     def looked_up(self, outside: pl.DataFrame) -> pl.DataFrame:
         """``outside`` (``per_consumer``) with each consumer's figures in the middle.
@@ -294,32 +306,31 @@ class MiddleConsumers:
         return new_firsts.select("key", "ts_ms", old=pl.min_horizontal(pl.lit(recent), pl.lit(settled_ts)))
 
     def figures_of(
-        self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int
+        self, outside: pl.DataFrame, firsts: pl.DataFrame, start: int, now: int, texts: Texts
     ) -> tuple[int, int, pl.DataFrame]:
         """As ``figures``, from ``outside`` as ``looked_up`` gives it and ``firsts`` as ``first_before`` does."""
-        top, moved = pl.collect_all(
-            [self.top_of(outside.lazy()), self.first_moves(firsts.lazy(), start, now)], engine="in-memory"
-        )
-        return self.count_of(outside), self.new_count(moved, start), top
+        moved = self.first_moves(firsts.lazy(), start, now).collect(engine="in-memory")
+        return self.count_of(outside), self.new_count(moved, start), self.top_of(outside, texts, None, (start, now))
 
     def count_of(self, outside: pl.DataFrame) -> int:
         """``consumers``: the middle's and those of ``outside`` (as ``looked_up`` gives it) it does not have."""
         return self.table.height + outside.height - int(outside["known"].sum())
 
-    def top_of(self, outside: pl.LazyFrame) -> pl.LazyFrame:
-        """A query of ``top_consumers``, from ``outside`` as ``looked_up`` gives it."""
+    def top_of(self, outside: pl.DataFrame, texts: Texts, past: Past | None, span: tuple[int, int]) -> pl.DataFrame:
+        """``top_consumers``, from ``outside`` as ``looked_up`` gives it.
+
+        The texts of the edges' consumers that may rank are found
+        (``consumer_texts``, a settled one's call in ``span``).
+        """
         totals = outside.select(
-            "key", "consumer", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
+            "key", "prefix", calls=pl.col("calls") + pl.col("mid_calls"), micro=pl.col("micro") + pl.col("mid_micro")
         )
-        # The ten first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
-        edges = totals.top_k(TOP_CONSUMERS, by=_TOP_BY, reverse=[not d for d in _TOP_DESCENDING])
-        unchanged = self.top.lazy().join(outside.select("key"), on="key", how="anti")
-        return (
-            pl.concat([unchanged, edges], how="vertical_relaxed")
-            .sort(_TOP_BY, descending=_TOP_DESCENDING)
-            .head(TOP_CONSUMERS)
-            .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
-        )
+        # The first of the edges' consumers (no sort of them all), and the middle's ten the edges did not change.
+        unchanged = self.top.join(outside.select("key"), on="key", how="anti")
+        edges = ranked(totals, TOP_CONSUMERS)
+        candidates = pl.concat([unchanged, edges], how="diagonal_relaxed")
+        top = _top(ranked(candidates, TOP_CONSUMERS), texts, past, span, self.api)
+        return top.select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
 
     @staticmethod
     def first_moves(firsts: pl.LazyFrame, start: int, now: int) -> pl.LazyFrame:

@@ -20,15 +20,16 @@ import polars as pl
 
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas
-from ccanalytics.metrics.consumers import api_key, consumer_key
+from ccanalytics.metrics.consumers import KEY, PREFIX, api_key, consumer_key, keyed, text_key
 from ccanalytics.metrics.quarters import QUARTER_MS, Quarters, Reader
 from ccanalytics.units import DAY_MS
 
-__all__ = ["COLUMNS", "Past"]
+__all__ = ["COLUMNS", "READ", "Past"]
 
-COLUMNS = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
+READ = ("ts_ms", "role", "api_id", "status_code", "latency_ms", "price_micro", "revenue_micro", "consumer")
+COLUMNS = (*READ[:-1], KEY, PREFIX)  # as a history keeps its calls: the consumer keyed (``consumers.keyed``)
 _TEXTS = pl.col("role", "api_id").cast(pl.String)
-_SCHEMA = {name: TABLES["calls"].schema[name] for name in COLUMNS}  # the contract's dtypes
+_SCHEMA = {name: TABLES["calls"].schema[name] for name in READ}  # the contract's dtypes
 
 
 def _ceil(t: int, unit: int) -> int:
@@ -57,13 +58,17 @@ class Past:
 
     def rows(self, ranges: list[tuple[int, int]]) -> pl.DataFrame:
         """The valid settled calls (``COLUMNS``) in these disjoint ranges ``[start, end)``, read back."""
+        return keyed(self._read(ranges))
+
+    def _read(self, ranges: list[tuple[int, int]]) -> pl.DataFrame:
+        """The valid settled calls in these disjoint ranges ``[start, end)`` as the store has them (``READ``)."""
         frames = [pl.DataFrame(schema=_SCHEMA)]
         for start, end in ranges:
             end = min(end, self.horizon)
             span = self.quarters.rowids(start, end) if start < end else None
             if span is not None:
                 got = self.reader(span[0], span[1], start, end)
-                frames.append(got.select(COLUMNS).cast(_SCHEMA))  # type: ignore[arg-type]
+                frames.append(got.select(READ).cast(_SCHEMA))  # type: ignore[arg-type]
         return pl.concat(frames)
 
     def days(self, periods: dict[str, tuple[int, int]]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -161,9 +166,10 @@ class Past:
     def texts(self, keys: pl.DataFrame, api: str | None) -> pl.DataFrame:
         """``key`` -> ``consumer``: the texts of these consumers (``key``, a call's ``ts_ms``), read back."""
         quarters = sorted({t - t % QUARTER_MS for t in keys["ts_ms"].to_list()})
-        rows = self.rows([(q, q + QUARTER_MS) for q in quarters]).lazy()
+        rows = self._read([(q, q + QUARTER_MS) for q in quarters]).lazy()
         found = (
             rows.filter(pl.col("consumer").is_not_null() & (pl.col("role") == "seller"))
+            .with_columns(text_key().alias(KEY))
             .select(key=consumer_key() if api is None else api_key(), consumer="consumer")
             .unique("key")
             .collect()

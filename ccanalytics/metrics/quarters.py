@@ -36,7 +36,7 @@ from typing import Protocol
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix
+from ccanalytics.metrics.consumers import api_key, consumer_key, consumer_prefix, keyed
 from ccanalytics.units import DAY_MS
 
 __all__ = ["QUARTER_MS", "RID", "Kept", "Quarters", "Reader", "Shelf"]
@@ -64,13 +64,17 @@ class Kept(Protocol):
         """The frame in pieces (at least one), one at a time; any with no ``ts_ms`` in ``[start, end)`` skippable."""
         ...
 
-    def appended(self, frames: Sequence[pl.DataFrame]) -> Kept | None:
-        """The frame with ``frames`` (in time order after it) added, not read back; None when it cannot."""
+    def appended(self, frames: Sequence[pl.DataFrame], in_order: bool = True) -> Kept | None:
+        """The frame with ``frames`` (in time order after it, unless not ``in_order``) added, not read back.
+
+        None when it cannot.
+        """
         ...
 
 
 # Puts a frame out of memory (or gives it back when it cannot).
 Shelf = Callable[[pl.DataFrame], "pl.DataFrame | Kept"]
+
 
 _DAYS = ("day", "role", "api_id")
 # Role and API as categories: strings would be views into the whole chunk read (and keep it alive).
@@ -116,7 +120,7 @@ def _pieces(settled: pl.LazyFrame, spanned: pl.LazyFrame | None, sellers_since: 
     ts = pl.col("ts_ms")
     good = settled.filter(pl.col("rule").is_null()).with_columns(day=_floor(ts, DAY_MS), q=_floor(ts, QUARTER_MS))
     ok = formulas.succeeded()
-    seller = good.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null() & (ts >= sellers_since))
+    seller = good.filter((pl.col("role") == "seller") & consumer_key().is_not_null() & (ts >= sellers_since))
     pieces = [
         formulas.tally(good, by=_DAYS),
         sketch.sketch(good, by=_DAYS),
@@ -246,7 +250,7 @@ class Quarters:
         else:
             ts = pl.col("ts_ms")
             spans = spanned.lazy().filter(ts >= self.since) if has_rids and spanned is not None else None
-            got = pl.collect_all(_pieces(settled.lazy().filter(ts >= self.since), spans, self.sellers_since))
+            got = pl.collect_all(_pieces(keyed(settled.lazy()).filter(ts >= self.since), spans, self.sellers_since))
             if spans is None:
                 got.append(pl.DataFrame(schema=_SPANS))
             piece = tuple(_like(f, _EMPTY[n]) for f, n in zip(got, _NAMES, strict=True))

@@ -92,7 +92,8 @@ def bucket(latency: pl.Expr, positive: bool = False) -> pl.Expr:
 
 
 def _value(key: pl.Expr) -> pl.Expr:
-    return pl.when(key == ZERO_KEY).then(0.0).otherwise(2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1))
+    # ZERO_KEY needs no branch: its exponential underflows to 0.0 (so ``key`` is used once, see grouped_percentiles).
+    return 2.0 * (key.cast(pl.Float64) * _LOG_GAMMA).exp() / (GAMMA + 1)
 
 
 def value_of(key: int) -> float:
@@ -209,11 +210,8 @@ def grouped_percentiles(
     picks = {}
     for nn in percentiles:
         target = before + rank(last - before, nn)
-        picks[f"p{nn}_latency_ms"] = key.filter((running >= target) & (running - n < target))
-    names = list(picks)
-    return marked.select(grp.filter(starts), **picks).with_columns(
-        _value(pl.col(name)).cast(pl.Float64).alias(name) for name in names
-    )
+        picks[f"p{nn}_latency_ms"] = _value(key.filter((running >= target) & (running - n < target)))
+    return marked.select(grp.filter(starts), **picks)
 
 
 def exact_percentiles(calls: pl.LazyFrame, by: tuple[str, ...] = ("role",)) -> pl.LazyFrame:

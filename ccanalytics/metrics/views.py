@@ -12,14 +12,23 @@ Percentiles of windows are exact (nearest rank, from the rows).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from ccanalytics.metrics import formulas, sketch
-from ccanalytics.metrics.consumers import FirstSeen, new_consumers
+from ccanalytics.metrics.consumers import (
+    FirstSeen,
+    consumer_key,
+    consumer_prefix,
+    keyed,
+    new_consumers,
+    ranked,
+)
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.units import DAY_MS, HOUR_MS, iso_utc, usdc_text
 
 __all__ = [
@@ -87,6 +96,16 @@ def _local_midnight(day: datetime, zone: ZoneInfo) -> int:
     return int(midnight.astimezone(UTC).timestamp() * 1000)
 
 
+@lru_cache(maxsize=16)
+def _midnights(last: date, timezone: str, days: int) -> tuple[int, ...]:
+    """The first instants of the ``days`` local days up to ``last`` (a refresh asks the same ones all day)."""
+    zone = ZoneInfo(timezone)
+    return tuple(
+        _local_midnight(datetime(d.year, d.month, d.day), zone)
+        for d in (last - timedelta(days=i) for i in range(days - 1, -1, -1))
+    )
+
+
 def bucket_starts(now: int, timezone: str, range_: Range) -> list[int]:
     """The starts of a view's buckets (epoch ms), oldest first.
 
@@ -107,13 +126,10 @@ def bucket_starts(now: int, timezone: str, range_: Range) -> list[int]:
     zone = ZoneInfo(timezone)
     if range_.bucket == "1d":
         today = datetime.fromtimestamp(now // 1000, tz=UTC).astimezone(zone).date()
-        days = [today - timedelta(days=i) for i in range(range_.buckets - 1, -1, -1)]
-        starts = [_local_midnight(datetime(d.year, d.month, d.day), zone) for d in days]
+        starts = _midnights(today, timezone, range_.buckets)
         if starts[-1] > now:  # `now` in the hour a DST gap skipped at midnight: today began earlier
-            starts = [
-                _local_midnight(datetime(d.year, d.month, d.day), zone) for d in (days[0] - timedelta(1), *days[:-1])
-            ]
-        return starts
+            starts = _midnights(today - timedelta(1), timezone, range_.buckets)
+        return list(starts)
     unit = MINUTE_MS if range_.bucket == "1m" else HOUR_MS
     last = now - (now + _offset_ms(now, zone)) % unit
     return [last - (range_.buckets - 1 - i) * unit for i in range(range_.buckets)]
@@ -241,17 +257,25 @@ def _ratio(numerator: str, denominator: str) -> pl.Expr:
     )
 
 
-def _consumers(calls: pl.LazyFrame) -> tuple[pl.LazyFrame, ...]:
-    seller = calls.filter((pl.col("role") == "seller") & pl.col("consumer").is_not_null())
-    count = seller.select(consumers=pl.col("consumer").n_unique().cast(pl.Int64))
-    top = (
-        seller.group_by("consumer")
-        .agg(calls=pl.len().cast(pl.Int64), micro=pl.col("revenue_micro").cast(pl.Int128).sum())  # never wraps
-        .sort(["micro", "calls", "consumer"], descending=[True, True, False])
+def _per_consumer(calls: pl.LazyFrame) -> pl.LazyFrame:
+    """Per consumer of the (keyed) seller calls: ``key``, ``prefix``, ``calls``, ``micro``."""
+    seller = calls.filter((pl.col("role") == "seller") & consumer_key().is_not_null())
+    return seller.group_by(key=consumer_key()).agg(
+        prefix=consumer_prefix().first(),
+        calls=pl.len().cast(pl.Int64),
+        micro=pl.col("revenue_micro").cast(pl.Int128).sum(),  # never wraps
+    )
+
+
+def _top(per: pl.DataFrame, texts: Texts, start: int) -> pl.DataFrame:
+    """``top_consumers`` of ``_per_consumer``'s rows: ranked by their first bytes, then the few first's texts found."""
+    first = ranked(per, TOP_CONSUMERS)
+    first = first.with_columns(consumer=texts.of(first["key"], start)["consumer"])
+    return (
+        first.sort(["micro", "calls", "consumer"], descending=[True, True, False])
         .head(TOP_CONSUMERS)
         .select("consumer", "calls", usdc=usdc_texts(pl.col("micro")))
     )
-    return count, top
 
 
 def ranged_view(
@@ -265,11 +289,13 @@ def ranged_view(
     timezone: str,
     range_name: str,
     api: str | None = None,
+    texts: Texts | None = None,
 ) -> dict[str, Any]:
     """The ``view`` object of views.md for the range ``range_name`` (and one ``api``).
 
     ``calls`` are the valid calls that exist at ``now`` (at least those since
-    the previous period's start and all since ``horizon``), with ``consumer``;
+    the previous period's start and all since ``horizon``), with ``consumer``
+    or keyed (``consumers.keyed``: then ``texts`` has their consumers' texts);
     ``seen`` the first seller calls before ``horizon``; ``names`` from
     ``formulas.latest_names``; ``apis`` the valid registrations.
 
@@ -288,25 +314,25 @@ def ranged_view(
     """
     range_ = RANGES[range_name]
     start, length = now - range_.length_ms, range_.length_ms
+    texts = Texts.of_rows(calls) if texts is None else texts
+    calls = keyed(calls)
     if api is not None:
         calls = calls.filter(pl.col("api_id") == api)
     starts = bucket_starts(now, timezone, range_)
     # The calls of the previous period, the window and the buckets, filtered once (not once per figure).
     span = formulas.window(calls, min(start - length, starts[0]), now).collect(engine="in-memory").lazy()
     in_window = formulas.window(span, start, now)
-    consumer_count, top_consumers = _consumers(in_window)
-    figures, series, breakdown, count, top = pl.collect_all(
+    figures, series, breakdown, per = pl.collect_all(
         [
             period_figures(span, {"window": (start, now), "previous": (start - length, start)}),
             _series(span, starts, now),
             _breakdown(in_window, names, apis),
-            consumer_count,
-            top_consumers,
+            _per_consumer(in_window),
         ],
         engine="in-memory",  # as ``history.History.view``
     )
     fresh = new_consumers(calls, seen, horizon, start, now, api)
-    return view_dict(range_, api, now, figures, series, breakdown, (count.item(), fresh, top))
+    return view_dict(range_, api, now, figures, series, breakdown, (per.height, fresh, _top(per, texts, start)))
 
 
 def view_dict(

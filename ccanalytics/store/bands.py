@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ccanalytics.contract import quote_name
-from ccanalytics.metrics.past import COLUMNS
+from ccanalytics.metrics.past import READ
 from ccanalytics.store.history import judged
 
 if TYPE_CHECKING:
@@ -64,10 +64,10 @@ def read_back(source: Source, cursor: Cursor) -> Reader:
                 where = f"{rowid} BETWEEN {int(low)} AND {int(high)} AND NOT ({outside})"
                 rows = judged("calls", source.read("calls", where=where))
                 good = rows.filter(pl.col("rule").is_null() & pl.col("ts_ms").is_between(start, end, closed="left"))
-                frames.append(good.select(COLUMNS))
+                frames.append(good.select(READ))
         if not frames:
             schema = source.schema("calls")
-            return pl.DataFrame(schema={name: schema[name] for name in COLUMNS})
+            return pl.DataFrame(schema={name: schema[name] for name in READ})
         return pl.concat(frames)
 
     return read

@@ -34,6 +34,7 @@ import polars as pl
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.ledger import Ledger, Totals
 from ccanalytics.metrics.quarters import Quarters
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.store.follow import Cursor
 from ccanalytics.units import now_ms
 
@@ -44,11 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 12  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+FORMAT = 13  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
 # 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
 # 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum; (10: a reverted
 # change's); 11: the views' recent rows keep api_name and rule as categories (``metrics.recent``); 12: and their
-# rowids instead of request ids, names tied in a millisecond settled
+# rowids instead of request ids, names tied in a millisecond settled; 13: their consumers as keys, the texts apart
+# (``texts.Texts``)
 _PIECE_ROWS = 50_000  # a frame is written in pieces of about this many rows: polars encodes a whole piece at once
 _COPY_BYTES = 1 << 20
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
@@ -61,6 +63,7 @@ _FRAMES = (
     "seen_apis",
     "seen_old",
     "recent",
+    "texts",
     *(f"quarters_{name}" for name in _QUARTERS),
 )
 
@@ -142,6 +145,7 @@ def save(store: Path, cached: CachedLedger) -> None:
             ]
         ),
         "recent": ledger.recent,
+        "texts": (ledger.texts or Texts.empty()).frame(),
         **{f"quarters_{name}": quarters.loaded(name) for name in _QUARTERS},
     }
     meta = {
@@ -246,6 +250,7 @@ def load(store: Path) -> CachedLedger | None:
         reach=meta["reach"],
         seen=seen,
         quarters=quarters,
+        texts=Texts(frames["texts"]) if meta["consumers"] else None,
     )
     return CachedLedger(
         ledger, meta["identity"], meta["schema"], meta["top"], meta["rows"], meta["last"], meta["built_ms"]

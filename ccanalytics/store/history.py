@@ -107,7 +107,9 @@ def read_history(
 
 
 def shelved(ledger: Ledger) -> Ledger:
-    """The ledger with its settled seller calls on disk (``shelf``): only a history's build reads them."""
+    """The ledger with its settled seller calls and its consumers' texts on disk (``shelf``): read only when asked."""
+    if ledger.texts is not None:
+        ledger = replace(ledger, texts=ledger.texts.shelved(shelf))
     if ledger.quarters is None:
         return ledger
     return replace(ledger, quarters=ledger.quarters.shelved(shelf))

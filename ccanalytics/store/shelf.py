@@ -95,17 +95,19 @@ class OnDisk:
         """The frame (only ``columns`` when given), read back piece by piece."""
         return pl.concat(list(self.pieces(columns)), rechunk=False)
 
-    def appended(self, frames: Sequence[pl.DataFrame]) -> OnDisk | None:
+    def appended(self, frames: Sequence[pl.DataFrame], in_order: bool = True) -> OnDisk | None:
         """The frame with ``frames`` after it, their rows written at the file's end; None unless in ``ORDER``.
 
         In order: each of ``frames`` sorted by ``ORDER``, none starting before
-        the one before ends (this frame first).  This ``OnDisk`` is unchanged.
+        the one before ends (this frame first); without ``in_order``, in any
+        order (``pieces`` still skips by each piece's bounds).  This ``OnDisk``
+        is unchanged.
         """
         frames = [f for f in frames if f.height]
         if ORDER not in self._schema or any(dict(f.schema) != dict(self._schema) for f in frames):
             return None
         last = next((high for *_, high in reversed(self._pieces) if high is not None), None)
-        for f in frames:
+        for f in frames if in_order else ():
             times = f[ORDER]
             if times.null_count() or not times.is_sorted() or (last is not None and times[0] < last):
                 return None

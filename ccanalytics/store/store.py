@@ -259,6 +259,7 @@ class Store(Tables):
                 range_name=range,
                 api=api,
                 seen=self._ledger.seen,
+                texts=self._ledger.texts,
                 horizon=self._ledger.horizon,
                 windowed=windowed,
                 view=view,

@@ -30,7 +30,6 @@ with warnings.catch_warnings():
 __all__ = [
     "AXIS_COLOR",
     "ERROR_COLOR",
-    "NARROW_LABEL_EVERY_H",
     "SPIKE_COLOR",
     "SUCCESS_COLOR",
     "CallRateChart",
@@ -49,9 +48,10 @@ _SPIKE_ICON = (
     f'<path d="M0 1h10L5 9Z" fill="{SPIKE_COLOR}"/></svg>'
 )
 
-# Label every sixth hour: eight labels fit under 48 bars on a laptop; a phone gets every twelfth.
-_LABEL_EVERY_H = 6
-NARROW_LABEL_EVERY_H = 12
+# At most eight labels under the bars on a laptop, four on a phone (page.NARROW_PX): every sixth hour of 48
+# (twelfth), every tenth minute of an hour (fifteenth), every day of a week (other day), every fifth day of 30
+# (tenth), every fifteenth of 90 (thirtieth).
+_EVERY_H, _NARROW_EVERY_H = 6, 12
 # Axis text: slate-500 on white is 4.8:1 (WCAG AA asks 4.5:1 for text).
 AXIS_COLOR = "#64748b"
 
@@ -76,15 +76,20 @@ def _count(value: object) -> int:
     return max(number, 0)
 
 
-def _label(local: Any, unit: str, index: int, count: int) -> str:
-    """The axis label of a ranged view's bucket (views.md), or "": a few per axis, each unique."""
+def _label(local: Any, unit: str, count: int, days_back: int, narrow: bool) -> str:
+    """The axis label of a ranged view's bucket (views.md), or "": a few per axis, each unique.
+
+    ``days_back`` counts local days back from the newest bucket's, so that the newest day is always labelled.
+    """
+    thin = 2 if narrow else 1
     if unit == "1m":
-        return f"{local:%H:%M}" if local.minute % 10 == 0 else ""
+        return f"{local:%H:%M}" if local.minute % (15 if narrow else 10) == 0 else ""
     if unit == "1d":
-        step = 15 if count > 45 else 5
-        return f"{fmt.MONTHS[local.month - 1]} {local.day}" if (count - 1 - index) % step == 0 else ""
-    # A week of hours: one label a day.
-    return f"{fmt.WEEKDAYS[local.weekday()]} {local.day}" if local.minute == 0 and local.hour == 0 else ""
+        step = (15 if count > 45 else 5) * thin
+        return f"{fmt.MONTHS[local.month - 1]} {local.day}" if days_back % step == 0 else ""
+    # A week of hours: one label a day (every other day on a phone).
+    midnight = local.minute == 0 and local.hour == 0
+    return f"{fmt.WEEKDAYS[local.weekday()]} {local.day}" if midnight and days_back % thin == 0 else ""
 
 
 def _when(local: Any, unit: str, last: bool) -> str:
@@ -97,13 +102,13 @@ def _when(local: Any, unit: str, last: bool) -> str:
 
 
 def hour_bars(
-    call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, label_every_h: int = _LABEL_EVERY_H, unit: str = "1h"
+    call_rate: Sequence[Mapping[str, Any]], zone: tzinfo, unit: str = "1h", narrow: bool = False
 ) -> list[HourBar]:
     """The snapshot's ``call_rate`` as bars with unique keys, axis labels and tooltips.
 
     Keys are the buckets' UTC start times, unique even across a daylight-saving
     change (when a local hour repeats); labels are local times in the store's
-    zone, shown every ``label_every_h`` hours (sixth by default) and empty otherwise.
+    zone, a few per axis (fewer when ``narrow``: a phone) and empty otherwise.
 
     Examples
     --------
@@ -119,6 +124,9 @@ def hour_bars(
     bars: list[HourBar] = []
     seen: set[str] = set()
     last = len(call_rate) - 1
+    newest = fmt.parse_time(call_rate[-1].get("hour")) if call_rate else None
+    newest_day = newest.astimezone(zone).date() if newest is not None else None
+    every_h = _NARROW_EVERY_H if narrow else _EVERY_H
     for index, bucket in enumerate(call_rate):
         start = fmt.parse_time(bucket.get("hour"))
         key = str(bucket.get("hour"))
@@ -132,14 +140,15 @@ def hour_bars(
         else:
             local = start.astimezone(zone)
             stamp = f"{fmt.WEEKDAYS[local.weekday()]} {local:%H:%M}"
-            if label_every_h >= NARROW_LABEL_EVERY_H:
-                # Narrow: the day at midnight, the hour otherwise ("Mon", "12:00"), so labels stay apart.
+            if narrow:
+                # The day at midnight, the hour otherwise ("Mon", "12:00"), so labels stay apart.
                 stamp = fmt.WEEKDAYS[local.weekday()] if local.hour == 0 else f"{local:%H:%M}"
-            label = stamp if local.minute == 0 and local.hour % label_every_h == 0 else ""
+            label = stamp if local.minute == 0 and local.hour % every_h == 0 else ""
             until = "now" if index == last else f"{(local.hour + 1) % 24:02d}:{local:%M}"
             when = f"{fmt.WEEKDAYS[local.weekday()]} {fmt.MONTHS[local.month - 1]} {local.day}, {local:%H:%M}–{until}"
             if unit != "1h" or last >= 48:  # a ranged view's minutes, days or week of hours
-                label, when = _label(local, unit, index, last + 1), _when(local, unit, index == last)
+                days_back = (newest_day - local.date()).days if newest_day is not None else 0
+                label, when = _label(local, unit, last + 1, days_back, narrow), _when(local, unit, index == last)
         tooltip = (
             f'<div class="cc-tip-hour">{esc(when)}</div>'
             f'<div class="cc-tip-row"><span class="cc-swatch cc-swatch-success"></span>'
@@ -175,21 +184,26 @@ def y_ticks(peak: int) -> list[int]:
         magnitude *= 10
 
 
-def chart_summary(bars: Sequence[HourBar]) -> str:
-    """The chart in one sentence: totals, errors and the busiest hour (its text alternative).
+def chart_summary(bars: Sequence[HourBar], unit: str = "1h") -> str:
+    """The chart in one sentence: totals, errors and the busiest bucket (its text alternative).
+
+    ``unit`` is the buckets' (``1m``, ``1h``, ``1d``), so that a 30-day view speaks of days.
 
     Examples
     --------
     >>> bars = [HourBar("a", "", "", 3, 1), HourBar("b", "", "", 10, 0)]
     >>> chart_summary(bars)
     'Call rate, last 2 hours: 14 calls, 13 successful and 1 error; the busiest hour had 10 calls.'
+    >>> chart_summary(bars, "1d")
+    'Call rate, last 2 days: 14 calls, 13 successful and 1 error; the busiest day had 10 calls.'
     """
+    word = {"1m": "minute", "1d": "day"}.get(unit, "hour")
     success = sum(bar.success for bar in bars)
     error = sum(bar.error for bar in bars)
     peak = max((bar.success + bar.error for bar in bars), default=0)
     return (
-        f"Call rate, last {len(bars)} hours: {fmt.count(success + error)} calls, {fmt.count(success)} successful "
-        f"and {fmt.count(error)} {'error' if error == 1 else 'errors'}; the busiest hour had {fmt.count(peak)} calls."
+        f"Call rate, last {len(bars)} {word}s: {fmt.count(success + error)} calls, {fmt.count(success)} successful "
+        f"and {fmt.count(error)} {'error' if error == 1 else 'errors'}; the busiest {word} had {fmt.count(peak)} calls."
     )
 
 
@@ -255,14 +269,13 @@ class CallRateChart:
         self.widget = widgets.VBox([self.title, self.figure, self.summary])
         self.widget.add_class("cc-panel")
         self._tooltips: list[str] = []
-        self.label_every_h = _LABEL_EVERY_H
+        self.narrow = False
         self._last: tuple[Sequence[Mapping[str, Any]], tzinfo, str, str, str] | None = None
 
     def set_narrow(self, narrow: bool) -> None:
-        """Label every twelfth hour on a narrow screen (every sixth otherwise), so labels never overprint."""
-        every = NARROW_LABEL_EVERY_H if narrow else _LABEL_EVERY_H
-        if every != self.label_every_h:
-            self.label_every_h = every
+        """Thin the axis labels on a narrow screen (a phone: at most four), so that they never overprint."""
+        if narrow != self.narrow:
+            self.narrow = narrow
             if self._last is not None:
                 self.update(*self._last)
 
@@ -279,7 +292,7 @@ class CallRateChart:
         ``bucket`` (``1m``, ``1h``, ``1d``: a ranged view's unit) sets labels and tooltips, ``hint`` the title's note.
         """
         self._last = (call_rate, zone, zone_name, bucket, hint)
-        bars = hour_bars(call_rate, zone, self.label_every_h, bucket)
+        bars = hour_bars(call_rate, zone, bucket, self.narrow)
         success = [bar.success for bar in bars]
         error = [bar.error for bar in bars]
         peak = max((s + e for s, e in zip(success, error, strict=True)), default=0)
@@ -298,7 +311,7 @@ class CallRateChart:
             + (f'<span class="cc-legend-spike">{_SPIKE_ICON}Error spike</span>' if marks else "")
             + "</span></div>"
         )
-        self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars))}</p>'
+        self.summary.value = f'<p class="cc-sr-only">{esc(chart_summary(bars, bucket))}</p>'
         with contextlib.ExitStack() as stack:
             for widget in (self.bars, self.spikes, self._x_axis, self._y, self._y_axis):
                 stack.enter_context(widget.hold_sync())

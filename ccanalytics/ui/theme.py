@@ -38,12 +38,19 @@ DARK_CSS = """
 .cc-dashboard .cc-change-good { color: var(--cc-green); }
 .cc-dashboard .cc-change-bad { color: var(--cc-red); }
 .cc-dashboard .cc-change-neutral { color: var(--cc-muted); }
+/* A phone (page.NARROW_PX): the controls are at least 36 px tall, so that a thumb can tap them. */
+@media (max-width: 719px) {
+  .cc-dashboard .cc-range .jupyter-button, .cc-dashboard .cc-mode .jupyter-button { height: 36px; }
+  .cc-dashboard .jupyter-button.cc-refresh, .cc-dashboard .cc-api-filter select { height: 36px; }
+  .cc-dashboard .cc-export-link { display: inline-block; padding: 8px 0; }
+  .cc-dashboard .cc-export-body { row-gap: 0; }
+}
 /* The dark theme: last, so that it wins over the light rules above. */
 @media (prefers-color-scheme: dark) {
   body, .jp-Notebook, .jp-Cell, .jp-OutputArea-output, #rendered_cells { background: #0b1120 !important; }
   .cc-dashboard {
     --cc-bg: #0f172a; --cc-card: #111c31; --cc-border: #23324d; --cc-line: #1c2a42;
-    --cc-text: #e2e8f0; --cc-muted: #94a3b8; --cc-faint: #64748b;
+    --cc-text: #e2e8f0; --cc-muted: #94a3b8; --cc-faint: #8a97ab;
     --cc-green: #22c55e; --cc-red: #f87171; --cc-amber: #fbbf24; --cc-blue: #60a5fa;
   }
   .cc-dashboard .jupyter-widget-html-content, .cc-dashboard .widget-html-content { color: var(--cc-text); }
@@ -51,13 +58,35 @@ DARK_CSS = """
   .cc-dashboard .cc-range.widget-toggle-buttons, .cc-dashboard .cc-range.jupyter-widget-toggle-buttons,
   .cc-dashboard .cc-range .jupyter-widget-toggle-buttons { background: #1e293b; }
   .cc-dashboard .cc-th, .cc-dashboard .cc-sort { color: var(--cc-muted); background: transparent; }
-  .cc-dashboard .cc-banner { filter: saturate(0.8) brightness(0.9); }
+  /* Banners, chips and warning pills: dark grounds, light inks (9:1 and more), no light block on a dark page. */
+  .cc-dashboard .cc-banner-error .cc-banner-body, .cc-dashboard .cc-alert-chip, .cc-dashboard .cc-pill-error,
+  .cc-dashboard .cc-pill-disconnected {
+    background: #2a1215; border-color: #7f1d1d; color: #fca5a5;
+  }
+  .cc-dashboard .cc-banner-warn .cc-banner-body, .cc-dashboard .cc-alert-backup_overdue,
+  .cc-dashboard .cc-alert-low_gas, .cc-dashboard .cc-pill-warn {
+    background: #2a2110; border-color: #92400e; color: #fcd34d;
+  }
+  .cc-dashboard .cc-banner-icon [fill="#fff"] { fill: #1a1010; }
+  .cc-dashboard .cc-refresh-error-body { background: #2a1215; border-color: #7f1d1d; color: #fca5a5; }
+  .cc-dashboard .cc-card-runway { color: var(--cc-muted); }
+  .cc-dashboard .cc-tone-warn, .cc-dashboard .cc-wallet-warn, .cc-dashboard .cc-reconciliation-warn {
+    color: var(--cc-amber);
+  }
+  .cc-dashboard .cc-empty a { color: var(--cc-blue); }
   .cc-dashboard .cc-mode .jupyter-button.mod-active, .cc-dashboard .cc-range .jupyter-button.mod-active {
     background: #334155; color: var(--cc-text);
   }
   .cc-dashboard .jupyter-button.cc-refresh, .cc-dashboard .cc-api-filter select {
-    background: #1e293b; color: var(--cc-text); border-color: var(--cc-border);
+    background-color: #1e293b; color: var(--cc-text); border-color: var(--cc-border);
   }
+  /* The select's arrow, light (the widgets' own is black, unseen on a dark ground). */
+  .cc-dashboard .cc-api-filter select {
+    background-image: url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 18 18'%3E%3Cpath\
+ d='M5 7l4 4 4-4' fill='none' stroke='%2394a3b8' stroke-width='1.8'/%3E%3C/svg%3E");
+    background-repeat: no-repeat; background-size: 18px; background-position: right 6px center; padding-right: 28px;
+  }
+  .cc-dashboard .jupyter-button.cc-refresh:hover { background-color: #273449; }
   .cc-dashboard .cc-pill-ok, .cc-dashboard .cc-pill-idle, .cc-dashboard .cc-badge-unknown {
     background: #1e293b; color: var(--cc-muted);
   }

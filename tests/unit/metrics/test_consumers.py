@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, new_consumers
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, keyed, new_consumers
 
 SCHEMA = {"role": pl.String, "api_id": pl.String, "consumer": pl.String, "ts_ms": pl.Int64, "rule": pl.String}
 HORIZON = 100
@@ -97,7 +97,7 @@ def test_first_calls_before_the_cut_are_kept_as_keys_and_still_known() -> None:
 
 
 def _pairs(consumers: list[str], api: str) -> pl.Series:
-    return pl.DataFrame({"consumer": consumers, "api_id": [api] * len(consumers)}).select(api_key()).to_series()
+    return keyed(pl.DataFrame({"consumer": consumers, "api_id": [api] * len(consumers)})).select(api_key()).to_series()
 
 
 CALL = st.tuples(st.sampled_from(["c1", "c2", "c3", "c4"]), st.sampled_from(["a", "b", "c"]), st.integers(0, 60))
@@ -131,7 +131,7 @@ def test_first_calls_and_pairs_are_exact_whatever_the_pieces_and_cuts(
     )
     everyone = ["c1", "c2", "c3", "c4", "never"]
     firsts = dict(calls.group_by("consumer").agg(pl.col("ts_ms").min()).rows())
-    keys = pl.DataFrame({"consumer": everyone}).select(consumer_key()).to_series()
+    keys = keyed(pl.DataFrame({"consumer": everyone})).select(consumer_key()).to_series()
     assert seen.first_times(keys, None).to_list() == [firsts[c] if firsts.get(c, -1) >= cut else None for c in everyone]
     assert seen.aged_keys(keys, None).to_list() == [c in firsts and firsts[c] < cut for c in everyone]
     assert sorted(seen.settled(None).to_list()) == sorted(t for t in firsts.values() if t >= cut)

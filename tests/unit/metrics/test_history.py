@@ -15,7 +15,7 @@ from ccanalytics.metrics import formulas
 from ccanalytics.metrics.consumers import FirstSeen
 from ccanalytics.metrics.history import SPAN_MS, VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.ledger import RECENT_SCHEMA
-from ccanalytics.metrics.past import COLUMNS, Past
+from ccanalytics.metrics.past import READ, Past
 from ccanalytics.metrics.quarters import RID, Quarters
 from ccanalytics.metrics.views import ranged_view
 from ccanalytics.settings import Settings
@@ -170,7 +170,7 @@ def settled_parts(rows: pl.DataFrame) -> tuple[pl.DataFrame, FirstSeen, Past]:
     def reader(first: int, last: int, start: int, end: int) -> pl.DataFrame:
         reads.append((first, last))
         inside = pl.col(RID).is_between(first, last) & pl.col("ts_ms").is_between(start, end, closed="left")
-        return with_rid.filter(inside & pl.col("rule").is_null()).select(COLUMNS)
+        return with_rid.filter(inside & pl.col("rule").is_null()).select(READ)
 
     seen = FirstSeen.empty(cut=SETTLED_HORIZON - WINDOW_REACH_MS).plus(old.drop(RID)).merged()
     assert seen.old_consumers.len() > 0  # first calls more than 90 days before the horizon: kept as keys

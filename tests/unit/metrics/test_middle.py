@@ -6,8 +6,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key
-from ccanalytics.metrics.middle import MiddleConsumers, _ranked, _summed, per_consumer, sellers
+from ccanalytics.metrics.consumers import FirstSeen, api_key, consumer_key, ranked, text_key
+from ccanalytics.metrics.middle import MiddleConsumers, _summed, per_consumer, sellers
+from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import TOP_CONSUMERS
 
 # The build is at 30; the fixed middle [10, 30); c first called at 5, d at 15.
@@ -26,16 +27,27 @@ NEW = pl.LazyFrame(
 )
 
 
+TEXTS = Texts.of_rows(pl.concat([BEFORE, NEW]))
+
+
+def named(per: pl.LazyFrame) -> pl.DataFrame:
+    """``per_consumer``'s rows with their consumers' texts (``consumer``) instead of keys, by text."""
+    texts = pl.concat([BEFORE, NEW]).select("consumer", key=text_key()).unique().collect()
+    return per.collect().join(texts, on="key").sort("consumer")
+
+
 def test_sellers_are_the_seller_calls_with_a_consumer() -> None:
     calls = pl.LazyFrame({"role": ["seller", "seller", "buyer"], "consumer": ["c", None, "c"]})
-    assert sellers(calls).collect().rows() == [("seller", "c")]
+    kept = sellers(calls).collect()
+    assert kept["role"].to_list() == ["seller"]
+    assert kept["consumer_key"].to_list() == calls.head(1).select(text_key()).collect().to_series().to_list()
 
 
 def test_per_consumer_sums_calls_and_revenue_overall_and_per_api() -> None:
-    everyone = per_consumer(BEFORE, None).sort("consumer").select("consumer", "calls", "micro").collect()
+    everyone = named(per_consumer(BEFORE, None)).select("consumer", "calls", "micro")
     assert everyone.rows() == [("c", 2, 5), ("d", 1, 2)]
-    only_b = per_consumer(BEFORE, "b").select("consumer", "calls", "micro").collect()
-    assert only_b.rows() == [("c", 1, 4)]
+    only_b = per_consumer(BEFORE, "b").select("calls", "micro").collect()
+    assert only_b.rows() == [(1, 4)]
     assert per_consumer(BEFORE.clear(), None).collect().height == 0
 
 
@@ -52,7 +64,7 @@ def test_the_windows_figures_add_the_edges_consumers() -> None:
     middle = MiddleConsumers.of(BEFORE, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     outside = per_consumer(NEW, None).collect()
     new_firsts = sellers(NEW).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40, texts=TEXTS)
     assert count == 3  # c, d, e in [8, 40)
     assert fresh == 2  # d (15) and e (35); c first called at 5
     assert top.rows() == [("e", 1, "0.000008"), ("c", 2, "0.000005"), ("d", 1, "0.000002")]
@@ -63,7 +75,7 @@ def test_one_api_counts_its_own_consumers() -> None:
     mine = NEW.filter(pl.col("api_id") == "a")
     outside = per_consumer(mine, "a").collect()
     new_firsts = sellers(mine).group_by(key=api_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40, texts=TEXTS)
     # On a: d at 15 and c, e after the build; c's first call on a was at 5.
     assert (count, fresh) == (3, 2)
     assert [row[0] for row in top.rows()] == ["e", "d", "c"]
@@ -74,7 +86,7 @@ def test_an_empty_middle_and_no_new_calls() -> None:
     middle = MiddleConsumers.of(empty, FirstSeen.empty(), middle=(10, 30), since=6, api=None)
     outside = per_consumer(empty, None).collect()
     new_firsts = sellers(empty).group_by(key=consumer_key()).agg(pl.col("ts_ms").min()).collect()
-    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40)
+    count, fresh, top = middle.figures(outside, new_firsts, FirstSeen.empty(), start=8, now=40, texts=TEXTS)
     assert (count, fresh, top.height) == (0, 0, 0)
 
 
@@ -88,7 +100,7 @@ def test_the_ranked_consumers_are_the_ten_first_and_every_tie_with_the_tenth(row
     if order.height > TOP_CONSUMERS:
         tenth = order.row(TOP_CONSUMERS - 1)[1:]
         want |= {row[0] for row in order.rows() if row[1:] == tenth}
-    assert set(_ranked(per)["key"]) == want
+    assert set(ranked(per, TOP_CONSUMERS)["key"]) == want
 
 
 def test_sums_per_consumer_in_key_order_and_in_128_bits_when_64_could_overflow() -> None:
@@ -117,7 +129,7 @@ def test_sums_per_consumer_in_key_order_and_in_128_bits_when_64_could_overflow()
 def test_the_middle_summed_in_key_ranges_from_a_shelf_equals_it_summed_at_once(calls, range_rows, api) -> None:
     # Settled calls before 50 (on a shelf of 3-row pieces, read piece by piece), recent ones after; middle [20, 80).
     import ccanalytics.metrics.middle as middle
-    from ccanalytics.metrics.past import COLUMNS, Past
+    from ccanalytics.metrics.past import READ, Past
     from ccanalytics.metrics.quarters import RID, Quarters
     from ccanalytics.store import shelf as shelf_module
 
@@ -144,7 +156,7 @@ def test_the_middle_summed_in_key_ranges_from_a_shelf_equals_it_summed_at_once(c
 
     def reader(first: int, last: int, start: int, end: int) -> pl.DataFrame:
         inside = pl.col(RID).is_between(first, last) & pl.col("ts_ms").is_between(start, end, closed="left")
-        return rows.filter(inside).select(COLUMNS)
+        return rows.filter(inside).select(READ)
 
     settled = rows.filter(pl.col("ts_ms") < horizon)
     recent = rows.filter(pl.col("ts_ms") >= horizon).lazy()
@@ -167,5 +179,8 @@ def test_the_middle_summed_in_key_ranges_from_a_shelf_equals_it_summed_at_once(c
     mine = rows.filter(pl.col("ts_ms").is_between(20, 80, closed="left"))
     want = per_consumer(mine.lazy(), api).collect()
     assert sorted(once.table.rows()) == sorted(want.select("key", "calls", "micro").rows())
-    top = want.sort(["micro", "calls", "consumer"], descending=[True, True, False]).head(TOP_CONSUMERS)
+    key = text_key() if api is None else text_key().xor(pl.col("api_id").hash(seed=15))
+    texts = mine.select("consumer", key=key).unique("key")
+    top = want.join(texts, on="key").sort(["micro", "calls", "consumer"], descending=[True, True, False])
+    top = top.head(TOP_CONSUMERS)
     assert once.top.select("consumer", "calls", "micro").rows() == top.select("consumer", "calls", "micro").rows()

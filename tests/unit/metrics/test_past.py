@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from ccanalytics.metrics import formulas
-from ccanalytics.metrics.past import COLUMNS, Past, whole_days
+from ccanalytics.metrics.past import READ, Past, whole_days
 from ccanalytics.metrics.quarters import RID, Quarters
 
 DAY, MINUTE = 86_400_000, 60_000
@@ -31,7 +31,7 @@ def past(reads: list | None = None) -> Past:
         if reads is not None:
             reads.append((first, last, start, end))
         inside = pl.col(RID).is_between(first, last) & pl.col("ts_ms").is_between(start, end, closed="left")
-        return ROWS.filter(inside).select(COLUMNS)
+        return ROWS.filter(inside).select(READ)
 
     return Past(Quarters.empty(0).plus(ROWS, ROWS).merged(), reader, HORIZON)
 

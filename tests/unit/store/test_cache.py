@@ -131,3 +131,21 @@ def test_recent_rows_in_many_chunks_are_written_in_pieces_of_whole_chunks_and_lo
     loaded = cache.load(store)
     assert loaded is not None
     assert_frame_equal(loaded.ledger.recent, ledger.recent)
+
+
+def test_the_views_recent_rows_load_back_keyed_with_their_consumers_texts(folder, store):
+    import polars as pl
+
+    from ccanalytics.metrics.consumers import KEY
+    from ccanalytics.metrics.ledger import RECENT_SCHEMA
+
+    given = {"ts_ms": [NOW, NOW + 1], "role": ["seller"] * 2, "api_id": ["a"] * 2, "status_code": [200] * 2}
+    rows = pl.DataFrame(
+        {name: given.get(name, [None] * 2) for name in RECENT_SCHEMA}, schema=RECENT_SCHEMA
+    ).with_columns(consumer=pl.Series(["someone", None]))
+    ledger = Ledger.empty(horizon=NOW - 10 * 86_400_000, consumers=True).add(rows)
+    cache.save(store, cached(ledger))
+    loaded = cache.load(store)
+    assert loaded is not None and loaded.ledger.texts is not None
+    assert_frame_equal(loaded.ledger.recent, ledger.recent)
+    assert loaded.ledger.texts.of(ledger.recent[KEY])["consumer"].to_list() == ["someone", None]

@@ -132,7 +132,8 @@ def test_consumers_are_read_and_kept_only_for_views(tmp_path):
     again = plain.add(judged("calls", source.read("calls"))).recent  # as a refresh adds rows: theirs are dropped
     assert (again.height, "consumer" in again.columns) == (2, False)
     viewed = read_history(source, None, Cursor(), now=NOW, reach=REACH, consumers=True)
-    assert viewed.recent["consumer"].to_list() == ["c-new"]
+    assert "consumer" not in viewed.recent.columns and viewed.recent["consumer_key"].null_count() == 0  # keyed
+    assert viewed.texts is not None and viewed.texts.frame()["consumer"].to_list() == ["c-new"]  # its text aside
     assert viewed.seen is not None
     seen = viewed.seen.merged()
     assert seen.by_consumer.height + seen.old_consumers.len() == 1  # the old call's consumer: read though old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 from ccanalytics.ui import format as fmt
 from ccanalytics.ui.chart import chart_summary, hour_bars, y_ticks
@@ -65,3 +66,26 @@ def test_the_summary_counts_every_bar() -> None:
         f"Call rate, last 48 hours: {success + error} calls, {success} successful and {error} errors;"
         f" the busiest hour had {peak} calls."
     )
+
+
+def _buckets(start: str, count: int, step_ms: int) -> list[dict[str, object]]:
+    first = fmt.parse_time(start)
+    assert first is not None
+    stamps = (first + i * timedelta(milliseconds=step_ms) for i in range(count))
+    return [{"hour": f"{t:%Y-%m-%dT%H:%M:%SZ}", "success": 1} for t in stamps]
+
+
+def test_a_phone_gets_at_most_four_labels_in_every_range_the_newest_day_among_them() -> None:
+    zone = fmt.store_zone("Europe/Berlin")
+    hour = _buckets("2026-11-25T10:00:00Z", 60, 60_000)
+    week = _buckets("2026-11-25T23:00:00Z", 168, 3_600_000)  # Thu 26 00:00 Berlin to Wed 2 23:00
+    days = _buckets("2026-09-03T23:00:00Z", 90, 86_400_000)  # Sep 4 to Dec 2 in Berlin (01:00 until DST ends)
+    cases = [("1m", hour), ("1h", week), ("1h", week[-48:]), ("1d", days), ("1d", days[-30:])]
+    for unit, rate in cases:
+        wide = [b.label for b in hour_bars(rate, zone, unit) if b.label]
+        narrow = [b.label for b in hour_bars(rate, zone, unit, narrow=True) if b.label]
+        assert 2 <= len(narrow) <= 4 < len(wide) <= 8, (unit, wide, narrow)
+    labels = lambda rate, unit: [b.label for b in hour_bars(rate, zone, unit, narrow=True) if b.label]  # noqa: E731
+    assert labels(hour, "1m") == ["11:00", "11:15", "11:30", "11:45"]
+    assert labels(week, "1h") == ["Thu 26", "Sat 28", "Mon 30", "Wed 2"]
+    assert labels(days[-30:], "1d")[-1] == labels(days, "1d")[-1] == "Dec 2"
