@@ -101,6 +101,11 @@ def keyed(rows: Frame) -> Frame:
     names = rows.collect_schema().names() if isinstance(rows, pl.LazyFrame) else rows.columns
     if "consumer" not in names:
         return rows
+    if isinstance(rows, pl.DataFrame) and rows["consumer"].null_count() == rows.height:  # none: no query
+        nulls = [pl.repeat(None, rows.height, dtype=pl.UInt64, eager=True).alias(name) for name in (KEY, PREFIX)]
+        return rows.drop("consumer").hstack(
+            [_chunked(s, rows.get_column(rows.columns[0]).chunk_lengths()) for s in nulls]
+        )
     known = pl.col("consumer").is_not_null()
     texts = rows.with_columns(pl.when(known).then(text_key()).alias(KEY), text_prefix().alias(PREFIX))
     if isinstance(texts, pl.DataFrame) and texts.n_chunks() > 1:  # the new columns in the rows' chunks, as one piece

@@ -67,7 +67,7 @@ class Texts:
         >>> texts.of(keyed(rows)[KEY])["consumer"].to_list(), texts.height     # d: a buyer's
         (['c', None], 1)
         """
-        if rows.is_empty():
+        if rows.is_empty() or rows["consumer"].null_count() == rows.height:  # no consumer: no query
             return self
         mine = (pl.col("role") == "seller") & pl.col("consumer").is_not_null() & pl.col("rule").is_null()
         piece = rows.lazy().filter(mine).select("ts_ms", text_key().alias(KEY), "consumer").collect()
