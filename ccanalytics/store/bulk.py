@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,11 @@ from ccanalytics.store.file import BUSY_MS, one_line, uri
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Bulk"]
+__all__ = ["COPIES", "Bulk"]
+
+# Held while a Bulk opens and closes its connections, and by any other thread of this process that opens the store with
+# Python's copy of SQLite meanwhile (``follow.Verifier``): see ``Bulk``.
+COPIES = threading.Lock()
 
 
 class Bulk:
@@ -32,28 +37,39 @@ class Bulk:
     caller's transaction, on Python's copy, holds the same state's read lock
     (WAL), and never on a rollback-journal store, whose locks are on the
     file itself: there the source's own connection reads (``read_chunks``).
+
+    The same blindness makes a copy that opens the store's ``-shm`` file
+    first think it is alone and cut the file short while the other copy has
+    it mapped: a thread of the other copy that reads it then dies of SIGBUS
+    (a count of the ``Verifier``, or another store on the same file, while
+    a full read began).  So a Bulk holds ``COPIES`` while it opens and
+    while it closes its connections, and such threads hold it while they read.
     """
 
     def __init__(self, path: Path, *, transaction: bool, connections: int = 2) -> None:
-        import adbc_driver_manager._lib as adbc
-        import adbc_driver_sqlite
-
         self.path = path
         self.transaction = transaction
         self._open: list = []
         self._free: queue.SimpleQueue = queue.SimpleQueue()
+        with COPIES:
+            self._connect(connections)
+
+    def _connect(self, connections: int) -> None:
+        import adbc_driver_manager._lib as adbc
+        import adbc_driver_sqlite
+
         try:
             for _ in range(connections):
-                database = adbc_driver_sqlite.connect(uri(path))
+                database = adbc_driver_sqlite.connect(uri(self.path))
                 connection = adbc.AdbcConnection(database)
                 self._open.append((database, connection))
                 self._update(connection, f"PRAGMA busy_timeout = {BUSY_MS}")
-                if transaction:
+                if self.transaction:
                     self._update(connection, "BEGIN")
                     self._run(connection, "SELECT count(*) FROM sqlite_master")
                 self._free.put(connection)
         except BaseException:
-            self.close()
+            self._close()
             raise
 
     def _update(self, connection: object, sql: str) -> None:
@@ -92,6 +108,10 @@ class Bulk:
             self._free.put(connection)
 
     def close(self) -> None:
+        with COPIES:
+            self._close()
+
+    def _close(self) -> None:
         for database, connection in reversed(self._open):
             with suppress(Exception):  # closing a read-only connection cannot lose anything
                 connection.close()
