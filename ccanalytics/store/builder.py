@@ -11,17 +11,17 @@ releases the GIL while it computes, so the refresh path stays responsive.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from ccanalytics.errors import StoreError
 from ccanalytics.store.bands import read_back
-from ccanalytics.store.bulk import COPIES
+from ccanalytics.store.bulk import turn
 from ccanalytics.store.follow import Cursor
 from ccanalytics.store.sqlite import Source
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
+
+    import polars as pl
 
     from ccanalytics.metrics.history import History
     from ccanalytics.metrics.successor import Build, Later
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["THREAD_NAME", "Builder"]
 
 THREAD_NAME = "ccanalytics-history"
-T = TypeVar("T")
-_COPIES_WAIT_S = 1.0  # how long a read back waits for a full read's Bulk to close (then the build fails)
 
 
 class Builder:
@@ -52,22 +50,18 @@ class Builder:
     def _run(self, build: Build, cursor: Cursor | None) -> History:
         if cursor is None:
             return build(None)
-
-        # Never while a full read opens the store through ADBC's SQLite (``bulk.COPIES``). A build that
-        # waited too long fails: the refresh that wants it builds it itself (``successor.taken``).
-        def guarded(work: Callable[[], T]) -> T:
-            if not COPIES.acquire(timeout=_COPIES_WAIT_S):
-                raise StoreError(f"{self._path}: a full read kept the store; the history is built on the refresh")
-            try:
-                return work()
-            finally:
-                COPIES.release()
-
-        source = guarded(lambda: Source(self._path))
+        # Never while a full read opens the store through ADBC's SQLite (``bulk.turn``). A build that
+        # waited too long fails (TimeoutError): the refresh that wants it builds it itself (``successor.taken``).
+        with turn():
+            source = Source(self._path)
         read = read_back(source, cursor)
 
+        def read_in_turn(*span: int) -> pl.DataFrame:
+            with turn():
+                return read(*span)
+
         try:
-            return build(lambda *span: guarded(lambda: read(*span)))
+            return build(read_in_turn)
         finally:
             source.close()
 

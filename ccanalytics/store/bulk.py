@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -13,13 +13,26 @@ from ccanalytics.errors import StoreError
 from ccanalytics.store.file import BUSY_MS, one_line, uri
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["COPIES", "Bulk"]
+__all__ = ["COPIES", "TURN_WAIT_S", "Bulk", "turn"]
 
-# Held while a Bulk opens and closes its connections, and by any other thread of this process that opens the store with
-# Python's copy of SQLite meanwhile (``follow.Verifier``): see ``Bulk``.
+# Held while a Bulk opens and closes its connections, and by the background threads that read the store with
+# Python's copy of SQLite (``follow.Verifier``, ``builder.Builder``) while they read: see ``Bulk``.
 COPIES = threading.Lock()
+TURN_WAIT_S = 1.0  # how long a background thread waits for a Bulk to open or close
+
+
+@contextmanager
+def turn() -> Iterator[None]:
+    """Hold ``COPIES`` for a background thread's read; ``TimeoutError`` after ``TURN_WAIT_S``."""
+    if not COPIES.acquire(timeout=TURN_WAIT_S):
+        raise TimeoutError("a full read is opening or closing the store")
+    try:
+        yield
+    finally:
+        COPIES.release()
 
 
 class Bulk:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ccanalytics.contract import TABLES
 from ccanalytics.errors import StoreError
-from ccanalytics.store.bulk import COPIES
+from ccanalytics.store.bulk import turn
 from ccanalytics.store.sqlite import RID, Source
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ __all__ = ["PACE", "PACED_S", "Cursor", "HistoryChanged", "Verifier", "advance",
 # A background count that took more than PACED_S of CPU waits PACE times as long before the next one (``Verifier``).
 PACE = 10
 PACED_S = 0.02
-_COPIES_WAIT_S = 1.0  # how long a count waits for a full read's Bulk to close
 
 
 @dataclass
@@ -141,14 +140,13 @@ class Verifier:
             self._next = time.monotonic() + (PACE * cpu if cpu > PACED_S else 0.0)
 
     def _check(self, table: str, cursor: Cursor) -> bool:
-        # Not while a full read opens the store through ADBC's SQLite (``bulk.COPIES``); if one lasts,
+        # Not while a full read opens the store through ADBC's SQLite (``bulk.turn``); if that lasts,
         # this count is skipped (it agrees) and the next refresh starts another.
-        if not COPIES.acquire(timeout=_COPIES_WAIT_S):
-            return True
         try:
-            return self._counted(table, cursor)
-        finally:
-            COPIES.release()
+            with turn():
+                return self._counted(table, cursor)
+        except TimeoutError:
+            return True
 
     def _counted(self, table: str, cursor: Cursor) -> bool:
         try:
