@@ -104,19 +104,8 @@ def test_the_collect_benchmark_times_the_recorder_and_stores_every_call():
 @pytest.mark.slow
 def test_the_memory_benchmark_lists_the_frames_a_ranged_view_keeps(tmp_path):
     store = tmp_path / "small.db"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.generate", "--calls", "20000", str(store)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", str(store), "--range", "90d", "--top", "40"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    _run("generate", "--calls", "20000", str(store), timeout=120)
+    result = _run("memory", str(store), "--range", "90d", "--top", "40", timeout=300)
     assert result.returncode == 0, result.stderr
     first, *lines = result.stdout.strip().splitlines()
     held, peak = (float(first.split(f"{word} ")[1].split(" MB")[0]) for word in ("held", "peak"))
@@ -124,11 +113,5 @@ def test_the_memory_benchmark_lists_the_frames_a_ranged_view_keeps(tmp_path):
     assert any(line.endswith("store._ledger.recent") for line in lines)
     assert any(".histories[0]." in line for line in lines)  # the 90d view's history is kept, and listed
 
-    wrong = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", str(store), "--range", "5y"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    wrong = _run("memory", str(store), "--range", "5y", timeout=120)
     assert wrong.returncode != 0 and len(wrong.stderr.strip().splitlines()) == 1
