@@ -34,14 +34,32 @@ def status(field):
 base = status("VmRSS")
 store = cc.open_store(sys.argv[1])
 store.snapshot(now=END_MS, **({"range": sys.argv[2]} if sys.argv[2] else {}))
-frames, seen = [], set()
+held = {name: status(name) for name in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}  # before the walk adds to them
+frames, seen, counted = [], set(), set()
+
+def own(obj):
+    # The bytes of its buffers that no frame counted before holds (polars frames share columns).
+    total = 0
+    for column in obj.get_columns() if isinstance(obj, pl.DataFrame) else [obj]:
+        for chunk in column.get_chunks():
+            try:
+                array = chunk.to_arrow(compat_level=pl.CompatLevel.newest())
+            except Exception:  # no Arrow form (Int128): counted as its own
+                total += chunk.estimated_size()
+                continue
+            array = getattr(array, "indices", array)  # a category's codes; its texts are small
+            for buffer in array.buffers():
+                if buffer is not None and buffer.address not in counted:
+                    counted.add(buffer.address)
+                    total += buffer.size
+    return total
 
 def walk(obj, path, depth):
     if id(obj) in seen or depth > 9:
         return
     seen.add(id(obj))
     if isinstance(obj, (pl.DataFrame, pl.Series)):
-        frames.append((obj.estimated_size() / 1e6, len(obj), path))
+        frames.append((obj, path))
     elif isinstance(obj, dict):
         for key, value in list(obj.items())[:1000]:
             walk(value, f"{path}[{key!r}]"[:120], depth + 1)
@@ -55,9 +73,11 @@ def walk(obj, path, depth):
                 walk(getattr(obj, name), f"{path}.{name}", depth + 1)
 
 walk(store, "store", 0)
+frames.sort(key=lambda frame: -frame[0].estimated_size())  # the largest first claim what they share
+frames = [(obj.estimated_size() / 1e6, own(obj) / 1e6, len(obj), path) for obj, path in frames]
 print(json.dumps({
-    "imported_mb": base, "held_mb": status("VmRSS"), "peak_mb": status("VmHWM"),
-    "anon_mb": status("RssAnon"), "file_mb": status("RssFile"), "frames": sorted(frames, reverse=True),
+    "imported_mb": base, "held_mb": held["VmRSS"], "peak_mb": held["VmHWM"],
+    "anon_mb": held["RssAnon"], "file_mb": held["RssFile"], "frames": frames,
 }))
 """
 
@@ -84,10 +104,10 @@ def main() -> None:
         f"held {f['held_mb']:.0f} MB, peak {f['peak_mb']:.0f} MB (anonymous {f['anon_mb']:.0f}, file-backed"
         f" {f['file_mb']:.0f}; {f['imported_mb']:.0f} MB before the store was opened)"
     )
-    total = sum(mb for mb, _, _ in f["frames"])
-    print(f"frames: {total:.1f} MB in {len(f['frames'])}")
-    for mb, rows, path in f["frames"][: args.top]:
-        print(f"{mb:8.1f} MB {rows:>10,} {path}")
+    total, owned = (sum(frame[i] for frame in f["frames"]) for i in (0, 1))
+    print(f"frames: {total:.1f} MB in {len(f['frames'])}, {owned:.1f} MB of it in buffers of their own")
+    for mb, mine, rows, path in f["frames"][: args.top]:
+        print(f"{mb:8.1f} MB ({mine:5.1f} own) {rows:>10,} {path}")
 
 
 if __name__ == "__main__":
