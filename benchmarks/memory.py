@@ -6,7 +6,9 @@ In a new process run as the product's are (``ccanalytics.allocator``, no
 cache), the first snapshot of the default view or of ``--range`` at the
 generated store's end; then the process's resident memory held and at its peak
 (``VmHWM``), split into anonymous and file-backed, and the largest polars
-frames reachable from the store with their ``estimated_size``.  Work on a copy:
+frames reachable from the store: their ``estimated_size``, and the Arrow
+buffers each holds that no larger frame holds too (frames share columns, and
+``estimated_size`` undercounts strings).  Work on a copy:
 the store is opened for writing, as the dashboard opens it.
 """
 
@@ -25,11 +27,10 @@ import json, os, sys
 import polars as pl
 import ccanalytics as cc
 from benchmarks.generate import END_MS
+from tests.support.procs import status_mb
 
 def status(field):
-    for line in open(f"/proc/{os.getpid()}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+    return status_mb(os.getpid(), field)
 
 base = status("VmRSS")
 store = cc.open_store(sys.argv[1])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["alive", "peak_mb", "rss_mb"]
+__all__ = ["alive", "peak_mb", "rss_mb", "status_mb"]
 
 
-def _status_mb(pid: int, field: str) -> float | None:
+def status_mb(pid: int, field: str) -> float | None:
+    """One memory field of ``/proc/PID/status`` in MB (``VmRSS``, ``RssAnon``…), ``None`` when it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(f"{field}:"):
@@ -19,7 +20,7 @@ def _status_mb(pid: int, field: str) -> float | None:
 
 def rss_mb(pid: int) -> float | None:
     """A process's resident memory in MB (``VmRSS``), ``None`` when it is gone."""
-    return _status_mb(pid, "VmRSS")
+    return status_mb(pid, "VmRSS")
 
 
 def peak_mb(pid: int) -> float | None:
@@ -27,7 +28,7 @@ def peak_mb(pid: int) -> float | None:
 
     Its own: ``ru_maxrss`` would carry a parent's peak across ``exec``.
     """
-    return _status_mb(pid, "VmHWM")
+    return status_mb(pid, "VmHWM")
 
 
 def alive(pid: int) -> bool:
