@@ -3,8 +3,9 @@
 The 24 h and 7 d windows, the previous 24 h and 7 d, and the chart's 48
 hours all end at ``now`` (or a fixed distance before it).  ``Running`` keeps
 the valid calls sorted by time (``rows``) and, per role, a frame of running
-sums over them (``sums``: successes, latencies counted, price and revenue,
-each the total up to and including its row, after a first row of zeros).
+sums over them (``sums``: successes, latencies counted and the role's own
+money, each the total up to and including its row, after a first row of
+zeros).
 A window ``[s, e)`` is then two binary searches: its calls are the rows
 between the two positions, its sums the difference of the running sums
 there — exact integers at any ``now``, forward or back, however the calls
@@ -33,7 +34,7 @@ import polars as pl
 from ccanalytics.contract import TABLES
 from ccanalytics.metrics import formulas, sketch
 from ccanalytics.metrics.percentiles import GROUPS, kept_ranks
-from ccanalytics.metrics.windows import AT, ENDS, ENDS_OF, MOVED, SUMS, WINDOWS, EdgeSums
+from ccanalytics.metrics.windows import AT, ENDS, ENDS_OF, MOVED, WINDOWS, EdgeSums
 from ccanalytics.units import HOUR_MS
 
 if TYPE_CHECKING:
@@ -51,31 +52,39 @@ _ROWS_SCHEMA = pl.Schema({name: TABLES["calls"].schema[name] for name in COLUMNS
 _MAX_CHUNKS = 32
 _MAX_TAIL = 50_000  # calls in a role's tail before it is summed
 
-# A role's running sums: each column the total of the rows up to and including this one.
-_SUMS_SCHEMA = pl.Schema(
-    {
-        "ts_ms": pl.Int64,
-        "latency_ms": pl.Float64,
-        "success": pl.Int64,
-        "latency_n": pl.Int64,
-        # money sums in Int128: 2**63 - 1 per amount (data-contract.md), a sum never wraps
-        "price_micro": pl.Int128,
-        "revenue_micro": pl.Int128,
-    }
-)
+
+# A role's running sums: each column the total of the rows up to and including this one.  The counts in 32 bits (a
+# ledger holds far fewer calls); the role's own money only (``formulas.money_column``, all its figures show), in
+# 64 bits while its totals fit them, else in 128 (2**63 - 1 per amount, data-contract.md: a sum never wraps).
+def _sums_schema(role: str) -> pl.Schema:
+    return pl.Schema(
+        {
+            "ts_ms": pl.Int64,
+            "latency_ms": pl.Float64,
+            "success": pl.UInt32,
+            "latency_n": pl.UInt32,
+            formulas.money_column(role): pl.Int64,
+        }
+    )
+
+
+_SUMS_SCHEMA = {role: _sums_schema(role) for role in formulas.ROLES}
 # The first row of every role's sums: before any call, all zero (a window's start never finds it).
-_ZERO = pl.DataFrame(
-    dict(zip(_SUMS_SCHEMA, ([-(2**63)], [None], [0], [0], [0], [0]), strict=True)), schema=_SUMS_SCHEMA
-)
-_COUNTED = (
-    pl.col("ts_ms"),
-    pl.col("latency_ms"),
-    formulas.succeeded().cast(pl.Int64).alias("success"),
-    pl.col("latency_ms").is_not_null().cast(pl.Int64).alias("latency_n"),
-    pl.col("price_micro").cast(pl.Int128),
-    pl.col("revenue_micro").cast(pl.Int128),
-)
-_RUNNING = (pl.col("ts_ms"), pl.col("latency_ms"), *(pl.col(name).cum_sum() for name in SUMS))
+_ZERO = {
+    role: pl.DataFrame(dict(zip(schema, ([-(2**63)], [None], [0], [0], [0]), strict=True)), schema=schema)
+    for role, schema in _SUMS_SCHEMA.items()
+}
+_COUNTED = {
+    role: (
+        pl.col("ts_ms"),
+        pl.col("latency_ms"),
+        formulas.succeeded().cast(pl.UInt32).alias("success"),
+        pl.col("latency_ms").is_not_null().cast(pl.UInt32).alias("latency_n"),
+        pl.col(formulas.money_column(role)).cast(pl.Int128),
+    )
+    for role in formulas.ROLES
+}
+_RUNNING = (pl.col("ts_ms"), pl.col("latency_ms"), pl.exclude("ts_ms", "latency_ms").cum_sum())
 _OF_ROLE = {role: pl.col("role") == role for role in formulas.ROLES}
 
 _WIDE_SCHEMA = pl.Schema(
@@ -134,9 +143,11 @@ class Running:
         [1, 5]
         """
         rows = _sorted(calls)
-        parts = pl.collect_all([_summed(_ZERO, rows.lazy().filter(_OF_ROLE[role])) for role in formulas.ROLES])
-        sums = {role: pl.concat([_ZERO, part]) for role, part in zip(formulas.ROLES, parts, strict=True)}
-        tails = dict.fromkeys(formulas.ROLES, _counted(rows.clear()))
+        parts = pl.collect_all(
+            [_summed(_ZERO[role], rows.lazy().filter(_OF_ROLE[role]), role) for role in formulas.ROLES]
+        )
+        sums = {role: _joined(_ZERO[role], part) for role, part in zip(formulas.ROLES, parts, strict=True)}
+        tails = {role: _counted(rows.clear(), role) for role in formulas.ROLES}
         return cls(rows=rows, sums=sums, tails=tails, failed=_failed(rows))
 
     def add(self, calls: pl.DataFrame) -> Running:
@@ -148,7 +159,7 @@ class Running:
         """
         if calls.is_empty():
             return self
-        new = _sorted(calls)
+        new = _sorted(calls, self.rows.schema)
         rows, first = self.rows, new["ts_ms"][0]
         last = rows["ts_ms"][-1] if rows.height else None
         # calls arrive a little out of order: only the end of the rows they fall into is sorted again
@@ -157,7 +168,7 @@ class Running:
         roles = new["role"]
         one = roles.n_unique() == 1  # the usual refresh: calls of one role, no partition
         for (role,), calls_of_role in ({(roles[0],): new} if one else new.partition_by("role", as_dict=True)).items():
-            frame, tail, part = sums[role], tails[role], _counted(calls_of_role)
+            frame, tail, part = sums[role], tails[role], _counted(calls_of_role, role)
             start = part["ts_ms"][0]
             if start >= frame["ts_ms"][-1]:  # after the role's sums: into its tail, in time order
                 late = tail.height > 0 and start < tail["ts_ms"][-1]
@@ -167,8 +178,8 @@ class Running:
             else:  # before them: the role's sums from that call on, summed again from the merged rows
                 keep = int(frame["ts_ms"].search_sorted(start, side="left"))
                 counted = rows.slice(int(rows["ts_ms"].search_sorted(start, side="left"))).lazy()
-                summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role])).collect()
-                frame, tail = _compacted(pl.concat([frame.slice(0, keep), summed])), tail.clear()
+                summed = _summed(frame.slice(keep - 1, 1), counted.filter(_OF_ROLE[role]), role).collect()
+                frame, tail = _compacted(_joined(frame.slice(0, keep), summed)), tail.clear()
             sums[role], tails[role] = frame, tail
         behind, late = self.behind, 0
         if self.now is not None and first < self.now:
@@ -194,7 +205,8 @@ class Running:
                 frame, tails[role] = _folded(frame, tails[role]), tails[role].clear()
             cut = int(frame["ts_ms"].search_sorted(horizon, side="left"))
             # the row before the cut becomes the first: its sums are those of every call dropped
-            base = frame.slice(cut - 1, 1).with_columns(ts_ms=_ZERO["ts_ms"], latency_ms=_ZERO["latency_ms"])
+            zero = _ZERO[role]
+            base = frame.slice(cut - 1, 1).with_columns(ts_ms=zero["ts_ms"], latency_ms=zero["latency_ms"])
             sums[role] = pl.concat([base, frame.slice(cut)]) if cut > 1 else frame
         failed = self.failed
         failed = failed if failed is None else failed.slice(int(failed["ts_ms"].search_sorted(horizon, "left")))
@@ -266,15 +278,15 @@ class Running:
         figures: list[dict[str, Any]] = []
         hints = {}
         for role in formulas.ROLES:
-            edge = EdgeSums(self.sums[role], self.tails[role], found[role])
+            edge, money = EdgeSums(self.sums[role], self.tails[role], found[role]), formulas.money_column(role)
             day, week = edge.tally(*ENDS_OF["24h"]), edge.tally(*ENDS_OF["7d"])
             wide: dict[str, Any] = {"role": role}
-            for name in ("calls", "success", "latency_n", "price_micro", "revenue_micro"):
-                wide[f"{name}_24h"] = day[name]
+            for name, value in day.items():  # the role's own money only: all its figures show
+                wide[f"{name}_24h"] = value
             latencies = {period: edge.latencies(*ENDS_OF[period]) for period in PERIODS}
             latency_sums = {period: values.sum() for period, values in latencies.items()}  # the 24 h's summed once
             wide["latency_sum_24h"] = latency_sums["24h"]
-            for name in ("calls", "price_micro", "revenue_micro"):
+            for name in ("calls", money):
                 wide[f"{name}_7d"] = week[name]
             windows.append(wide)
             # the chart hours' edges follow the windows' ends; the last hour ends at `now`
@@ -306,7 +318,7 @@ class Running:
                         groups=_PERCENTILE_GROUPS[period],
                     )
                 row: dict[str, Any] = {"role": role, "period": period}
-                row.update((name, figure[name]) for name in ("calls", *SUMS))
+                row.update(figure)
                 row["latency_sum"] = latency_sums[period]
                 row.update((f"p{p}_latency_ms", value) for p, value in picks.items())
                 figures.append(row)
@@ -355,11 +367,17 @@ def before(times: pl.Series, at: int) -> int:
     return int((times < at).sum())
 
 
-def _sorted(calls: pl.DataFrame) -> pl.DataFrame:
-    """The calls' ``COLUMNS`` in the contract's dtypes, sorted by time (no query when they already are)."""
+def _sorted(calls: pl.DataFrame, kept: pl.Schema | None = None) -> pl.DataFrame:
+    """The calls' ``COLUMNS`` in the dtypes of the ``kept`` rows, sorted by time (no query when they already are).
+
+    Without ``kept``, in the contract's dtypes, but for categories: the views'
+    rows keep their names as categories (``recent``), and are not copied.
+    """
     rows = calls[list(COLUMNS)]
-    if rows.schema != _ROWS_SCHEMA:
-        rows = rows.cast(_ROWS_SCHEMA)
+    if kept is not None and rows.schema != kept:
+        rows = rows.cast(kept)
+    elif kept is None and rows.schema != _ROWS_SCHEMA:
+        rows = rows.cast({name: d for name, d in _ROWS_SCHEMA.items() if rows.schema[name] != pl.Categorical})
     return rows if rows["ts_ms"].is_sorted() else rows.sort("ts_ms")
 
 
@@ -373,29 +391,39 @@ def _failed(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.filter(failed) if failed.any() else rows.clear()
 
 
-def _counted(calls: pl.DataFrame) -> pl.DataFrame:
-    """Each call's counts for the running sums (``success`` 0 or 1, money in Int128), in series operations.
+def _counted(calls: pl.DataFrame, role: str) -> pl.DataFrame:
+    """Each call's counts for the role's running sums (``success`` 0 or 1, its money in Int128), in series operations.
 
     A call's ``latency_n`` is whether its latency is not null: counted from
     the latencies themselves where needed, not kept.
     """
-    status = calls["status_code"]
+    status, money = calls["status_code"], formulas.money_column(role)
     return pl.DataFrame(
         {
             "ts_ms": calls["ts_ms"],
             "latency_ms": calls["latency_ms"],
-            "success": ((status >= 200) & (status <= 299)).cast(pl.Int64),  # formulas.succeeded
-            "price_micro": calls["price_micro"].cast(pl.Int128),
-            "revenue_micro": calls["revenue_micro"].cast(pl.Int128),
+            "success": ((status >= 200) & (status <= 299)).cast(pl.UInt32),  # formulas.succeeded
+            money: calls[money].cast(pl.Int128),
         }
     )
 
 
 def _folded(frame: pl.DataFrame, tail: pl.DataFrame) -> pl.DataFrame:
     """The running sums with the tail's counts summed onto them."""
-    counts = tail.lazy().with_columns(latency_n=pl.col("latency_ms").is_not_null().cast(pl.Int64)).select(*_SUMS_SCHEMA)
-    summed = pl.concat([frame.slice(frame.height - 1, 1).lazy(), counts]).select(*_RUNNING).slice(1)
-    return _compacted(pl.concat([frame, summed.collect()]))
+    latency_n = pl.col("latency_ms").is_not_null().cast(pl.UInt32)
+    counts = tail.lazy().with_columns(latency_n=latency_n).select(*frame.columns)
+    last = frame.slice(frame.height - 1, 1).lazy()
+    summed = pl.concat([last, counts], how="vertical_relaxed").select(*_RUNNING).slice(1)
+    return _compacted(_joined(frame, summed.collect()))
+
+
+def _joined(frame: pl.DataFrame, summed: pl.DataFrame) -> pl.DataFrame:
+    """Running sums and the ones that follow them, as one frame: the money in 64 bits while every total fits."""
+    money = summed.columns[-1]
+    totals = summed[money]
+    if totals.dtype == pl.Int128 and (totals.is_empty() or (totals.min() >= -(2**63) and totals.max() < 2**63)):  # type: ignore[operator]
+        summed = summed.with_columns(totals.cast(pl.Int64))
+    return pl.concat([frame, summed], how="vertical_relaxed")
 
 
 def _merged(frame: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
@@ -416,6 +444,7 @@ def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([frame.slice(0, head), frame.slice(head).rechunk()], rechunk=False)
 
 
-def _summed(base: pl.DataFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
-    """The running sums of these calls (sorted by time), continuing those of the one-row ``base``."""
-    return pl.concat([base.lazy(), calls.select(*_COUNTED)]).select(*_RUNNING).slice(1)
+def _summed(base: pl.DataFrame, calls: pl.LazyFrame, role: str) -> pl.LazyFrame:
+    """The role's running sums of these calls (sorted by time), continuing those of the one-row ``base``."""
+    counted = calls.select(*_COUNTED[role])
+    return pl.concat([base.lazy(), counted], how="vertical_relaxed").select(*_RUNNING).slice(1)

@@ -17,7 +17,7 @@ import polars as pl
 
 from ccanalytics.units import DAY_MS, WEEK_MS
 
-__all__ = ["AT", "ENDS", "ENDS_OF", "MOVED", "SUMS", "WINDOWS", "EdgeSums"]
+__all__ = ["AT", "COUNTS", "ENDS", "ENDS_OF", "MOVED", "WINDOWS", "EdgeSums"]
 
 # window name -> (a, b): the window at `t` is [t - a, t - b)
 WINDOWS = {
@@ -31,27 +31,28 @@ ENDS = sorted({x for pair in WINDOWS.values() for x in pair}, reverse=True)  # 2
 AT = {x: i for i, x in enumerate(ENDS)}
 MOVED = (0, DAY_MS, 2 * DAY_MS)  # the ends of the percentile windows, also searched at the last `now`
 ENDS_OF = {window: (AT[a], AT[b]) for window, (a, b) in WINDOWS.items()}  # a window's edges in the search
-# A role's running sums (``running``): each column the total of the calls up to and including its row.
-SUMS = ("success", "latency_n", "price_micro", "revenue_micro")
+# A role's running counts (``running``): each column the total of the calls up to and including its row; then the
+# role's money (``formulas.money_column``), summed likewise.
+COUNTS = ("success", "latency_n")
 
 
 class EdgeSums:
     """A role's figures at the edges searched: ``at`` their positions, ``sums`` the totals of the calls before them.
 
     ``frame`` is the role's running sums (a first row of zeros, then one row
-    per call: ``ts_ms``, ``latency_ms`` and the ``SUMS``), ``tail`` its calls
+    per call: ``ts_ms``, ``latency_ms``, the ``COUNTS`` and, last, the role's
+    money), ``tail`` its calls
     counted but not summed yet, ``found`` each edge's position among both; the
     first ``len(ENDS)`` edges are the windows' ends (money is read there only).
 
     Examples
     --------
     >>> sums = pl.DataFrame({"ts_ms": [-(2**63), 1, 2], "latency_ms": [None, 5.0, None], "success": [0, 1, 1],
-    ...     "latency_n": [0, 1, 1], "price_micro": [0, 3, 7], "revenue_micro": [0, 2, 4]})
-    >>> tail = pl.DataFrame({"ts_ms": [3], "latency_ms": [9.0], "success": [1], "price_micro": [1],
-    ...     "revenue_micro": [1]})
+    ...     "latency_n": [0, 1, 1], "revenue_micro": [0, 2, 4]})
+    >>> tail = pl.DataFrame({"ts_ms": [3], "latency_ms": [9.0], "success": [1], "revenue_micro": [1]})
     >>> edges = EdgeSums(sums, tail, pl.Series([1, 2, 3, 4, 4, 2]))  # five windows' ends (1, 2, 3, 4, 4 ms), then 2 ms
     >>> edges.tally(0, 3), edges.latencies(1, 3).to_list()
-    ({'calls': 3, 'success': 2, 'latency_n': 2, 'price_micro': 8, 'revenue_micro': 5}, [None, 9.0])
+    ({'calls': 3, 'success': 2, 'latency_n': 2, 'revenue_micro': 5}, [None, 9.0])
     """
 
     def __init__(self, frame: pl.DataFrame, tail: pl.DataFrame, found: pl.Series) -> None:
@@ -60,10 +61,10 @@ class EdgeSums:
         # the running sums' row before each edge (the last one for an edge in the tail) ...
         # (column by column: a Series gathers without a query, a frame's columns are picked with one)
         rows = pl.Series([min(i, summed) - 1 for i in self.at], dtype=pl.UInt32)
-        self.sums = {name: frame.get_column(name)[rows].to_list() for name in ("success", "latency_n")}
-        # money only at the windows' ends (the first edges): fewer 128-bit numbers to convert
-        ends = rows.slice(0, len(ENDS))
-        self.sums.update({name: frame.get_column(name)[ends].to_list() for name in ("price_micro", "revenue_micro")})
+        self.sums = {name: frame.get_column(name)[rows].to_list() for name in COUNTS}
+        # money only at the windows' ends (the first edges): fewer numbers to convert
+        self.money = frame.columns[-1]
+        self.sums[self.money] = frame.get_column(self.money)[rows.slice(0, len(ENDS))].to_list()
         self.latency = frame["latency_ms"]
         if not tail.height:
             return
@@ -73,12 +74,12 @@ class EdgeSums:
             if (n := i - summed) > 0:
                 self.sums["success"][k] += tail["success"].slice(0, n).sum()
                 self.sums["latency_n"][k] += n - tail["latency_ms"].slice(0, n).null_count()
-                for name in ("price_micro", "revenue_micro") if k < len(ENDS) else ():
-                    self.sums[name][k] += tail[name].slice(0, n).sum()
+                if k < len(ENDS):
+                    self.sums[self.money][k] += tail[self.money].slice(0, n).sum()
 
     def tally(self, i: int, j: int) -> dict[str, int]:
         """The calls between edges ``i`` and ``j``: their count and sums (money between windows' ends only)."""
-        names = SUMS if i < len(ENDS) and j < len(ENDS) else ("success", "latency_n")
+        names = (*COUNTS, self.money) if i < len(ENDS) and j < len(ENDS) else COUNTS
         return {"calls": self.at[j] - self.at[i], **{name: self.sums[name][j] - self.sums[name][i] for name in names}}
 
     def between(self, edges: range, last: int) -> tuple[list[int], list[int]]:

@@ -24,8 +24,7 @@ def _edges(edges_ms: list[int]) -> EdgeSums:
         {
             "ts_ms": [-(2**63), *TIMES[:summed]],
             "latency_ms": pl.Series([None, *LATENCY[:summed]], dtype=pl.Float64),
-            **counts,
-            "revenue_micro": counts["price_micro"],
+            **counts,  # the role's money last: a buyer's spend
         }
     )
     tail = pl.DataFrame(
@@ -34,7 +33,6 @@ def _edges(edges_ms: list[int]) -> EdgeSums:
             "latency_ms": pl.Series(LATENCY[summed:], dtype=pl.Float64),
             "success": SUCCESS[summed:],
             "price_micro": pl.Series(PRICE[summed:], dtype=pl.Int128),
-            "revenue_micro": pl.Series(PRICE[summed:], dtype=pl.Int128),
         }
     )
     edges = pl.Series(edges_ms, dtype=pl.Int64)
@@ -53,7 +51,8 @@ def test_the_figures_between_two_edges_are_those_of_the_calls_between_them() -> 
         assert got["calls"] == len(inside)
         assert got["success"] == sum(SUCCESS[k] for k in inside)
         assert got["latency_n"] == sum(LATENCY[k] is not None for k in inside)
-        assert got["price_micro"] == got["revenue_micro"] == sum(PRICE[k] for k in inside)
+        assert got["price_micro"] == sum(PRICE[k] for k in inside)
+        assert "revenue_micro" not in got  # a role's own money only
         assert edges.latencies(i, j).to_list() == [LATENCY[k] for k in inside]
     hours = edges.tally(len(ENDS), len(ENDS) + 1)  # 35 to 95 ms
     assert set(hours) == {"calls", "success", "latency_n"}
