@@ -43,6 +43,7 @@ from ccanalytics.metrics.consumers import keyed
 from ccanalytics.metrics.edges import Edges, Move, coarse, group, merged_firsts, merged_outside
 from ccanalytics.metrics.middle import MiddleConsumers
 from ccanalytics.metrics.past import COLUMNS, Past, whole_days
+from ccanalytics.metrics.recent import plain
 from ccanalytics.metrics.sketch import grouped_percentiles
 from ccanalytics.metrics.texts import Texts
 from ccanalytics.metrics.views import RANGES, breakdown_rows, bucket_starts, iso_texts, view_dict
@@ -64,7 +65,7 @@ _BY = ("period", "role", "api_id")
 
 
 def _valid(recent: pl.DataFrame) -> pl.LazyFrame:
-    return keyed(recent.lazy()).filter(pl.col("rule").is_null()).select(COLUMNS)
+    return plain(keyed(recent.lazy()).filter(pl.col("rule").is_null()).select(COLUMNS))
 
 
 def _rows(recent: pl.DataFrame, since: int) -> pl.DataFrame:
@@ -72,8 +73,8 @@ def _rows(recent: pl.DataFrame, since: int) -> pl.DataFrame:
     rows = keyed(recent.slice(since))
     rule = rows["rule"]
     if rule.null_count() == rule.len():  # the usual case: no broken row, no filter
-        return rows.select(COLUMNS)
-    return rows.filter(rule.is_null()).select(COLUMNS)
+        return plain(rows.select(COLUMNS))
+    return plain(rows.filter(rule.is_null()).select(COLUMNS))
 
 
 def _periods(calls: pl.LazyFrame, periods: dict[str, tuple[int, int]]) -> pl.LazyFrame:
@@ -144,12 +145,13 @@ class History:
         """
         length, b = RANGES[range_name].length_ms, now
         ts = pl.col("ts_ms")
-        # In steps, each collected before the next: one query over all rows at once would hold several copies.
-        rows, future = pl.collect_all([_valid(recent).filter(ts < b), _valid(recent).filter(ts >= b)])
+        # A plan, not a frame: each query below filters the kept rows itself, and no copy of them all is held
+        # through the build (its peak).  The queries run one after the other: at once, each held its own copy.
+        rows, future = _valid(recent).filter(ts < b), _valid(recent).filter(ts >= b).collect()
         periods = {"window": (b - length + SPAN_MS, b), "previous": (b - 2 * length + SPAN_MS, b - length)}
         bands = [(b - 2 * length, b - 2 * length + SPAN_MS), (b - length, b - length + SPAN_MS)]
         whole: dict[str, tuple[int, int]] = {}
-        before = rows.lazy()
+        before = rows
         if past is not None:  # the settled part: whole days summed, the hours at the ends read back
             reads = list(bands)
             for name, (start, end) in periods.items():
@@ -167,8 +169,7 @@ class History:
             in_band = in_band | ts.is_between(start, end, closed="left")
         since = max(starts[0] - spike_window, -(2**62))
         day_tallies, day_sketches = past.days(whole) if past is not None else (None, None)
-        recent_days = _day_counts(rows.lazy(), starts, b)
-        # One query after the other: run at once, each held its own copy of the rows' keys (the build's peak).
+        recent_days = _day_counts(rows, starts, b)
         tallies, sketches, days, errors, band = (
             query.collect()
             for query in [
@@ -181,7 +182,7 @@ class History:
                 recent_days if past is None else pl.concat([recent_days, past.day_counts(starts, b)]),
                 pl.concat(
                     [
-                        rows.lazy().filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
+                        rows.filter(~formulas.succeeded() & (ts >= since)).select("role", "api_id", "ts_ms"),
                         *([] if past is None else [past.errors(since, b)]),
                     ]
                 ),
@@ -191,7 +192,7 @@ class History:
         middle = (b - length + SPAN_MS, b)
         texts = Texts.of_rows(recent) if texts is None else texts
         everyone = MiddleConsumers.of(
-            rows.lazy(), seen.merged(), middle=middle, since=b - length, api=None, past=past, texts=texts
+            rows, seen.merged(), middle=middle, since=b - length, api=None, past=past, texts=texts
         )
         built = (range_name, timezone, spike_window, b, recent.height, horizon, settled_calls)
         return cls(*built, tallies, sketches, days, errors, band, future, middle, past, {None: everyone})

@@ -30,7 +30,7 @@ from ccanalytics.metrics.consumers import KEY, PREFIX, FirstSeen, keyed
 from ccanalytics.metrics.history import VIEWS_REACH_MS, WINDOW_REACH_MS, History
 from ccanalytics.metrics.past import Past
 from ccanalytics.metrics.quarters import Quarters, Reader
-from ccanalytics.metrics.recent import RID, compact, like, named_once, texts, with_request_ids
+from ccanalytics.metrics.recent import RID, compact, like, named_once, plain, texts, with_request_ids
 from ccanalytics.metrics.running import REACH_MS as RUNNING_REACH_MS
 from ccanalytics.metrics.running import Running, Windowed
 from ccanalytics.metrics.running import _compacted as compacted
@@ -311,7 +311,7 @@ class Ledger:
             present = self.settled.plus(texts(self.recent.filter(ts < now)))
             ahead = _bounded(texts(self.recent.filter(ts >= now)))
         present = present.with_p95()  # queried once; later refreshes move it with the totals
-        calls = formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null())
+        calls = plain(formulas.existing(self.recent.lazy(), now).filter(pl.col("rule").is_null()))
         return replace(self, upto=now, present=present, ahead=ahead), calls, present
 
     def windows_at(self, now: int, timezone: str) -> tuple[Ledger, Windowed]:
@@ -340,13 +340,13 @@ class Ledger:
         running = self.running
         if running is None or not self._holds(since):
             return None
-        return running.rows.lazy().filter(pl.col("ts_ms").is_between(since, now, closed="left"))
+        return plain(running.rows.lazy().filter(pl.col("ts_ms").is_between(since, now, closed="left")))
 
     def running_failed(self, since: int, now: int) -> pl.DataFrame | None:
         """The valid calls in ``[since, now)`` that did not succeed, as ``running_calls`` (``Running.failed_calls``)."""
         if self.running is None or not self._holds(since):
             return None
-        return self.running.failed_calls(since, now)
+        return plain(self.running.failed_calls(since, now))
 
     def _holds(self, since: int) -> bool:
         """Whether the running state holds every valid call from ``since`` on."""

@@ -3,9 +3,11 @@
 A view's ledger keeps weeks of rows (``ledger.Ledger.recent``).  A text
 column of polars holds a 16-byte view per row and, beyond 12 bytes, the text
 itself; ``api_name`` (a dozen names, ~20 characters) and ``rule`` (null but for
-the broken rows) take 4 bytes a row as categories instead.  Rows that leave
-``recent`` for the totals are text again (``texts``), so nothing downstream
-sees a category.
+the broken rows), ``role`` and ``api_id`` (two values; a few dozen APIs)
+take 4 bytes a row as categories instead.  Rows that leave ``recent`` for the
+totals are text again (``texts``), and so are the rows the views' queries read
+(``plain``, cast after they are filtered), so nothing downstream sees a
+category.
 
 ``request_id`` (36 characters, 52 bytes a row) only breaks ties of an API's
 latest name: two named valid calls of one API in the same millisecond
@@ -27,19 +29,21 @@ Pure polars; the rows read back come from a function the store gives.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
+import polars.selectors as cs
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["AS_CATEGORIES", "RID", "Read", "compact", "like", "named_once", "texts", "with_request_ids"]
+__all__ = ["AS_CATEGORIES", "RID", "Read", "compact", "like", "named_once", "plain", "texts", "with_request_ids"]
 
-AS_CATEGORIES = ("api_name", "rule")
+AS_CATEGORIES = ("role", "api_id", "api_name", "rule")
 RID = "_rid"  # the rowid column of rows read from the store (``store.sqlite.RID``)
 # The calls with these rowids, read back from the store (their RID and request_id among the columns).
 Read = Callable[[list[int]], pl.DataFrame]
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 _TS = pl.col("ts_ms")
 _NAMED = pl.col("api_name").is_not_null() & pl.col("rule").is_null() & _TS.is_not_null()
@@ -152,6 +156,20 @@ def texts(rows: pl.DataFrame) -> pl.DataFrame:
     if "request_id" not in rows.columns:
         columns.append(pl.Series("request_id", [None] * rows.height, dtype=pl.String))
     return pl.DataFrame(columns)
+
+
+def plain(rows: Frame) -> Frame:
+    """``rows`` (a frame or a plan) with every category as text again: what the views' queries of kept rows read.
+
+    The kept rows are filtered first, so only the rows a query reads are cast.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"role": ["seller"], "ts_ms": [1]}, schema_overrides={"role": pl.Categorical})
+    >>> plain(rows).schema
+    Schema([('role', String), ('ts_ms', Int64)])
+    """
+    return rows.with_columns(cs.categorical().cast(pl.String))
 
 
 def like(rows: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:

@@ -45,12 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedLedger", "cache_dir", "load", "save"]
 
-FORMAT = 13  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
+FORMAT = 14  # 3: money tallies in Int128; 4: the day ranges' settled history (``quarters``); 5: aged first calls;
 # 6: recent rows without consumers when none are kept; 7: pair keys from consumer keys, first pairs beside consumers;
 # 8: each frame in pieces of whole chunks (``_written``); 9: the first calls' APIs as one Enum; (10: a reverted
 # change's); 11: the views' recent rows keep api_name and rule as categories (``metrics.recent``); 12: and their
 # rowids instead of request ids, names tied in a millisecond settled; 13: their consumers as keys, the texts apart
-# (``texts.Texts``)
+# (``texts.Texts``); 14: their roles and APIs as categories too
 _PIECE_ROWS = 50_000  # a frame is written in pieces of about this many rows: polars encodes a whole piece at once
 _COPY_BYTES = 1 << 20
 _QUARTERS = ("days", "sketch", "counts", "errors", "sellers", "spans")
