@@ -150,26 +150,30 @@ def texts(rows: pl.DataFrame) -> pl.DataFrame:
     >>> texts(rows).schema
     Schema([('api_name', String), ('request_id', String)])
     """
-    if "request_id" in rows.columns and not any(dtype == pl.Categorical for dtype in rows.schema.values()):
+    rows = plain(rows)
+    if "request_id" in rows.columns:
         return rows
-    columns = [s.cast(pl.String) if s.dtype == pl.Categorical else s for s in rows.get_columns()]
-    if "request_id" not in rows.columns:
-        columns.append(pl.Series("request_id", [None] * rows.height, dtype=pl.String))
-    return pl.DataFrame(columns)
+    return pl.DataFrame([*rows.get_columns(), pl.Series("request_id", [None] * rows.height, dtype=pl.String)])
 
 
 def plain(rows: Frame) -> Frame:
     """``rows`` (a frame or a plan) with every category as text again: what the views' queries of kept rows read.
 
     The kept rows are filtered first, so only the rows a query reads are cast.
+    A frame is cast column by column (no query), and is the same frame when
+    it has no category (the default view's rows, every refresh).
 
     Examples
     --------
     >>> rows = pl.DataFrame({"role": ["seller"], "ts_ms": [1]}, schema_overrides={"role": pl.Categorical})
-    >>> plain(rows).schema
-    Schema([('role', String), ('ts_ms', Int64)])
+    >>> plain(rows).schema, plain(rows.lazy()).collect_schema()
+    (Schema([('role', String), ('ts_ms', Int64)]), Schema([('role', String), ('ts_ms', Int64)]))
     """
-    return rows.with_columns(cs.categorical().cast(pl.String))
+    if isinstance(rows, pl.LazyFrame):
+        return rows.with_columns(cs.categorical().cast(pl.String))
+    if not any(dtype == pl.Categorical for dtype in rows.schema.values()):
+        return rows
+    return pl.DataFrame([s.cast(pl.String) if s.dtype == pl.Categorical else s for s in rows.get_columns()])
 
 
 def like(rows: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:

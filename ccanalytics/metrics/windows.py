@@ -41,9 +41,9 @@ class EdgeSums:
 
     ``frame`` is the role's running sums (a first row of zeros, then one row
     per call: ``ts_ms``, ``latency_ms``, the ``COUNTS`` and, last, the role's
-    money), ``tail`` its calls
-    counted but not summed yet, ``found`` each edge's position among both; the
-    first ``len(ENDS)`` edges are the windows' ends (money is read there only).
+    money), ``tail`` its calls counted but not summed yet, ``found`` each
+    edge's position among both; the first ``len(ENDS)`` edges are the windows'
+    ends (money is read there only).
 
     Examples
     --------
